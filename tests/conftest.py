@@ -1,0 +1,59 @@
+"""Shared fixtures: float64 switched on only where asked, fresh but replayable data."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+from jaxlogloss.precision import enable_x64, x64_enabled
+
+# jit compiles make the first example slow: no deadline; fewer examples on CI.
+settings.register_profile("default", deadline=None, max_examples=40)
+settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+# Fresh random inputs every session, replayable: JAXLOGLOSS_TEST_SEED=<seed> pytest
+SEED = int(os.environ.get("JAXLOGLOSS_TEST_SEED", secrets.randbelow(2**31)))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"jaxlogloss test seed: {SEED} (replay with JAXLOGLOSS_TEST_SEED={SEED})"
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> np.random.Generator:
+    """A NumPy generator seeded from the session seed and the test's name."""
+    return np.random.default_rng([SEED, *request.node.nodeid.encode()])
+
+
+@pytest.fixture
+def x64():
+    """Switch JAX's float64 mode on for one test and restore it afterwards."""
+    with enable_x64():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _x64_does_not_leak():
+    before = x64_enabled()
+    yield
+    assert x64_enabled() == before, "a test left jax_enable_x64 changed"
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request: pytest.FixtureRequest):
+    """Each test twice: float32, and float64 with x64 switched on for the test only."""
+    if request.param == "float64":
+        with enable_x64():
+            yield np.float64
+    else:
+        yield np.float32
+
+
+def rtol_for(dtype) -> float:
+    """Relative tolerance against a float64 reference for results in ``dtype``."""
+    return {np.float32: 2e-6, np.float64: 1e-12}[np.dtype(dtype).type]
