@@ -103,6 +103,11 @@ def _hessian(
     return hess + jnp.diag(penalty.astype(hess.dtype))
 
 
+# validated public entry points run one compiled program each (inlined under an outer jit)
+_gradient_jit = jax.jit(_gradient, static_argnames="loss")
+_hessian_jit = jax.jit(_hessian, static_argnames="loss")
+
+
 def closed_form_gradient(
     params: Any,
     X: Any,
@@ -121,7 +126,7 @@ def closed_form_gradient(
         "closed_form_gradient", params, X, y, loss=loss, sample_weight=sample_weight,
         l2=l2, soft_labels=soft_labels,
     )  # fmt: skip
-    return _gradient(*args, loss)
+    return _gradient_jit(*args, loss)
 
 
 def closed_form_hessian(
@@ -142,7 +147,7 @@ def closed_form_hessian(
         "closed_form_hessian", params, X, y, loss=loss, sample_weight=sample_weight,
         l2=l2, soft_labels=soft_labels,
     )  # fmt: skip
-    return _hessian(*args, loss)
+    return _hessian_jit(*args, loss)
 
 
 def log_loss_gradient(params: Any, X: Any, y: Any, **kwargs: Any) -> LinearParams:

@@ -24,6 +24,7 @@ Numerics (the reason this module exists):
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -79,6 +80,14 @@ def reduce_loss(
         return total
     denom = per_example.size if sample_weight is None else jnp.sum(sample_weight)
     return total / denom
+
+
+@functools.partial(jax.jit, static_argnames=("pointwise", "reduction"))
+def _reduced(
+    pointwise: Any, y: Array, x: Array, sample_weight: Array | None, reduction: str
+) -> Array:
+    """One compiled program per public call (inlined when called under an outer jit)."""
+    return reduce_loss(pointwise(y, x), sample_weight, reduction)
 
 
 # --- public, validated functions ---------------------------------------------------
@@ -142,7 +151,7 @@ def log_loss(
     y, p, sw = _binary_inputs(fn, y, p, "p", sample_weight, soft_labels)
     v.check_finite(fn, "p", p)
     v.check_interval(fn, "p", p, "probabilities")
-    return reduce_loss(log_loss_pointwise(y, p), sw, reduction)
+    return _reduced(log_loss_pointwise, y, p, sw, reduction)
 
 
 def log_loss_from_logits(
@@ -170,7 +179,7 @@ def log_loss_from_logits(
     v.check_reduction(fn, reduction)
     y, z, sw = _binary_inputs(fn, y, z, "z", sample_weight, soft_labels)
     v.check_finite(fn, "z", z)
-    return reduce_loss(logit_log_loss_pointwise(y, z), sw, reduction)
+    return _reduced(logit_log_loss_pointwise, y, z, sw, reduction)
 
 
 def mse_loss(
@@ -196,7 +205,7 @@ def mse_loss(
     y, p, sw = _binary_inputs(fn, y, p, "p", sample_weight, soft_labels)
     v.check_finite(fn, "p", p)
     v.check_interval(fn, "p", p, "probabilities")
-    return reduce_loss(mse_pointwise(y, p), sw, reduction)
+    return _reduced(mse_pointwise, y, p, sw, reduction)
 
 
 def softmax_cross_entropy(
@@ -244,11 +253,11 @@ def softmax_cross_entropy(
         v.check_interval(
             fn, "y", labels, f"class labels of {n_classes} classes", 0, n_classes - 1
         )
-        per_example = softmax_cross_entropy_labels_pointwise(labels, logits)
+        pointwise, target = softmax_cross_entropy_labels_pointwise, labels
     elif labels.shape == logits.shape:
         onehot = v.as_labels(fn, "y", labels, logits.dtype)
         v.check_onehot_rows(fn, "y", onehot, soft_labels)
-        per_example = softmax_cross_entropy_pointwise(onehot, logits)
+        pointwise, target = softmax_cross_entropy_pointwise, onehot
     else:
         raise ValueError(
             f"{fn}: y has shape {tuple(labels.shape)} but logits has shape "
@@ -256,4 +265,4 @@ def softmax_cross_entropy(
             f"{tuple(batch_shape)} or one-hot rows of shape {tuple(logits.shape)}"
         )
     sw = v.check_sample_weight(fn, sample_weight, batch_shape, logits.dtype)
-    return reduce_loss(per_example, sw, reduction)
+    return _reduced(pointwise, target, logits, sw, reduction)

@@ -195,4 +195,8 @@ def linear_loss(
         fn, params, X, y, loss=loss, sample_weight=sample_weight, l2=l2,
         soft_labels=soft_labels,
     )  # fmt: skip
-    return objective(params, X, targets, sw, l2, loss)
+    return _objective_jit(params, X, targets, sw, l2, loss)
+
+
+# the validated entry point runs one compiled program (inlined under an outer jit)
+_objective_jit = jax.jit(objective, static_argnames="loss")
