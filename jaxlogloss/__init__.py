@@ -29,8 +29,8 @@ from jaxlogloss.closed_form import softmax_gradient as softmax_gradient
 from jaxlogloss.closed_form import softmax_hessian as softmax_hessian
 from jaxlogloss.design import FeatureMajor as FeatureMajor
 from jaxlogloss.design import feature_major as feature_major
-from jaxlogloss.gradcheck import GradcheckReport as GradcheckReport
-from jaxlogloss.gradcheck import gradcheck as gradcheck
+from jaxlogloss.verification import GradcheckReport as GradcheckReport
+from jaxlogloss.verification import gradcheck as gradcheck
 from jaxlogloss.losses import log_loss as log_loss
 from jaxlogloss.losses import log_loss_from_logits as log_loss_from_logits
 from jaxlogloss.losses import mse_loss as mse_loss

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from jaxlogloss.gradcheck import DTYPE_CHOICES, LOSS_CHOICES, TOLERANCES, GradcheckReport
+from jaxlogloss.verification import DTYPE_CHOICES, LOSS_CHOICES, TOLERANCES, GradcheckReport
 
 PROG = "jaxlogloss"
 
@@ -149,7 +149,7 @@ def format_gradcheck(report: GradcheckReport) -> str:
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    from jaxlogloss.gradcheck import gradcheck
+    from jaxlogloss.verification import gradcheck
 
     report = gradcheck(
         args.loss, n=args.n, d=args.d, n_classes=args.classes, dtype=args.dtype,

@@ -1,6 +1,6 @@
 """Closed-form gradients and Hessians of the linear model's losses.
 
-They exist to be checked against ``jax.grad`` / ``jax.hessian`` (``jaxlogloss.gradcheck``)
+They exist to be checked against ``jax.grad`` / ``jax.hessian`` (``jaxlogloss.verification``)
 and to teach; the library's solvers differentiate with JAX. With weights c, the
 L2 strength alpha and z = X w + b, every loss here has the form
 

@@ -193,7 +193,7 @@ def mse_loss(
     """Squared error of probabilities: l_i = (p_i - y_i)^2 (the Brier score's terms).
 
     The loss the source texts reject for classification: composed with the sigmoid it
-    is non-convex in the parameters (see ``jaxlogloss.gradcheck``).
+    is non-convex in the parameters (see ``jaxlogloss.verification``).
 
     Args: as in :func:`log_loss`.
 
