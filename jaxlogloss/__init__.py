@@ -29,8 +29,6 @@ from jaxlogloss.closed_form import softmax_gradient as softmax_gradient
 from jaxlogloss.closed_form import softmax_hessian as softmax_hessian
 from jaxlogloss.design import FeatureMajor as FeatureMajor
 from jaxlogloss.design import feature_major as feature_major
-from jaxlogloss.verification import GradcheckReport as GradcheckReport
-from jaxlogloss.verification import gradcheck as gradcheck
 from jaxlogloss.losses import log_loss as log_loss
 from jaxlogloss.losses import log_loss_from_logits as log_loss_from_logits
 from jaxlogloss.losses import mse_loss as mse_loss
@@ -45,5 +43,7 @@ from jaxlogloss.objective import LOSSES as LOSSES
 from jaxlogloss.objective import linear_loss as linear_loss
 from jaxlogloss.objective import objective as objective
 from jaxlogloss.precision import enable_x64 as enable_x64
+from jaxlogloss.verification import GradcheckReport as GradcheckReport
+from jaxlogloss.verification import gradcheck as gradcheck
 
 __version__ = "0.1.0"

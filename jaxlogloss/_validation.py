@@ -134,10 +134,14 @@ def _host(x: Any) -> np.ndarray:
     return host
 
 
-def _raise_first(fn: str, name: str, bad: np.ndarray, host: np.ndarray, what: str) -> None:
+def _raise_first(
+    fn: str, name: str, bad: np.ndarray, host: np.ndarray, what: str
+) -> None:
     if bad.any():
         value = host.ravel()[int(np.argmax(bad.ravel()))]
-        raise ValueError(f"{fn}: {name} {what.format(value=_fmt(value))} at index {_first(bad)}")
+        raise ValueError(
+            f"{fn}: {name} {what.format(value=_fmt(value))} at index {_first(bad)}"
+        )
 
 
 def check_finite(fn: str, name: str, x: Any) -> None:
@@ -167,7 +171,11 @@ def check_interval(
     host = _host(x)
     bad = ~((host >= lo) & (host <= hi))
     _raise_first(
-        fn, name, bad, host, f"must be {what} in [{_fmt(lo)}, {_fmt(hi)}], got {{value}}"
+        fn,
+        name,
+        bad,
+        host,
+        f"must be {what} in [{_fmt(lo)}, {_fmt(hi)}], got {{value}}",
     )
 
 
@@ -182,10 +190,13 @@ def check_binary_labels(fn: str, name: str, y: Any, soft_labels: bool) -> None:
     host = _host(y)
     bad = (host != 0) & (host != 1)
     _raise_first(
-        fn, name, bad, host,
+        fn,
+        name,
+        bad,
+        host,
         "must contain only the labels 0 and 1 (pass soft_labels=True for labels in "
         "[0, 1]), got {value}",
-    )  # fmt: skip
+    )
 
 
 def check_onehot_rows(fn: str, name: str, onehot: Any, soft_labels: bool) -> None:
@@ -231,5 +242,7 @@ def check_sample_weight(
     host = _host(sw)
     _raise_first(fn, name, host < 0, host, "must be non-negative, got {value}")
     if not np.any(host > 0):
-        raise ValueError(f"{fn}: {name} is all zero; at least one weight must be positive")
+        raise ValueError(
+            f"{fn}: {name} is all zero; at least one weight must be positive"
+        )
     return sw

@@ -13,7 +13,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from jaxlogloss.verification import DTYPE_CHOICES, LOSS_CHOICES, TOLERANCES, GradcheckReport
+from jaxlogloss.verification import (
+    DTYPE_CHOICES,
+    LOSS_CHOICES,
+    TOLERANCES,
+    GradcheckReport,
+)
 
 PROG = "jaxlogloss"
 
@@ -32,9 +37,13 @@ def _int_at_least(low: int) -> Any:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected an integer, got {text!r}"
+            ) from None
         if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {low}, got {value}"
+            )
         return value
 
     return parse
@@ -58,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     tol = ", ".join(
-        f"{dt}: rounding {t['rounding']:g}, FD {t['fd']:g}" for dt, t in TOLERANCES.items()
+        f"{dt}: rounding {t['rounding']:g}, FD {t['fd']:g}"
+        for dt, t in TOLERANCES.items()
     )
     gc = sub.add_parser(
         "gradcheck",
@@ -72,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     gc.add_argument("--loss", choices=LOSS_CHOICES, default="all", help="default: all")
-    gc.add_argument("--n", type=_int_at_least(2), default=256, help="rows (default 256)")
-    gc.add_argument("--d", type=_int_at_least(1), default=5, help="features (default 5)")
+    gc.add_argument(
+        "--n", type=_int_at_least(2), default=256, help="rows (default 256)"
+    )
+    gc.add_argument(
+        "--d", type=_int_at_least(1), default=5, help="features (default 5)"
+    )
     gc.add_argument(
         "--classes", type=_int_at_least(2), default=3, help="K for softmax (default 3)"
     )
@@ -152,9 +166,15 @@ def _gradcheck(args: argparse.Namespace) -> int:
     from jaxlogloss.verification import gradcheck
 
     report = gradcheck(
-        args.loss, n=args.n, d=args.d, n_classes=args.classes, dtype=args.dtype,
-        seed=args.seed, l2=args.l2, n_points=args.points,
-    )  # fmt: skip
+        args.loss,
+        n=args.n,
+        d=args.d,
+        n_classes=args.classes,
+        dtype=args.dtype,
+        seed=args.seed,
+        l2=args.l2,
+        n_points=args.points,
+    )
     if args.json:
         print(json.dumps(report.to_dict()))
     else:

@@ -59,7 +59,12 @@ def _binary_derivatives(loss: str, y: Array, z: Array) -> tuple[Array, Array]:
 
 
 def _gradient(
-    params: LinearParams, X: Design, targets: Array, sw: Array | None, l2: Any, loss: str
+    params: LinearParams,
+    X: Design,
+    targets: Array,
+    sw: Array | None,
+    l2: Any,
+    loss: str,
 ) -> LinearParams:
     c, total = _weights(targets, sw)
     z = linear_logits(params, X)
@@ -74,7 +79,12 @@ def _gradient(
 
 
 def _hessian(
-    params: LinearParams, X: Design, targets: Array, sw: Array | None, l2: Any, loss: str
+    params: LinearParams,
+    X: Design,
+    targets: Array,
+    sw: Array | None,
+    l2: Any,
+    loss: str,
 ) -> Array:
     c, total = _weights(targets, sw)
     z = linear_logits(params, X)
@@ -99,7 +109,9 @@ def _hessian(
     top = jnp.concatenate([h_ww, h_wb], axis=1)
     bottom = jnp.concatenate([h_wb.T, h_bb], axis=1)
     hess = jnp.concatenate([top, bottom], axis=0) / total
-    penalty = jnp.concatenate([jnp.full((n_w,), l2, hess.dtype), jnp.zeros(h_bb.shape[0], hess.dtype)])
+    penalty = jnp.concatenate(
+        [jnp.full((n_w,), l2, hess.dtype), jnp.zeros(h_bb.shape[0], hess.dtype)]
+    )
     return hess + jnp.diag(penalty.astype(hess.dtype))
 
 
@@ -123,9 +135,15 @@ def closed_form_gradient(
     Returns a LinearParams of the same shapes as ``params``.
     """
     args = prepare_problem(
-        "closed_form_gradient", params, X, y, loss=loss, sample_weight=sample_weight,
-        l2=l2, soft_labels=soft_labels,
-    )  # fmt: skip
+        "closed_form_gradient",
+        params,
+        X,
+        y,
+        loss=loss,
+        sample_weight=sample_weight,
+        l2=l2,
+        soft_labels=soft_labels,
+    )
     return _gradient_jit(*args, loss)
 
 
@@ -144,9 +162,15 @@ def closed_form_hessian(
     Shape (d + 1, d + 1) for the binary losses, (dK + K, dK + K) for softmax.
     """
     args = prepare_problem(
-        "closed_form_hessian", params, X, y, loss=loss, sample_weight=sample_weight,
-        l2=l2, soft_labels=soft_labels,
-    )  # fmt: skip
+        "closed_form_hessian",
+        params,
+        X,
+        y,
+        loss=loss,
+        sample_weight=sample_weight,
+        l2=l2,
+        soft_labels=soft_labels,
+    )
     return _hessian_jit(*args, loss)
 
 

@@ -46,8 +46,14 @@ def init_params(
     ((3,), (4,))
     """
     fn = "init_params"
-    if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
-        raise ValueError(f"{fn}: n_features must be an integer >= 1, got {n_features!r}")
+    if (
+        not isinstance(n_features, int)
+        or isinstance(n_features, bool)
+        or n_features < 1
+    ):
+        raise ValueError(
+            f"{fn}: n_features must be an integer >= 1, got {n_features!r}"
+        )
     if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
         raise ValueError(f"{fn}: n_classes must be an integer >= 2, got {n_classes!r}")
     if not jnp.issubdtype(dtype, jnp.floating):
@@ -134,7 +140,9 @@ def predict(params: Any, X: Any, threshold: float = 0.5) -> Array:
     if z.ndim == 2:
         return jnp.argmax(z, axis=-1).astype(jnp.int32)
     if not isinstance(threshold, int | float) or not 0.0 < float(threshold) < 1.0:
-        raise ValueError(f"{fn}: threshold must be a number in (0, 1), got {threshold!r}")
+        raise ValueError(
+            f"{fn}: threshold must be a number in (0, 1), got {threshold!r}"
+        )
     t = float(threshold)
     cut = 0.0 if t == 0.5 else float(jnp.log(t) - jnp.log1p(-t))
     return (z > cut).astype(jnp.int32)

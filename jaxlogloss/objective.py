@@ -192,9 +192,15 @@ def linear_loss(
     """
     fn = "linear_loss"
     params, X, targets, sw, l2 = prepare_problem(
-        fn, params, X, y, loss=loss, sample_weight=sample_weight, l2=l2,
+        fn,
+        params,
+        X,
+        y,
+        loss=loss,
+        sample_weight=sample_weight,
+        l2=l2,
         soft_labels=soft_labels,
-    )  # fmt: skip
+    )
     return _objective_jit(params, X, targets, sw, l2, loss)
 
 

@@ -122,7 +122,9 @@ class GradcheckReport:
 
 def compare(name: str, value: Any, reference: Any, tolerance: float) -> CheckResult:
     """Max abs and relative (to max |reference|) error of two arrays or pytrees."""
-    a = np.concatenate([np.ravel(np.asarray(x, np.float64)) for x in jax.tree.leaves(value)])
+    a = np.concatenate(
+        [np.ravel(np.asarray(x, np.float64)) for x in jax.tree.leaves(value)]
+    )
     r = np.concatenate(
         [np.ravel(np.asarray(x, np.float64)) for x in jax.tree.leaves(reference)]
     )
@@ -159,9 +161,13 @@ class _Problem:
     def astype(self, dtype: Any) -> _Problem:
         cast = lambda x: jnp.asarray(x, dtype)  # noqa: E731
         return _Problem(
-            cast(self.X), cast(self.targets), cast(self.sample_weight), self.l2,
-            self.loss, jax.tree.map(cast, self.params),
-        )  # fmt: skip
+            cast(self.X),
+            cast(self.targets),
+            cast(self.sample_weight),
+            self.l2,
+            self.loss,
+            jax.tree.map(cast, self.params),
+        )
 
     def args(self) -> tuple[Any, ...]:
         return (self.X, self.targets, self.sample_weight, self.l2, self.loss)
@@ -223,14 +229,36 @@ def derivative_checks(problem: _Problem) -> list[CheckResult]:
     except AssertionError:
         grads_ok = False
     return [
-        compare(f"{loss} gradient: jax.grad vs closed form", g_auto, g_closed, tol["rounding"]),
-        compare(f"{loss} Hessian: jax.hessian vs closed form", h_auto, h_closed, tol["rounding"]),
+        compare(
+            f"{loss} gradient: jax.grad vs closed form",
+            g_auto,
+            g_closed,
+            tol["rounding"],
+        ),
+        compare(
+            f"{loss} Hessian: jax.hessian vs closed form",
+            h_auto,
+            h_closed,
+            tol["rounding"],
+        ),
         compare(f"{loss} gradient: closed form vs FD64", g_closed, g_fd, tol["fd"]),
         compare(f"{loss} gradient: jax.grad vs FD64", g_auto, g_fd, tol["fd"]),
-        compare(f"{loss} Hessian: closed form vs FD64 of closed-form gradient", h_closed, h_fd_closed, tol["fd"]),
-        compare(f"{loss} Hessian: jax.hessian vs FD64 of jax.grad", h_auto, h_fd_auto, tol["fd"]),
-        CheckResult(f"{loss} check_grads(order=2, fwd+rev), float64", None, None, 0.0, grads_ok),
-    ]  # fmt: skip
+        compare(
+            f"{loss} Hessian: closed form vs FD64 of closed-form gradient",
+            h_closed,
+            h_fd_closed,
+            tol["fd"],
+        ),
+        compare(
+            f"{loss} Hessian: jax.hessian vs FD64 of jax.grad",
+            h_auto,
+            h_fd_auto,
+            tol["fd"],
+        ),
+        CheckResult(
+            f"{loss} check_grads(order=2, fwd+rev), float64", None, None, 0.0, grads_ok
+        ),
+    ]
 
 
 def _random_points(problem: _Problem, n_points: int, seed: int) -> LinearParams:
@@ -242,7 +270,9 @@ def _random_points(problem: _Problem, n_points: int, seed: int) -> LinearParams:
         noise = jax.random.normal(key, (n_points, *x.shape), x.dtype)
         return noise * scales.reshape((-1,) + (1,) * x.ndim)
 
-    return LinearParams(leaf(keys[0], problem.params.w), leaf(keys[1], problem.params.b))
+    return LinearParams(
+        leaf(keys[0], problem.params.w), leaf(keys[1], problem.params.b)
+    )
 
 
 def _eigenvalue_range(problem: _Problem, points: LinearParams) -> tuple[Array, Array]:
@@ -278,20 +308,35 @@ def nonconvexity_witness(
     auto_low = float(jnp.linalg.eigvalsh(h_auto)[0])
     low = float(lo[i])
     return NonConvexityWitness(
-        problem.loss, n_points, np.asarray(point.w).tolist(), np.asarray(point.b).tolist(),
-        low, auto_low, float(hi[i]), threshold, low < threshold and auto_low < threshold,
-    )  # fmt: skip
+        problem.loss,
+        n_points,
+        np.asarray(point.w).tolist(),
+        np.asarray(point.b).tolist(),
+        low,
+        auto_low,
+        float(hi[i]),
+        threshold,
+        low < threshold and auto_low < threshold,
+    )
 
 
 def validate_settings(
-    loss: str, n: int, d: int, n_classes: int, dtype: str, seed: int, l2: float,
+    loss: str,
+    n: int,
+    d: int,
+    n_classes: int,
+    dtype: str,
+    seed: int,
+    l2: float,
     n_points: int,
-) -> None:  # fmt: skip
+) -> None:
     """ValueError naming the first bad setting."""
 
     def integer(name: str, value: Any, low: int) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"gradcheck: {name} must be an integer >= {low}, got {value!r}")
+            raise ValueError(
+                f"gradcheck: {name} must be an integer >= {low}, got {value!r}"
+            )
 
     if loss not in LOSS_CHOICES:
         raise ValueError(
@@ -311,7 +356,11 @@ def validate_settings(
             f"gradcheck: n * d must be at most {MAX_ELEMENTS:,} (a check, not a "
             f"benchmark), got {n} * {d} = {n * d:,}"
         )
-    if isinstance(l2, bool) or not isinstance(l2, int | float) or not 0 <= l2 < math.inf:
+    if (
+        isinstance(l2, bool)
+        or not isinstance(l2, int | float)
+        or not 0 <= l2 < math.inf
+    ):
         raise ValueError(f"gradcheck: l2 must be a finite number >= 0, got {l2!r}")
 
 
@@ -343,9 +392,16 @@ def gradcheck(
     validate_settings(loss, n, d, n_classes, dtype, seed, l2, n_points)
     losses = LOSSES if loss == "all" else (loss,)
     settings = dict(
-        loss=loss, n=n, d=d, n_classes=n_classes, dtype=dtype, seed=seed, l2=l2,
-        n_points=n_points, tolerances=TOLERANCES[dtype],
-    )  # fmt: skip
+        loss=loss,
+        n=n,
+        d=d,
+        n_classes=n_classes,
+        dtype=dtype,
+        seed=seed,
+        l2=l2,
+        n_points=n_points,
+        tolerances=TOLERANCES[dtype],
+    )
     checks: list[CheckResult] = []
     certificates: list[ConvexityCertificate] = []
     witness = None

@@ -19,13 +19,23 @@ FAST = ["--n", "32", "--d", "2", "--points", "16"]
 def test_gradcheck_prints_table_certificate_and_verdict(capsys):
     assert main(["gradcheck", "--loss", "log_loss", *FAST]) == 0
     out = capsys.readouterr().out
-    for text in ["check", "max abs err", "max rel err", "tolerance", "PASS", "convexity certificate (log_loss)", "ALL CHECKS PASSED"]:
+    for text in [
+        "check",
+        "max abs err",
+        "max rel err",
+        "tolerance",
+        "PASS",
+        "convexity certificate (log_loss)",
+        "ALL CHECKS PASSED",
+    ]:
         assert text in out
     assert "FAIL" not in out
 
 
 def test_gradcheck_json_is_one_object(capsys):
-    assert main(["gradcheck", "--loss", "mse", "--dtype", "float32", "--json", *FAST]) == 0
+    assert (
+        main(["gradcheck", "--loss", "mse", "--dtype", "float32", "--json", *FAST]) == 0
+    )
     out = capsys.readouterr().out
     report = json.loads(out)
     assert report["passed"] is True
@@ -76,16 +86,30 @@ def _console_script() -> list[str]:
 def test_console_script_default_gradcheck_float64_passes():
     """The issue's bar: `jaxlogloss gradcheck --dtype float64` exits 0 with everything."""
     proc = subprocess.run(
-        [*_console_script(), "gradcheck", "--dtype", "float64"], capture_output=True, text=True, timeout=600
+        [*_console_script(), "gradcheck", "--dtype", "float64"],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    for text in ["log_loss gradient", "mse Hessian", "softmax check_grads", "convexity certificate (log_loss)", "convexity certificate (softmax)", "non-convexity witness (mse", "ALL CHECKS PASSED"]:
+    for text in [
+        "log_loss gradient",
+        "mse Hessian",
+        "softmax check_grads",
+        "convexity certificate (log_loss)",
+        "convexity certificate (softmax)",
+        "non-convexity witness (mse",
+        "ALL CHECKS PASSED",
+    ]:
         assert text in proc.stdout
 
 
 def test_console_script_bad_dtype_is_one_line_no_traceback():
     proc = subprocess.run(
-        [*_console_script(), "gradcheck", "--dtype", "float16x"], capture_output=True, text=True, timeout=120
+        [*_console_script(), "gradcheck", "--dtype", "float16x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

@@ -65,10 +65,15 @@ def make(rng, loss, n, d, k, dtype, scale=1.0):
     c = rng.uniform(0.2, 3.0, n).astype(dtype)
     if loss == "softmax":
         y = rng.integers(0, k, n)
-        params = jl.LinearParams((scale * rng.standard_normal((d, k))).astype(dtype), rng.standard_normal(k).astype(dtype))
+        params = jl.LinearParams(
+            (scale * rng.standard_normal((d, k))).astype(dtype),
+            rng.standard_normal(k).astype(dtype),
+        )
     else:
         y = (rng.random(n) < 0.5).astype(dtype)
-        params = jl.LinearParams((scale * rng.standard_normal(d)).astype(dtype), dtype(rng.standard_normal()))
+        params = jl.LinearParams(
+            (scale * rng.standard_normal(d)).astype(dtype), dtype(rng.standard_normal())
+        )
     return params, X, y, c
 
 
@@ -82,7 +87,9 @@ def test_closed_forms_match_numpy_float64(rng, x64, loss, weighted, l2):
     params, X, y, c = make(rng, loss, 30, 3, 3, np.float64, scale=2.0)
     c = c if weighted else None
     g_ref, H_ref = numpy_reference(loss, params.w, params.b, X, y, c, l2)
-    g = jl.flatten_params(jl.closed_form_gradient(params, X, y, loss=loss, sample_weight=c, l2=l2))[0]
+    g = jl.flatten_params(
+        jl.closed_form_gradient(params, X, y, loss=loss, sample_weight=c, l2=l2)
+    )[0]
     H = jl.closed_form_hessian(params, X, y, loss=loss, sample_weight=c, l2=l2)
     chex.assert_shape(H, (g_ref.size, g_ref.size))
     np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-14)
@@ -101,7 +108,9 @@ def test_closed_forms_equal_autodiff(rng, dtype, loss, layout):
     tol = 2e-5 if dtype == np.float32 else 1e-12
     chex.assert_trees_all_close(g_tree, g_closed, rtol=tol, atol=tol)
     g_auto, H_auto = autodiff(params, design, y, c, 0.1, loss)
-    chex.assert_trees_all_close(g_auto, jl.flatten_params(g_closed)[0], rtol=tol, atol=tol)
+    chex.assert_trees_all_close(
+        g_auto, jl.flatten_params(g_closed)[0], rtol=tol, atol=tol
+    )
     H_closed = jl.closed_form_hessian(params, design, y, **kw)
     chex.assert_trees_all_close(H_auto, H_closed, rtol=tol, atol=tol)
 
@@ -113,8 +122,14 @@ def test_named_closed_forms_are_the_generic_ones(rng):
         ("softmax", jl.softmax_gradient, jl.softmax_hessian),
     ]:
         params, X, y, c = make(rng, loss, 12, 2, 3, np.float32)
-        chex.assert_trees_all_close(grad(params, X, y, sample_weight=c), jl.closed_form_gradient(params, X, y, loss=loss, sample_weight=c))
-        chex.assert_trees_all_close(hess(params, X, y, l2=0.5), jl.closed_form_hessian(params, X, y, loss=loss, l2=0.5))
+        chex.assert_trees_all_close(
+            grad(params, X, y, sample_weight=c),
+            jl.closed_form_gradient(params, X, y, loss=loss, sample_weight=c),
+        )
+        chex.assert_trees_all_close(
+            hess(params, X, y, l2=0.5),
+            jl.closed_form_hessian(params, X, y, loss=loss, l2=0.5),
+        )
 
 
 @given(
@@ -124,7 +139,9 @@ def test_named_closed_forms_are_the_generic_ones(rng):
     l2=st.floats(0.0, 5.0),
     weighted=st.booleans(),
 )
-def test_property_autodiff_equals_closed_form_for_any_data_weights_params(loss, seed, scale, l2, weighted):
+def test_property_autodiff_equals_closed_form_for_any_data_weights_params(
+    loss, seed, scale, l2, weighted
+):
     rng = np.random.default_rng(seed)
     with enable_x64():
         params, X, y, c = make(rng, loss, 9, 2, 3, np.float64, scale=scale)
@@ -146,7 +163,9 @@ def test_weight_two_equals_the_row_twice(rng, x64, loss):
     idx = np.r_[np.arange(15), 4]
     for f in [jl.linear_loss, jl.closed_form_gradient, jl.closed_form_hessian]:
         chex.assert_trees_all_close(
-            f(params, X, y, loss=loss, sample_weight=c), f(params, X[idx], y[idx], loss=loss), rtol=1e-12
+            f(params, X, y, loss=loss, sample_weight=c),
+            f(params, X[idx], y[idx], loss=loss),
+            rtol=1e-12,
         )
 
 
@@ -163,7 +182,9 @@ def test_l2_never_penalises_the_intercept(rng, x64):
     shifted = jl.LinearParams(params.w, params.b + 1.0)
     pen = lambda p: jl.linear_loss(p, X, y, l2=2.0) - jl.linear_loss(p, X, y)  # noqa: E731
     np.testing.assert_allclose(pen(shifted), pen(params), rtol=1e-12)
-    np.testing.assert_allclose(pen(params), np.sum(np.asarray(params.w) ** 2), rtol=1e-12)
+    np.testing.assert_allclose(
+        pen(params), np.sum(np.asarray(params.w) ** 2), rtol=1e-12
+    )
 
 
 def test_linear_loss_value_matches_numpy_and_optax(rng, x64):
@@ -172,18 +193,28 @@ def test_linear_loss_value_matches_numpy_and_optax(rng, x64):
     params, X, y, c = make(rng, "log_loss", 50, 3, 2, np.float64)
     z = X @ np.asarray(params.w) + float(params.b)
     ref = np.sum(c * (y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z))) / c.sum()
-    np.testing.assert_allclose(jl.linear_loss(params, X, y, sample_weight=c), ref, rtol=1e-12)
+    np.testing.assert_allclose(
+        jl.linear_loss(params, X, y, sample_weight=c), ref, rtol=1e-12
+    )
     opt = optax.sigmoid_binary_cross_entropy(jnp.asarray(z), jnp.asarray(y))
-    np.testing.assert_allclose(jl.log_loss_from_logits(y, z, reduction="none"), opt, rtol=1e-10)
+    np.testing.assert_allclose(
+        jl.log_loss_from_logits(y, z, reduction="none"), opt, rtol=1e-10
+    )
     params, X, y, c = make(rng, "softmax", 50, 3, 4, np.float64)
     z = X @ np.asarray(params.w) + np.asarray(params.b)
-    opt = optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(z), jnp.asarray(y))
-    np.testing.assert_allclose(jl.linear_loss(params, X, y, loss="softmax"), np.mean(opt), rtol=1e-12)
+    opt = optax.softmax_cross_entropy_with_integer_labels(
+        jnp.asarray(z), jnp.asarray(y)
+    )
+    np.testing.assert_allclose(
+        jl.linear_loss(params, X, y, loss="softmax"), np.mean(opt), rtol=1e-12
+    )
 
 
 def test_log_loss_hessian_is_psd_and_mse_hessian_is_not(rng, x64):
     params, X, y, _ = make(rng, "log_loss", 60, 2, 2, np.float64, scale=8.0)
-    assert np.linalg.eigvalsh(np.asarray(jl.log_loss_hessian(params, X, y)))[0] >= -1e-14
+    assert (
+        np.linalg.eigvalsh(np.asarray(jl.log_loss_hessian(params, X, y)))[0] >= -1e-14
+    )
     # a confidently wrong point: every prediction on the wrong side
     y_wrong = (np.asarray(jl.logits(params, X)) < 0).astype(np.float64)
     eig = np.linalg.eigvalsh(np.asarray(jl.mse_hessian(params, X, y_wrong)))

@@ -42,7 +42,10 @@ def test_sigmoid_matches_scipy_and_stays_in_unit_interval(rng, dtype):
     chex.assert_type(out, dtype)
     chex.assert_shape(out, (1000,))
     np.testing.assert_allclose(
-        out, expit(z.astype(np.float64)), rtol=rtol_for(dtype), atol=np.finfo(dtype).tiny
+        out,
+        expit(z.astype(np.float64)),
+        rtol=rtol_for(dtype),
+        atol=np.finfo(dtype).tiny,
     )  # subnormals may flush to zero
     assert np.all((np.asarray(out) >= 0) & (np.asarray(out) <= 1))
     mid = jl.sigmoid(np.array([-10.0, 0.0, 10.0], dtype))
@@ -73,7 +76,10 @@ def test_log_loss_matches_numpy_formula_per_example(rng, dtype):
     y, p, _, _ = binary_data(rng, 300, dtype)
     eps = np.finfo(dtype).eps
     p64 = p.astype(np.float64)
-    ref = -(y * np.log(np.clip(p64, eps, 1 - eps)) + (1 - y) * np.log(np.clip(1 - p64, eps, 1 - eps)))
+    ref = -(
+        y * np.log(np.clip(p64, eps, 1 - eps))
+        + (1 - y) * np.log(np.clip(1 - p64, eps, 1 - eps))
+    )
     out = jl.log_loss(y, p, reduction="none")
     chex.assert_shape(out, (300,))
     np.testing.assert_allclose(out, ref, rtol=10 * rtol_for(dtype))
@@ -101,7 +107,9 @@ def test_worked_example_from_the_source_texts():
     # the "corrected probabilities" recipe: p for y=1, 1 - p for y=0, -mean(log)
     corrected = jnp.where(y == 1, p, 1 - p)
     np.testing.assert_allclose(corrected, [0.9, 0.8, 0.6], rtol=1e-6)
-    np.testing.assert_allclose(-jnp.mean(jnp.log(corrected)), jl.log_loss(y, p), rtol=1e-6)
+    np.testing.assert_allclose(
+        -jnp.mean(jnp.log(corrected)), jl.log_loss(y, p), rtol=1e-6
+    )
     # and the same from logits
     z = jnp.log(p) - jnp.log1p(-p)
     np.testing.assert_allclose(jl.log_loss_from_logits(y, z), 0.2798, atol=5e-5)
@@ -118,10 +126,14 @@ def test_logit_loss_matches_reference(rng, dtype, weighted):
     ref_w = w.astype(np.float64) if weighted else np.ones(500)
     tol = 10 * rtol_for(dtype)
     np.testing.assert_allclose(
-        jl.log_loss_from_logits(y, z, sample_weight=sw, reduction="none"), ref_each * ref_w, rtol=tol
+        jl.log_loss_from_logits(y, z, sample_weight=sw, reduction="none"),
+        ref_each * ref_w,
+        rtol=tol,
     )
     np.testing.assert_allclose(
-        jl.log_loss_from_logits(y, z, sample_weight=sw, reduction="sum"), np.sum(ref_each * ref_w), rtol=tol
+        jl.log_loss_from_logits(y, z, sample_weight=sw, reduction="sum"),
+        np.sum(ref_each * ref_w),
+        rtol=tol,
     )
     np.testing.assert_allclose(
         jl.log_loss_from_logits(y, z, sample_weight=sw),
@@ -140,7 +152,9 @@ def test_logit_loss_equals_log_loss_of_sigmoid_away_from_clipping(rng, dtype):
 
 def test_logit_loss_keeps_tiny_losses_of_confident_right_predictions(dtype):
     # softplus(z) - y*z would cancel to 0 here; the true loss is log1p(exp(-20))
-    out = jl.log_loss_from_logits(np.ones(1, dtype), np.full(1, 20.0, dtype), reduction="none")
+    out = jl.log_loss_from_logits(
+        np.ones(1, dtype), np.full(1, 20.0, dtype), reduction="none"
+    )
     np.testing.assert_allclose(out, np.log1p(np.exp(-20.0)), rtol=rtol_for(dtype))
 
 
@@ -156,12 +170,14 @@ def test_logit_loss_value_gradient_and_curvature_at_extreme_logits(dtype, magnit
     np.testing.assert_array_equal(np.asarray(value)[:2], 0.0)  # right and sure
     np.testing.assert_allclose(np.asarray(value)[2:], magnitude, rtol=rtol_for(dtype))
 
-    grad = jax.grad(lambda z: jl.log_loss_from_logits(y, z, reduction="sum"))(jnp.asarray(z))
+    grad = jax.grad(lambda z: jl.log_loss_from_logits(y, z, reduction="sum"))(
+        jnp.asarray(z)
+    )
     chex.assert_tree_all_finite(grad)
     np.testing.assert_array_equal(grad, [0.0, 0.0, 1.0, -1.0])  # sigmoid(z) - y
-    curvature = jax.vmap(jax.grad(jax.grad(lambda z, y: jl.log_loss_from_logits(y, z))))(
-        jnp.asarray(z), jnp.asarray(y)
-    )
+    curvature = jax.vmap(
+        jax.grad(jax.grad(lambda z, y: jl.log_loss_from_logits(y, z)))
+    )(jnp.asarray(z), jnp.asarray(y))
     np.testing.assert_array_equal(curvature, 0.0)  # sigma(1 - sigma) underflows to 0
 
 
@@ -173,12 +189,14 @@ def test_logit_loss_value_gradient_and_curvature_at_extreme_logits(dtype, magnit
 def test_property_logit_loss_gradient_is_sigmoid_minus_label(z, label, wide):
     dtype = np.float64 if wide else np.float32
     with enable_x64(wide):
-        grad = jax.grad(lambda z: jl.log_loss_from_logits(jnp.asarray(label, dtype), z))(
-            jnp.asarray(z, dtype)
-        )
+        grad = jax.grad(
+            lambda z: jl.log_loss_from_logits(jnp.asarray(label, dtype), z)
+        )(jnp.asarray(z, dtype))
         expected = expit(np.float64(z)) - label
         assert np.isfinite(grad)
-        np.testing.assert_allclose(grad, expected, rtol=rtol_for(dtype), atol=np.finfo(dtype).eps)
+        np.testing.assert_allclose(
+            grad, expected, rtol=rtol_for(dtype), atol=np.finfo(dtype).eps
+        )
 
 
 SIZES = st.sampled_from([1, 2, 7])  # a few shapes: each new one compiles
@@ -191,7 +209,9 @@ def test_property_sum_is_n_times_mean(n, seed):
     for fn, x in [(jl.log_loss, p), (jl.log_loss_from_logits, z), (jl.mse_loss, p)]:
         total = fn(y, x, reduction="sum")
         np.testing.assert_allclose(total, n * fn(y, x), rtol=1e-5)
-        np.testing.assert_allclose(jnp.sum(fn(y, x, reduction="none")), total, rtol=1e-5)
+        np.testing.assert_allclose(
+            jnp.sum(fn(y, x, reduction="none")), total, rtol=1e-5
+        )
 
 
 @given(n=SIZES, seed=st.integers(0, 2**32 - 1), data=st.data())
@@ -203,9 +223,13 @@ def test_property_weight_two_equals_row_twice(n, seed, data):
     weights[k] = 2.0
     idx = np.r_[np.arange(n), k]
     for fn, x in [(jl.log_loss, p), (jl.log_loss_from_logits, z), (jl.mse_loss, p)]:
-        np.testing.assert_allclose(fn(y, x, sample_weight=weights), fn(y[idx], x[idx]), rtol=1e-5)
         np.testing.assert_allclose(
-            fn(y, x, sample_weight=weights, reduction="sum"), fn(y[idx], x[idx], reduction="sum"), rtol=1e-5
+            fn(y, x, sample_weight=weights), fn(y[idx], x[idx]), rtol=1e-5
+        )
+        np.testing.assert_allclose(
+            fn(y, x, sample_weight=weights, reduction="sum"),
+            fn(y[idx], x[idx], reduction="sum"),
+            rtol=1e-5,
         )
 
 
@@ -218,9 +242,16 @@ def test_property_softmax_at_two_classes_is_the_binary_loss(z, seed):
     y = (np.random.default_rng(seed).random(z.shape) < 0.5).astype(np.int32)
     two = np.stack([np.zeros_like(z), z], axis=-1)
     binary = jl.log_loss_from_logits(y, z, reduction="none")
-    np.testing.assert_allclose(jl.softmax_cross_entropy(y, two, reduction="none"), binary, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        jl.softmax_cross_entropy(y, two, reduction="none"), binary, rtol=1e-6, atol=1e-6
+    )
     onehot = np.eye(2, dtype=np.float32)[y]
-    np.testing.assert_allclose(jl.softmax_cross_entropy(onehot, two, reduction="none"), binary, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        jl.softmax_cross_entropy(onehot, two, reduction="none"),
+        binary,
+        rtol=1e-6,
+        atol=1e-6,
+    )
 
 
 # --- mse_loss and softmax_cross_entropy ---------------------------------------------------
@@ -230,10 +261,16 @@ def test_property_softmax_at_two_classes_is_the_binary_loss(z, seed):
 def test_mse_matches_numpy_and_brier_score(rng, dtype, reduction):
     y, p, _, w = binary_data(rng, 100, dtype)
     each = (p.astype(np.float64) - y) ** 2 * w
-    ref = {"none": each, "sum": each.sum(), "mean": each.sum() / w.astype(np.float64).sum()}[reduction]
+    ref = {
+        "none": each,
+        "sum": each.sum(),
+        "mean": each.sum() / w.astype(np.float64).sum(),
+    }[reduction]
     out = jl.mse_loss(y, p, sample_weight=w, reduction=reduction)
     np.testing.assert_allclose(out, ref, rtol=10 * rtol_for(dtype))
-    np.testing.assert_allclose(jl.mse_loss(y, p), sklearn.metrics.brier_score_loss(y, p), rtol=1e-5)
+    np.testing.assert_allclose(
+        jl.mse_loss(y, p), sklearn.metrics.brier_score_loss(y, p), rtol=1e-5
+    )
 
 
 def test_softmax_matches_scipy_with_labels_onehot_and_weights(rng, dtype):
@@ -246,10 +283,15 @@ def test_softmax_matches_scipy_with_labels_onehot_and_weights(rng, dtype):
     # log_softmax rounds to eps * |logits| in absolute terms
     atol = 4 * np.finfo(dtype).eps * np.abs(logits).max()
     np.testing.assert_allclose(
-        jl.softmax_cross_entropy(labels, logits, reduction="none"), ref_each, rtol=tol, atol=atol
+        jl.softmax_cross_entropy(labels, logits, reduction="none"),
+        ref_each,
+        rtol=tol,
+        atol=atol,
     )
     np.testing.assert_allclose(
-        jl.softmax_cross_entropy(np.eye(k, dtype=dtype)[labels], logits, sample_weight=w),
+        jl.softmax_cross_entropy(
+            np.eye(k, dtype=dtype)[labels], logits, sample_weight=w
+        ),
         np.sum(w * ref_each) / np.sum(w.astype(np.float64)),
         rtol=tol,
     )
@@ -257,18 +299,26 @@ def test_softmax_matches_scipy_with_labels_onehot_and_weights(rng, dtype):
     assert np.all(probs <= 1)
     np.testing.assert_allclose(
         jl.softmax_cross_entropy(labels, logits),
-        sklearn.metrics.log_loss(labels, np.exp(log_softmax(logits.astype(np.float64), axis=1)), labels=range(k)),
+        sklearn.metrics.log_loss(
+            labels,
+            np.exp(log_softmax(logits.astype(np.float64), axis=1)),
+            labels=range(k),
+        ),
         rtol=max(tol, 1e-6),
     )
 
 
 @pytest.mark.parametrize("magnitude", EXTREMES)
 def test_softmax_is_finite_at_extreme_logits(dtype, magnitude):
-    logits = np.array([[magnitude, -magnitude, 0.0], [-magnitude, magnitude, 0.0]], dtype)
+    logits = np.array(
+        [[magnitude, -magnitude, 0.0], [-magnitude, magnitude, 0.0]], dtype
+    )
     labels = np.array([0, 0])
     out = jl.softmax_cross_entropy(labels, logits, reduction="none")
     np.testing.assert_allclose(out, [0.0, 2 * magnitude], rtol=rtol_for(dtype))
-    grad = jax.grad(lambda l: jl.softmax_cross_entropy(labels, l, reduction="sum"))(jnp.asarray(logits))
+    grad = jax.grad(lambda lg: jl.softmax_cross_entropy(labels, lg, reduction="sum"))(
+        jnp.asarray(logits)
+    )
     np.testing.assert_array_equal(grad, [[0, 0, 0], [-1, 1, 0]])
 
 
@@ -278,7 +328,9 @@ def test_soft_labels_only_behind_the_option(dtype):
     with pytest.raises(ValueError, match="soft_labels=True"):
         jl.log_loss_from_logits(y, z)
     np.testing.assert_allclose(
-        jl.log_loss_from_logits(y, z, soft_labels=True, reduction="none"), ref_logit_loss(y, z), rtol=10 * rtol_for(dtype)
+        jl.log_loss_from_logits(y, z, soft_labels=True, reduction="none"),
+        ref_logit_loss(y, z),
+        rtol=10 * rtol_for(dtype),
     )
     p = jl.sigmoid(z)
     np.testing.assert_allclose(
@@ -307,7 +359,9 @@ class LossVariantsTest(chex.TestCase):
                 out = f(y, x, sample_weight=w)
                 chex.assert_type(out, np.float32)
                 chex.assert_shape(out, (64,) if reduction == "none" else ())
-                chex.assert_trees_all_close(out, fn(y, x, sample_weight=w, reduction=reduction), rtol=1e-6)
+                chex.assert_trees_all_close(
+                    out, fn(y, x, sample_weight=w, reduction=reduction), rtol=1e-6
+                )
         logits = np.stack([np.zeros_like(z), z], -1)
         labels = y.astype(np.int32)
         out = self.variant(jl.softmax_cross_entropy)(labels, logits)
@@ -318,12 +372,16 @@ class LossVariantsTest(chex.TestCase):
 def test_vmap_equals_loop(rng):
     y, _, z, w = binary_data(rng, 5 * 30, np.float32)
     y, z, w = y.reshape(5, 30), z.reshape(5, 30), w.reshape(5, 30)
-    batched = jax.vmap(lambda y, z, w: jl.log_loss_from_logits(y, z, sample_weight=w))(y, z, w)
+    batched = jax.vmap(lambda y, z, w: jl.log_loss_from_logits(y, z, sample_weight=w))(
+        y, z, w
+    )
     loop = [jl.log_loss_from_logits(y[i], z[i], sample_weight=w[i]) for i in range(5)]
     chex.assert_trees_all_close(batched, jnp.stack(loop), rtol=1e-6)
     p = np.asarray(jl.sigmoid(z))
     chex.assert_trees_all_close(
-        jax.vmap(jl.log_loss)(y, p), jnp.stack([jl.log_loss(y[i], p[i]) for i in range(5)]), rtol=1e-6
+        jax.vmap(jl.log_loss)(y, p),
+        jnp.stack([jl.log_loss(y[i], p[i]) for i in range(5)]),
+        rtol=1e-6,
     )
 
 

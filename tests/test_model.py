@@ -17,8 +17,12 @@ from jaxlogloss.design import row_major
 
 def random_params(rng, d, k, dtype):
     if k == 2:
-        return jl.LinearParams(rng.standard_normal(d).astype(dtype), dtype(rng.standard_normal()))
-    return jl.LinearParams(rng.standard_normal((d, k)).astype(dtype), rng.standard_normal(k).astype(dtype))
+        return jl.LinearParams(
+            rng.standard_normal(d).astype(dtype), dtype(rng.standard_normal())
+        )
+    return jl.LinearParams(
+        rng.standard_normal((d, k)).astype(dtype), rng.standard_normal(k).astype(dtype)
+    )
 
 
 def test_init_params_shapes_dtypes_and_keys(dtype):
@@ -41,11 +45,15 @@ def test_logits_and_probabilities_match_numpy(rng, dtype, k, layout):
     X = rng.standard_normal((n, d)).astype(dtype)
     params = random_params(rng, d, k, dtype)
     design = X if layout == "row" else jl.feature_major(X)
-    z_ref = X.astype(np.float64) @ np.asarray(params.w, np.float64) + np.asarray(params.b, np.float64)
+    z_ref = X.astype(np.float64) @ np.asarray(params.w, np.float64) + np.asarray(
+        params.b, np.float64
+    )
     z = jl.logits(params, design)
     chex.assert_type(z, dtype)
     chex.assert_shape(z, (n,) if k == 2 else (n, k))
-    np.testing.assert_allclose(z, z_ref, rtol=10 * rtol_for(dtype), atol=10 * np.finfo(dtype).eps)
+    np.testing.assert_allclose(
+        z, z_ref, rtol=10 * rtol_for(dtype), atol=10 * np.finfo(dtype).eps
+    )
     proba = jl.predict_proba(params, design)
     ref = expit(z_ref) if k == 2 else softmax(z_ref, axis=1)
     np.testing.assert_allclose(proba, ref, rtol=1e-5, atol=1e-6)
@@ -59,10 +67,14 @@ def test_predict_matches_sklearn_with_the_same_coefficients(rng):
     X = rng.standard_normal((200, 3))
     y = (X[:, 0] + 0.5 * rng.standard_normal(200) > 0).astype(int)
     clf = LogisticRegression().fit(X, y)
-    params = jl.LinearParams(jnp.asarray(clf.coef_[0], jnp.float32), jnp.float32(clf.intercept_[0]))
+    params = jl.LinearParams(
+        jnp.asarray(clf.coef_[0], jnp.float32), jnp.float32(clf.intercept_[0])
+    )
     X32 = X.astype(np.float32)
     np.testing.assert_array_equal(jl.predict(params, X32), clf.predict(X32))
-    np.testing.assert_allclose(jl.predict_proba(params, X32), clf.predict_proba(X32)[:, 1], rtol=1e-5)
+    np.testing.assert_allclose(
+        jl.predict_proba(params, X32), clf.predict_proba(X32)[:, 1], rtol=1e-5
+    )
 
 
 def test_predict_threshold_on_the_logit_scale(rng):
@@ -70,7 +82,9 @@ def test_predict_threshold_on_the_logit_scale(rng):
     params = random_params(rng, 2, 2, np.float32)
     proba = np.asarray(jl.predict_proba(params, X), np.float64)
     for t in [0.2, 0.8]:
-        np.testing.assert_array_equal(jl.predict(params, X, threshold=t), (proba > t).astype(int))
+        np.testing.assert_array_equal(
+            jl.predict(params, X, threshold=t), (proba > t).astype(int)
+        )
 
 
 def test_feature_major_view_is_the_same_matrix(rng):

@@ -32,7 +32,9 @@ def test_shape_mismatch_names_both_arguments(fn, x):
 
 @pytest.mark.parametrize("fn,x", BINARY)
 def test_no_silent_broadcasting_of_column_vectors(fn, x):
-    with pytest.raises(ValueError, match=r"y has shape \(3,\) but .* has shape \(3, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"y has shape \(3,\) but .* has shape \(3, 1\)"
+    ):
         fn(Y, x[:, None])
     with pytest.raises(ValueError, match=r"shape \(3, 1\)"):
         fn(Y[:, None], x)
@@ -44,13 +46,17 @@ def test_labels_outside_zero_one(fn, x):
         fn(np.array([1.0, 2.0, 0.0]), x)
     assert "y must contain only the labels 0 and 1" in one_line(err)
     assert "got 2 at index 1" in str(err.value)
-    with pytest.raises(ValueError, match="soft labels in \\[0, 1\\], got -0.5 at index 0"):
+    with pytest.raises(
+        ValueError, match="soft labels in \\[0, 1\\], got -0.5 at index 0"
+    ):
         fn(np.array([-0.5, 0.5, 0.0]), x, soft_labels=True)
 
 
 @pytest.mark.parametrize("fn", [jl.log_loss, jl.mse_loss])
 def test_probabilities_outside_unit_interval(fn):
-    with pytest.raises(ValueError, match=r"p must be probabilities in \[0, 1\], got 1.5 at index 2"):
+    with pytest.raises(
+        ValueError, match=r"p must be probabilities in \[0, 1\], got 1.5 at index 2"
+    ):
         fn(Y, np.array([0.5, 0.5, 1.5], np.float32))
     with pytest.raises(ValueError, match=r"got -0.1 at index 0"):
         fn(Y, np.array([-0.1, 0.5, 0.5], np.float32))
@@ -75,11 +81,16 @@ def test_nan_and_inf_are_rejected_in_every_argument(fn, x, bad):
 
 @pytest.mark.parametrize("fn,x", BINARY)
 def test_bad_weights(fn, x):
-    with pytest.raises(ValueError, match="sample_weight must be non-negative, got -1 at index 1"):
+    with pytest.raises(
+        ValueError, match="sample_weight must be non-negative, got -1 at index 1"
+    ):
         fn(Y, x, sample_weight=np.array([1.0, -1.0, 1.0]))
     with pytest.raises(ValueError, match="sample_weight is all zero"):
         fn(Y, x, sample_weight=np.zeros(3))
-    with pytest.raises(ValueError, match=r"sample_weight has shape \(2,\) but the labels have shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"sample_weight has shape \(2,\) but the labels have shape \(3,\)",
+    ):
         fn(Y, x, sample_weight=np.ones(2))
     with pytest.raises(TypeError, match="sample_weight must be real numbers"):
         fn(Y, x, sample_weight=np.ones(3, bool))
@@ -93,7 +104,9 @@ def test_empty_arrays(fn, x):
 
 @pytest.mark.parametrize("fn,x", BINARY)
 def test_integer_dtype_where_float_is_needed(fn, x):
-    with pytest.raises(TypeError, match=f"{NAMES[fn]} must have a floating dtype .* got int32"):
+    with pytest.raises(
+        TypeError, match=f"{NAMES[fn]} must have a floating dtype .* got int32"
+    ):
         fn(Y, np.array([1, 0, 1], np.int32))
     # integer and boolean labels are fine
     np.testing.assert_allclose(fn(np.array([1, 0, 1]), x), fn(Y, x))
@@ -108,12 +121,16 @@ def test_strings_and_ragged_lists_are_type_errors():
 
 
 def test_bad_reduction_lists_the_options():
-    with pytest.raises(ValueError, match="reduction must be one of 'mean', 'sum', 'none', got 'avg'"):
+    with pytest.raises(
+        ValueError, match="reduction must be one of 'mean', 'sum', 'none', got 'avg'"
+    ):
         jl.log_loss(Y, P, reduction="avg")
 
 
 def test_sigmoid_rejects_nan_and_integers():
-    with pytest.raises(ValueError, match="sigmoid: z must be a number, got NaN at index 1"):
+    with pytest.raises(
+        ValueError, match="sigmoid: z must be a number, got NaN at index 1"
+    ):
         jl.sigmoid(np.array([0.0, np.nan]))
     with pytest.raises(TypeError, match="sigmoid: z must have a floating dtype"):
         jl.sigmoid(np.array([1, 2]))
@@ -121,17 +138,25 @@ def test_sigmoid_rejects_nan_and_integers():
 
 def test_softmax_bad_inputs():
     logits = np.zeros((3, 4), np.float32)
-    with pytest.raises(ValueError, match=r"class labels of 4 classes in \[0, 3\], got 4 at index 1"):
+    with pytest.raises(
+        ValueError, match=r"class labels of 4 classes in \[0, 3\], got 4 at index 1"
+    ):
         jl.softmax_cross_entropy(np.array([0, 4, 1]), logits)
     with pytest.raises(TypeError, match="must hold integer class labels"):
         jl.softmax_cross_entropy(np.array([0.0, 1.0, 1.0]), logits)
     with pytest.raises(ValueError, match=r"y rows must sum to 1, got 2 at index 1"):
-        jl.softmax_cross_entropy(np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 1]]), logits)
-    with pytest.raises(ValueError, match=r"expected integer labels of shape \(3,\) or one-hot rows"):
+        jl.softmax_cross_entropy(
+            np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 1]]), logits
+        )
+    with pytest.raises(
+        ValueError, match=r"expected integer labels of shape \(3,\) or one-hot rows"
+    ):
         jl.softmax_cross_entropy(np.array([0, 1]), logits)
     with pytest.raises(ValueError, match="K >= 2 classes"):
         jl.softmax_cross_entropy(np.array([0, 0, 0]), np.zeros((3, 1)))
-    with pytest.raises(ValueError, match=r"logits must be finite, got NaN at index \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"logits must be finite, got NaN at index \(2, 3\)"
+    ):
         bad = logits.copy()
         bad[2, 3] = np.nan
         jl.softmax_cross_entropy(np.array([0, 1, 2]), bad)
@@ -155,17 +180,23 @@ def test_model_bad_inputs():
     X = np.ones((4, 3), np.float32)
     with pytest.raises(ValueError, match=r"X has 2 features .* expected 3 features"):
         jl.logits(params, X[:, :2])
-    with pytest.raises(ValueError, match=r"X must be an \(n, d\) matrix, got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"X must be an \(n, d\) matrix, got shape \(3,\)"
+    ):
         jl.predict_proba(params, X[0])
     with pytest.raises(TypeError, match="X must have a floating dtype"):
         jl.predict(params, X.astype(np.int64))
-    with pytest.raises(ValueError, match=r"X must be finite, got inf at index \(1, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"X must be finite, got inf at index \(1, 2\)"
+    ):
         bad = X.copy()
         bad[1, 2] = np.inf
         jl.logits(params, bad)
     with pytest.raises(ValueError, match="X has no rows"):
         jl.logits(params, X[:0])
-    with pytest.raises(ValueError, match=r"params.b has shape \(2,\) but params.w has shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"params.b has shape \(2,\) but params.w has shape \(3,\)"
+    ):
         jl.logits(jl.LinearParams(jnp.zeros(3), jnp.zeros(2)), X)
     with pytest.raises(ValueError, match=r"missing \['b'\]"):
         jl.logits({"w": jnp.zeros(3)}, X)
@@ -182,7 +213,10 @@ def test_model_bad_inputs():
 def test_linear_loss_bad_inputs():
     params = jl.init_params(2)
     X = np.ones((3, 2), np.float32)
-    with pytest.raises(ValueError, match="loss must be one of 'log_loss', 'mse', 'softmax', got 'hinge'"):
+    with pytest.raises(
+        ValueError,
+        match="loss must be one of 'log_loss', 'mse', 'softmax', got 'hinge'",
+    ):
         jl.linear_loss(params, X, Y, loss="hinge")
     with pytest.raises(ValueError, match=r"y has shape \(2,\) but X has 3 rows"):
         jl.linear_loss(params, X, Y[:2])
@@ -192,9 +226,13 @@ def test_linear_loss_bad_inputs():
         jl.linear_loss(params, X, Y, l2=-1.0)
     with pytest.raises(TypeError, match="l2 must be a non-negative number"):
         jl.linear_loss(params, X, Y, l2="big")
-    with pytest.raises(ValueError, match=r"loss 'softmax' needs params.w of shape \(d, K\)"):
+    with pytest.raises(
+        ValueError, match=r"loss 'softmax' needs params.w of shape \(d, K\)"
+    ):
         jl.linear_loss(params, X, np.array([0, 1, 2]), loss="softmax")
-    with pytest.raises(ValueError, match=r"is binary and needs params.w of shape \(d,\)"):
+    with pytest.raises(
+        ValueError, match=r"is binary and needs params.w of shape \(d,\)"
+    ):
         jl.linear_loss(jl.init_params(2, n_classes=3), X, Y)
     with pytest.raises(ValueError, match="y must contain only the labels 0 and 1"):
         jl.closed_form_gradient(params, X, np.array([0.0, 3.0, 1.0]))

@@ -32,7 +32,9 @@ def test_every_check_passes_within_its_dtype_tolerance(dtype):
             assert check.max_rel_error <= check.tolerance, check
             assert check.max_abs_error >= 0
     tol = gc.TOLERANCES[dtype]
-    rounding = [c for c in report.checks if "closed form" in c.name and "FD64" not in c.name]
+    rounding = [
+        c for c in report.checks if "closed form" in c.name and "FD64" not in c.name
+    ]
     assert all(c.tolerance == tol["rounding"] for c in rounding)
 
 
@@ -49,11 +51,19 @@ def test_certificates_and_witness(dtype):
     assert wit.autodiff_min_eigenvalue < wit.threshold
     # the reported point really has negative curvature: recompute independently
     with enable_x64():
-        point = gc.LinearParams(jnp.asarray(wit.w, jnp.float64), jnp.asarray(wit.b, jnp.float64))
+        point = gc.LinearParams(
+            jnp.asarray(wit.w, jnp.float64), jnp.asarray(wit.b, jnp.float64)
+        )
         problem = gc.make_problem("mse", SMALL["n"], SMALL["d"], 3, "float64", 0, 0.0)
         from jaxlogloss import closed_form_hessian
 
-        H = closed_form_hessian(point, problem.X, problem.targets, loss="mse", sample_weight=problem.sample_weight)
+        H = closed_form_hessian(
+            point,
+            problem.X,
+            problem.targets,
+            loss="mse",
+            sample_weight=problem.sample_weight,
+        )
         assert np.linalg.eigvalsh(np.asarray(H))[0] < wit.threshold
 
 
