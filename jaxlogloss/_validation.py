@@ -38,8 +38,6 @@ def _as_array(fn: str, name: str, x: Any) -> jax.Array:
         raise TypeError(
             f"{fn}: {name} must be an array of numbers, got dtype {arr.dtype}"
         )
-    if isinstance(x, float):
-        return jnp.asarray(x, dtype=jnp.result_type(float))
     return jnp.asarray(arr)
 
 

@@ -10,6 +10,7 @@ is what compiled code calls.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -144,5 +145,5 @@ def predict(params: Any, X: Any, threshold: float = 0.5) -> Array:
             f"{fn}: threshold must be a number in (0, 1), got {threshold!r}"
         )
     t = float(threshold)
-    cut = 0.0 if t == 0.5 else float(jnp.log(t) - jnp.log1p(-t))
+    cut = 0.0 if t == 0.5 else math.log(t) - math.log1p(-t)
     return (z > cut).astype(jnp.int32)

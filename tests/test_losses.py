@@ -406,3 +406,28 @@ def test_compiled_loss_is_not_retraced(rng):
     for _ in range(3):
         y, p, _, _ = binary_data(rng, 50, np.float32)
         g(y, p)
+
+
+@pytest.mark.parametrize("narrow", [jnp.float16, jnp.bfloat16])
+def test_narrow_float_dtypes_work_and_keep_their_dtype(rng, narrow):
+    y, p, z, w = binary_data(rng, 64, np.float32)
+    tol = 2e-2 if narrow == jnp.bfloat16 else 5e-3
+    for fn, x, ref in [
+        (jl.log_loss_from_logits, z, np.mean(ref_logit_loss(y, z))),
+        (jl.mse_loss, p, np.mean((p.astype(np.float64) - y) ** 2)),
+    ]:
+        out = fn(y, jnp.asarray(x, narrow), sample_weight=w)
+        chex.assert_type(out, narrow)
+        weighted = (
+            np.sum(w * np.asarray(fn(y, x, reduction="none"), np.float64)) / w.sum()
+        )
+        np.testing.assert_allclose(np.float32(out), weighted, rtol=tol)
+        assert np.isclose(np.float32(fn(y, jnp.asarray(x, narrow))), ref, rtol=tol)
+    out = jl.log_loss(y, jnp.asarray(p, narrow))
+    chex.assert_type(out, narrow)
+    eps = float(jnp.finfo(narrow).eps)
+    p64 = np.clip(np.asarray(jnp.asarray(p, narrow), np.float64), eps, 1 - eps)
+    ref = -np.mean(y * np.log(p64) + (1 - y) * np.log(np.clip(1 - p64, eps, 1 - eps)))
+    np.testing.assert_allclose(np.float32(out), ref, rtol=tol)
+    with pytest.raises(ValueError, match="z must be finite"):
+        jl.log_loss_from_logits(y[:2], jnp.asarray([jnp.inf, 0.0], narrow))
