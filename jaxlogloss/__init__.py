@@ -11,6 +11,12 @@ The public API, in the order data flows through it:
 * closed forms: :func:`closed_form_gradient`, :func:`closed_form_hessian` and the
   per-loss ``*_gradient`` / ``*_hessian``;
 * verification: :func:`gradcheck`;
+* data: :func:`read_table`, :class:`TabularData`, :class:`DataError`, built-in data
+  sets in :mod:`jaxlogloss.datasets`;
+* metrics: :func:`accuracy`, :func:`roc_auc`, :func:`brier_score`,
+  :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`evaluate`;
+* training and solvers: :func:`make_optimizer`, :func:`train`, :func:`sweep`,
+  :func:`fit` (Newton/IRLS, L-BFGS, first-order) with :class:`FitResult`;
 * precision: :func:`enable_x64`.
 """
 
@@ -27,13 +33,25 @@ from jaxlogloss.closed_form import mse_gradient as mse_gradient
 from jaxlogloss.closed_form import mse_hessian as mse_hessian
 from jaxlogloss.closed_form import softmax_gradient as softmax_gradient
 from jaxlogloss.closed_form import softmax_hessian as softmax_hessian
+from jaxlogloss.convergence import SolverResult as SolverResult
+from jaxlogloss.data import DataError as DataError
+from jaxlogloss.data import TabularData as TabularData
+from jaxlogloss.data import read_table as read_table
 from jaxlogloss.design import FeatureMajor as FeatureMajor
 from jaxlogloss.design import feature_major as feature_major
+from jaxlogloss.fitting import FitResult as FitResult
+from jaxlogloss.fitting import fit as fit
 from jaxlogloss.losses import log_loss as log_loss
 from jaxlogloss.losses import log_loss_from_logits as log_loss_from_logits
 from jaxlogloss.losses import mse_loss as mse_loss
 from jaxlogloss.losses import sigmoid as sigmoid
 from jaxlogloss.losses import softmax_cross_entropy as softmax_cross_entropy
+from jaxlogloss.metrics import accuracy as accuracy
+from jaxlogloss.metrics import brier_score as brier_score
+from jaxlogloss.metrics import evaluate as evaluate
+from jaxlogloss.metrics import expected_calibration_error as expected_calibration_error
+from jaxlogloss.metrics import reliability_curve as reliability_curve
+from jaxlogloss.metrics import roc_auc as roc_auc
 from jaxlogloss.model import LinearParams as LinearParams
 from jaxlogloss.model import init_params as init_params
 from jaxlogloss.model import logits as logits
@@ -42,7 +60,12 @@ from jaxlogloss.model import predict_proba as predict_proba
 from jaxlogloss.objective import LOSSES as LOSSES
 from jaxlogloss.objective import linear_loss as linear_loss
 from jaxlogloss.objective import objective as objective
+from jaxlogloss.optimizers import make_optimizer as make_optimizer
 from jaxlogloss.precision import enable_x64 as enable_x64
+from jaxlogloss.sweeps import SweepResult as SweepResult
+from jaxlogloss.sweeps import sweep as sweep
+from jaxlogloss.training import TrainResult as TrainResult
+from jaxlogloss.training import train as train
 from jaxlogloss.verification import GradcheckReport as GradcheckReport
 from jaxlogloss.verification import gradcheck as gradcheck
 

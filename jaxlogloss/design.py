@@ -116,3 +116,39 @@ def weighted_gram(X: Design, c: Array) -> Array:
     if isinstance(X, FeatureMajor):
         return (X.xt * c) @ X.xt.T
     return (X.T * c) @ X
+
+
+def centered_gram(
+    X: Design, c: Array, mean: Array, scale: Array, block_size: int = 8192
+) -> tuple[Array, Array, Array]:
+    """Sums over examples of c x' x'^T, c x' and c, with x' = (x - mean) / scale.
+
+    The standardised rows x' are formed a block of ``block_size`` examples at a time, so
+    no copy of X is made and centring happens before the products (no cancellation).
+    """
+    n, d = X.shape
+    xt = X.xt if isinstance(X, FeatureMajor) else None
+    mean_col, scale_col = mean[:, None], scale[:, None]
+
+    def block(start: Any, size: int) -> tuple[Array, Array]:
+        if xt is not None:
+            xb = jax.lax.dynamic_slice(xt, (0, start), (d, size))
+        else:
+            xb = jax.lax.dynamic_slice(X, (start, 0), (size, d)).T
+        cb = jax.lax.dynamic_slice(c, (start,), (size,))
+        xs = (xb - mean_col) / scale_col
+        return (xs * cb) @ xs.T, xs @ cb
+
+    size = min(block_size, n)
+    n_blocks, rest = divmod(n, size)
+
+    def body(i: Array, acc: tuple[Array, Array]) -> tuple[Array, Array]:
+        g, s = block(i * size, size)
+        return acc[0] + g, acc[1] + s
+
+    zeros = (jnp.zeros((d, d), c.dtype), jnp.zeros((d,), c.dtype))
+    gram, sums = jax.lax.fori_loop(0, n_blocks, body, zeros)
+    if rest:
+        g, s = block(n_blocks * size, rest)
+        gram, sums = gram + g, sums + s
+    return gram, sums, jnp.sum(c)

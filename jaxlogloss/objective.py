@@ -19,7 +19,7 @@ gives (integer labels, one-hot rows, booleans) into these after validating them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -67,6 +67,19 @@ def pointwise_loss(loss: str) -> Callable[[Array, Array], Array]:
 def l2_penalty(params: LinearParams, l2: Any) -> Array:
     """(alpha / 2) ||w||^2; the intercept is not penalised."""
     return 0.5 * l2 * jnp.sum(jnp.square(params.w))
+
+
+class Problem(NamedTuple):
+    """The data of a fitting problem in compiled form: a pytree for jit and vmap.
+
+    ``targets`` are float labels (n,) (binary losses) or one-hot rows (n, K) (softmax);
+    ``sample_weight`` is None or (n,); ``l2`` a scalar.
+    """
+
+    X: Design
+    targets: Array
+    sample_weight: Array | None = None
+    l2: Any = 0.0
 
 
 def objective(

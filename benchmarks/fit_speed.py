@@ -1,0 +1,334 @@
+"""Benchmark: time to the optimum, whole-process CLI fits, sweeps, peak memory.
+
+    python benchmarks/fit_speed.py [--n 1000000] [--d 100] [--sweep-runs 256]
+                                   [--parts fit,cli,sweep,memory] [--json FILE]
+
+Measured side by side in one run (ratios are what to read; the machine is shared):
+
+* ``fit``: time to the optimum on n x d float32 (standard-normal X, labels from a
+  logistic model) for jaxlogloss's L-BFGS and Newton (compiled: second call; and the
+  first call, compilation included) against scikit-learn's ``lbfgs`` and
+  ``newton-cholesky``. Every solver must reach a mean log-loss within 1e-7 relative of the
+  best one, else it is marked not comparable.
+* ``cli``: ``jaxlogloss fit FILE.parquet --target y --dtype float32 --json`` as a whole
+  process (cold and warm XLA compilation cache) against a Python script that reads the
+  same file with pyarrow and fits with scikit-learn's fastest solver.
+* ``sweep``: an L2 path of ``--sweep-runs`` strengths fitted in one vmapped call
+  (jaxlogloss L-BFGS and Newton) against as many sequential scikit-learn fits.
+* ``memory``: peak resident memory of a process that fits X, minus the same process's
+  memory before X existed, as a multiple of the bytes of X.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from typing import Any
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def make_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    w = rng.standard_normal(d).astype(np.float32) * (2.0 / np.sqrt(d))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ w)))).astype(np.float32)
+    return X, y
+
+
+def mean_log_loss(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
+    z = X.astype(np.float64) @ np.asarray(w, np.float64) + b
+    return float(np.mean(y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)))
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def bench_fit(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    import jax.numpy as jnp
+    from sklearn.linear_model import LogisticRegression
+
+    from jaxlogloss.design import FeatureMajor
+    from jaxlogloss.fitting import fit
+
+    rows: dict[str, dict[str, Any]] = {}
+    # the layout the framework hands its compiled functions (built once, as fit does)
+    t_layout, design = timed(
+        lambda: FeatureMajor(jnp.asarray(np.ascontiguousarray(X.T)))
+    )
+    for solver in ["lbfgs", "newton"]:
+        first, r = timed(lambda s=solver: fit(design, y, solver=s, dtype="float32"))
+        second, r = timed(lambda s=solver: fit(design, y, solver=s, dtype="float32"))
+        rows[f"jaxlogloss {solver}"] = dict(
+            seconds=r.seconds, first_call_seconds=first, whole_fit_seconds=second,
+            iterations=r.n_iter, status=r.status,
+            log_loss=mean_log_loss(X, y, r.coef, r.intercept),
+        )  # fmt: skip
+    for solver in ["lbfgs", "newton-cholesky"]:
+        model = LogisticRegression(C=np.inf, solver=solver, tol=1e-8, max_iter=1000)
+        seconds, _ = timed(lambda m=model: m.fit(X, y))
+        rows[f"sklearn {solver}"] = dict(
+            seconds=seconds, iterations=int(model.n_iter_[0]), status="done",
+            log_loss=mean_log_loss(X, y, model.coef_[0], float(model.intercept_[0])),
+        )  # fmt: skip
+    best = min(r["log_loss"] for r in rows.values())
+    for r in rows.values():
+        r["comparable"] = bool(r["log_loss"] <= best * (1 + 1e-7))
+    peers = [
+        r["seconds"]
+        for k, r in rows.items()
+        if k.startswith("sklearn") and r["comparable"]
+    ]
+    fastest_peer = min(peers) if peers else float("nan")
+    for name, r in rows.items():
+        r["speedup_vs_fastest_sklearn"] = fastest_peer / r["seconds"]
+        if name.startswith("jaxlogloss"):
+            r["speedup_with_compile"] = fastest_peer / r["first_call_seconds"]
+    return dict(layout_seconds=t_layout, best_log_loss=best, solvers=rows)
+
+
+SKLEARN_SCRIPT = textwrap.dedent(
+    """
+    import sys, json, numpy as np, pyarrow.parquet as pq
+    from sklearn.linear_model import LogisticRegression
+    table = pq.read_table(sys.argv[1])
+    y = table.column("y").to_numpy()
+    X = np.column_stack([table.column(c).to_numpy() for c in table.column_names if c != "y"])
+    m = LogisticRegression(C=np.inf, solver=sys.argv[2], tol=1e-8, max_iter=1000).fit(X, y)
+    print(json.dumps({"intercept": float(m.intercept_[0]), "n_iter": int(m.n_iter_[0])}))
+    """
+)
+
+
+def bench_cli(X: np.ndarray, y: np.ndarray, sklearn_solver: str) -> dict[str, Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    exe = os.path.join(os.path.dirname(sys.executable), "jaxlogloss")
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "data.parquet")
+        columns = {f"x{j}": X[:, j] for j in range(X.shape[1])}
+        columns["y"] = y
+        pq.write_table(pa.table(columns), path)
+        script = os.path.join(tmp, "fit_sklearn.py")
+        with open(script, "w") as f:
+            f.write(SKLEARN_SCRIPT)
+        cache = os.path.join(tmp, "xla-cache")
+        env = dict(os.environ, JAXLOGLOSS_CACHE_DIR=cache)
+        cmd = [
+            exe,
+            "fit",
+            path,
+            "--target",
+            "y",
+            "--dtype",
+            "float32",
+            "--solver",
+            "lbfgs",
+            "--json",
+        ]
+        for label in ["jaxlogloss fit, cold cache", "jaxlogloss fit, warm cache"]:
+            seconds, proc = timed(
+                lambda: subprocess.run(cmd, env=env, capture_output=True, text=True)
+            )
+            if proc.returncode != 0:
+                raise RuntimeError(proc.stderr)
+            out[label] = dict(seconds=seconds, n_iter=json.loads(proc.stdout)["n_iter"])
+        seconds, proc = timed(
+            lambda: subprocess.run(
+                [sys.executable, script, path, sklearn_solver],
+                capture_output=True,
+                text=True,
+            )
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr)
+        out[f"sklearn {sklearn_solver} script"] = dict(seconds=seconds)
+    peer = out[f"sklearn {sklearn_solver} script"]["seconds"]
+    for r in out.values():
+        r["speedup_vs_sklearn_script"] = peer / r["seconds"]
+    return out
+
+
+def bench_sweep(runs: int, n: int = 20_000, d: int = 20) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    import jaxlogloss as jl
+    from jaxlogloss.sweeps import sweep
+
+    X, y = make_data(n, d, seed=1)
+    X64, y64 = X.astype(np.float64), y.astype(np.float64)
+    l2s = list(np.logspace(-6, 0, runs))
+    out: dict[str, Any] = {}
+    with jl.enable_x64():
+        for solver in ["lbfgs", "newton"]:
+            first, _ = timed(
+                lambda s=solver: sweep(X64, y64, solver=s, l2s=l2s, steps=500)
+            )
+            seconds, res = timed(
+                lambda s=solver: sweep(X64, y64, solver=s, l2s=l2s, steps=500)
+            )
+            out[f"jaxlogloss sweep {solver}"] = dict(
+                seconds=seconds, first_call_seconds=first,
+                statuses=sorted(set(res.status.tolist())), objective=res.final_loss,
+            )  # fmt: skip
+    objectives = []
+    start = time.perf_counter()
+    for alpha in l2s:
+        m = LogisticRegression(
+            C=1 / (n * alpha), solver="lbfgs", tol=1e-10, max_iter=1000
+        ).fit(X64, y64)
+        objectives.append(
+            mean_log_loss(X64, y64, m.coef_[0], float(m.intercept_[0]))
+            + alpha / 2 * np.sum(m.coef_**2)
+        )
+    peer = time.perf_counter() - start
+    out[f"sklearn lbfgs x {runs} sequential"] = dict(seconds=peer)
+    reference = np.asarray(objectives)
+    for r in out.values():
+        if "objective" in r:
+            obj = r.pop("objective")
+            r["max_rel_objective_gap_vs_sklearn"] = float(
+                np.max((obj - reference) / reference)
+            )
+        r["speedup_vs_sklearn_sequential"] = peer / r["seconds"]
+        if "first_call_seconds" in r:
+            r["speedup_with_compile"] = peer / r["first_call_seconds"]
+    return dict(runs=runs, n=n, d=d, results=out)
+
+
+MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys, json, numpy as np
+    import jax, jax.numpy as jnp
+    from jaxlogloss.fitting import fit
+    jnp.zeros(1).block_until_ready()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    n, d = int(sys.argv[1]), int(sys.argv[2])
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    y = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(np.float32)
+    with_x = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = fit(X, y, solver=sys.argv[3], dtype="float32")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"base_kb": base, "with_x_kb": with_x, "peak_kb": peak,
+                      "x_bytes": X.nbytes, "status": r.status}))
+    """
+)
+
+
+def bench_memory(n: int, d: int) -> dict[str, Any]:
+    out = {}
+    for solver in ["lbfgs", "newton"]:
+        proc = subprocess.run(
+            [sys.executable, "-c", MEMORY_SCRIPT, str(n), str(d), solver],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr)
+        m = json.loads(proc.stdout)
+        x = m["x_bytes"]
+        out[solver] = dict(
+            peak_over_x_bytes_ratio=(m["peak_kb"] - m["base_kb"]) * 1024 / x,
+            fit_extra_over_x_bytes_ratio=(m["peak_kb"] - m["with_x_kb"]) * 1024 / x,
+            x_megabytes=x / 1e6,
+            status=m["status"],
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--d", type=int, default=100)
+    parser.add_argument("--sweep-runs", type=int, default=256)
+    parser.add_argument("--parts", default="fit,cli,sweep,memory")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    import jax
+    import sklearn
+
+    result: dict[str, Any] = dict(
+        benchmark="fit_speed", n=args.n, d=args.d, machine=platform.machine(),
+        cpus=os.cpu_count(), jax=jax.__version__, sklearn=sklearn.__version__,
+        numpy=np.__version__,
+    )  # fmt: skip
+    X, y = make_data(args.n, args.d)
+    print(
+        f"X = {args.n:,} x {args.d} float32 ({X.nbytes / 1e6:.0f} MB); jax {jax.__version__}, sklearn {sklearn.__version__}"
+    )
+    if "fit" in parts:
+        r = bench_fit(X, y)
+        result["fit"] = r
+        print(f"\ntime to the optimum (best mean log-loss {r['best_log_loss']:.10f}):")
+        print(
+            f"  {'solver':<28} {'seconds':>8} {'1st call':>9} {'iters':>6} {'speedup':>8}  log-loss gap"
+        )
+        for name, s in r["solvers"].items():
+            first = (
+                f"{s['first_call_seconds']:9.2f}"
+                if "first_call_seconds" in s
+                else " " * 9
+            )
+            gap = s["log_loss"] / r["best_log_loss"] - 1
+            tag = "" if s["comparable"] else "  NOT COMPARABLE"
+            print(
+                f"  {name:<28} {s['seconds']:8.2f} {first} {s['iterations']:6d} {s['speedup_vs_fastest_sklearn']:7.1f}x  {gap:.1e}{tag}"
+            )
+    fastest = "lbfgs"
+    if "fit" in parts:
+        sk = {
+            k: v for k, v in result["fit"]["solvers"].items() if k.startswith("sklearn")
+        }
+        fastest = min(sk, key=lambda k: sk[k]["seconds"]).split(" ", 1)[1]
+    if "cli" in parts:
+        r = bench_cli(X, y, fastest)
+        result["cli"] = r
+        print("\nwhole process on a Parquet file:")
+        for name, s in r.items():
+            print(
+                f"  {name:<34} {s['seconds']:8.2f} s   {s['speedup_vs_sklearn_script']:5.2f}x"
+            )
+    if "sweep" in parts:
+        r = bench_sweep(args.sweep_runs)
+        result["sweep"] = r
+        print(f"\nL2 path of {r['runs']} fits on {r['n']:,} x {r['d']} float64:")
+        for name, s in r["results"].items():
+            gap = s.get("max_rel_objective_gap_vs_sklearn")
+            gap_text = "" if gap is None else f"   objective gap {gap:+.1e}"
+            print(
+                f"  {name:<34} {s['seconds']:8.2f} s   {s['speedup_vs_sklearn_sequential']:6.1f}x{gap_text}"
+            )
+    if "memory" in parts:
+        r = bench_memory(args.n, args.d)
+        result["memory"] = r
+        print(
+            "\npeak memory of a fit (process peak minus memory before X) / bytes of X:"
+        )
+        for name, s in r.items():
+            print(
+                f"  {name:<10} {s['peak_over_x_bytes_ratio']:5.2f}x   (fit alone adds {s['fit_extra_over_x_bytes_ratio']:.2f}x)"
+            )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2, default=str)
+    return result
+
+
+if __name__ == "__main__":
+    main()
