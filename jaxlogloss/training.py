@@ -44,7 +44,7 @@ from jaxlogloss.scaling import (
     to_raw,
     to_standardized,
 )
-from jaxlogloss.writers import NullWriter, Writer
+from jaxlogloss.writers import MultiWriter, NullWriter, ProgressWriter, Writer
 
 Array = jax.Array
 
@@ -246,6 +246,7 @@ def train(
     chunk_size: int = 100,
     metrics: Sequence[str] = (),
     writer: Writer | None = None,
+    progress: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
     soft_labels: bool = False,
 ) -> TrainResult:
@@ -267,6 +268,7 @@ def train(
       metrics: names recorded per chunk: "log_loss", "accuracy", "roc_auc", "brier",
         "ece" (softmax: "accuracy").
       writer: receives ``write_scalars(step, history row)`` per chunk.
+      progress: also show a rich progress bar (steps done, time left, latest loss).
       checkpoint: a file path; written atomically after every chunk and, when it
         exists for the same settings, resumed from.
 
@@ -334,6 +336,8 @@ def train(
     if checkpoint is not None and os.path.exists(checkpoint):
         state, history, step_losses = _resume(fn, checkpoint, state, meta)
     writer = writer or NullWriter()
+    if progress:
+        writer = MultiWriter([writer, ProgressWriter(steps, f"{opt_name} {loss}")])
     total = jnp.int32(steps)
     tol_arr = jnp.asarray(-1.0 if tol is None else tol, dtype)
     try:

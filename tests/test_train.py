@@ -87,6 +87,13 @@ def test_history_metrics_writer_and_step_losses(data, tmp_path):
     assert rows[-1]["accuracy"] == pytest.approx(h["accuracy"][-1])
 
 
+def test_progress_bar_runs_between_chunks(data, capsys):
+    X, y = data
+    result = train(jl.init_params(3), X, y, steps=200, chunk_size=100, progress=True)
+    assert result.n_steps == 200
+    assert "adam log_loss" in capsys.readouterr().out
+
+
 def test_the_training_step_compiles_once(data):
     X, y = data
     before = train_mod._run_chunk._cache_size()
