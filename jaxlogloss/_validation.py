@@ -142,13 +142,36 @@ def _raise_first(
         )
 
 
+LARGE = 1 << 20  # elements: above this, checks avoid whole-array temporaries
+
+
+@jax.jit
+def _all_finite(x: jax.Array) -> jax.Array:
+    return jnp.all(jnp.isfinite(x))
+
+
+def _all_finite_host(host: np.ndarray) -> bool:
+    flat = host.reshape(-1)
+    return all(
+        bool(np.isfinite(flat[i : i + LARGE]).all()) for i in range(0, flat.size, LARGE)
+    )
+
+
 def check_finite(fn: str, name: str, x: Any) -> None:
-    """ValueError naming the first NaN or inf entry of ``x`` (concrete arrays only)."""
-    if is_traced(x):
+    """ValueError naming the first NaN or inf entry of ``x`` (concrete arrays only).
+
+    Large arrays are scanned without a copy (a compiled reduction for JAX arrays, chunks
+    for NumPy ones); the index of the first bad entry is only looked for on failure.
+    """
+    if is_traced(x) or not jnp.issubdtype(x.dtype, jnp.floating):
         return
+    if x.size > LARGE:
+        if isinstance(x, jax.Array):
+            if bool(_all_finite(x)):
+                return
+        elif _all_finite_host(np.asarray(x)):
+            return
     host = _host(x)
-    if host.dtype.kind != "f":
-        return
     bad = ~np.isfinite(host)
     _raise_first(fn, name, bad, host, "must be finite, got {value}")
 

@@ -123,12 +123,14 @@ def centered_gram(
 ) -> tuple[Array, Array, Array]:
     """Sums over examples of c x' x'^T, c x' and c, with x' = (x - mean) / scale.
 
-    The standardised rows x' are formed a block of ``block_size`` examples at a time, so
-    no copy of X is made and centring happens before the products (no cancellation).
+    The centred rows x - mean are formed a block of ``block_size`` examples at a time, so
+    no copy of X is made and centring happens before the products (no cancellation);
+    the scale divides the small (d, d) sums at the end. Under ``vmap`` over ``c`` and
+    ``scale`` (with ``mean`` shared) the blocks are centred once for all runs.
     """
     n, d = X.shape
     xt = X.xt if isinstance(X, FeatureMajor) else None
-    mean_col, scale_col = mean[:, None], scale[:, None]
+    mean_col = mean[:, None]
 
     def block(start: Any, size: int) -> tuple[Array, Array]:
         if xt is not None:
@@ -136,8 +138,8 @@ def centered_gram(
         else:
             xb = jax.lax.dynamic_slice(X, (start, 0), (size, d)).T
         cb = jax.lax.dynamic_slice(c, (start,), (size,))
-        xs = (xb - mean_col) / scale_col
-        return (xs * cb) @ xs.T, xs @ cb
+        xs = xb - mean_col
+        return jnp.einsum("db,b,eb->de", xs, cb, xs), xs @ cb
 
     size = min(block_size, n)
     n_blocks, rest = divmod(n, size)
@@ -151,4 +153,4 @@ def centered_gram(
     if rest:
         g, s = block(n_blocks * size, rest)
         gram, sums = gram + g, sums + s
-    return gram, sums, jnp.sum(c)
+    return gram / jnp.outer(scale, scale), sums / scale, jnp.sum(c)

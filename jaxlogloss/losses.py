@@ -14,10 +14,11 @@ Numerics (the reason this module exists):
 
 * ``log_loss`` clips ``p`` to ``[eps, 1 - eps]`` with ``eps`` the machine epsilon of
   ``p``'s dtype, as ``sklearn.metrics.log_loss`` does (it clips ``p`` and ``1 - p``).
-* ``log_loss_from_logits`` uses ``y * softplus(-z) + (1 - y) * softplus(z)``: each
-  term is accurate on its own (``softplus(-20) = 2.06e-9`` survives, where
-  ``softplus(z) - y * z`` cancels to 0), finite for ``|z|`` up to the dtype's max, and a
-  zero label multiplies a finite number, never ``inf``.
+* ``log_loss_from_logits`` uses ``max(z, 0) - y z + log1p(exp(-|z|))``: the linear
+  part cancels exactly for labels 0 and 1 and the tail is added on its own
+  (``log1p(exp(-20)) = 2.06e-9`` survives, where ``softplus(z) - y * z`` rounds to 0),
+  finite for ``|z|`` up to the dtype's max, a zero label never multiplies ``inf``, and its
+  derivative is exactly ``sigmoid(z) - y`` (a custom JVP).
 * ``softmax_cross_entropy`` uses ``log_softmax`` (max-shifted), so logits of ``1e30``
   stay finite.
 """
@@ -46,9 +47,26 @@ def log_loss_pointwise(y: Array, p: Array) -> Array:
     return -(y * jnp.log(p_pos) + (1 - y) * jnp.log(p_neg))
 
 
+@jax.custom_jvp
 def logit_log_loss_pointwise(y: Array, z: Array) -> Array:
-    """y softplus(-z) + (1 - y) softplus(z) = -log sigma(z) for y=1, -log(1-sigma(z))."""
-    return y * jax.nn.softplus(-z) + (1 - y) * jax.nn.softplus(z)
+    """-y log sigma(z) - (1 - y) log(1 - sigma(z)) = max(z, 0) - y z + log1p(e^-|z|).
+
+    The linear part max(z, 0) - y z is exact for labels 0 and 1 (z - z = 0), and the
+    tail log1p(e^-|z|) is added on its own, so a confident right prediction keeps its
+    tiny loss (2.06e-9 at z = 20). One exp and one log1p per example (jax.nn.softplus
+    costs several times more on the CPU). Derivatives: d/dz = sigma(z) - y exactly
+    (``jax.nn.sigmoid``, whose own derivative gives the Hessian), d/dy = -z.
+    """
+    return jnp.maximum(z, 0) - y * z + jnp.log1p(jnp.exp(-jnp.abs(z)))
+
+
+@logit_log_loss_pointwise.defjvp
+def _logit_log_loss_jvp(
+    primals: tuple[Array, Array], tangents: tuple[Array, Array]
+) -> tuple[Array, Array]:
+    y, z = primals
+    dy, dz = tangents
+    return logit_log_loss_pointwise(y, z), (jax.nn.sigmoid(z) - y) * dz - z * dy
 
 
 def mse_pointwise(y: Array, p: Array) -> Array:
@@ -162,7 +180,7 @@ def log_loss_from_logits(
     reduction: str = "mean",
     soft_labels: bool = False,
 ) -> Array:
-    """Binary log-loss of logits ``z``: l_i = y_i softplus(-z_i) + (1-y_i) softplus(z_i).
+    """Binary log-loss of logits ``z``: l_i = max(z_i, 0) - y_i z_i + log1p(e^-|z_i|).
 
     Equal to ``log_loss(y, sigmoid(z))`` without the clipping; value and gradient
     (sigma(z) - y) are finite and accurate to rounding for |z| up to 1e30 and beyond.

@@ -98,7 +98,10 @@ def newton_solve(
         return (state[5] == cv.RUNNING) & (state[4] < max_iter)
 
     def body(state: tuple[Any, ...]) -> tuple[Any, ...]:
-        flat, f, g, z, k, _, hist_f, hist_g = state
+        flat, f, g, z, k, status_in, hist_f, hist_g = state
+        # under vmap, runs that already stopped still execute this body: keep their line
+        # search from spinning (every run's inner loop lasts as long as the longest)
+        running = status_in == cv.RUNNING
         hess = newton_hessian(problem, scaling, z, block_size)
         delta = 10 * jnp.finfo(dtype).eps * jnp.max(jnp.diag(hess))
         hess = hess + delta * jnp.eye(hess.shape[0], dtype=dtype)
@@ -108,13 +111,16 @@ def newton_solve(
         usable = jnp.all(jnp.isfinite(step)) & (slope < 0)
 
         def ls_cond(ls: tuple[Any, ...]) -> Array:
-            return (~ls[1]) & (ls[0] < max_halvings) & usable
+            return (~ls[1]) & (ls[0] < max_halvings) & usable & running
 
         def ls_body(ls: tuple[Any, ...]) -> tuple[Any, ...]:
             i = ls[0]
             t = jnp.asarray(0.5, dtype) ** i
             f_try = _objective_std(unravel(flat + t * step), problem, scaling)[0]
-            ok = jnp.isfinite(f_try) & (f_try <= f + 1e-4 * t * slope)
+            # Armijo, with a few ulps of slack: at the rounding floor a step that leaves
+            # the loss unchanged is not a failure
+            slack = 4 * jnp.finfo(dtype).eps * jnp.abs(f)
+            ok = jnp.isfinite(f_try) & (f_try <= f + 1e-4 * t * slope + slack)
             return i + jnp.where(ok, 0, 1), ok
 
         halvings, accepted = jax.lax.while_loop(ls_cond, ls_body, (0, jnp.bool_(False)))

@@ -7,7 +7,7 @@ level and ``alpha`` the L2 strength. The intercept ``b`` is never penalised.
 
 Losses by name (:data:`LOSSES`):
 
-* ``"log_loss"`` -- l = y softplus(-z) + (1 - y) softplus(z), convex in (w, b);
+* ``"log_loss"`` -- l = max(z, 0) - y z + log1p(e^-|z|), convex in (w, b);
 * ``"mse"``      -- l = (sigma(z) - y)^2, the squared error on the sigmoid, non-convex;
 * ``"softmax"``  -- l = -log softmax(z)[y], K classes, convex.
 

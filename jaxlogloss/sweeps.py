@@ -41,6 +41,7 @@ from jaxlogloss.newton import newton_solve
 from jaxlogloss.objective import Problem, prepare_problem
 from jaxlogloss.optimizers import DEFAULT_LEARNING_RATE, OPTIMIZERS
 from jaxlogloss.scaling import (
+    Scaling,
     feature_scaling,
     identity_scaling,
     to_raw,
@@ -80,7 +81,9 @@ def _with_lr(opt_state: Any, lr: Array) -> Any:
     return opt_state._replace(hyperparams=hyper)
 
 
-@functools.partial(jax.jit, static_argnames=("max_iter", "solver", "loss"))
+@functools.partial(
+    jax.jit, static_argnames=("max_iter", "solver", "loss", "block_size")
+)
 def _solver_runs(
     params_std: LinearParams,
     problem: Problem,
@@ -89,13 +92,17 @@ def _solver_runs(
     max_iter: int,
     solver: str,
     loss: str,
+    block_size: int = 8192,
 ) -> tuple[Any, ...]:
     axes = Problem(None, None, None, 0)
+    scaling_axes = Scaling(None, 0)  # the feature means are shared by every run
     if solver == "newton":
-        run = lambda p, pr, s: newton_solve(p, pr, s, tol, max_iter)  # noqa: E731
+        run = lambda p, pr, s: newton_solve(  # noqa: E731
+            p, pr, s, tol, max_iter, block_size=block_size
+        )
     else:
         run = lambda p, pr, s: lbfgs_solve(p, pr, s, tol, max_iter, loss)  # noqa: E731
-    return jax.vmap(run, in_axes=(0, axes, 0))(params_std, problem, scaling)
+    return jax.vmap(run, in_axes=(0, axes, scaling_axes))(params_std, problem, scaling)
 
 
 def sweep(
@@ -275,10 +282,14 @@ def _run_solvers(
     dtype: Any,
 ) -> tuple[Any, ...]:
     starts, problem, scaling, _, _ = part
+    scaling = Scaling(scaling.mean[0], scaling.scale)  # equal for every run
     tol = cv.DEFAULT_TOL[str(jnp.dtype(dtype))] if tol is None else tol
     tol_arr = jnp.asarray(tol, dtype)
+    # the Hessians' blocks hold runs x d x block numbers: keep them in cache (~8 MB)
+    runs, d = scaling.scale.shape
+    block = int(max(256, min(8192, 2**20 // max(1, runs * d))))
     params, status, k, f, gn, hist_f, _ = _solver_runs(
-        starts, problem, scaling, tol_arr, steps, solver, loss
+        starts, problem, scaling, tol_arr, steps, solver, loss, block
     )
     names = np.array(cv.STATUSES)[np.asarray(status)]
     return (

@@ -7,9 +7,10 @@ import io
 import math
 import pathlib
 import re
+import shlex
 import sys
 
-import pytest
+from jaxlogloss.cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -35,13 +36,26 @@ def test_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one():
     assert test_command in ci, ".ci/run must run the README's test command verbatim"
 
 
-@pytest.mark.parametrize("index", range(len(blocks(README, "python"))))
-def test_readme_python_examples_run(index):
-    code = blocks(README, "python")[index]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, f"README.md python block {index}", "exec"), {})
-    assert out.getvalue().strip(), "every example prints something"
+def test_readme_examples_run_in_order(tmp_path, monkeypatch):
+    """Every python block, then every documented `jaxlogloss` command line, in a tmp dir."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JAXLOGLOSS_CACHE_DIR", "off")
+    for index, code in enumerate(blocks(README, "python")):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, f"README.md python block {index}", "exec"), {})
+        assert out.getvalue().strip(), f"python block {index} prints nothing"
+    commands = [
+        line.strip()
+        for block in blocks(README, "bash")
+        for line in block.splitlines()
+        if line.strip().startswith(".venv/bin/jaxlogloss ")
+    ]
+    assert len(commands) >= 6
+    for line in commands:
+        argv = shlex.split(line)[1:]
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(argv) == 0, line
 
 
 def test_readme_error_examples_print_one_clear_line_each():
