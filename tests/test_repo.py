@@ -98,3 +98,19 @@ def test_gradient_benchmark_runs_and_reports_finite_ratios(tmp_path):
     for row in result["gradients"]:
         for key in ["ms", "numpy_ratio", "floor_ratio", "gb_per_s"]:
             assert math.isfinite(row[key]) and row[key] > 0
+
+
+def test_fit_benchmark_runs_on_tiny_sizes(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import fit_speed
+    finally:
+        sys.path.pop(0)
+    result = fit_speed.main(
+        ["--n", "3000", "--d", "5", "--sweep-runs", "4", "--parts", "fit,sweep"]
+    )
+    for row in result["fit"]["solvers"].values():
+        assert math.isfinite(row["seconds"]) and row["seconds"] > 0
+        assert math.isfinite(row["speedup_vs_fastest_sklearn"])
+    for row in result["sweep"]["results"].values():
+        assert row["speedup_vs_sklearn_sequential"] > 0
