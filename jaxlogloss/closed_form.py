@@ -14,7 +14,9 @@ with per-example first and second derivatives at the logit level:
              g = 2 (y_hat - y) y_hat (1 - y_hat)
              h = 2 y_hat (1 - y_hat) [y_hat (1 - y_hat) + (y_hat - y)(1 - 2 y_hat)]
   (h < 0 where a prediction is confidently wrong: the loss is not convex);
-* softmax:   G = P - Y (n, K),  per-example Hessian block S_i = diag(p_i) - p_i p_i^T.
+* softmax:   G = P - Y (n, K),  per-example Hessian block S_i = diag(p_i) - p_i p_i^T;
+* squared error on the linear predictor (linear regression): g = z - y, h = 1 -- the
+  same X^T c (prediction - y) form as the log-loss, with z in place of y_hat.
 
 Hessians are matrices over the flattened parameters ``[w.ravel(), b.ravel()]`` -- the
 order of :func:`flatten_params` (``jax.flatten_util.ravel_pytree``). Reference: Hastie,
@@ -50,6 +52,8 @@ def _weights(targets: Array, sample_weight: Array | None) -> tuple[Array, Array]
 
 def _binary_derivatives(loss: str, y: Array, z: Array) -> tuple[Array, Array]:
     """Per-example dl/dz and d2l/dz2 for the binary losses."""
+    if loss == "squared_error":  # linear regression: l = (z - y)^2 / 2
+        return z - y, jnp.ones_like(z)
     p = jax.nn.sigmoid(z)
     s = p * (1 - p)
     if loss == "log_loss":

@@ -9,7 +9,10 @@ Losses by name (:data:`LOSSES`):
 
 * ``"log_loss"`` -- l = max(z, 0) - y z + log1p(e^-|z|), convex in (w, b);
 * ``"mse"``      -- l = (sigma(z) - y)^2, the squared error on the sigmoid, non-convex;
-* ``"softmax"``  -- l = -log softmax(z)[y], K classes, convex.
+* ``"softmax"``  -- l = -log softmax(z)[y], K classes, convex;
+* ``"squared_error"`` -- l = (z - y)^2 / 2 on the linear predictor itself: linear
+  regression on the 0/1 labels, the model the source texts start from. Its gradient
+  X^T (z - y) / n has the same form as the log-loss's X^T (sigma(z) - y) / n.
 
 Targets inside the compiled functions are floats: ``(n,)`` labels for the binary losses
 and ``(n, K)`` one-hot rows for softmax; :func:`prepare_problem` turns what a user
@@ -36,17 +39,22 @@ from jaxlogloss.model import LinearParams, check_model_inputs, linear_logits
 
 Array = jax.Array
 
-LOSSES = ("log_loss", "mse", "softmax")
+LOSSES = ("log_loss", "mse", "softmax", "squared_error")
 
 
 def _mse_on_sigmoid(y: Array, z: Array) -> Array:
     return mse_pointwise(y, jax.nn.sigmoid(z))
 
 
+def _half_squared_error(y: Array, z: Array) -> Array:
+    return 0.5 * jnp.square(z - y)
+
+
 _POINTWISE: dict[str, Callable[[Array, Array], Array]] = {
     "log_loss": logit_log_loss_pointwise,
     "mse": _mse_on_sigmoid,
     "softmax": softmax_cross_entropy_pointwise,
+    "squared_error": _half_squared_error,
 }
 
 

@@ -44,12 +44,13 @@ from jax.test_util import check_grads
 
 from jaxlogloss.closed_form import _gradient, _hessian, flatten_params
 from jaxlogloss.model import LinearParams, init_params
-from jaxlogloss.objective import LOSSES, objective
+from jaxlogloss.objective import objective
 from jaxlogloss.precision import enable_x64
 
 Array = jax.Array
 
-LOSS_CHOICES = (*LOSSES, "all")
+CHECKED_LOSSES = ("log_loss", "mse", "softmax")
+LOSS_CHOICES = (*CHECKED_LOSSES, "all")
 DTYPE_CHOICES = ("float32", "float64")
 TOLERANCES = {
     "float64": {"rounding": 1e-9, "fd": 1e-6},
@@ -390,7 +391,7 @@ def gradcheck(
     True
     """
     validate_settings(loss, n, d, n_classes, dtype, seed, l2, n_points)
-    losses = LOSSES if loss == "all" else (loss,)
+    losses = CHECKED_LOSSES if loss == "all" else (loss,)
     settings = dict(
         loss=loss,
         n=n,

@@ -38,9 +38,12 @@ def numpy_reference(loss, w, b, X, y, c, l2):
         H /= c.sum()
         H[: d * k, : d * k] += l2 * np.eye(d * k)
         return np.concatenate([grad_w.ravel(), grad_b]), H
-    p = expit(X @ w + b)
+    z = X @ w + b
+    p = expit(z)
     y = np.asarray(y, np.float64)
-    if loss == "log_loss":
+    if loss == "squared_error":
+        g, h = z - y, np.ones_like(z)
+    elif loss == "log_loss":
         g, h = p - y, p * (1 - p)
     else:
         g = 2 * (p - y) * p * (1 - p)
@@ -77,7 +80,7 @@ def make(rng, loss, n, d, k, dtype, scale=1.0):
     return params, X, y, c
 
 
-LOSSES = ["log_loss", "mse", "softmax"]
+LOSSES = ["log_loss", "mse", "softmax", "squared_error"]
 
 
 @pytest.mark.parametrize("loss", LOSSES)
