@@ -1,0 +1,372 @@
+"""Run an experiment config and write its evidence (``jaxlogloss run``).
+
+For a config, :func:`run_config` writes into its output folder
+
+* ``config.toml``  -- the resolved config (every key, defaults and overrides included);
+* ``history.jsonl`` -- one line per recorded chunk of every training run;
+* ``figures/*.png`` -- the figures of the claims;
+* ``metrics.json``  -- every number: training results, and for each claim its check,
+  value and verdict; ``"complete": true`` marks a finished run;
+* ``report.md``     -- tables, figures and, per claim, "S3 ...: PASS".
+
+Every file is written atomically (temp file + rename). Training runs write checkpoints
+(``checkpoints/``) between chunks, so an interrupted run resumes from the last one; a
+finished run (``metrics.json`` complete, same resolved config) is not recomputed unless
+``force``. :func:`run_path` runs one config or every ``*.toml`` of a folder (each into
+``OUT/<name>/``) and writes ``OUT/index.md`` linking the reports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlogloss import checkpoint as ckpt
+from jaxlogloss import config as cfg
+from jaxlogloss.config import ExperimentConfig
+from jaxlogloss.convergence import make_result
+from jaxlogloss.data import TabularData, read_table
+from jaxlogloss.datasets import (
+    breast_cancer,
+    gaussian_classes,
+    jacket_cardigan,
+    separable,
+)
+from jaxlogloss.model import LinearParams, init_params
+from jaxlogloss.newton import newton_solve
+from jaxlogloss.objective import Problem
+from jaxlogloss.optimizers import make_optimizer
+from jaxlogloss.precision import enable_x64
+from jaxlogloss.scaling import feature_scaling, to_standardized
+from jaxlogloss.training import train
+
+
+@dataclass
+class Run:
+    """One training run: a loss trained by one optimizer."""
+
+    loss: str
+    optimizer: str
+    params: LinearParams
+    status: str
+    history: dict[
+        str, np.ndarray
+    ]  # per record: step, seconds, loss, grad_norm, metrics
+
+
+@dataclass
+class ClaimResult:
+    """The evidence for one claim: a numeric check and its verdict, figures, tables."""
+
+    id: str
+    statement: str
+    check: str
+    passed: bool
+    numbers: dict[str, Any] = field(default_factory=dict)
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (file, caption)
+    tables: list[str] = field(default_factory=list)  # markdown
+
+
+@dataclass
+class Context:
+    """What claims see: the config, the data, the training runs, where figures go."""
+
+    config: ExperimentConfig
+    out: Path
+    data: TabularData
+    train_data: TabularData
+    test_data: TabularData | None
+    runs: dict[str, Run]
+
+    def figure_path(self, name: str) -> Path:
+        return self.out / "figures" / f"{name}.png"
+
+    @property
+    def dpi(self) -> int:
+        return self.config.figures.dpi
+
+    @property
+    def figures_enabled(self) -> bool:
+        return self.config.figures.enabled
+
+
+def load_data(config: ExperimentConfig) -> TabularData:
+    d = config.data
+    if d.source == "gaussian":
+        return gaussian_classes(
+            d.n, d.d, separation=d.separation, noise=d.noise, seed=d.seed, dtype=d.dtype
+        )
+    if d.source == "separable":
+        return separable(d.n, d.d, seed=d.seed, dtype=d.dtype)
+    if d.source == "jackets":
+        return jacket_cardigan(d.n, seed=d.seed, dtype=d.dtype)
+    if d.source == "breast_cancer":
+        return breast_cancer(dtype=d.dtype)
+    return read_table(
+        d.path, target=d.target, features=d.features or None,
+        positive=d.positive or None, weights=d.weights or None, dtype=d.dtype,
+    )  # fmt: skip
+
+
+def _optimizer(name: str, config: ExperimentConfig) -> Any:
+    o = config.optimizer
+    if name == "momentum":
+        return make_optimizer(
+            "sgd", o.learning_rate, momentum=o.momentum, nesterov=o.nesterov
+        )
+    if name == "lbfgs":
+        return make_optimizer("lbfgs")
+    if name == "sgd":
+        return make_optimizer("sgd", o.learning_rate, nesterov=False)
+    return make_optimizer(name, o.learning_rate)
+
+
+class _Clock:
+    """A writer that timestamps every chunk (wall-clock, first chunk's compile removed)."""
+
+    def __init__(self) -> None:
+        self.stamps: list[float] = []
+        self.start = time.perf_counter()
+
+    def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
+        self.stamps.append(time.perf_counter())
+
+    def close(self) -> None:
+        pass
+
+    def seconds(self, n_records: int) -> np.ndarray:
+        """Elapsed seconds at each record; the first chunk (which compiles) is taken to
+        last as long as the median chunk."""
+        t = np.diff(np.r_[self.start, self.stamps])
+        if len(t) > 1:
+            t[0] = np.median(t[1:])
+        elapsed = np.r_[0.0, np.cumsum(t)]
+        return (
+            elapsed[:n_records]
+            if len(elapsed) >= n_records
+            else np.r_[elapsed, np.full(n_records - len(elapsed), np.nan)]
+        )
+
+
+def train_runs(
+    ctx_out: Path, config: ExperimentConfig, data: TabularData
+) -> dict[str, Run]:
+    """Train every (loss, optimizer) pair of the config on ``data``; resumable."""
+    runs: dict[str, Run] = {}
+    X = data.design()
+    y = jnp.asarray(data.y)
+    d = data.n_features
+    key = jax.random.key(config.train.seed)
+    start = init_params(d, dtype=X.dtype)
+    if config.model.init_scale > 0:
+        start = jax.tree.map(
+            lambda leaf: (
+                config.model.init_scale * jax.random.normal(key, leaf.shape, leaf.dtype)
+            ),
+            start,
+        )
+    for loss in config.loss.names:
+        for name in config.optimizer.name:
+            label = f"{loss}/{name}"
+            if name == "newton":
+                runs[label] = _newton_run(X, y, start, config)
+                continue
+            clock = _Clock()
+            metrics = tuple(config.metrics.names) if loss == "log_loss" else ()
+            result = train(
+                start, X, y, loss=loss, optimizer=_optimizer(name, config),
+                steps=config.train.steps, batch_size=config.train.batch_size or None,
+                tol=config.train.tol or None, l2=config.loss.l2, key=key,
+                standardize=config.model.standardize, chunk_size=config.train.chunk_size,
+                metrics=metrics, writer=clock,
+                checkpoint=ctx_out / "checkpoints" / f"{loss}-{name}.ckpt",
+            )  # fmt: skip
+            history = dict(result.history)
+            history["seconds"] = clock.seconds(len(history["step"]))
+            runs[label] = Run(loss, name, result.params, result.status, history)
+    return runs
+
+
+def _newton_run(X: Any, y: Any, start: LinearParams, config: ExperimentConfig) -> Run:
+    problem = Problem(X, y, None, jnp.asarray(config.loss.l2, X.dtype))
+    scaling = jax.jit(feature_scaling)(X, None, problem.l2)
+    tol = jnp.asarray(
+        config.train.tol or (1e-10 if X.dtype == jnp.float64 else 1e-5), X.dtype
+    )
+    args = (to_standardized(start, scaling), problem, scaling, tol)
+    max_iter = min(config.train.steps, 50)
+    jax.block_until_ready(newton_solve(*args, max_iter))  # compile outside the clock
+    t0 = time.perf_counter()
+    res = make_result(*newton_solve(*args, max_iter))
+    seconds = time.perf_counter() - t0
+    k = np.arange(res.n_iter + 1)
+    history = {
+        "step": k,
+        "loss": res.loss_history,
+        "grad_norm": res.grad_norm_history,
+        "seconds": k * seconds / max(res.n_iter, 1),  # iterations cost about the same
+    }
+    return Run("log_loss", "newton", res.params, res.status, history)
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray | jax.Array):
+        return _json_safe(np.asarray(obj).tolist())
+    if isinstance(obj, np.generic):
+        return _json_safe(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _is_complete(out: Path, resolved: str) -> bool:
+    metrics = out / "metrics.json"
+    if not metrics.exists() or not (out / "config.toml").exists():
+        return False
+    try:
+        done = json.loads(metrics.read_text()).get("complete") is True
+    except (json.JSONDecodeError, OSError):
+        return False
+    return done and (out / "config.toml").read_text() == resolved
+
+
+def run_config(
+    config: ExperimentConfig,
+    out: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run one experiment into ``out``; returns the metrics written to metrics.json."""
+    from jaxlogloss.claims import CLAIMS, optimizer_comparison
+    from jaxlogloss.report import write_report
+
+    out = Path(out)
+    resolved = cfg.to_toml(config)
+    if not force and _is_complete(out, resolved):
+        log(f"{out}: up to date (use --force to recompute)")
+        return json.loads((out / "metrics.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    if force and (out / "checkpoints").exists():
+        for f in (out / "checkpoints").iterdir():
+            f.unlink()
+    ckpt.atomic_write_text(out / "config.toml", resolved)
+    started = time.perf_counter()
+    with enable_x64(config.data.dtype == "float64"):
+        data = load_data(config)
+        if config.data.test_size > 0:
+            train_data, test_data = data.split(
+                config.data.test_size, seed=config.data.seed
+            )
+        else:
+            train_data, test_data = data, None
+        runs = train_runs(out, config, train_data)
+        ctx = Context(config, out, data, train_data, test_data, runs)
+        results = []
+        for claim_id in config.claims:
+            log(f"{out.name}: checking {claim_id}")
+            results.append(CLAIMS[claim_id](ctx))
+        if len(config.optimizer.name) > 1:
+            results.append(optimizer_comparison(ctx))
+    history_lines = []
+    for label, run in runs.items():
+        h = run.history
+        for i in range(len(h["step"])):
+            row = {
+                "run": label,
+                **{k: _json_safe(np.asarray(v)[i]) for k, v in h.items()},
+            }
+            history_lines.append(json.dumps(row))
+    ckpt.atomic_write_text(out / "history.jsonl", "\n".join(history_lines) + "\n")
+    metrics = {
+        "title": config.title,
+        "config": str(config.source),
+        "seconds": time.perf_counter() - started,
+        "data": {"source": data.source, "n": data.n_samples, "d": data.n_features},
+        "runs": {
+            label: {
+                "status": run.status,
+                "steps": int(run.history["step"][-1]),
+                "final": {
+                    k: float(np.asarray(v)[-1])
+                    for k, v in run.history.items()
+                    if k != "step"
+                },
+                "w": np.asarray(run.params.w).tolist(),
+                "b": np.asarray(run.params.b).tolist(),
+            }
+            for label, run in runs.items()
+        },
+        "claims": {
+            r.id: {
+                "statement": r.statement,
+                "check": r.check,
+                "passed": r.passed,
+                "numbers": r.numbers,
+            }
+            for r in results
+        },
+        "passed": all(r.passed for r in results),
+    }
+    write_report(out, config, ctx, results)
+    metrics["complete"] = True
+    ckpt.atomic_write_text(
+        out / "metrics.json", json.dumps(_json_safe(metrics), indent=2)
+    )
+    verdicts = ", ".join(f"{r.id} {'PASS' if r.passed else 'FAIL'}" for r in results)
+    log(
+        f"{out}: done in {metrics['seconds']:.1f} s"
+        + (f" ({verdicts})" if verdicts else "")
+    )
+    return _json_safe(metrics)
+
+
+def config_files(path: Path) -> list[Path]:
+    files = sorted(p for p in path.glob("*.toml") if p.is_file())
+    if not files:
+        raise cfg.ConfigError(f"no *.toml experiment configs in folder {str(path)!r}")
+    return files
+
+
+def run_path(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    overrides: list[str] | None = None,
+    quick: bool = False,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Run a config file, or every config of a folder; returns the report or index path."""
+    from jaxlogloss.report import write_index
+
+    path, out = Path(path), Path(out)
+    if not path.exists():
+        raise cfg.ConfigError(f"config {str(path)!r} does not exist")
+    files = config_files(path) if path.is_dir() else [path]
+    # validate everything before running anything: a typo fails fast
+    configs = [cfg.load(f, overrides) for f in files]
+    if quick:
+        configs = [cfg.quick(c) for c in configs]
+    if not path.is_dir():
+        run_config(configs[0], out, force=force, log=log)
+        return out / "report.md"
+    summaries = []
+    for f, c in zip(files, configs, strict=True):
+        metrics = run_config(c, out / f.stem, force=force, log=log)
+        summaries.append((f.stem, c, metrics))
+    return write_index(out, summaries)
