@@ -19,6 +19,7 @@ import numpy as np
 
 from jaxlogloss import figures as fg
 from jaxlogloss.closed_form import _gradient, _hessian, flatten_params
+from jaxlogloss.config import ConfigError
 from jaxlogloss.experiment import ClaimResult, Context
 from jaxlogloss.fitting import fit
 from jaxlogloss.losses import log_loss
@@ -41,7 +42,10 @@ def _run(ctx: Context, loss: str) -> Any:
     for run in ctx.runs.values():
         if run.loss == loss:
             return run
-    raise ValueError(f"this claim needs a training run with loss {loss!r} (loss.names)")
+    raise ConfigError(
+        f"{ctx.config.source}: this claim needs a training run with loss {loss!r} in "
+        "loss.names"
+    )
 
 
 def _fmt(x: float) -> str:
@@ -161,7 +165,9 @@ def s2_sigmoid_range(ctx: Context) -> ClaimResult:
 def _one_feature(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     X, y = _xy(ctx)
     if X.shape[1] != 1:
-        raise ValueError("this claim draws (w, b) landscapes: it needs data.d = 1")
+        raise ConfigError(
+            f"{ctx.config.source}: this claim draws (w, b) landscapes: it needs data.d = 1"
+        )
     return X, y
 
 
@@ -265,10 +271,12 @@ def s3_mse_nonconvex(ctx: Context) -> ClaimResult:
     axes[0].set_ylabel("loss / its maximum on the slice")
     axes[0].set_title("1-D slice: MSE flattens out, log-loss keeps rising")
     axes[0].legend(fontsize=8)
+    both = np.concatenate([finals["mse"], finals["log_loss"]])
+    bins = np.linspace(both.min(), both.max() + 1e-6, 40)  # shared: comparable bars
     for loss, color in [("mse", fg.BLUE), ("log_loss", fg.RED)]:
         axes[1].hist(
             finals[loss],
-            bins=30,
+            bins=bins,
             color=color,
             alpha=0.6,
             label=f"{loss}: spread {spreads[loss]:.2g}",
@@ -727,7 +735,9 @@ def s11_optimise_log_loss_evaluate_accuracy(ctx: Context) -> ClaimResult:
         f"Brier {test['brier']:.3f}",
         bool(improved) and len(needed) == 3,
         {
-            "train_final": {k: float(v[-1]) for k, v in h.items() if k != "step"},
+            "train_final": {
+                k: float(v[-1]) for k, v in h.items() if k not in ("step", "seconds")
+            },
             "test": test,
         },
     )

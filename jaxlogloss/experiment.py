@@ -45,7 +45,6 @@ from jaxlogloss.datasets import (
 from jaxlogloss.model import LinearParams, init_params
 from jaxlogloss.newton import newton_solve
 from jaxlogloss.objective import Problem
-from jaxlogloss.optimizers import make_optimizer
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.scaling import feature_scaling, to_standardized
 from jaxlogloss.training import train
@@ -118,17 +117,20 @@ def load_data(config: ExperimentConfig) -> TabularData:
     )  # fmt: skip
 
 
-def _optimizer(name: str, config: ExperimentConfig) -> Any:
+def _optimizer(name: str, config: ExperimentConfig) -> dict[str, Any]:
+    """train()'s optimizer arguments for a config name (by name: checkpoints can tell
+    whether they belong to the same settings)."""
     o = config.optimizer
     if name == "momentum":
-        return make_optimizer(
-            "sgd", o.learning_rate, momentum=o.momentum, nesterov=o.nesterov
-        )
+        options = {"momentum": o.momentum, "nesterov": o.nesterov}
+        return {
+            "optimizer": "sgd",
+            "learning_rate": o.learning_rate,
+            "optimizer_options": options,
+        }
     if name == "lbfgs":
-        return make_optimizer("lbfgs")
-    if name == "sgd":
-        return make_optimizer("sgd", o.learning_rate, nesterov=False)
-    return make_optimizer(name, o.learning_rate)
+        return {"optimizer": "lbfgs"}
+    return {"optimizer": name, "learning_rate": o.learning_rate}
 
 
 class _Clock:
@@ -184,7 +186,7 @@ def train_runs(
             clock = _Clock()
             metrics = tuple(config.metrics.names) if loss == "log_loss" else ()
             result = train(
-                start, X, y, loss=loss, optimizer=_optimizer(name, config),
+                start, X, y, loss=loss, **_optimizer(name, config),
                 steps=config.train.steps, batch_size=config.train.batch_size or None,
                 tol=config.train.tol or None, l2=config.loss.l2, key=key,
                 standardize=config.model.standardize, chunk_size=config.train.chunk_size,
@@ -217,6 +219,21 @@ def _newton_run(X: Any, y: Any, start: LinearParams, config: ExperimentConfig) -
         "seconds": k * seconds / max(res.n_iter, 1),  # iterations cost about the same
     }
     return Run("log_loss", "newton", res.params, res.status, history)
+
+
+def _check_claim(
+    check: Callable[[Context], ClaimResult], claim_id: str, ctx: Context
+) -> ClaimResult:
+    """Run one claim's check. A config the claim cannot work with is a ConfigError (one
+    line, exit 2); anything else is a bug and keeps its traceback."""
+    try:
+        return check(ctx)
+    except cfg.ConfigError:
+        raise
+    except Exception as err:
+        raise RuntimeError(
+            f"claim {claim_id} failed on {ctx.config.source}: {err}"
+        ) from err
 
 
 def _json_safe(obj: Any) -> Any:
@@ -261,8 +278,10 @@ def run_config(
         log(f"{out}: up to date (use --force to recompute)")
         return json.loads((out / "metrics.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
-    if force and (out / "checkpoints").exists():
-        for f in (out / "checkpoints").iterdir():
+    previous = out / "config.toml"
+    stale = previous.exists() and previous.read_text() != resolved
+    if (force or stale) and (out / "checkpoints").exists():
+        for f in (out / "checkpoints").iterdir():  # they belong to other settings
             f.unlink()
     ckpt.atomic_write_text(out / "config.toml", resolved)
     started = time.perf_counter()
@@ -279,7 +298,7 @@ def run_config(
         results = []
         for claim_id in config.claims:
             log(f"{out.name}: checking {claim_id}")
-            results.append(CLAIMS[claim_id](ctx))
+            results.append(_check_claim(CLAIMS[claim_id], claim_id, ctx))
         if len(config.optimizer.name) > 1:
             results.append(optimizer_comparison(ctx))
     history_lines = []

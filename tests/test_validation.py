@@ -215,7 +215,7 @@ def test_linear_loss_bad_inputs():
     X = np.ones((3, 2), np.float32)
     with pytest.raises(
         ValueError,
-        match="loss must be one of 'log_loss', 'mse', 'softmax', got 'hinge'",
+        match="loss must be one of 'log_loss', 'mse', 'softmax', 'squared_error', got 'hinge'",
     ):
         jl.linear_loss(params, X, Y, loss="hinge")
     with pytest.raises(ValueError, match=r"y has shape \(2,\) but X has 3 rows"):
