@@ -40,7 +40,8 @@ def test_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one():
 
 def test_readme_examples_run_in_order(tmp_path, monkeypatch):
     """Every python block, then every documented `jaxlogloss` command line, in a tmp dir."""
-    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")  # as in the repo root
+    # the commands run from the repository root
+    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("JAXLOGLOSS_CACHE_DIR", "off")
     for index, code in enumerate(blocks(README, "python")):
