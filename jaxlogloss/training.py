@@ -19,6 +19,7 @@ partial batch dropped), and the rule is checked on the full gradient between chu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -220,6 +221,44 @@ def initial_state(
     )
 
 
+def _freeze(options: dict[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((options or {}).items()))
+
+
+def _named_optimizer(
+    name: str,
+    learning_rate: float | None,
+    schedule: str | None,
+    schedule_options: dict[str, Any] | None,
+    options: dict[str, Any] | None,
+) -> optax.GradientTransformationExtraArgs:
+    """The optimizer for these settings, the same object for the same settings, so a
+    second ``train`` call reuses the compiled chunk (the optimizer is a static argument)."""
+    try:
+        return _optimizer_cache(
+            name, learning_rate, schedule, _freeze(schedule_options), _freeze(options)
+        )
+    except TypeError:  # unhashable option values: build a fresh one
+        return make_optimizer(
+            name, learning_rate, schedule=schedule,
+            schedule_options=schedule_options, **(options or {}),
+        )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _optimizer_cache(
+    name: str,
+    learning_rate: float | None,
+    schedule: str | None,
+    schedule_options: tuple[tuple[str, Any], ...],
+    options: tuple[tuple[str, Any], ...],
+) -> optax.GradientTransformationExtraArgs:
+    return make_optimizer(
+        name, learning_rate, schedule=schedule,
+        schedule_options=dict(schedule_options), **dict(options),
+    )  # fmt: skip
+
+
 def _fingerprint(**settings: Any) -> str:
     text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -301,10 +340,9 @@ def train(
             )
     if isinstance(optimizer, str):
         opt_name = optimizer
-        opt = make_optimizer(
-            optimizer, learning_rate, schedule=schedule,
-            schedule_options=schedule_options, **(optimizer_options or {}),
-        )  # fmt: skip
+        opt = _named_optimizer(
+            optimizer, learning_rate, schedule, schedule_options, optimizer_options
+        )
     else:
         opt_name, opt = repr(optimizer), optimizer
         if not isinstance(opt, optax.GradientTransformationExtraArgs):

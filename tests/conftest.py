@@ -16,8 +16,11 @@ settings.register_profile("default", deadline=None, max_examples=40)
 settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
-# Fresh random inputs every session, replayable: JAXLOGLOSS_TEST_SEED=<seed> pytest
-SEED = int(os.environ.get("JAXLOGLOSS_TEST_SEED", secrets.randbelow(2**31)))
+# Fresh random inputs every session, replayable: JAXLOGLOSS_TEST_SEED=<seed> pytest.
+# CI (CI=true) runs a fixed draw, like hypothesis' derandomized profile, so a landing
+# run is reproducible; local runs keep drawing fresh inputs.
+_DEFAULT_SEED = "20261125" if os.environ.get("CI") else str(secrets.randbelow(2**31))
+SEED = int(os.environ.get("JAXLOGLOSS_TEST_SEED", _DEFAULT_SEED))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
