@@ -35,26 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from jaxlogloss.bench import make_data, mean_log_loss, timed
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def make_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d), dtype=np.float32)
-    w = rng.standard_normal(d).astype(np.float32) * (2.0 / np.sqrt(d))
-    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ w)))).astype(np.float32)
-    return X, y
-
-
-def mean_log_loss(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
-    z = X.astype(np.float64) @ np.asarray(w, np.float64) + b
-    return float(np.mean(y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)))
-
-
-def timed(fn: Any) -> tuple[float, Any]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 def bench_fit(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:

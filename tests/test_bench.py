@@ -1,0 +1,106 @@
+"""`jaxlogloss bench --quick`: the JSON schema and finite positive ratios (no timings)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from jaxlogloss.bench import parse_sizes
+from jaxlogloss.cli import main
+
+
+def ratios(obj, path=""):
+    """Every (path, value) whose key ends in _ratio or is 'speedup'."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            p = f"{path}.{k}"
+            if k.endswith("_ratio") or k == "speedup":
+                yield p, v
+            else:
+                yield from ratios(v, p)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from ratios(v, f"{path}[{i}]")
+
+
+@pytest.mark.slow
+def test_quick_bench_schema_and_ratios(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("JAXLOGLOSS_CACHE_DIR", "off")
+    out, fig = tmp_path / "bench.json", tmp_path / "bench.png"
+    assert (
+        main(
+            [
+                "bench",
+                "--quick",
+                "--sizes",
+                "1500x8,3000x8",
+                "--json",
+                str(out),
+                "--plot",
+                str(fig),
+            ]
+        )
+        == 0
+    )
+    assert fig.stat().st_size > 1000
+    r = json.loads(out.read_text())
+    assert set(r) >= {
+        "device",
+        "versions",
+        "dtype",
+        "sizes",
+        "ceiling",
+        "grad",
+        "fit",
+        "sweep",
+        "memory",
+    }
+    assert r["device"]["platform"] == "cpu" and r["versions"]["jax"]
+    assert r["sizes"] == [[1500, 8], [3000, 8]]
+    assert r["ceiling"]["gb_per_s"] > 0
+    for g in r["grad"]:
+        assert {
+            "jaxlogloss jax.grad, feature-major",
+            "jaxlogloss closed form, feature-major",
+            "numpy closed form",
+        } <= set(g["paths"])
+        for p in g["paths"].values():
+            assert {
+                "ms",
+                "gb_per_s",
+                "ceiling_fraction_ratio",
+                "floor_ratio",
+                "one_pass_ratio",
+            } <= set(p)
+    solvers = r["fit"]["solvers"]
+    assert {
+        "jaxlogloss lbfgs",
+        "jaxlogloss newton",
+        "jaxlogloss adam",
+        "numpy gradient descent",
+    } <= set(solvers)
+    for s in solvers.values():
+        assert isinstance(s["comparable"], bool) and s["log_loss"] > 0
+    assert solvers["jaxlogloss newton"]["comparable"]
+    found = list(ratios(r))
+    assert len(found) >= 20
+    for where, value in found:
+        assert isinstance(value, int | float) and math.isfinite(value) and value > 0, (
+            where
+        )
+    text = capsys.readouterr().out
+    assert "memory ceiling" in text and "time to the optimum" in text
+
+
+def test_bad_bench_arguments(capsys):
+    assert main(["bench", "--sizes", "100by10"]) == 2
+    assert "--sizes: expected NxD pairs" in capsys.readouterr().err
+    assert main(["bench", "--sizes", "1x10"]) == 2
+    assert "needs N >= 2" in capsys.readouterr().err
+    assert main(["bench", "--device", "tpu"]) == 2
+    assert "--device: invalid choice" in capsys.readouterr().err
+    assert main(["bench", "--device", "gpu", "--quick"]) == 2
+    assert "no GPU is visible to JAX" in capsys.readouterr().err
+    assert parse_sizes("10x2,20X3") == [(10, 2), (20, 3)]
