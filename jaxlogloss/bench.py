@@ -244,8 +244,16 @@ def bench_fit(X: np.ndarray, y: np.ndarray, device: jax.Device) -> dict[str, Any
         if not name.startswith("jaxlogloss") and r["comparable"]:
             peers.append(r["seconds"])
     fastest_peer = min(peers) if peers else float("nan")
+    sk = [
+        r["seconds"]
+        for k, r in rows.items()
+        if k.startswith("sklearn") and r["comparable"]
+    ]
+    fastest_sklearn = min(sk) if sk else None
     for name, r in rows.items():
         r["speedup"] = fastest_peer / r["seconds"]
+        if fastest_sklearn is not None:
+            r["vs_fastest_sklearn_ratio"] = fastest_sklearn / r["seconds"]
         if name.startswith("jaxlogloss"):
             r["speedup_with_compile_ratio"] = fastest_peer / r["first_call_seconds"]
     return {
@@ -501,8 +509,9 @@ def _grad_table(r: dict[str, Any]) -> str:
 def _fit_table(r: dict[str, Any], n: int, d: int) -> str:
     lines = [
         f"\ntime to the optimum, n = {n:,}, d = {d} (best log-loss {r['best_log_loss']:.10f}; "
-        f"comparable within {r['comparable_rtol']:g} relative):",
-        f"  {'solver':<26} {'seconds':>8} {'compile':>8} {'iters':>6} {'speedup':>8}",
+        f"comparable within {r['comparable_rtol']:g} relative; speedup: vs the fastest comparable "
+        "peer):",
+        f"  {'solver':<26} {'seconds':>8} {'compile':>8} {'iters':>6} {'speedup':>8} {'vs sklearn':>10}",
     ]
     for name, s in r["solvers"].items():
         comp = f"{s['compile_seconds']:8.2f}" if "compile_seconds" in s else " " * 8
