@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxlogloss import bench as jl_bench
 from jaxlogloss.bench import make_data, mean_log_loss, timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -194,63 +195,14 @@ def bench_sweep(runs: int, n: int = 20_000, d: int = 20) -> dict[str, Any]:
     return dict(runs=runs, n=n, d=d, results=out)
 
 
-MEMORY_SCRIPT = textwrap.dedent(
-    """
-    import json, sys, threading, time
-    import numpy as np
-    import jax.numpy as jnp
-    from jaxlogloss.fitting import fit
-
-    def rss_mb():  # current resident memory, sampled: the high-water mark would hide temps
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS"):
-                    return int(line.split()[1]) / 1024
-
-    jnp.zeros(1).block_until_ready()
-    base = rss_mb()
-    n, d = int(sys.argv[1]), int(sys.argv[2])
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((n, d), dtype=np.float32)
-    y = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(np.float32)
-    with_x = rss_mb()
-    peak = [with_x]
-    running = [True]
-
-    def sample():
-        while running[0]:
-            peak[0] = max(peak[0], rss_mb())
-            time.sleep(0.002)
-
-    t = threading.Thread(target=sample)
-    t.start()
-    r = fit(X, y, solver=sys.argv[3], dtype="float32")
-    running[0] = False
-    t.join()
-    print(json.dumps({"base_mb": base, "with_x_mb": with_x, "peak_mb": peak[0],
-                      "x_bytes": X.nbytes, "status": r.status}))
-    """
-)
-
-
 def bench_memory(n: int, d: int) -> dict[str, Any]:
     out = {}
     for solver in ["lbfgs", "newton"]:
-        proc = subprocess.run(
-            [sys.executable, "-c", MEMORY_SCRIPT, str(n), str(d), solver],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr)
-        m = json.loads(proc.stdout)
-        x = m["x_bytes"]
-        mb = 2**20
+        m = jl_bench.bench_memory(n, d, solver)
         out[solver] = dict(
-            peak_over_x_bytes_ratio=(m["peak_mb"] - m["base_mb"]) * mb / x,
-            fit_extra_over_x_bytes_ratio=(m["peak_mb"] - m["with_x_mb"]) * mb / x,
-            x_megabytes=x / 1e6,
-            status=m["status"],
+            peak_over_x_bytes_ratio=m["peak_over_x_ratio"],
+            fit_extra_over_x_bytes_ratio=m["fit_extra_over_x_ratio"],
+            x_megabytes=m["x_bytes"] / 1e6,
         )
     return out
 

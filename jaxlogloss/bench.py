@@ -374,24 +374,27 @@ MEMORY_CHILD = textwrap.dedent(
             peak[0] = max(peak[0], rss_mb())
             time.sleep(0.002)
 
-    t = threading.Thread(target=sample)
+    t = threading.Thread(target=sample, daemon=True)
     t.start()
-    fit(X, y, solver="lbfgs", dtype="float32")
-    running[0] = False
+    try:
+        fit(X, y, solver=sys.argv[3], dtype="float32")
+    finally:
+        running[0] = False
     t.join()
     print(json.dumps({"base": base, "with_x": with_x, "peak": peak[0], "x_bytes": X.nbytes}))
     """
 )
 
 
-def bench_memory(n: int, d: int) -> dict[str, Any]:
-    """Peak resident memory of a float32 L-BFGS fit, sampled in a child process."""
+def bench_memory(n: int, d: int, solver: str = "lbfgs") -> dict[str, Any]:
+    """Peak resident memory of a float32 fit, sampled every 2 ms in a child process."""
     if not os.path.exists("/proc/self/status"):
         return {"notes": ["no /proc: peak memory not measured on this system"]}
     proc = subprocess.run(
-        [sys.executable, "-c", MEMORY_CHILD, str(n), str(d)],
+        [sys.executable, "-c", MEMORY_CHILD, str(n), str(d), solver],
         capture_output=True,
         text=True,
+        timeout=1800,
     )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1])
