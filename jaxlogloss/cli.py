@@ -180,7 +180,64 @@ def _add_run_parser(sub: Any) -> None:
     run.add_argument(
         "--quick", action="store_true", help="small budgets: a fast end-to-end check"
     )
+    _add_cluster_arguments(run)
     run.set_defaults(handler=_run)
+
+
+def _add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "several processes",
+        "Join a job of several processes through jax.distributed (gloo on CPUs, NCCL "
+        "on GPUs): the same command on every host, with process ids 0..N-1. The rows "
+        "are split over every device of the job; process 0 alone prints and writes. "
+        "With more than one device in the job (also several local GPUs, or "
+        "XLA_FLAGS=--xla_force_host_platform_device_count=N on a CPU) the rows are "
+        "split over all of them.",
+    )
+    group.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="process 0's address, reachable from every host (env JAXLOGLOSS_COORDINATOR)",
+    )
+    group.add_argument(
+        "--num-processes",
+        type=_int_at_least(1),
+        metavar="N",
+        help="processes in the job (env JAXLOGLOSS_NUM_PROCESSES)",
+    )
+    group.add_argument(
+        "--process-id",
+        type=_int_at_least(0),
+        metavar="I",
+        help="this process, 0..N-1 (env JAXLOGLOSS_PROCESS_ID)",
+    )
+
+
+def _join(args: argparse.Namespace) -> Any:
+    """Join the job the flags or environment name (if any); the data mesh or None."""
+    import jax
+
+    from jaxlogloss import distributed as dist
+
+    settings = dist.process_settings(
+        args.coordinator, args.num_processes, args.process_id
+    )
+    if settings is not None:
+        try:
+            dist.initialize(*settings)
+        except Exception as err:  # the runtime's own message, on one line
+            text = " ".join(str(err).split())[:300]
+            raise UsageError(
+                f"{PROG}: error: could not join the job at {settings[0]} as process "
+                f"{settings[2]} of {settings[1]}: {text}"
+            ) from None
+    return dist.data_mesh() if jax.device_count() > 1 else None
+
+
+def _writer() -> bool:
+    import jax
+
+    return jax.process_index() == 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -192,11 +249,14 @@ def _run(args: argparse.Namespace) -> int:
     out = args.out or (
         "results" if path.is_dir() else os.path.join("results", path.stem)
     )
+    mesh = _join(args)
+    writer = _writer()
     report = run_path(
         path, out, overrides=args.overrides, quick=args.quick, force=args.force,
-        log=lambda text: print(text, file=sys.stderr),
+        log=lambda text: print(text, file=sys.stderr) if writer else None, mesh=mesh,
     )  # fmt: skip
-    print(report)
+    if writer:
+        print(report)
     return 0
 
 
@@ -261,6 +321,7 @@ def _add_fit_parser(sub: Any) -> None:
     )
     fit.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     fit.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_cluster_arguments(fit)
     fit.set_defaults(handler=_fit)
 
 

@@ -88,9 +88,7 @@ def complete_separation(
 
 def quasi_separation_direction(
     hess_std: np.ndarray,
-    scores: Any,
-    targets: np.ndarray,
-    sample_weight: np.ndarray | None,
+    margin_range: Any,
     rel_eig: float = 1e-6,
     slack: float = 1e-6,
     strict: float = 1e-3,
@@ -99,9 +97,9 @@ def quasi_separation_direction(
 
     Args:
       hess_std: the Hessian over [w', b'] on standardised features at the fit.
-      scores: a function v -> the (n,) scores x~'_i . v of every example along a
-        direction v over [w', b'] (unit norm, so standardised scores are O(1)).
-      targets, sample_weight: the binary labels and weights.
+      margin_range: a function v -> (least, greatest) signed score (2y_i - 1) x~'_i . v
+        over the examples of positive weight, along a direction v over [w', b']
+        (unit norm, so standardised scores are O(1)).
       rel_eig: only a Hessian with lambda_min <= rel_eig * lambda_max is examined.
       slack, strict: v certifies when every weighted margin (2y - 1) x~'.v >= -slack
         and the largest is > strict.
@@ -113,12 +111,9 @@ def quasi_separation_direction(
     if not eig[0] <= rel_eig * max(eig[-1], np.finfo(float).tiny):
         return None
     v = vec[:, 0]
-    signed = (2 * np.asarray(targets) - 1) * np.asarray(scores(v))
-    if sample_weight is not None:
-        signed = signed[np.asarray(sample_weight) > 0]
-    for sign in (1.0, -1.0):
-        m = sign * signed
-        if np.all(m >= -slack) and np.max(m) > strict:
+    low, high = margin_range(v)
+    for sign, least, greatest in ((1.0, low, high), (-1.0, -high, -low)):
+        if least >= -slack and greatest > strict:
             return sign * v
     return None
 

@@ -39,7 +39,7 @@ import math
 import os
 import pathlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -368,6 +368,32 @@ def _unknown_column(name: str, role: str, file: str, available: list[str]) -> Da
     )
 
 
+def _pick_columns(
+    name: str,
+    available: list[str],
+    wanted: list[str] | None,
+    first: str,
+    columns_for: Any,
+) -> list[str]:
+    """The columns to read from file ``name``: the first file's pick (``wanted`` is
+    None) by ``columns_for(available, name)``, which every later file must have."""
+    if wanted is None:
+        dupes = sorted({c for c in available if available.count(c) > 1})
+        if dupes:
+            raise DataError(
+                f"{_READ}: '{name}' has duplicate column names "
+                f"{_quote_list(dupes, _SHOWN_COLUMNS)}; column names must be unique"
+            )
+        return columns_for(available, name)
+    missing = [c for c in wanted if c not in available]
+    if missing:
+        raise DataError(
+            f"{_READ}: column {missing[0]!r} is in '{first}' but not in "
+            f"'{name}'; every file of a directory needs the same columns"
+        )
+    return wanted
+
+
 def _load(
     path: str | os.PathLike, columns_for: Any
 ) -> tuple[pa.Table, _Origin, list[str]]:
@@ -387,22 +413,8 @@ def _load(
         except (pa.ArrowException, OSError) as err:
             raise _arrow_error(name, err) from err
         if wanted is None:
-            dupes = sorted({c for c in available if available.count(c) > 1})
-            if dupes:
-                raise DataError(
-                    f"{_READ}: '{name}' has duplicate column names "
-                    f"{_quote_list(dupes, _SHOWN_COLUMNS)}; column names must be "
-                    "unique"
-                )
-            wanted = columns_for(available, name)
             first = name
-        else:
-            missing = [c for c in wanted if c not in available]
-            if missing:
-                raise DataError(
-                    f"{_READ}: column {missing[0]!r} is in '{first}' but not in "
-                    f"'{name}'; every file of a directory needs the same columns"
-                )
+        wanted = _pick_columns(name, available, wanted, first, columns_for)
         try:
             table = fragment.to_table(columns=wanted)
         except (pa.ArrowException, OSError) as err:
@@ -604,7 +616,12 @@ def _target(
 
 
 def _weights(
-    table: pa.Table, weights: str, origin: _Origin, dtype: np.dtype
+    table: pa.Table,
+    weights: str,
+    origin: _Origin,
+    dtype: np.dtype,
+    *,
+    require_positive: bool = True,
 ) -> np.ndarray:
     col = _decoded(table[weights])
     if not _is_number(col.type):
@@ -623,7 +640,7 @@ def _weights(
             f"{_READ}: {where} has a negative weight {col[i].as_py()} at {row}; "
             "weights must be >= 0"
         )
-    if not (sw > 0).any():
+    if require_positive and not (sw > 0).any():
         raise DataError(
             f"{_READ}: weights column {weights!r} of '{origin.label}' is all zero; "
             "at least one weight must be positive"
@@ -677,6 +694,56 @@ def _column_names(
     return target, features, weights
 
 
+def _feature_names(plan: list[tuple[str, pa.Array | None]], label: str) -> list[str]:
+    """The names of the encoded features: ``col`` or ``col[level]`` (first dropped)."""
+    feature_names: list[str] = []
+    for name, levels in plan:
+        if levels is None:
+            feature_names.append(name)
+        else:
+            feature_names += [f"{name}[{lv}]" for lv in levels.to_pylist()[1:]]
+    if not feature_names:
+        names = [name for name, _ in plan]
+        raise DataError(
+            f"{_READ}: the features of '{label}' "
+            f"({_quote_list(names, _SHOWN_COLUMNS)}) are categorical with a single "
+            "level each; no feature columns remain after one-hot encoding"
+        )
+    return feature_names
+
+
+def _column_picker(
+    target: str, features: list[str] | None, weights: str | None
+) -> Callable[[list[str], str], list[str]]:
+    """``columns_for(available, file)``: the columns to read, in the order features,
+    target, weights; ``features=None`` picks every column but target, weights and a
+    saved pandas index."""
+
+    def columns_for(available: list[str], file: str) -> list[str]:
+        for name, role in [(target, "target"), (weights, "weights")]:
+            if name is not None and name not in available:
+                raise _unknown_column(name, role, file, available)
+        if features is None:
+            chosen = [
+                c
+                for c in available
+                if c not in (target, weights) and not _PANDAS_INDEX.fullmatch(c)
+            ]
+            if not chosen:
+                raise DataError(
+                    f"{_READ}: '{file}' has no columns besides the target"
+                    f"{' and weights' if weights else ''}; nothing to use as features"
+                )
+        else:
+            chosen = features
+            for name in chosen:
+                if name not in available:
+                    raise _unknown_column(name, "feature", file, available)
+        return [*chosen, target] + ([weights] if weights else [])
+
+    return columns_for
+
+
 def read_table(
     path: str | os.PathLike,
     *,
@@ -701,29 +768,7 @@ def read_table(
     dt = _float_dtype(_READ, dtype)
     target, features, weights = _column_names(target, features, weights)
 
-    def columns_for(available: list[str], file: str) -> list[str]:
-        for name, role in [(target, "target"), (weights, "weights")]:
-            if name is not None and name not in available:
-                raise _unknown_column(name, role, file, available)
-        if features is None:
-            chosen = [
-                c
-                for c in available
-                if c not in (target, weights) and not _PANDAS_INDEX.fullmatch(c)
-            ]
-            if not chosen:
-                raise DataError(
-                    f"{_READ}: '{file}' has no columns besides the target"
-                    f"{' and weights' if weights else ''}; nothing to use as features"
-                )
-        else:
-            chosen = features
-            for name in chosen:
-                if name not in available:
-                    raise _unknown_column(name, "feature", file, available)
-        return [*chosen, target] + ([weights] if weights else [])
-
-    table, origin, columns = _load(path, columns_for)
+    table, origin, columns = _load(path, _column_picker(target, features, weights))
     names = columns[: len(columns) - 1 - (weights is not None)]
     n = table.num_rows
     if n == 0:
@@ -739,18 +784,7 @@ def read_table(
     sample_weight = None if weights is None else _weights(table, weights, origin, dt)
     plan = _plan_features(table, names, origin)
 
-    feature_names: list[str] = []
-    for name, levels in plan:
-        if levels is None:
-            feature_names.append(name)
-        else:
-            feature_names += [f"{name}[{lv}]" for lv in levels.to_pylist()[1:]]
-    if not feature_names:
-        raise DataError(
-            f"{_READ}: the features of '{origin.label}' "
-            f"({_quote_list(names, _SHOWN_COLUMNS)}) are categorical with a single "
-            "level each; no feature columns remain after one-hot encoding"
-        )
+    feature_names = _feature_names(plan, origin.label)
     xt = np.empty((len(feature_names), n), dt)
     j = 0
     for name, levels in plan:

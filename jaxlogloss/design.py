@@ -119,7 +119,12 @@ def weighted_gram(X: Design, c: Array) -> Array:
 
 
 def centered_gram(
-    X: Design, c: Array, mean: Array, scale: Array, block_size: int = 8192
+    X: Design,
+    c: Array,
+    mean: Array,
+    scale: Array,
+    block_size: int = 8192,
+    mesh: Any = None,
 ) -> tuple[Array, Array, Array]:
     """Sums over examples of c x' x'^T, c x' and c, with x' = (x - mean) / scale.
 
@@ -127,7 +132,12 @@ def centered_gram(
     no copy of X is made and centring happens before the products (no cancellation);
     the scale divides the small (d, d) sums at the end. Under ``vmap`` over ``c`` and
     ``scale`` (with ``mean`` shared) the blocks are centred once for all runs.
+
+    With a ``mesh`` (rows of X and c split over its "data" axis) each device sums its own
+    rows under ``shard_map`` and one ``psum`` of the (d, d) result combines them.
     """
+    if mesh is not None:
+        return _sharded_centered_gram(X, c, mean, scale, block_size, mesh)
     n, d = X.shape
     xt = X.xt if isinstance(X, FeatureMajor) else None
     mean_col = mean[:, None]
@@ -148,9 +158,29 @@ def centered_gram(
         g, s = block(i * size, size)
         return acc[0] + g, acc[1] + s
 
-    zeros = (jnp.zeros((d, d), c.dtype), jnp.zeros((d,), c.dtype))
-    gram, sums = jax.lax.fori_loop(0, n_blocks, body, zeros)
+    # the first block starts the sums (under shard_map it carries the right type)
+    gram, sums = jax.lax.fori_loop(1, n_blocks, body, block(0, size))
     if rest:
         g, s = block(n_blocks * size, rest)
         gram, sums = gram + g, sums + s
     return gram / jnp.outer(scale, scale), sums / scale, jnp.sum(c)
+
+
+def _sharded_centered_gram(
+    X: Design, c: Array, mean: Array, scale: Array, block_size: int, mesh: Any
+) -> tuple[Array, Array, Array]:
+    from jax.sharding import PartitionSpec as P
+
+    axis = "data"
+    x_spec = FeatureMajor(P(None, axis)) if isinstance(X, FeatureMajor) else P(axis)
+    one = jnp.ones_like(scale)
+
+    def local(X: Design, c: Array, mean: Array) -> tuple[Array, Array, Array]:
+        # unscaled local sums; psum of replicated-free (per-device) values: no doubling
+        out = centered_gram(X, c, mean, one, block_size)
+        return jax.tree.map(lambda a: jax.lax.psum(a, axis), out)
+
+    gram, sums, total = jax.shard_map(
+        local, mesh=mesh, in_specs=(x_spec, P(axis), P()), out_specs=(P(), P(), P())
+    )(X, c, mean)
+    return gram / jnp.outer(scale, scale), sums / scale, total

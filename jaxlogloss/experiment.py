@@ -30,9 +30,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from jaxlogloss import checkpoint as ckpt
 from jaxlogloss import config as cfg
+from jaxlogloss import distributed as dist
 from jaxlogloss.config import ExperimentConfig
 from jaxlogloss.convergence import make_result
 from jaxlogloss.data import TabularData, read_table
@@ -157,9 +159,12 @@ class _Clock:
 
 
 def train_runs(
-    ctx_out: Path, config: ExperimentConfig, data: TabularData
+    ctx_out: Path, config: ExperimentConfig, data: TabularData, mesh: Mesh | None = None
 ) -> dict[str, Run]:
-    """Train every (loss, optimizer) pair of the config on ``data``; resumable."""
+    """Train every (loss, optimizer) pair of the config on ``data``; resumable.
+
+    ``mesh``: the optax runs split their rows over it (every process holds all of
+    ``data`` and contributes its own share)."""
     runs: dict[str, Run] = {}
     X = data.design()
     y = jnp.asarray(data.y)
@@ -185,7 +190,7 @@ def train_runs(
                 batch_size=config.train.batch_size or None,
                 tol=config.train.tol or None, l2=config.loss.l2, key=key,
                 standardize=config.model.standardize,
-                chunk_size=config.train.chunk_size, metrics=metrics,
+                chunk_size=config.train.chunk_size, metrics=metrics, mesh=mesh,
             )  # fmt: skip
             # compile outside the clock: one chunk with the same settings (same program)
             train(start, X, y, steps=config.train.chunk_size, **common)
@@ -268,22 +273,29 @@ def run_config(
     *,
     force: bool = False,
     log: Callable[[str], None] = print,
+    mesh: Mesh | None = None,
 ) -> dict[str, Any]:
-    """Run one experiment into ``out``; returns the metrics written to metrics.json."""
+    """Run one experiment into ``out``; returns the metrics written to metrics.json.
+
+    With several processes every process runs it (the training runs split their rows
+    over ``mesh``), process 0 decides whether it is up to date and alone writes files.
+    """
     from jaxlogloss.claims import CLAIMS, optimizer_comparison
     from jaxlogloss.report import write_report
 
     out = Path(out)
     resolved = cfg.to_toml(config)
-    if not force and _is_complete(out, resolved):
+    complete = not force and _is_complete(out, resolved)
+    if bool(dist.broadcast_from_writer(np.bool_(complete))):
         log(f"{out}: up to date (use --force to recompute)")
         return json.loads((out / "metrics.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     previous = out / "config.toml"
     stale = previous.exists() and previous.read_text() != resolved
-    if (force or stale) and (out / "checkpoints").exists():
+    if (force or stale) and (out / "checkpoints").exists() and dist.is_writer():
         for f in (out / "checkpoints").iterdir():  # they belong to other settings
             f.unlink()
+    dist.barrier(f"jaxlogloss run {out}: checkpoints ready")
     ckpt.atomic_write_text(out / "config.toml", resolved)
     started = time.perf_counter()
     with enable_x64(config.data.dtype == "float64"):
@@ -294,7 +306,7 @@ def run_config(
             )
         else:
             train_data, test_data = data, None
-        runs = train_runs(out, config, train_data)
+        runs = train_runs(out, config, train_data, mesh)
         ctx = Context(config, out, data, train_data, test_data, runs)
         results = []
         for claim_id in config.claims:
@@ -370,6 +382,7 @@ def run_path(
     quick: bool = False,
     force: bool = False,
     log: Callable[[str], None] = print,
+    mesh: Mesh | None = None,
 ) -> Path:
     """Run a config file, or every config of a folder; returns the report or index path."""
     from jaxlogloss.report import write_index
@@ -383,10 +396,10 @@ def run_path(
     if quick:
         configs = [cfg.quick(c) for c in configs]
     if not path.is_dir():
-        run_config(configs[0], out, force=force, log=log)
+        run_config(configs[0], out, force=force, log=log, mesh=mesh)
         return out / "report.md"
     summaries = []
     for f, c in zip(files, configs, strict=True):
-        metrics = run_config(c, out / f.stem, force=force, log=log)
+        metrics = run_config(c, out / f.stem, force=force, log=log, mesh=mesh)
         summaries.append((f.stem, c, metrics))
     return write_index(out, summaries)

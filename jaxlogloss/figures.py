@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import jax
 import matplotlib
 
 matplotlib.use("Agg")
@@ -27,8 +28,14 @@ def new_figure(
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
-    """Save ``fig`` as PNG to ``path`` atomically (temp file + rename) and close it."""
+    """Save ``fig`` as PNG to ``path`` atomically (temp file + rename) and close it.
+
+    In a job of several processes only process 0 writes; the others just close it.
+    """
     path = Path(path)
+    if jax.process_index() != 0:
+        plt.close(fig)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)

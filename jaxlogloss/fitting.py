@@ -26,9 +26,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from jaxlogloss import _validation as v
 from jaxlogloss import convergence as cv
+from jaxlogloss import distributed as dist
 from jaxlogloss.design import FeatureMajor
 from jaxlogloss.inference import Inference, coefficient_inference, observed_information
 from jaxlogloss.lbfgs import lbfgs_solve
@@ -38,7 +40,7 @@ from jaxlogloss.newton import newton_solve
 from jaxlogloss.objective import Problem, prepare_problem
 from jaxlogloss.optimizers import OPTIMIZERS
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.scaling import feature_scaling, to_raw, to_standardized
+from jaxlogloss.scaling import Scaling, feature_scaling, to_raw, to_standardized
 from jaxlogloss.training import train
 
 SOLVERS = ("newton", "lbfgs", *(name for name in OPTIMIZERS if name != "lbfgs"))
@@ -179,6 +181,8 @@ def fit(
     learning_rate: float | None = None,
     dtype: str = "float64",
     confidence: float = 0.95,
+    mesh: Mesh | None = None,
+    process_local: bool = False,
 ) -> FitResult:
     """Fit a binary logistic regression (see the module docstring).
 
@@ -197,6 +201,11 @@ def fit(
       learning_rate: for first-order solvers (their default otherwise).
       dtype: "float64" (default: statsmodels-grade answers) or "float32".
       confidence: level of the confidence intervals, in (0, 1).
+      mesh: split the rows over the "data" axis of this mesh (every device of a
+        multi-process job included); the result equals the one-device fit to rounding.
+        See :mod:`jaxlogloss.distributed`.
+      process_local: with a mesh over several processes, X, y and sample_weight hold
+        only this process's rows (in process order); the fit is over all of them.
     """
     fn = "fit"
     if solver not in SOLVERS:
@@ -211,6 +220,7 @@ def fit(
     )
     if not 0 < confidence < 1:
         raise ValueError(f"{fn}: confidence must be in (0, 1), got {confidence!r}")
+    mesh = dist.check_mesh(fn, mesh)
     if max_iter is None:
         max_iter = DEFAULT_MAX_ITER.get(solver, DEFAULT_FIRST_ORDER_STEPS)
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
@@ -237,28 +247,37 @@ def fit(
             fn, params0, design, y, loss="log_loss", sample_weight=sample_weight, l2=l2
         )
         problem = Problem(design, targets, sw, jnp.asarray(l2_arr, design.dtype))
+        n_samples = int(targets.shape[0])
+        local_problem = problem
+        if mesh is not None:
+            problem, _, n_samples = dist.shard_problem(
+                problem, mesh, process_local=process_local
+            )
+            del design, targets, sw  # the sharded copies are the ones used from here
         start = time.perf_counter()
         params, status, n_iter, objective, grad_norm, hist = _solve(
-            problem, params0, solver, tol, max_iter, learning_rate
-        )
+            problem, params0, solver, tol, max_iter, learning_rate, mesh,
+            local_problem, process_local,
+        )  # fmt: skip
+        del local_problem
         jax.block_until_ready(params)
         seconds = time.perf_counter() - start
-        scaling = jax.jit(feature_scaling)(design, sw, problem.l2)
+        scaling = jax.jit(feature_scaling)(problem.X, problem.sample_weight, problem.l2)
         mean_loss = float(_mean_log_loss(params, problem))
-        information = observed_information(params, problem, scaling)
+        information = dist.to_host(observed_information(params, problem, scaling, mesh))
         if l2 == 0 and status != "separation":
             direction = cv.quasi_separation_direction(
                 np.asarray(information, np.float64),
-                lambda v: _scores_along(v, problem, scaling),
-                np.asarray(problem.targets),
-                None if sw is None else np.asarray(sw),
+                lambda v: _margin_range(v, problem, scaling),
             )
             if direction is not None:
                 status = "separation"
+        params = LinearParams(dist.to_host(params.w), dist.to_host(params.b))
+        scaling = Scaling(dist.to_host(scaling.mean), dist.to_host(scaling.scale))
         inference = coefficient_inference(
             params, information, scaling, tuple(feature_names), confidence
         )
-        warnings = _warnings(status, params, problem, solver, max_iter, l2)
+        warnings = _warnings(status, params, problem, solver, max_iter, l2, n_samples)
     return FitResult(
         feature_names=tuple(feature_names),
         intercept=float(params.b),
@@ -272,7 +291,7 @@ def fit(
         l2=l2,
         tol=float(tol),
         grad_norm=float(grad_norm),
-        n_samples=int(problem.targets.shape[0]),
+        n_samples=n_samples,
         seconds=seconds,
         loss_history=np.asarray(hist),
         warnings=tuple(warnings),
@@ -310,16 +329,19 @@ def _solve(
     tol: float,
     max_iter: int,
     learning_rate: float | None,
+    mesh: Mesh | None = None,
+    local_problem: Problem | None = None,
+    process_local: bool = False,
 ) -> tuple[LinearParams, str, int, float, float, np.ndarray]:
     if solver in ("newton", "lbfgs"):
         scaling = jax.jit(feature_scaling)(problem.X, problem.sample_weight, problem.l2)
         start = to_standardized(params0, scaling)
         tol_arr = jnp.asarray(tol, problem.targets.dtype)
         if solver == "newton":
-            out = newton_solve(start, problem, scaling, tol_arr, max_iter)
+            out = newton_solve(start, problem, scaling, tol_arr, max_iter, mesh=mesh)
         else:
             out = lbfgs_solve(start, problem, scaling, tol_arr, max_iter)
-        res = cv.make_result(*out)
+        res = cv.make_result(out[0], *(dist.to_host(x) for x in out[1:]))
         return (
             res.params,
             res.status,
@@ -328,10 +350,13 @@ def _solve(
             res.grad_norm,
             res.loss_history,
         )
+    if mesh is not None:  # train shards the rows itself
+        problem = local_problem
     result = train(
         params0, problem.X, problem.targets, sample_weight=problem.sample_weight,
         l2=problem.l2, optimizer=solver, learning_rate=learning_rate, steps=max_iter,
-        tol=tol, standardize=True, chunk_size=min(max_iter, 500),
+        tol=tol, standardize=True, chunk_size=min(max_iter, 500), mesh=mesh,
+        process_local=process_local,
     )  # fmt: skip
     hist = result.history
     return (
@@ -344,16 +369,40 @@ def _solve(
     )
 
 
-def _scores_along(v: np.ndarray, problem: Problem, scaling: Any) -> np.ndarray:
-    """x~'_i . v for every example, v over [w', b'] on standardised features."""
+def _margin_range(v: np.ndarray, problem: Problem, scaling: Any) -> tuple[float, float]:
+    """Least and greatest (2y - 1) x~'_i . v over the weighted examples, v over
+    [w', b'] on standardised features (reduced on the devices: any sharding)."""
     dtype = problem.targets.dtype
     direction = LinearParams(jnp.asarray(v[:-1], dtype), jnp.asarray(v[-1], dtype))
-    return np.asarray(_logits_std(direction, problem.X, scaling))
+    low, high = _signed_score_range(direction, problem, scaling)
+    return float(low), float(high)
 
 
 @jax.jit
-def _logits_std(params_std: LinearParams, X: Any, scaling: Any) -> jax.Array:
-    return linear_logits(to_raw(params_std, scaling), X)
+def _signed_score_range(
+    params_std: LinearParams, problem: Problem, scaling: Any
+) -> tuple[jax.Array, jax.Array]:
+    scores = linear_logits(to_raw(params_std, scaling), problem.X)
+    signed = (2 * problem.targets - 1) * scores
+    sw = problem.sample_weight
+    used = jnp.ones_like(signed, bool) if sw is None else sw > 0
+    return (
+        jnp.min(jnp.where(used, signed, jnp.inf)),
+        jnp.max(jnp.where(used, signed, -jnp.inf)),
+    )
+
+
+@jax.jit
+def _separation_counts(
+    params: LinearParams, problem: Problem
+) -> tuple[jax.Array, jax.Array]:
+    z = linear_logits(params, problem.X)
+    y = problem.targets
+    sw = problem.sample_weight
+    used = jnp.ones_like(z, bool) if sw is None else sw > 0
+    right = jnp.sum(used & ((2 * y - 1) * z > 0))
+    saturated = jnp.sum(used & (jnp.abs(jax.nn.sigmoid(z) - y) < 1e-6))
+    return right, saturated
 
 
 @jax.jit
@@ -370,16 +419,13 @@ def _warnings(
     solver: str,
     max_iter: int,
     l2: float,
+    n_samples: int,
 ) -> list[str]:
     out = []
     if status == "separation":
-        z = np.asarray(linear_logits(params, problem.X))
-        y = np.asarray(problem.targets)
-        p = 1 / (1 + np.exp(-np.clip(z, -700, 700)))
-        right = int(np.sum((2 * y - 1) * z > 0))
-        saturated = int(np.sum(np.abs(p - y) < 1e-6))
+        right, saturated = (int(c) for c in _separation_counts(params, problem))
         out.append(
-            f"the classes are (quasi-)separable: {right} of {len(y)} rows are classified "
+            f"the classes are (quasi-)separable: {right} of {n_samples} rows are classified "
             f"correctly and {saturated} have fitted probabilities within 1e-6 of 0 or 1 "
             "while ||w|| keeps growing, so the maximum-likelihood estimate does not exist "
             "(coefficients and standard errors are not meaningful); add an L2 penalty, "

@@ -14,6 +14,7 @@ coefficients: with theta_raw = A theta_std, Cov_raw = A Cov_std A^T.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -43,15 +44,15 @@ class Inference:
     confidence: float
 
 
-@jax.jit
+@functools.partial(jax.jit, static_argnames="mesh")
 def observed_information(
-    params: LinearParams, problem: Problem, scaling: Scaling
+    params: LinearParams, problem: Problem, scaling: Scaling, mesh: Any = None
 ) -> jax.Array:
     """Hessian of the summed penalised NLL over [w', b'] (standardised features)."""
     z = linear_logits(params, problem.X)
     c = problem.sample_weight
     total = problem.targets.shape[0] if c is None else jnp.sum(c)
-    return newton_hessian(problem, scaling, z) * total
+    return newton_hessian(problem, scaling, z, mesh=mesh) * total
 
 
 def _invert(hess: np.ndarray) -> np.ndarray:

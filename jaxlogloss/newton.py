@@ -53,24 +53,55 @@ def _objective_std(
     return value, z
 
 
-def newton_hessian(
-    problem: Problem, scaling: Scaling, z: Array, block_size: int = 8192
+def hessian_sums(
+    X: Any,
+    targets: Array,
+    c: Array,
+    scaling: Scaling,
+    z: Array,
+    block_size: int = 8192,
+    mesh: Any = None,
 ) -> Array:
-    """The exact Hessian over [w', b'] on standardised features at logits ``z``."""
+    """sum_i c_i l''(z_i) x~_i x~_i^T over [w', b'] (x~ standardised, with a 1 for b'):
+    the unpenalised, undivided Hessian of the summed loss. Sums over row blocks (or
+    batches of a stream) add up."""
+    h = c * _curvature(targets, z)
+    gram, sums, sum_h = centered_gram(
+        X, h, scaling.mean, scaling.scale, block_size, mesh
+    )
+    top = jnp.concatenate([gram, sums[:, None]], axis=1)
+    bottom = jnp.concatenate([sums, sum_h[None]])[None, :]
+    return jnp.concatenate([top, bottom], axis=0)
+
+
+def penalty_hessian(l2: Any, scaling: Scaling) -> Array:
+    """The Hessian of (l2 / 2) ||w||^2 over [w', b'] (w = w' / scale): diagonal."""
+    diag = jnp.concatenate([l2 / jnp.square(scaling.scale), jnp.zeros((1,), l2.dtype)])
+    return jnp.diag(diag)
+
+
+def newton_hessian(
+    problem: Problem,
+    scaling: Scaling,
+    z: Array,
+    block_size: int = 8192,
+    mesh: Any = None,
+) -> Array:
+    """The exact Hessian over [w', b'] on standardised features at logits ``z``.
+
+    ``mesh``: the rows are split over its "data" axis (see :mod:`jaxlogloss.distributed`).
+    """
     targets, sw = problem.targets, problem.sample_weight
     c = jnp.ones_like(targets) if sw is None else sw
     total = jnp.sum(c)
-    h = c * _curvature(targets, z)
-    gram, sums, sum_h = centered_gram(
-        problem.X, h, scaling.mean, scaling.scale, block_size
-    )
-    penalty = problem.l2 * total / jnp.square(scaling.scale)
-    top = jnp.concatenate([gram + jnp.diag(penalty), sums[:, None]], axis=1)
-    bottom = jnp.concatenate([sums, sum_h[None]])[None, :]
-    return jnp.concatenate([top, bottom], axis=0) / total
+    summed = hessian_sums(problem.X, targets, c, scaling, z, block_size, mesh)
+    l2 = jnp.asarray(problem.l2, summed.dtype)
+    return summed / total + penalty_hessian(l2, scaling)
 
 
-@functools.partial(jax.jit, static_argnames=("max_iter", "max_halvings", "block_size"))
+@functools.partial(
+    jax.jit, static_argnames=("max_iter", "max_halvings", "block_size", "mesh")
+)
 def newton_solve(
     params_std: LinearParams,
     problem: Problem,
@@ -79,6 +110,7 @@ def newton_solve(
     max_iter: int,
     max_halvings: int = 40,
     block_size: int = 8192,
+    mesh: Any = None,
 ) -> tuple[Any, ...]:
     """The compiled Newton loop (no checks). Returns raw params, status code, k, f, ||g||,
     and the loss / gradient-norm histories (length max_iter + 1)."""
@@ -102,7 +134,7 @@ def newton_solve(
         # under vmap, runs that already stopped still execute this body: keep their line
         # search from spinning (every run's inner loop lasts as long as the longest)
         running = status_in == cv.RUNNING
-        hess = newton_hessian(problem, scaling, z, block_size)
+        hess = newton_hessian(problem, scaling, z, block_size, mesh)
         delta = 10 * jnp.finfo(dtype).eps * jnp.max(jnp.diag(hess))
         hess = hess + delta * jnp.eye(hess.shape[0], dtype=dtype)
         g_flat = ravel_pytree(g)[0]

@@ -30,9 +30,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 
 from jaxlogloss import checkpoint as ckpt
 from jaxlogloss import convergence as cv
+from jaxlogloss import distributed as dist
 from jaxlogloss.design import FeatureMajor
 from jaxlogloss.metrics import _UNCHECKED as BINARY_METRICS
 from jaxlogloss.model import LinearParams, linear_logits
@@ -139,14 +141,17 @@ def chunk(
     chunk_size: int,
     batch_size: int | None,
     metrics: tuple[str, ...],
+    rows: Array | None = None,
 ) -> tuple[TrainState, tuple[Array, Array], dict[str, Array]]:
     """``chunk_size`` optimizer steps in ``lax.scan`` (no checks), then a summary.
 
     Pure: ``jax.jit`` it for one run, ``jax.jit(jax.vmap(...))`` for a sweep. Steps past
     ``total_steps`` or after the run stopped are masked no-ops. Returns the new state,
     (per-step loss, per-step active flag) and the full-data summary at the end.
+    ``rows``: positions of the true examples in a padded, sharded problem
+    (:func:`jaxlogloss.distributed.shard_problem`); minibatches draw from them.
     """
-    n = problem.targets.shape[0]
+    n = problem.targets.shape[0] if rows is None else rows.shape[0]
     full_batch = batch_size is None
     per_epoch = 1 if full_batch else n // batch_size
 
@@ -162,7 +167,7 @@ def chunk(
                 lambda: state.perm,
             )
             idx = jax.lax.dynamic_slice(perm, (pos * batch_size,), (batch_size,))
-            data = _batch(problem, idx)
+            data = _batch(problem, idx if rows is None else rows[idx])
 
         def f(p: LinearParams) -> Array:
             return _objective(p, data, scaling, loss)
@@ -288,6 +293,8 @@ def train(
     progress: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
     soft_labels: bool = False,
+    mesh: Mesh | None = None,
+    process_local: bool = False,
 ) -> TrainResult:
     """Train the linear model with an optax optimizer (see the module docstring).
 
@@ -309,7 +316,13 @@ def train(
       writer: receives ``write_scalars(step, history row)`` per chunk.
       progress: also show a rich progress bar (steps done, time left, latest loss).
       checkpoint: a file path; written atomically after every chunk and, when it
-        exists for the same settings, resumed from.
+        exists for the same settings, resumed from. With several processes only
+        process 0 writes it (all read it: put it on a shared file system to resume).
+      mesh: split the rows over the "data" axis of this mesh, parameters replicated
+        (:mod:`jaxlogloss.distributed`); the result equals the one-device run to
+        rounding, minibatches included (the same examples in the same order).
+      process_local: with a mesh over several processes, X, y and sample_weight hold
+        only this process's rows (in process order); training is over all of them.
 
     Returns:
       a :class:`TrainResult`.
@@ -320,6 +333,7 @@ def train(
         soft_labels=soft_labels,
     )  # fmt: skip
     n = X.shape[0]
+    mesh = dist.check_mesh(fn, mesh)
     _check_int(fn, "steps", steps, 1)
     _check_int(fn, "chunk_size", chunk_size, 1)
     if batch_size is not None:
@@ -349,6 +363,12 @@ def train(
             opt = optax.with_extra_args_support(opt)
     key = jax.random.key(0) if key is None else key
     problem = Problem(X, targets, sw, l2)
+    rows = None
+    if mesh is not None:
+        problem, rows, n = dist.shard_problem(
+            problem, mesh, process_local=process_local
+        )
+        X, sw = problem.X, problem.sample_weight
     dtype = targets.dtype
     if standardize:
         scaling = jax.jit(feature_scaling)(X, sw, l2)
@@ -371,7 +391,16 @@ def train(
             d=X.shape[1], metrics=metrics, dtype=str(dtype), standardize=standardize,
         ),
     )  # fmt: skip
-    if checkpoint is not None and os.path.exists(checkpoint):
+    if checkpoint is not None and mesh is not None and dist.process_count() > 1:
+        # process 0 decides and hands its checkpoint's state to every process, so all
+        # resume at the same step (no shared file system needed); the history before
+        # the resumed step is process 0's alone
+        found = dist.broadcast_from_writer(np.bool_(os.path.exists(checkpoint)))
+        if bool(found):
+            if dist.is_writer():
+                state, history, step_losses = _resume(fn, checkpoint, state, meta)
+            state = jax.tree.map(jnp.asarray, dist.broadcast_from_writer(state))
+    elif checkpoint is not None and os.path.exists(checkpoint):
         state, history, step_losses = _resume(fn, checkpoint, state, meta)
     writer = writer or NullWriter()
     if progress:
@@ -383,8 +412,9 @@ def train(
             state, (values, active), stats = _run_chunk(
                 state, problem, scaling, total, tol_arr, optimizer=opt, loss=loss,
                 chunk_size=chunk_size, batch_size=batch_size, metrics=metrics,
+                rows=rows,
             )  # fmt: skip
-            step_losses.append(np.asarray(values)[np.asarray(active)])
+            step_losses.append(dist.to_host(values)[dist.to_host(active)])
             row = {k: float(v) for k, v in stats.items()}
             history["step"].append(int(state.step))
             for k, v in row.items():
@@ -394,15 +424,18 @@ def train(
                 state = state._replace(status=jnp.int32(_DIVERGED))
             elif batch_size is not None and tol is not None and row["grad_norm"] <= tol:
                 state = state._replace(status=jnp.int32(_CONVERGED))
-            if checkpoint is not None:
+            if checkpoint is not None and dist.is_writer():
                 ckpt.save(checkpoint, (state, history, step_losses), meta)
     finally:
         writer.close()
     status = int(state.status)
     if status == _RUNNING:
         status = _MAX_STEPS
+    params = to_raw(state.params, scaling)
+    if mesh is not None:  # replicated over the mesh: hand back ordinary arrays
+        params = jax.tree.map(lambda a: jnp.asarray(dist.to_host(a)), params)
     return TrainResult(
-        params=to_raw(state.params, scaling),
+        params=params,
         status=TRAIN_STATUSES[status],
         n_steps=int(state.step),
         history={k: np.asarray(v) for k, v in history.items()},

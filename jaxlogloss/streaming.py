@@ -1,0 +1,528 @@
+"""Fit from data larger than memory: the solvers fed batch by batch from a stream.
+
+:func:`fit_stream` fits the same model as :func:`jaxlogloss.fit` (same objective, same
+standardised coordinates, same stopping rule, same inference), reading the rows from a
+:class:`jaxlogloss.stream.TableStream` (CSV/Parquet file or folder, batches prefetched
+by a background thread). Memory is bounded by the batch, not the data:
+
+* ``"newton"``: every pass accumulates the loss, the gradient and the Hessian sums
+  sum_i c_i l''(z_i) x~_i x~_i^T (d+1 floats and a (d+1)^2 matrix) over the batches;
+  one pass per iteration when the full Newton step is taken (each halving of the step
+  costs one more pass).
+* ``"lbfgs"``: optax's L-BFGS direction (``scale_by_lbfgs``) with a backtracking
+  Armijo line search; a pass accumulates the loss and the gradient.
+* first-order optimizers (``"sgd"``, ``"adam"``, ...): one optimizer step per batch of
+  ``batch_rows`` rows in stream order, epochs until ``max_iter`` steps; the full
+  gradient is measured by one more pass after every epoch (history and stopping rule).
+
+A first pass computes the feature means and scales (the standardisation) in float64.
+Each batch is padded to ``batch_rows`` rows with zero weight, so every pass runs one
+compiled program. With several processes (``row_range`` from
+:func:`jaxlogloss.distributed.process_row_range`), each process streams its own rows
+and the per-pass sums are added across processes (Newton and L-BFGS only).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxlogloss import convergence as cv
+from jaxlogloss.design import FeatureMajor
+from jaxlogloss.fitting import DEFAULT_FIRST_ORDER_STEPS, DEFAULT_MAX_ITER, FitResult
+from jaxlogloss.fitting import _check_number as check_number
+from jaxlogloss.inference import coefficient_inference
+from jaxlogloss.losses import logit_log_loss_pointwise
+from jaxlogloss.model import LinearParams, linear_logits
+from jaxlogloss.newton import hessian_sums
+from jaxlogloss.objective import l2_penalty
+from jaxlogloss.optimizers import OPTIMIZERS, make_optimizer
+from jaxlogloss.precision import enable_x64
+from jaxlogloss.scaling import Scaling, to_raw
+
+STREAM_SOLVERS = ("newton", "lbfgs", *(n for n in OPTIMIZERS if n != "lbfgs"))
+MAX_HALVINGS = 40
+
+
+class PassSums(NamedTuple):
+    """What one pass over the rows adds up (float64, on the host)."""
+
+    weight: float  # sum c
+    loss: float  # sum c l
+    grad: np.ndarray  # d/d[w', b'] of sum c l, (d + 1,)
+    hessian: np.ndarray | None  # (d + 1, d + 1) or None
+    min_margin: float  # least (2y - 1) z over rows of positive weight
+
+
+def _padded(batch: Any, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xt, y, c) of a batch, padded with zero-weight rows to ``rows`` columns."""
+    xt, y = batch.xt, batch.y
+    c = np.ones_like(y) if batch.sample_weight is None else batch.sample_weight
+    missing = rows - y.shape[0]
+    if missing:
+        xt = np.pad(xt, ((0, 0), (0, missing)))
+        y, c = np.pad(y, (0, missing)), np.pad(c, (0, missing))
+    return xt, y, c
+
+
+def _flat(params: LinearParams) -> np.ndarray:
+    return np.r_[np.asarray(params.w, np.float64), np.float64(params.b)]
+
+
+def _unflat(v: np.ndarray, dtype: Any) -> LinearParams:
+    return LinearParams(jnp.asarray(v[:-1], dtype), jnp.asarray(v[-1], dtype))
+
+
+@functools.partial(jax.jit, static_argnames="hessian")
+def _batch_sums(
+    params_std: LinearParams,
+    xt: jax.Array,
+    y: jax.Array,
+    c: jax.Array,
+    scaling: Scaling,
+    hessian: bool,
+) -> tuple[jax.Array, ...]:
+    def summed(p: LinearParams) -> tuple[jax.Array, jax.Array]:
+        z = linear_logits(to_raw(p, scaling), FeatureMajor(xt))
+        return jnp.sum(c * logit_log_loss_pointwise(y, z)), z
+
+    (loss, z), grad = jax.value_and_grad(summed, has_aux=True)(params_std)
+    g = jnp.concatenate([grad.w, grad.b[None]])
+    margin = jnp.min(jnp.where(c > 0, (2 * y - 1) * z, jnp.inf))
+    h = (
+        hessian_sums(FeatureMajor(xt), y, c, scaling, z)
+        if hessian
+        else jnp.zeros((0, 0), y.dtype)
+    )
+    return jnp.sum(c), loss, g, h, margin
+
+
+@jax.jit
+def _batch_margin_range(
+    v: LinearParams, xt: jax.Array, y: jax.Array, c: jax.Array, scaling: Scaling
+) -> tuple[jax.Array, jax.Array]:
+    signed = (2 * y - 1) * linear_logits(to_raw(v, scaling), FeatureMajor(xt))
+    used = c > 0
+    return (
+        jnp.min(jnp.where(used, signed, jnp.inf)),
+        jnp.max(jnp.where(used, signed, -jnp.inf)),
+    )
+
+
+def _all_processes_sum(values: np.ndarray) -> np.ndarray:
+    """Add a float64 vector over the processes of the job (itself when alone)."""
+    if jax.process_count() == 1:
+        return values
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(values)).sum(axis=0)
+
+
+def _all_processes_min(values: np.ndarray) -> np.ndarray:
+    if jax.process_count() == 1:
+        return values
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(values)).min(axis=0)
+
+
+class _Source:
+    """The rows this process streams: padded batches of a fixed size."""
+
+    def __init__(self, stream: Any, start: int, stop: int, rows: int) -> None:
+        self.stream, self.start, self.stop, self.rows = stream, start, stop, rows
+        self.passes = 0
+
+    def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        self.passes += 1
+        for batch in self.stream.batches(self.start, self.stop, batch_rows=self.rows):
+            yield _padded(batch, self.rows)
+
+
+def _scaling_pass(source: _Source, l2: float, dtype: Any) -> Scaling:
+    """Weighted means and scales sqrt(var + 4 l2), as feature_scaling, in one pass
+    (float64 sums of x - shift and its square, the shift being the first batch's mean)."""
+    shift = None
+    s0 = 0.0
+    s1 = s2 = None
+    for xt, _, c in source.batches():
+        xt = np.asarray(xt, np.float64)
+        if shift is None:
+            w = c.sum()
+            shift = (xt @ c) / w if w > 0 else np.zeros(xt.shape[0])
+            s1 = np.zeros_like(shift)
+            s2 = np.zeros_like(shift)
+        centred = xt - shift[:, None]
+        s0 += float(c.sum())
+        s1 += centred @ c
+        s2 += np.square(centred) @ c
+    total = _all_processes_sum(np.r_[s0, s1, s2])
+    d = len(shift)
+    s0, s1, s2 = total[0], total[1 : d + 1], total[d + 1 :]
+    offset = s1 / s0
+    mean = shift + offset
+    var = np.maximum(s2 / s0 - np.square(offset), 0.0)
+    scale = np.sqrt(var + 4 * l2)
+    tiny = np.finfo(dtype).eps * np.maximum(1.0, np.abs(mean))
+    scale = np.where(scale > tiny, scale, 1.0)
+    return Scaling(jnp.asarray(mean, dtype), jnp.asarray(scale, dtype))
+
+
+def _pass(
+    source: _Source, params_std: LinearParams, scaling: Scaling, hessian: bool
+) -> PassSums:
+    d1 = params_std.w.shape[0] + 1
+    weight = loss = 0.0
+    grad = np.zeros(d1)
+    hess = np.zeros((d1, d1)) if hessian else None
+    margin = np.inf
+    for xt, y, c in source.batches():
+        w_b, l_b, g_b, h_b, m_b = _batch_sums(params_std, xt, y, c, scaling, hessian)
+        weight += float(w_b)
+        loss += float(l_b)
+        grad += np.asarray(g_b, np.float64)
+        if hessian:
+            hess += np.asarray(h_b, np.float64)
+        margin = min(margin, float(m_b))
+    flat = np.r_[weight, loss, grad, hess.ravel() if hessian else []]
+    flat = _all_processes_sum(flat)
+    margin = float(_all_processes_min(np.r_[margin])[0])
+    weight, loss, grad = flat[0], flat[1], flat[2 : 2 + d1]
+    hess = flat[2 + d1 :].reshape(d1, d1) if hessian else None
+    return PassSums(weight, loss, grad, hess, margin)
+
+
+class _Objective:
+    """f(p) = sum c l / sum c + (l2/2)||w||^2 and its derivatives from a pass."""
+
+    def __init__(self, source: _Source, scaling: Scaling, l2: float, dtype: Any):
+        self.source, self.scaling, self.l2, self.dtype = source, scaling, l2, dtype
+        self.scale = np.asarray(scaling.scale, np.float64)
+
+    def __call__(
+        self, flat: np.ndarray, hessian: bool = False
+    ) -> tuple[float, np.ndarray, np.ndarray | None, PassSums]:
+        params = _unflat(flat, self.dtype)
+        sums = _pass(self.source, params, self.scaling, hessian)
+        w_raw = flat[:-1] / self.scale
+        f = sums.loss / sums.weight + 0.5 * self.l2 * float(w_raw @ w_raw)
+        g = sums.grad / sums.weight
+        g[:-1] += self.l2 * w_raw / self.scale
+        h = None
+        if hessian:  # the penalty's Hessian: diag(l2 / scale^2, 0), as in newton.py
+            pen = np.diag(np.r_[self.l2 / np.square(self.scale), 0.0])
+            h = sums.hessian / sums.weight + pen
+        return f, g, h, sums
+
+
+def _newton(
+    obj: _Objective, flat: np.ndarray, tol: float, max_iter: int
+) -> tuple[np.ndarray, str, int, list[float], PassSums]:
+    f, g, h, sums = obj(flat, hessian=True)
+    history = [f]
+    eps = np.finfo(obj.dtype).eps
+    status = "running"
+    k = 0
+    if not np.isfinite(f):
+        status = "diverged"
+    elif np.max(np.abs(g)) <= tol:
+        status = "converged"
+    while status == "running" and k < max_iter:
+        k += 1
+        damped = h + 10 * eps * np.max(np.diag(h)) * np.eye(len(g))
+        try:
+            step = -np.linalg.solve(damped, g)
+        except np.linalg.LinAlgError:
+            status = "stalled"
+            break
+        slope = float(g @ step)
+        accepted = False
+        for i in range(MAX_HALVINGS):
+            t = 0.5**i
+            f_new, g_new, h_new, sums_new = obj(flat + t * step, hessian=True)
+            slack = 4 * eps * abs(f)
+            if np.isfinite(f_new) and f_new <= f + 1e-4 * t * slope + slack:
+                accepted = True
+                break
+        if not accepted or slope >= 0:
+            status = "stalled"
+            break
+        progress = f_new < f or np.max(np.abs(g_new)) < np.max(np.abs(g))
+        flat, f, g, h, sums = flat + t * step, f_new, g_new, h_new, sums_new
+        history.append(f)
+        status = _status(f, g, sums, obj.l2, tol, progress)
+    if status == "running":
+        status = "max_iter"
+    return flat, status, k, history, sums
+
+
+def _status(
+    f: float, g: np.ndarray, sums: PassSums, l2: float, tol: float, progress: bool
+) -> str:
+    if not (np.isfinite(f) and np.all(np.isfinite(g))):
+        return "diverged"
+    if np.max(np.abs(g)) <= tol:
+        return "converged"
+    if l2 == 0 and sums.min_margin > 0:
+        return "separation"
+    if not progress:
+        return "stalled"
+    return "running"
+
+
+@functools.lru_cache(maxsize=4)
+def _lbfgs_direction(memory_size: int) -> Any:
+    """optax's L-BFGS two-loop direction -H g (no line search), update compiled."""
+    opt = optax.chain(optax.scale_by_lbfgs(memory_size=memory_size), optax.scale(-1.0))
+    return optax.GradientTransformation(opt.init, jax.jit(opt.update))
+
+
+def _lbfgs(
+    obj: _Objective, flat: np.ndarray, tol: float, max_iter: int, memory_size: int = 10
+) -> tuple[np.ndarray, str, int, list[float], PassSums]:
+    opt = _lbfgs_direction(memory_size)
+    with enable_x64(True):
+        p = jnp.asarray(flat, jnp.float64)
+        state = opt.init(p)
+        f, g, _, sums = obj(flat)
+        history = [f]
+        status = "running"
+        k = 0
+        if not np.isfinite(f):
+            status = "diverged"
+        elif np.max(np.abs(g)) <= tol:
+            status = "converged"
+        while status == "running" and k < max_iter:
+            k += 1
+            direction, state = opt.update(
+                jnp.asarray(g, jnp.float64), state, jnp.asarray(flat, jnp.float64)
+            )
+            direction = np.asarray(direction, np.float64)
+            slope = float(g @ direction)
+            if not slope < 0:  # not a descent direction: restart from the gradient
+                state = opt.init(jnp.asarray(flat, jnp.float64))
+                direction, slope = -g, -float(g @ g)
+            accepted = False
+            eps = np.finfo(obj.dtype).eps
+            for i in range(MAX_HALVINGS):
+                t = 0.5**i
+                f_new, g_new, _, sums_new = obj(flat + t * direction)
+                if np.isfinite(f_new) and f_new <= f + 1e-4 * t * slope + 4 * eps * abs(
+                    f
+                ):
+                    accepted = True
+                    break
+            if not accepted:
+                status = "stalled"
+                break
+            progress = f_new < f or np.max(np.abs(g_new)) < np.max(np.abs(g))
+            flat, f, g, sums = flat + t * direction, f_new, g_new, sums_new
+            history.append(f)
+            status = _status(f, g, sums, obj.l2, tol, progress)
+    if status == "running":
+        status = "max_iter"
+    return flat, status, k, history, sums
+
+
+@functools.partial(jax.jit, static_argnames="optimizer")
+def _first_order_step(
+    params_std: LinearParams,
+    opt_state: Any,
+    xt: jax.Array,
+    y: jax.Array,
+    c: jax.Array,
+    scaling: Scaling,
+    l2: jax.Array,
+    optimizer: Any,
+) -> tuple[LinearParams, Any, jax.Array]:
+    def f(p: LinearParams) -> jax.Array:
+        raw = to_raw(p, scaling)
+        z = linear_logits(raw, FeatureMajor(xt))
+        mean = jnp.sum(c * logit_log_loss_pointwise(y, z)) / jnp.sum(c)
+        return mean + l2_penalty(raw, l2)
+
+    value, grads = jax.value_and_grad(f)(params_std)
+    updates, opt_state = optimizer.update(grads, opt_state, params_std)
+    return optax.apply_updates(params_std, updates), opt_state, value
+
+
+def _first_order(
+    obj: _Objective,
+    flat: np.ndarray,
+    tol: float,
+    max_iter: int,
+    solver: str,
+    learning_rate: float | None,
+) -> tuple[np.ndarray, str, int, list[float], PassSums]:
+    optimizer = make_optimizer(solver, learning_rate)
+    dtype = obj.dtype
+    params = _unflat(flat, dtype)
+    opt_state = optimizer.init(params)
+    l2 = jnp.asarray(obj.l2, dtype)
+    f, g, _, sums = obj(flat)
+    history: list[float] = []
+    status = "converged" if np.max(np.abs(g)) <= tol else "running"
+    k = 0
+    while status == "running" and k < max_iter:
+        for xt, y, c in obj.source.batches():
+            if k >= max_iter:
+                break
+            params, opt_state, value = _first_order_step(
+                params, opt_state, xt, y, c, obj.scaling, l2, optimizer
+            )
+            history.append(float(value))
+            k += 1
+        flat = _flat(params)
+        f, g, _, sums = obj(flat)
+        if not (np.isfinite(f) and np.all(np.isfinite(g))):
+            status = "diverged"
+        elif np.max(np.abs(g)) <= tol:
+            status = "converged"
+    if status == "running":
+        status = "max_steps"
+    return flat, status, k, history, sums
+
+
+def fit_stream(
+    stream: Any,
+    *,
+    solver: str = "newton",
+    l2: float = 0.0,
+    max_iter: int | None = None,
+    tol: float | None = None,
+    learning_rate: float | None = None,
+    confidence: float = 0.95,
+    batch_rows: int | None = None,
+    row_range: tuple[int, int] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> FitResult:
+    """Fit a binary logistic regression from a :class:`~jaxlogloss.stream.TableStream`.
+
+    Args:
+      stream: from :func:`jaxlogloss.stream.open_stream` (its dtype is the fit's).
+      solver, l2, max_iter, tol, learning_rate, confidence: as in
+        :func:`jaxlogloss.fit` (first-order solvers: max_iter counts optimizer steps,
+        one per batch).
+      batch_rows: rows per batch (default: the stream's); bounds the memory.
+      row_range: the rows [start, stop) this process reads when several processes
+        share the fit (each must pass its own; the sums are added across them).
+      log: called with one line per pass summary (e.g. ``print``), or None.
+
+    Returns:
+      a :class:`jaxlogloss.FitResult` (``loss_history``: the objective per iteration;
+      per step for first-order solvers).
+    """
+    fn = "fit_stream"
+    if solver not in STREAM_SOLVERS:
+        raise ValueError(
+            f"{fn}: solver must be one of {', '.join(STREAM_SOLVERS)}, got {solver!r}"
+        )
+    dtype = np.dtype(stream.dtype)
+    l2 = check_number(fn, "l2", l2, 0.0, strict=False)
+    tol = (
+        cv.DEFAULT_TOL[dtype.name]
+        if tol is None
+        else check_number(fn, "tol", tol, 0, True)
+    )
+    if not 0 < confidence < 1:
+        raise ValueError(f"{fn}: confidence must be in (0, 1), got {confidence!r}")
+    if max_iter is None:
+        max_iter = DEFAULT_MAX_ITER.get(solver, DEFAULT_FIRST_ORDER_STEPS)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"{fn}: max_iter must be an integer >= 1, got {max_iter!r}")
+    rows = stream.batch_rows if batch_rows is None else batch_rows
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ValueError(f"{fn}: batch_rows must be an integer >= 1, got {rows!r}")
+    start, stop = (0, stream.n_samples) if row_range is None else row_range
+    if not 0 <= start <= stop <= stream.n_samples:
+        raise ValueError(
+            f"{fn}: row_range must satisfy 0 <= start <= stop <= {stream.n_samples}, "
+            f"got {row_range!r}"
+        )
+    if jax.process_count() > 1 and solver not in ("newton", "lbfgs"):
+        raise ValueError(
+            f"{fn}: with several processes stream with solver newton or lbfgs, got "
+            f"{solver!r} (a first-order step would need an all-reduce per batch)"
+        )
+    source = _Source(stream, start, stop, rows)
+    with enable_x64(dtype == np.float64):
+        began = time.perf_counter()
+        scaling = _scaling_pass(source, l2, dtype)
+        obj = _Objective(source, scaling, l2, dtype)
+        flat0 = np.zeros(stream.n_features + 1)
+        if solver == "newton":
+            flat, status, k, hist, sums = _newton(obj, flat0, tol, max_iter)
+        elif solver == "lbfgs":
+            flat, status, k, hist, sums = _lbfgs(obj, flat0, tol, max_iter)
+        else:
+            flat, status, k, hist, sums = _first_order(
+                obj, flat0, tol, max_iter, solver, learning_rate
+            )
+        seconds = time.perf_counter() - began
+        f, g, h, sums = obj(flat, hessian=True)
+        information = h * sums.weight
+        if l2 == 0 and status != "separation":
+            direction = cv.quasi_separation_direction(
+                information, lambda v: _margin_range(source, v, scaling, dtype)
+            )
+            if direction is not None:
+                status = "separation"
+        params_std = _unflat(flat, dtype)
+        params = to_raw(params_std, scaling)
+        inference = coefficient_inference(
+            params, information, scaling, tuple(stream.feature_names), confidence
+        )
+    if log is not None:
+        log(
+            f"{solver}: {source.passes} passes over {stop - start} rows in {seconds:.2f} s"
+        )
+    warnings = []
+    if status != "converged":
+        warnings.append(
+            f"{solver} (streaming) stopped with status {status!r} before ||grad||_inf "
+            "<= tol"
+            + (
+                "; the classes are (quasi-)separable, add an L2 penalty (--l2)"
+                if status == "separation"
+                else ""
+            )
+        )
+    n_samples = int(_all_processes_sum(np.r_[float(stop - start)])[0])
+    return FitResult(
+        feature_names=tuple(stream.feature_names),
+        intercept=float(params.b),
+        coef=np.asarray(params.w, np.float64),
+        inference=inference,
+        log_loss=sums.loss / sums.weight,
+        objective=f,
+        n_iter=k,
+        status=status,
+        solver=solver,
+        l2=l2,
+        tol=float(tol),
+        grad_norm=float(np.max(np.abs(g))),
+        n_samples=n_samples,
+        seconds=seconds,
+        loss_history=np.asarray(hist),
+        warnings=tuple(warnings),
+    )
+
+
+def _margin_range(
+    source: _Source, v: np.ndarray, scaling: Scaling, dtype: Any
+) -> tuple[float, float]:
+    direction = _unflat(v, dtype)
+    low, high = np.inf, -np.inf
+    for xt, y, c in source.batches():
+        lo, hi = _batch_margin_range(direction, xt, y, c, scaling)
+        low, high = min(low, float(lo)), max(high, float(hi))
+    low = float(_all_processes_min(np.r_[low])[0])
+    high = -float(_all_processes_min(np.r_[-high])[0])
+    return low, high
