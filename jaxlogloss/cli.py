@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+import numpy as np
+
 from jaxlogloss.verification import (
     DTYPE_CHOICES,
     LOSS_CHOICES,
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_parser(sub)
     _add_run_parser(sub)
     _add_bench_parser(sub)
+    _add_launch_parser(sub)
     return parser
 
 
@@ -223,6 +226,7 @@ def _join(args: argparse.Namespace) -> Any:
         args.coordinator, args.num_processes, args.process_id
     )
     if settings is not None:
+        _keep_stdout_for_results()
         try:
             dist.initialize(*settings)
         except Exception as err:  # the runtime's own message, on one line
@@ -232,6 +236,15 @@ def _join(args: argparse.Namespace) -> Any:
                 f"{settings[2]} of {settings[1]}: {text}"
             ) from None
     return dist.data_mesh() if jax.device_count() > 1 else None
+
+
+def _keep_stdout_for_results() -> None:
+    """Send what the collectives' C++ libraries print (gloo's "Rank 0 is connected")
+    to stderr, so stdout carries only the results (a --json stays parseable)."""
+    sys.stdout.flush()
+    results = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = os.fdopen(results, "w", buffering=1)
 
 
 def _writer() -> bool:
@@ -258,6 +271,97 @@ def _run(args: argparse.Namespace) -> int:
     if writer:
         print(report)
     return 0
+
+
+def _add_launch_parser(sub: Any) -> None:
+    launch = sub.add_parser(
+        "launch",
+        help="start N local processes of a command as one jax.distributed job",
+        description=(
+            "Start N copies of COMMAND on this machine as processes 0..N-1 of one job "
+            "whose coordinator listens on 127.0.0.1:PORT (a free port by default): "
+            "each gets JAXLOGLOSS_COORDINATOR, JAXLOGLOSS_NUM_PROCESSES and "
+            "JAXLOGLOSS_PROCESS_ID, which `jaxlogloss fit` and `jaxlogloss run` read. "
+            "A COMMAND starting with `jaxlogloss` runs with this Python. Waits for all; "
+            "when one fails the others are stopped; exits with the first failure's code."
+        ),
+    )
+    launch.add_argument(
+        "--local", type=_int_at_least(1), required=True, metavar="N", help="processes"
+    )
+    launch.add_argument(
+        "--port", type=_int_at_least(1), metavar="PORT", help="coordinator port"
+    )
+    launch.add_argument(
+        "--timeout", type=_positive_float, metavar="SECONDS", help="stop them all after"
+    )
+    launch.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    launch.set_defaults(handler=_launch)
+
+
+def _launch(args: argparse.Namespace) -> int:
+    import socket
+    import subprocess
+    import time
+
+    from jaxlogloss import distributed as dist
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise UsageError(
+            f"{PROG} launch: error: give the command after --, e.g. "
+            f"{PROG} launch --local 2 -- {PROG} fit builtin:jackets"
+        )
+    if os.path.basename(cmd[0]) == PROG:
+        cmd = [sys.executable, "-m", PROG, *cmd[1:]]
+    port = args.port
+    if port is None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    procs = []
+    for i in range(args.local):
+        env = dict(os.environ)
+        env[dist.ENV_COORDINATOR] = f"127.0.0.1:{port}"
+        env[dist.ENV_NUM_PROCESSES] = str(args.local)
+        env[dist.ENV_PROCESS_ID] = str(i)
+        try:
+            procs.append(subprocess.Popen(cmd, env=env))
+        except OSError as err:
+            for p in procs:
+                p.kill()
+            raise UsageError(
+                f"{PROG} launch: error: cannot start {cmd[0]!r}: {err}"
+            ) from None
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    failed = 0
+    try:
+        while any(p.poll() is None for p in procs):
+            codes = [p.returncode for p in procs if p.returncode not in (None, 0)]
+            timed_out = deadline is not None and time.monotonic() > deadline
+            if codes or timed_out:
+                failed = codes[0] if codes else 124
+                break
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        failed = 130
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if failed:
+        print(f"{PROG} launch: a process failed (exit {failed}); stopped the others",
+              file=sys.stderr)  # fmt: skip
+        return failed
+    codes = [p.returncode for p in procs if p.returncode != 0]
+    return codes[0] if codes else 0
 
 
 def _positive_float(text: str) -> float:
@@ -321,50 +425,73 @@ def _add_fit_parser(sub: Any) -> None:
     )
     fit.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     fit.add_argument("--json", action="store_true", help="print one JSON object")
+    fit.add_argument(
+        "--stream",
+        action="store_true",
+        help="out of core: read DATA batch by batch (memory bounded by --batch-rows, "
+        "not by the data); newton/lbfgs add up full passes, first-order solvers take "
+        "one step per batch",
+    )
+    fit.add_argument(
+        "--batch-rows",
+        type=_int_at_least(1),
+        default=65536,
+        metavar="N",
+        help="rows per batch with --stream (default 65536)",
+    )
     _add_cluster_arguments(fit)
     fit.set_defaults(handler=_fit)
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from jaxlogloss.data import read_table
-    from jaxlogloss.datasets import load_builtin
+    from jaxlogloss import distributed as dist
     from jaxlogloss.fitting import fit
 
+    if args.learning_rate is not None and args.solver in ("newton", "lbfgs"):
+        raise UsageError(
+            f"{PROG} fit: error: --learning-rate applies to first-order solvers, not "
+            f"{args.solver}"
+        )
+    features = None
     if args.data.startswith("builtin:"):
-        if args.features or args.weights or args.positive:
+        if args.features or args.weights or args.positive or args.stream:
             raise UsageError(
-                f"{PROG} fit: error: --features, --weights and --positive apply to files, "
-                f"not to {args.data}"
-            )
-        data = load_builtin(args.data.removeprefix("builtin:"), dtype=args.dtype)
-        if args.target is not None and args.target != data.target:
-            raise UsageError(
-                f"{PROG} fit: error: {args.data} has target {data.target!r}, not "
-                f"{args.target!r}"
+                f"{PROG} fit: error: --features, --weights, --positive and --stream "
+                f"apply to files, not to {args.data}"
             )
     else:
         if args.target is None:
             raise UsageError(f"{PROG} fit: error: --target COL is required for a file")
-        features = None
         if args.features is not None:
             features = [f.strip() for f in args.features.split(",")]
             if any(not f for f in features):
                 raise UsageError(
                     f"{PROG} fit: error: --features has an empty name in {args.features!r}"
                 )
-        data = read_table(
+    mesh = _join(args)
+    processes = dist.process_count()
+    if args.stream:
+        from jaxlogloss.stream import open_stream
+        from jaxlogloss.streaming import fit_stream
+
+        data = open_stream(
             args.data, target=args.target, features=features, positive=args.positive,
-            weights=args.weights, dtype=args.dtype,
+            weights=args.weights, dtype=args.dtype, batch_rows=args.batch_rows,
         )  # fmt: skip
-    if args.learning_rate is not None and args.solver in ("newton", "lbfgs"):
-        raise UsageError(
-            f"{PROG} fit: error: --learning-rate applies to first-order solvers, not "
-            f"{args.solver}"
-        )
-    result = fit(
-        data, None, solver=args.solver, l2=args.l2, max_iter=args.max_iter,
-        tol=args.tol, learning_rate=args.learning_rate, dtype=args.dtype,
-    )  # fmt: skip
+        rows = dist.process_row_range(data.n_samples, processes, _process_index())
+        result = fit_stream(
+            data, solver=args.solver, l2=args.l2, max_iter=args.max_iter, tol=args.tol,
+            learning_rate=args.learning_rate, row_range=rows,
+        )  # fmt: skip
+    else:
+        data = _read_rows(args, features, processes)
+        result = fit(
+            data, None, solver=args.solver, l2=args.l2, max_iter=args.max_iter,
+            tol=args.tol, learning_rate=args.learning_rate, dtype=args.dtype,
+            mesh=mesh, process_local=processes > 1,
+        )  # fmt: skip
+    if not _writer():
+        return 0
     if args.json:
         out = result.to_dict()
         out.update(
@@ -375,6 +502,47 @@ def _fit(args: argparse.Namespace) -> int:
         print(f"data: {data.source}   target: {data.target} (1 = {data.classes[1]!r})")
         print(result.summary())
     return 0
+
+
+def _process_index() -> int:
+    import jax
+
+    return jax.process_index()
+
+
+def _read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
+    """The data this process fits: all of it, or its own rows among several processes
+    (read with the whole data set's encoding, without reading the other rows)."""
+    from jaxlogloss import distributed as dist
+    from jaxlogloss.data import read_table
+    from jaxlogloss.datasets import load_builtin
+
+    if args.data.startswith("builtin:"):
+        data = load_builtin(args.data.removeprefix("builtin:"), dtype=args.dtype)
+        if args.target is not None and args.target != data.target:
+            raise UsageError(
+                f"{PROG} fit: error: {args.data} has target {data.target!r}, not "
+                f"{args.target!r}"
+            )
+        if processes > 1:
+            start, stop = dist.process_row_range(
+                data.n_samples, processes, _process_index()
+            )
+            data = data.subset(np.arange(start, stop))
+        return data
+    if processes == 1:
+        return read_table(
+            args.data, target=args.target, features=features, positive=args.positive,
+            weights=args.weights, dtype=args.dtype,
+        )  # fmt: skip
+    from jaxlogloss.stream import open_stream
+
+    stream = open_stream(
+        args.data, target=args.target, features=features, positive=args.positive,
+        weights=args.weights, dtype=args.dtype,
+    )  # fmt: skip
+    start, stop = dist.process_row_range(stream.n_samples, processes, _process_index())
+    return stream.read(start, stop)
 
 
 def _plain(value: Any) -> Any:

@@ -245,7 +245,9 @@ def shard_problem(
             return jax.make_array_from_process_local_data(sharding, local, tuple(shape))
         host = np.asarray(a)
         return jax.make_array_from_callback(
-            tuple(shape), sharding, lambda index: _padded_slice(host, axis, index)
+            tuple(shape),
+            sharding,
+            lambda index: _padded_slice(host, axis, index, n_pad),
         )
 
     xt = place(xt_like, row_axis)
@@ -267,10 +269,12 @@ def _pad(a: np.ndarray, axis: int, size: int) -> np.ndarray:
     return np.pad(a, widths)
 
 
-def _padded_slice(a: np.ndarray, axis: int, index: tuple[slice, ...]) -> np.ndarray:
-    """``a`` zero-padded along ``axis``, sliced by ``index``, without padding all of a."""
-    sl = index[axis]
-    start, stop = sl.start or 0, sl.stop
+def _padded_slice(
+    a: np.ndarray, axis: int, index: tuple[slice, ...], size: int
+) -> np.ndarray:
+    """``a`` zero-padded to ``size`` along ``axis``, sliced by ``index``, without
+    padding all of ``a``."""
+    start, stop, _ = index[axis].indices(size)
     n = a.shape[axis]
     inner = list(index)
     inner[axis] = slice(min(start, n), min(stop, n))
