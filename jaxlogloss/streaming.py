@@ -125,6 +125,17 @@ def _all_processes_sum(values: np.ndarray) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(values)).sum(axis=0)
 
 
+def _all_processes_rows(values: np.ndarray) -> np.ndarray:
+    """Every process's vector, one row each (one row when alone)."""
+    if jax.process_count() == 1:
+        return values[None, :]
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(values)).reshape(
+        jax.process_count(), -1
+    )
+
+
 def _all_processes_min(values: np.ndarray) -> np.ndarray:
     if jax.process_count() == 1:
         return values
@@ -147,8 +158,12 @@ class _Source:
 
 
 def _scaling_pass(source: _Source, l2: float, dtype: Any) -> Scaling:
-    """Weighted means and scales sqrt(var + 4 l2), as feature_scaling, in one pass
-    (float64 sums of x - shift and its square, the shift being the first batch's mean)."""
+    """Weighted means and scales sqrt(var + 4 l2), as feature_scaling, in one pass.
+
+    Float64 sums of x - shift and its square (shift: the first batch's mean), turned
+    into this process's (weight, mean, sum of squared deviations) and combined over the
+    processes with the parallel-variance formula (Chan et al.), no cancellation.
+    """
     shift = None
     s0 = 0.0
     s1 = s2 = None
@@ -163,12 +178,18 @@ def _scaling_pass(source: _Source, l2: float, dtype: Any) -> Scaling:
         s0 += float(c.sum())
         s1 += centred @ c
         s2 += np.square(centred) @ c
-    total = _all_processes_sum(np.r_[s0, s1, s2])
     d = len(shift)
-    s0, s1, s2 = total[0], total[1 : d + 1], total[d + 1 :]
-    offset = s1 / s0
-    mean = shift + offset
-    var = np.maximum(s2 / s0 - np.square(offset), 0.0)
+    if s0 > 0:
+        mean_p = shift + s1 / s0
+        m2_p = np.maximum(s2 - np.square(s1) / s0, 0.0)
+    else:
+        mean_p, m2_p = np.zeros(d), np.zeros(d)
+    parts = _all_processes_rows(np.r_[s0, mean_p, m2_p])
+    weights, means, m2s = parts[:, 0], parts[:, 1 : d + 1], parts[:, d + 1 :]
+    total = weights.sum()
+    mean = weights @ means / total
+    m2 = m2s.sum(axis=0) + weights @ np.square(means - mean)
+    var = m2 / total
     scale = np.sqrt(var + 4 * l2)
     tiny = np.finfo(dtype).eps * np.maximum(1.0, np.abs(mean))
     scale = np.where(scale > tiny, scale, 1.0)
