@@ -478,6 +478,7 @@ def _fit(args: argparse.Namespace) -> int:
             args.data, target=args.target, features=features, positive=args.positive,
             weights=args.weights, dtype=args.dtype, batch_rows=args.batch_rows,
         )  # fmt: skip
+        _check_rows_per_process(data.n_samples, processes)
         rows = dist.process_row_range(data.n_samples, processes, _process_index())
         result = fit_stream(
             data, solver=args.solver, l2=args.l2, max_iter=args.max_iter, tol=args.tol,
@@ -525,6 +526,7 @@ def _read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
                 f"{args.target!r}"
             )
         if processes > 1:
+            _check_rows_per_process(data.n_samples, processes)
             start, stop = dist.process_row_range(
                 data.n_samples, processes, _process_index()
             )
@@ -541,8 +543,19 @@ def _read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
         args.data, target=args.target, features=features, positive=args.positive,
         weights=args.weights, dtype=args.dtype,
     )  # fmt: skip
+    _check_rows_per_process(stream.n_samples, processes)
     start, stop = dist.process_row_range(stream.n_samples, processes, _process_index())
     return stream.read(start, stop)
+
+
+def _check_rows_per_process(n: int, processes: int) -> None:
+    import math
+
+    if math.ceil(n / processes) * (processes - 1) >= n:
+        raise UsageError(
+            f"{PROG} fit: error: {n} rows cannot give each of {processes} processes "
+            "rows of its own; use fewer processes"
+        )
 
 
 def _plain(value: Any) -> Any:
