@@ -167,7 +167,9 @@ def main() -> None:
     if "scaling" in args.parts:
         results["scaling"] = scaling(args.n, args.d)
         base = results["scaling"][0]
-        print(f"\nstrong scaling, {args.n:,} x {args.d} float32 ({os.cpu_count()} cores)")
+        print(
+            f"\nstrong scaling, {args.n:,} x {args.d} float32 ({os.cpu_count()} cores)"
+        )
         print("devices processes  grad step ms  speedup   L-BFGS fit s  speedup")
         for r in results["scaling"]:
             print(f"{r['devices']:>7} {r['processes']:>9} {r['grad_ms']:>13.1f} "

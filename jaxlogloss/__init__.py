@@ -39,6 +39,7 @@ from jaxlogloss.data import TabularData as TabularData
 from jaxlogloss.data import read_table as read_table
 from jaxlogloss.design import FeatureMajor as FeatureMajor
 from jaxlogloss.design import feature_major as feature_major
+from jaxlogloss.distributed import data_mesh as data_mesh
 from jaxlogloss.fitting import FitResult as FitResult
 from jaxlogloss.fitting import fit as fit
 from jaxlogloss.losses import log_loss as log_loss
@@ -62,6 +63,8 @@ from jaxlogloss.objective import linear_loss as linear_loss
 from jaxlogloss.objective import objective as objective
 from jaxlogloss.optimizers import make_optimizer as make_optimizer
 from jaxlogloss.precision import enable_x64 as enable_x64
+from jaxlogloss.stream import open_stream as open_stream
+from jaxlogloss.streaming import fit_stream as fit_stream
 from jaxlogloss.sweeps import SweepResult as SweepResult
 from jaxlogloss.sweeps import sweep as sweep
 from jaxlogloss.training import TrainResult as TrainResult
