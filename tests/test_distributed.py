@@ -158,3 +158,18 @@ def test_bad_mesh_argument_is_named() -> None:
     bad = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("rows",))
     with pytest.raises(ValueError, match="axis named 'data'"):
         fit(X, y, mesh=bad)
+
+
+def test_run_over_two_processes_writes_once_and_passes(tmp_path: Path) -> None:
+    config = Path(__file__).parents[1] / "experiments" / "07_optimizer_comparison.toml"
+    cmd = [sys.executable, "-m", "jaxlogloss", "launch", "--local", "2",
+           "--timeout", "500", "--", "jaxlogloss", "run", str(config), "--quick",
+           "--out", str(tmp_path / "out")]  # fmt: skip
+    proc = subprocess.run(
+        cmd, env=_child_env(1), capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == str(tmp_path / "out" / "report.md")  # process 0 only
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["complete"]
+    assert "FAIL" not in (tmp_path / "out" / "report.md").read_text()
