@@ -247,12 +247,6 @@ def _keep_stdout_for_results() -> None:
     sys.stdout = os.fdopen(results, "w", buffering=1)
 
 
-def _writer() -> bool:
-    import jax
-
-    return jax.process_index() == 0
-
-
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -262,8 +256,10 @@ def _run(args: argparse.Namespace) -> int:
     out = args.out or (
         "results" if path.is_dir() else os.path.join("results", path.stem)
     )
+    from jaxlogloss.distributed import is_writer
+
     mesh = _join(args)
-    writer = _writer()
+    writer = is_writer()
     report = run_path(
         path, out, overrides=args.overrides, quick=args.quick, force=args.force,
         log=lambda text: print(text, file=sys.stderr) if writer else None, mesh=mesh,
@@ -444,6 +440,8 @@ def _add_fit_parser(sub: Any) -> None:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    import jax
+
     from jaxlogloss import distributed as dist
     from jaxlogloss.fitting import fit
 
@@ -469,7 +467,7 @@ def _fit(args: argparse.Namespace) -> int:
                     f"{PROG} fit: error: --features has an empty name in {args.features!r}"
                 )
     mesh = _join(args)
-    processes = dist.process_count()
+    processes = jax.process_count()
     if args.stream:
         from jaxlogloss.stream import open_stream
         from jaxlogloss.streaming import fit_stream
@@ -479,7 +477,7 @@ def _fit(args: argparse.Namespace) -> int:
             weights=args.weights, dtype=args.dtype, batch_rows=args.batch_rows,
         )  # fmt: skip
         _check_rows_per_process(data.n_samples, processes)
-        rows = dist.process_row_range(data.n_samples, processes, _process_index())
+        rows = dist.process_row_range(data.n_samples, processes, jax.process_index())
         result = fit_stream(
             data, solver=args.solver, l2=args.l2, max_iter=args.max_iter, tol=args.tol,
             learning_rate=args.learning_rate, row_range=rows,
@@ -491,7 +489,7 @@ def _fit(args: argparse.Namespace) -> int:
             tol=args.tol, learning_rate=args.learning_rate, dtype=args.dtype,
             mesh=mesh, process_local=processes > 1,
         )  # fmt: skip
-    if not _writer():
+    if not dist.is_writer():
         return 0
     if args.json:
         out = result.to_dict()
@@ -505,15 +503,11 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _process_index() -> int:
-    import jax
-
-    return jax.process_index()
-
-
 def _read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
     """The data this process fits: all of it, or its own rows among several processes
     (read with the whole data set's encoding, without reading the other rows)."""
+    import jax
+
     from jaxlogloss import distributed as dist
     from jaxlogloss.data import read_table
     from jaxlogloss.datasets import load_builtin
@@ -528,7 +522,7 @@ def _read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
         if processes > 1:
             _check_rows_per_process(data.n_samples, processes)
             start, stop = dist.process_row_range(
-                data.n_samples, processes, _process_index()
+                data.n_samples, processes, jax.process_index()
             )
             data = data.subset(np.arange(start, stop))
         return data
@@ -544,7 +538,9 @@ def _read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
         weights=args.weights, dtype=args.dtype,
     )  # fmt: skip
     _check_rows_per_process(stream.n_samples, processes)
-    start, stop = dist.process_row_range(stream.n_samples, processes, _process_index())
+    start, stop = dist.process_row_range(
+        stream.n_samples, processes, jax.process_index()
+    )
     return stream.read(start, stop)
 
 

@@ -26,10 +26,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -158,13 +157,6 @@ def row_spec(ndim: int, row_axis: int = 0) -> P:
     return P(*spec)
 
 
-def design_spec(X: Any) -> Any:
-    """PartitionSpecs (a pytree prefix) for a design: rows over "data"."""
-    if isinstance(X, FeatureMajor):
-        return FeatureMajor(row_spec(2, 1))
-    return row_spec(2, 0)
-
-
 def multi_process(mesh: Mesh) -> bool:
     return len({dev.process_index for dev in mesh.devices.flat}) > 1
 
@@ -179,34 +171,18 @@ def to_host(x: Any) -> np.ndarray:
 # -------------------------------------------------------------------------- arrays
 
 
-class ShardedRows(tuple):
-    """(problem, rows, n): the padded, sharded problem; true-row positions; true n."""
+class ShardedRows(NamedTuple):
+    """The padded, sharded problem; positions of the true rows in it; the true n."""
 
-    __slots__ = ()
-
-    def __new__(cls, problem: Problem, rows: jax.Array, n: int) -> ShardedRows:
-        return super().__new__(cls, (problem, rows, n))
-
-    @property
-    def problem(self) -> Problem:
-        return self[0]
-
-    @property
-    def rows(self) -> jax.Array:
-        return self[1]
-
-    @property
-    def n(self) -> int:
-        return self[2]
+    problem: Problem
+    rows: jax.Array
+    n: int
 
 
 def _row_counts(mesh: Mesh, n_local: int, process_local: bool) -> list[int]:
     if not (process_local and multi_process(mesh)):
         return [n_local]
-    from jax.experimental import multihost_utils
-
-    counts = multihost_utils.process_allgather(np.asarray([n_local], np.int64))
-    return [int(c) for c in np.asarray(counts).reshape(-1)]
+    return [int(c) for c in gather_rows(np.r_[n_local]).reshape(-1)]
 
 
 def shard_problem(
@@ -282,25 +258,19 @@ def _padded_slice(
     return _pad(part, axis, stop - start)
 
 
-def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Put every array leaf of ``tree`` on all devices of ``mesh`` (replicated)."""
-    sharding = NamedSharding(mesh, P())
-    return jax.tree.map(lambda a: jax.device_put(jnp.asarray(a), sharding), tree)
-
-
 # ------------------------------------------------------------------ coordination
 
 
-def process_count() -> int:
-    return jax.process_count()
+def gather_rows(values: np.ndarray) -> np.ndarray:
+    """Every process's vector ``values`` (same length everywhere), one row each, in
+    process order (one row when alone). Sum or reduce the rows as needed."""
+    values = np.asarray(values)
+    if jax.process_count() == 1:
+        return values[None, :]
+    from jax.experimental import multihost_utils
 
-
-def barrier(name: str) -> None:
-    """Wait until every process of the job reaches ``name`` (no-op when alone)."""
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        multihost_utils.sync_global_devices(name)
+    gathered = multihost_utils.process_allgather(values)
+    return np.asarray(gathered).reshape(jax.process_count(), -1)
 
 
 def broadcast_from_writer(tree: Any) -> Any:

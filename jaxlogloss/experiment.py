@@ -295,7 +295,6 @@ def run_config(
     if (force or stale) and (out / "checkpoints").exists() and dist.is_writer():
         for f in (out / "checkpoints").iterdir():  # they belong to other settings
             f.unlink()
-    dist.barrier(f"jaxlogloss run {out}: checkpoints ready")
     ckpt.atomic_write_text(out / "config.toml", resolved)
     started = time.perf_counter()
     with enable_x64(config.data.dtype == "float64"):

@@ -374,12 +374,12 @@ def _margin_range(v: np.ndarray, problem: Problem, scaling: Any) -> tuple[float,
     [w', b'] on standardised features (reduced on the devices: any sharding)."""
     dtype = problem.targets.dtype
     direction = LinearParams(jnp.asarray(v[:-1], dtype), jnp.asarray(v[-1], dtype))
-    low, high = _signed_score_range(direction, problem, scaling)
+    low, high = signed_score_range(direction, problem, scaling)
     return float(low), float(high)
 
 
 @jax.jit
-def _signed_score_range(
+def signed_score_range(
     params_std: LinearParams, problem: Problem, scaling: Any
 ) -> tuple[jax.Array, jax.Array]:
     scores = linear_logits(to_raw(params_std, scaling), problem.X)

@@ -35,14 +35,20 @@ import numpy as np
 import optax
 
 from jaxlogloss import convergence as cv
+from jaxlogloss import distributed as dist
 from jaxlogloss.design import FeatureMajor
-from jaxlogloss.fitting import DEFAULT_FIRST_ORDER_STEPS, DEFAULT_MAX_ITER, FitResult
+from jaxlogloss.fitting import (
+    DEFAULT_FIRST_ORDER_STEPS,
+    DEFAULT_MAX_ITER,
+    FitResult,
+    signed_score_range,
+)
 from jaxlogloss.fitting import _check_number as check_number
 from jaxlogloss.inference import coefficient_inference
 from jaxlogloss.losses import logit_log_loss_pointwise
 from jaxlogloss.model import LinearParams, linear_logits
 from jaxlogloss.newton import hessian_sums
-from jaxlogloss.objective import l2_penalty
+from jaxlogloss.objective import Problem, l2_penalty, objective
 from jaxlogloss.optimizers import OPTIMIZERS, make_optimizer
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.scaling import Scaling, to_raw
@@ -104,46 +110,6 @@ def _batch_sums(
     return jnp.sum(c), loss, g, h, margin
 
 
-@jax.jit
-def _batch_margin_range(
-    v: LinearParams, xt: jax.Array, y: jax.Array, c: jax.Array, scaling: Scaling
-) -> tuple[jax.Array, jax.Array]:
-    signed = (2 * y - 1) * linear_logits(to_raw(v, scaling), FeatureMajor(xt))
-    used = c > 0
-    return (
-        jnp.min(jnp.where(used, signed, jnp.inf)),
-        jnp.max(jnp.where(used, signed, -jnp.inf)),
-    )
-
-
-def _all_processes_sum(values: np.ndarray) -> np.ndarray:
-    """Add a float64 vector over the processes of the job (itself when alone)."""
-    if jax.process_count() == 1:
-        return values
-    from jax.experimental import multihost_utils
-
-    return np.asarray(multihost_utils.process_allgather(values)).sum(axis=0)
-
-
-def _all_processes_rows(values: np.ndarray) -> np.ndarray:
-    """Every process's vector, one row each (one row when alone)."""
-    if jax.process_count() == 1:
-        return values[None, :]
-    from jax.experimental import multihost_utils
-
-    return np.asarray(multihost_utils.process_allgather(values)).reshape(
-        jax.process_count(), -1
-    )
-
-
-def _all_processes_min(values: np.ndarray) -> np.ndarray:
-    if jax.process_count() == 1:
-        return values
-    from jax.experimental import multihost_utils
-
-    return np.asarray(multihost_utils.process_allgather(values)).min(axis=0)
-
-
 class _Source:
     """The rows this process streams: padded batches of a fixed size."""
 
@@ -184,7 +150,7 @@ def _scaling_pass(source: _Source, l2: float, dtype: Any) -> Scaling:
         m2_p = np.maximum(s2 - np.square(s1) / s0, 0.0)
     else:
         mean_p, m2_p = np.zeros(d), np.zeros(d)
-    parts = _all_processes_rows(np.r_[s0, mean_p, m2_p])
+    parts = dist.gather_rows(np.r_[s0, mean_p, m2_p])
     weights, means, m2s = parts[:, 0], parts[:, 1 : d + 1], parts[:, d + 1 :]
     total = weights.sum()
     mean = weights @ means / total
@@ -213,11 +179,24 @@ def _pass(
             hess += np.asarray(h_b, np.float64)
         margin = min(margin, float(m_b))
     flat = np.r_[weight, loss, grad, hess.ravel() if hessian else []]
-    flat = _all_processes_sum(flat)
-    margin = float(_all_processes_min(np.r_[margin])[0])
+    flat = dist.gather_rows(flat).sum(axis=0)
+    margin = float(dist.gather_rows(np.r_[margin]).min())
     weight, loss, grad = flat[0], flat[1], flat[2 : 2 + d1]
     hess = flat[2 + d1 :].reshape(d1, d1) if hessian else None
     return PassSums(weight, loss, grad, hess, margin)
+
+
+@functools.partial(jax.jit, static_argnames="hessian")
+def _penalty(
+    flat: jax.Array, scaling: Scaling, l2: jax.Array, hessian: bool
+) -> tuple[jax.Array, ...]:
+    """l2_penalty of the raw weights over [w', b']: value, gradient (and Hessian)."""
+
+    def pen(v: jax.Array) -> jax.Array:
+        return l2_penalty(to_raw(LinearParams(v[:-1], v[-1]), scaling), l2)
+
+    value, grad = jax.value_and_grad(pen)(flat)
+    return value, grad, (jax.hessian(pen)(flat) if hessian else grad[:0])
 
 
 class _Objective:
@@ -225,54 +204,64 @@ class _Objective:
 
     def __init__(self, source: _Source, scaling: Scaling, l2: float, dtype: Any):
         self.source, self.scaling, self.l2, self.dtype = source, scaling, l2, dtype
-        self.scale = np.asarray(scaling.scale, np.float64)
 
     def __call__(
         self, flat: np.ndarray, hessian: bool = False
     ) -> tuple[float, np.ndarray, np.ndarray | None, PassSums]:
-        params = _unflat(flat, self.dtype)
-        sums = _pass(self.source, params, self.scaling, hessian)
-        w_raw = flat[:-1] / self.scale
-        f = sums.loss / sums.weight + 0.5 * self.l2 * float(w_raw @ w_raw)
-        g = sums.grad / sums.weight
-        g[:-1] += self.l2 * w_raw / self.scale
-        h = None
-        if hessian:  # the penalty's Hessian: diag(l2 / scale^2, 0), as in newton.py
-            pen = np.diag(np.r_[self.l2 / np.square(self.scale), 0.0])
-            h = sums.hessian / sums.weight + pen
+        sums = _pass(self.source, _unflat(flat, self.dtype), self.scaling, hessian)
+        pen_f, pen_g, pen_h = (
+            np.asarray(x, np.float64)
+            for x in _penalty(
+                jnp.asarray(flat, self.dtype), self.scaling,
+                jnp.asarray(self.l2, self.dtype), hessian,
+            )
+        )  # fmt: skip
+        f = sums.loss / sums.weight + float(pen_f)
+        g = sums.grad / sums.weight + pen_g
+        h = sums.hessian / sums.weight + pen_h if hessian else None
         return f, g, h, sums
 
 
-def _newton(
-    obj: _Objective, flat: np.ndarray, tol: float, max_iter: int
-) -> tuple[np.ndarray, str, int, list[float], PassSums]:
-    f, g, h, sums = obj(flat, hessian=True)
+class _Descent(NamedTuple):
+    """Where a solver stopped, with the last pass's numbers (h: None without one)."""
+
+    flat: np.ndarray
+    status: str
+    n_iter: int
+    history: list[float]
+    f: float
+    g: np.ndarray
+    h: np.ndarray | None
+    sums: PassSums
+
+
+def _descend(
+    obj: _Objective,
+    flat: np.ndarray,
+    tol: float,
+    max_iter: int,
+    direction: Callable[[np.ndarray, np.ndarray, Any], np.ndarray | None],
+    hessian: bool,
+) -> _Descent:
+    """Line-search descent over passes: at each iterate ``direction(flat, g, h)``
+    (None: no usable direction), then step halving until Armijo holds (with a few ulps
+    of slack at the rounding floor); one pass per trial point."""
+    f, g, h, sums = obj(flat, hessian)
     history = [f]
     eps = np.finfo(obj.dtype).eps
-    status = "running"
-    k = 0
-    if not np.isfinite(f):
-        status = "diverged"
-    elif np.max(np.abs(g)) <= tol:
-        status = "converged"
+    status, k = _status(f, g, sums, 0.0, tol, True), 0
     while status == "running" and k < max_iter:
         k += 1
-        damped = h + 10 * eps * np.max(np.diag(h)) * np.eye(len(g))
-        try:
-            step = -np.linalg.solve(damped, g)
-        except np.linalg.LinAlgError:
-            status = "stalled"
-            break
-        slope = float(g @ step)
+        step = direction(flat, g, h)
+        slope = np.nan if step is None else float(g @ step)  # nan < 0 is False
         accepted = False
-        for i in range(MAX_HALVINGS):
+        for i in range(MAX_HALVINGS if slope < 0 else 0):
             t = 0.5**i
-            f_new, g_new, h_new, sums_new = obj(flat + t * step, hessian=True)
-            slack = 4 * eps * abs(f)
-            if np.isfinite(f_new) and f_new <= f + 1e-4 * t * slope + slack:
+            f_new, g_new, h_new, sums_new = obj(flat + t * step, hessian)
+            if np.isfinite(f_new) and f_new <= f + 1e-4 * t * slope + 4 * eps * abs(f):
                 accepted = True
                 break
-        if not accepted or slope >= 0:
+        if not accepted:
             status = "stalled"
             break
         progress = f_new < f or np.max(np.abs(g_new)) < np.max(np.abs(g))
@@ -281,7 +270,20 @@ def _newton(
         status = _status(f, g, sums, obj.l2, tol, progress)
     if status == "running":
         status = "max_iter"
-    return flat, status, k, history, sums
+    return _Descent(flat, status, k, history, f, g, h, sums)
+
+
+def _newton(obj: _Objective, flat: np.ndarray, tol: float, max_iter: int) -> _Descent:
+    eps = np.finfo(obj.dtype).eps
+
+    def direction(flat: np.ndarray, g: np.ndarray, h: np.ndarray) -> np.ndarray | None:
+        damped = h + 10 * eps * np.max(np.diag(h)) * np.eye(len(g))
+        try:
+            return -np.linalg.solve(damped, g)
+        except np.linalg.LinAlgError:
+            return None
+
+    return _descend(obj, flat, tol, max_iter, direction, hessian=True)
 
 
 def _status(
@@ -307,49 +309,22 @@ def _lbfgs_direction(memory_size: int) -> Any:
 
 def _lbfgs(
     obj: _Objective, flat: np.ndarray, tol: float, max_iter: int, memory_size: int = 10
-) -> tuple[np.ndarray, str, int, list[float], PassSums]:
+) -> _Descent:
     opt = _lbfgs_direction(memory_size)
     with enable_x64(True):
-        p = jnp.asarray(flat, jnp.float64)
-        state = opt.init(p)
-        f, g, _, sums = obj(flat)
-        history = [f]
-        status = "running"
-        k = 0
-        if not np.isfinite(f):
-            status = "diverged"
-        elif np.max(np.abs(g)) <= tol:
-            status = "converged"
-        while status == "running" and k < max_iter:
-            k += 1
-            direction, state = opt.update(
-                jnp.asarray(g, jnp.float64), state, jnp.asarray(flat, jnp.float64)
-            )
-            direction = np.asarray(direction, np.float64)
-            slope = float(g @ direction)
-            if not slope < 0:  # not a descent direction: restart from the gradient
-                state = opt.init(jnp.asarray(flat, jnp.float64))
-                direction, slope = -g, -float(g @ g)
-            accepted = False
-            eps = np.finfo(obj.dtype).eps
-            for i in range(MAX_HALVINGS):
-                t = 0.5**i
-                f_new, g_new, _, sums_new = obj(flat + t * direction)
-                if np.isfinite(f_new) and f_new <= f + 1e-4 * t * slope + 4 * eps * abs(
-                    f
-                ):
-                    accepted = True
-                    break
-            if not accepted:
-                status = "stalled"
-                break
-            progress = f_new < f or np.max(np.abs(g_new)) < np.max(np.abs(g))
-            flat, f, g, sums = flat + t * direction, f_new, g_new, sums_new
-            history.append(f)
-            status = _status(f, g, sums, obj.l2, tol, progress)
-    if status == "running":
-        status = "max_iter"
-    return flat, status, k, history, sums
+        state = [opt.init(jnp.asarray(flat, jnp.float64))]
+
+    def direction(flat: np.ndarray, g: np.ndarray, _: Any) -> np.ndarray:
+        with enable_x64(True):
+            p = jnp.asarray(flat, jnp.float64)
+            step, state[0] = opt.update(jnp.asarray(g, jnp.float64), state[0], p)
+            step = np.asarray(step, np.float64)
+            if not float(g @ step) < 0:  # not a descent direction: restart
+                state[0] = opt.init(p)
+                step = -g
+        return step
+
+    return _descend(obj, flat, tol, max_iter, direction, hessian=False)
 
 
 @functools.partial(jax.jit, static_argnames="optimizer")
@@ -363,11 +338,8 @@ def _first_order_step(
     l2: jax.Array,
     optimizer: Any,
 ) -> tuple[LinearParams, Any, jax.Array]:
-    def f(p: LinearParams) -> jax.Array:
-        raw = to_raw(p, scaling)
-        z = linear_logits(raw, FeatureMajor(xt))
-        mean = jnp.sum(c * logit_log_loss_pointwise(y, z)) / jnp.sum(c)
-        return mean + l2_penalty(raw, l2)
+    def f(p: LinearParams) -> jax.Array:  # the batch's weighted mean + the penalty
+        return objective(to_raw(p, scaling), FeatureMajor(xt), y, c, l2)
 
     value, grads = jax.value_and_grad(f)(params_std)
     updates, opt_state = optimizer.update(grads, opt_state, params_std)
@@ -381,7 +353,7 @@ def _first_order(
     max_iter: int,
     solver: str,
     learning_rate: float | None,
-) -> tuple[np.ndarray, str, int, list[float], PassSums]:
+) -> _Descent:
     optimizer = make_optimizer(solver, learning_rate)
     dtype = obj.dtype
     params = _unflat(flat, dtype)
@@ -389,7 +361,7 @@ def _first_order(
     l2 = jnp.asarray(obj.l2, dtype)
     f, g, _, sums = obj(flat)
     history: list[float] = []
-    status = "converged" if np.max(np.abs(g)) <= tol else "running"
+    status = _status(f, g, sums, 0.0, tol, True)
     k = 0
     while status == "running" and k < max_iter:
         for xt, y, c in obj.source.batches():
@@ -402,13 +374,10 @@ def _first_order(
             k += 1
         flat = _flat(params)
         f, g, _, sums = obj(flat)
-        if not (np.isfinite(f) and np.all(np.isfinite(g))):
-            status = "diverged"
-        elif np.max(np.abs(g)) <= tol:
-            status = "converged"
+        status = _status(f, g, sums, 0.0, tol, True)
     if status == "running":
         status = "max_steps"
-    return flat, status, k, history, sums
+    return _Descent(flat, status, k, history, f, g, None, sums)
 
 
 def fit_stream(
@@ -479,15 +448,15 @@ def fit_stream(
         obj = _Objective(source, scaling, l2, dtype)
         flat0 = np.zeros(stream.n_features + 1)
         if solver == "newton":
-            flat, status, k, hist, sums = _newton(obj, flat0, tol, max_iter)
+            end = _newton(obj, flat0, tol, max_iter)
         elif solver == "lbfgs":
-            flat, status, k, hist, sums = _lbfgs(obj, flat0, tol, max_iter)
+            end = _lbfgs(obj, flat0, tol, max_iter)
         else:
-            flat, status, k, hist, sums = _first_order(
-                obj, flat0, tol, max_iter, solver, learning_rate
-            )
+            end = _first_order(obj, flat0, tol, max_iter, solver, learning_rate)
         seconds = time.perf_counter() - began
-        f, g, h, sums = obj(flat, hessian=True)
+        flat, status, k, hist, f, g, h, sums = end
+        if h is None:  # Newton's last pass already holds the Hessian at the optimum
+            f, g, h, sums = obj(flat, hessian=True)
         information = h * sums.weight
         if l2 == 0 and status != "separation":
             direction = cv.quasi_separation_direction(
@@ -515,7 +484,7 @@ def fit_stream(
                 else ""
             )
         )
-    n_samples = int(_all_processes_sum(np.r_[float(stop - start)])[0])
+    n_samples = int(dist.gather_rows(np.r_[stop - start]).sum())
     return FitResult(
         feature_names=tuple(stream.feature_names),
         intercept=float(params.b),
@@ -539,11 +508,12 @@ def fit_stream(
 def _margin_range(
     source: _Source, v: np.ndarray, scaling: Scaling, dtype: Any
 ) -> tuple[float, float]:
+    """Least and greatest signed score along v over every weighted row of the job."""
     direction = _unflat(v, dtype)
     low, high = np.inf, -np.inf
     for xt, y, c in source.batches():
-        lo, hi = _batch_margin_range(direction, xt, y, c, scaling)
+        batch = Problem(FeatureMajor(xt), y, c, 0.0)
+        lo, hi = signed_score_range(direction, batch, scaling)
         low, high = min(low, float(lo)), max(high, float(hi))
-    low = float(_all_processes_min(np.r_[low])[0])
-    high = -float(_all_processes_min(np.r_[-high])[0])
-    return low, high
+    ends = dist.gather_rows(np.r_[low, -high]).min(axis=0)
+    return float(ends[0]), -float(ends[1])

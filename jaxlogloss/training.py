@@ -317,7 +317,7 @@ def train(
       progress: also show a rich progress bar (steps done, time left, latest loss).
       checkpoint: a file path; written atomically after every chunk and, when it
         exists for the same settings, resumed from. With several processes only
-        process 0 writes it (all read it: put it on a shared file system to resume).
+        process 0 writes and reads it, and hands the resumed state to the others.
       mesh: split the rows over the "data" axis of this mesh, parameters replicated
         (:mod:`jaxlogloss.distributed`); the result equals the one-device run to
         rounding, minibatches included (the same examples in the same order).
@@ -391,7 +391,7 @@ def train(
             d=X.shape[1], metrics=metrics, dtype=str(dtype), standardize=standardize,
         ),
     )  # fmt: skip
-    if checkpoint is not None and mesh is not None and dist.process_count() > 1:
+    if checkpoint is not None and mesh is not None and jax.process_count() > 1:
         # process 0 decides and hands its checkpoint's state to every process, so all
         # resume at the same step (no shared file system needed); the history before
         # the resumed step is process 0's alone
@@ -424,7 +424,7 @@ def train(
                 state = state._replace(status=jnp.int32(_DIVERGED))
             elif batch_size is not None and tol is not None and row["grad_norm"] <= tol:
                 state = state._replace(status=jnp.int32(_CONVERGED))
-            if checkpoint is not None and dist.is_writer():
+            if checkpoint is not None:  # process 0 alone writes (checkpoint.py)
                 ckpt.save(checkpoint, (state, history, step_losses), meta)
     finally:
         writer.close()

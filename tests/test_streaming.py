@@ -95,7 +95,6 @@ def test_first_order_stream_takes_one_step_per_batch(many_files) -> None:
         params = LinearParams(jnp.zeros(data.n_features), jnp.zeros(()))
         state = opt.init(params)
         losses = []
-        starts = [i * rows % (N // rows * rows + rows) for i in range(steps)]
         per_epoch = -(-N // rows)
         for k in range(steps):
             lo = (k % per_epoch) * rows
@@ -108,7 +107,6 @@ def test_first_order_stream_takes_one_step_per_batch(many_files) -> None:
                 params, state, xt, y, c, scaling, jnp.asarray(0.0), opt
             )
             losses.append(float(value))
-        del starts
         np.testing.assert_allclose(got.loss_history, losses, rtol=1e-10)
         raw = got.coef
         from jaxlogloss.scaling import to_raw
