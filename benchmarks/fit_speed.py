@@ -45,8 +45,8 @@ def bench_fit(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     import jax.numpy as jnp
     from sklearn.linear_model import LogisticRegression
 
-    from jaxlogloss.design import FeatureMajor
-    from jaxlogloss.fitting import fit
+    from jaxlogloss.data.design import FeatureMajor
+    from jaxlogloss.fitting.fit import fit
 
     rows: dict[str, dict[str, Any]] = {}
     # the layout the framework hands its compiled functions (built once, as fit does)
@@ -152,7 +152,7 @@ def bench_sweep(runs: int, n: int = 20_000, d: int = 20) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
     import jaxlogloss as jl
-    from jaxlogloss.sweeps import sweep
+    from jaxlogloss.fitting.sweeps import sweep
 
     X, y = make_data(n, d, seed=1)
     X64, y64 = X.astype(np.float64), y.astype(np.float64)

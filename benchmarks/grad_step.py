@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxlogloss as jl
-from jaxlogloss.objective import objective
+from jaxlogloss.model.objective import objective
 
 
 def median_ms(fn: Callable[[np.ndarray], Any], ws: list[np.ndarray]) -> float:

@@ -26,15 +26,15 @@ CHILD = textwrap.dedent(
     """
     import json, sys, time
     import numpy as np
-    from jaxlogloss import distributed as dist
+    from jaxlogloss.parallel import mesh as dist
     s = dist.process_settings()
     if s is not None:
         dist.initialize(*s)
     import jax, jax.numpy as jnp
-    from jaxlogloss.design import FeatureMajor
-    from jaxlogloss.fitting import fit
-    from jaxlogloss.model import LinearParams
-    from jaxlogloss.objective import Problem, objective
+    from jaxlogloss.data.design import FeatureMajor
+    from jaxlogloss.fitting.fit import fit
+    from jaxlogloss.model.params import LinearParams
+    from jaxlogloss.model.objective import Problem, objective
     n, d = int(sys.argv[1]), int(sys.argv[2])
     P, i = jax.process_count(), jax.process_index()
     lo, hi = dist.process_row_range(n, P, i)
@@ -74,10 +74,10 @@ STREAM_CHILD = textwrap.dedent(
                     return int(line.split()[1]) / 1024
     import jax.numpy as jnp
     jnp.zeros(1).block_until_ready()
-    from jaxlogloss.data import read_table
-    from jaxlogloss.fitting import fit
-    from jaxlogloss.stream import open_stream
-    from jaxlogloss.streaming import fit_stream
+    from jaxlogloss.data.table import read_table
+    from jaxlogloss.fitting.fit import fit
+    from jaxlogloss.data.stream import open_stream
+    from jaxlogloss.fitting.streaming import fit_stream
     path, mode, solver = sys.argv[1], sys.argv[2], sys.argv[3]
     base = rss(); peak = [base]; running = [True]
     def sample():

@@ -20,56 +20,59 @@ The public API, in the order data flows through it:
 * precision: :func:`enable_x64`.
 """
 
-from jaxlogloss.closed_form import (
-    closed_form_gradient as closed_form_gradient,
-)
-from jaxlogloss.closed_form import (
-    closed_form_hessian as closed_form_hessian,
-)
-from jaxlogloss.closed_form import flatten_params as flatten_params
-from jaxlogloss.closed_form import log_loss_gradient as log_loss_gradient
-from jaxlogloss.closed_form import log_loss_hessian as log_loss_hessian
-from jaxlogloss.closed_form import mse_gradient as mse_gradient
-from jaxlogloss.closed_form import mse_hessian as mse_hessian
-from jaxlogloss.closed_form import softmax_gradient as softmax_gradient
-from jaxlogloss.closed_form import softmax_hessian as softmax_hessian
-from jaxlogloss.convergence import SolverResult as SolverResult
-from jaxlogloss.data import DataError as DataError
-from jaxlogloss.data import TabularData as TabularData
-from jaxlogloss.data import read_table as read_table
-from jaxlogloss.design import FeatureMajor as FeatureMajor
-from jaxlogloss.design import feature_major as feature_major
-from jaxlogloss.distributed import data_mesh as data_mesh
-from jaxlogloss.fitting import FitResult as FitResult
-from jaxlogloss.fitting import fit as fit
-from jaxlogloss.losses import log_loss as log_loss
-from jaxlogloss.losses import log_loss_from_logits as log_loss_from_logits
-from jaxlogloss.losses import mse_loss as mse_loss
-from jaxlogloss.losses import sigmoid as sigmoid
-from jaxlogloss.losses import softmax_cross_entropy as softmax_cross_entropy
+from jaxlogloss import _moved  # noqa: E402  (old module paths, deprecated)
+from jaxlogloss.data.design import FeatureMajor as FeatureMajor
+from jaxlogloss.data.design import feature_major as feature_major
+from jaxlogloss.data.stream import open_stream as open_stream
+from jaxlogloss.data.table import DataError as DataError
+from jaxlogloss.data.table import TabularData as TabularData
+from jaxlogloss.data.table import read_table as read_table
+from jaxlogloss.fitting.fit import FitResult as FitResult
+from jaxlogloss.fitting.fit import fit as fit
+from jaxlogloss.fitting.streaming import fit_stream as fit_stream
+from jaxlogloss.fitting.sweeps import SweepResult as SweepResult
+from jaxlogloss.fitting.sweeps import sweep as sweep
+from jaxlogloss.fitting.train import TrainResult as TrainResult
+from jaxlogloss.fitting.train import train as train
+from jaxlogloss.losses.pointwise import log_loss as log_loss
+from jaxlogloss.losses.pointwise import log_loss_from_logits as log_loss_from_logits
+from jaxlogloss.losses.pointwise import mse_loss as mse_loss
+from jaxlogloss.losses.pointwise import sigmoid as sigmoid
+from jaxlogloss.losses.pointwise import softmax_cross_entropy as softmax_cross_entropy
 from jaxlogloss.metrics import accuracy as accuracy
 from jaxlogloss.metrics import brier_score as brier_score
 from jaxlogloss.metrics import evaluate as evaluate
 from jaxlogloss.metrics import expected_calibration_error as expected_calibration_error
 from jaxlogloss.metrics import reliability_curve as reliability_curve
 from jaxlogloss.metrics import roc_auc as roc_auc
-from jaxlogloss.model import LinearParams as LinearParams
-from jaxlogloss.model import init_params as init_params
-from jaxlogloss.model import logits as logits
-from jaxlogloss.model import predict as predict
-from jaxlogloss.model import predict_proba as predict_proba
-from jaxlogloss.objective import LOSSES as LOSSES
-from jaxlogloss.objective import linear_loss as linear_loss
-from jaxlogloss.objective import objective as objective
-from jaxlogloss.optimizers import make_optimizer as make_optimizer
+from jaxlogloss.model.closed_form import (
+    closed_form_gradient as closed_form_gradient,
+)
+from jaxlogloss.model.closed_form import (
+    closed_form_hessian as closed_form_hessian,
+)
+from jaxlogloss.model.closed_form import flatten_params as flatten_params
+from jaxlogloss.model.closed_form import log_loss_gradient as log_loss_gradient
+from jaxlogloss.model.closed_form import log_loss_hessian as log_loss_hessian
+from jaxlogloss.model.closed_form import mse_gradient as mse_gradient
+from jaxlogloss.model.closed_form import mse_hessian as mse_hessian
+from jaxlogloss.model.closed_form import softmax_gradient as softmax_gradient
+from jaxlogloss.model.closed_form import softmax_hessian as softmax_hessian
+from jaxlogloss.model.objective import LOSSES as LOSSES
+from jaxlogloss.model.objective import linear_loss as linear_loss
+from jaxlogloss.model.objective import objective as objective
+from jaxlogloss.model.params import LinearParams as LinearParams
+from jaxlogloss.model.params import init_params as init_params
+from jaxlogloss.model.params import logits as logits
+from jaxlogloss.model.params import predict as predict
+from jaxlogloss.model.params import predict_proba as predict_proba
+from jaxlogloss.model.verification import GradcheckReport as GradcheckReport
+from jaxlogloss.model.verification import gradcheck as gradcheck
+from jaxlogloss.parallel.mesh import data_mesh as data_mesh
 from jaxlogloss.precision import enable_x64 as enable_x64
-from jaxlogloss.stream import open_stream as open_stream
-from jaxlogloss.streaming import fit_stream as fit_stream
-from jaxlogloss.sweeps import SweepResult as SweepResult
-from jaxlogloss.sweeps import sweep as sweep
-from jaxlogloss.training import TrainResult as TrainResult
-from jaxlogloss.training import train as train
-from jaxlogloss.verification import GradcheckReport as GradcheckReport
-from jaxlogloss.verification import gradcheck as gradcheck
+from jaxlogloss.solvers.base import SolverResult as SolverResult
+from jaxlogloss.solvers.first_order import make_optimizer as make_optimizer
+
+_moved.install()
 
 __version__ = "0.1.0"

@@ -108,7 +108,7 @@ def bench_grad(
 ) -> dict[str, Any]:
     """One gradient of the mean log-loss: every path, and its share of the floor."""
     import jaxlogloss as jl
-    from jaxlogloss.objective import objective
+    from jaxlogloss.model.objective import objective
 
     n, d = X.shape
     rng = np.random.default_rng(1)
@@ -194,8 +194,8 @@ def _torch() -> Any:
 
 def bench_fit(X: np.ndarray, y: np.ndarray, device: jax.Device) -> dict[str, Any]:
     """Time to the optimum: jaxlogloss solvers vs scikit-learn, NumPy GD, PyTorch."""
-    from jaxlogloss.design import FeatureMajor
-    from jaxlogloss.fitting import fit
+    from jaxlogloss.data.design import FeatureMajor
+    from jaxlogloss.fitting.fit import fit
 
     dtype = "float64" if X.dtype == np.float64 else "float32"
     design = FeatureMajor(jax.device_put(np.ascontiguousarray(X.T), device))
@@ -312,8 +312,8 @@ def _torch_lbfgs(torch: Any, X: np.ndarray, y: np.ndarray, dev: str) -> dict[str
 
 def bench_sweep(runs: int, n: int, d: int) -> dict[str, Any]:
     """An L2 path of ``runs`` fits: one vmapped Newton call vs sequential scikit-learn."""
+    from jaxlogloss.fitting.sweeps import sweep
     from jaxlogloss.precision import enable_x64
-    from jaxlogloss.sweeps import sweep
 
     X, y = make_data(n, d, np.float64, seed=1)
     l2s = list(np.logspace(-6, 0, runs))
@@ -355,7 +355,7 @@ MEMORY_CHILD = textwrap.dedent(
     import numpy as np
     import jax.numpy as jnp
     from jaxlogloss.bench import make_data
-    from jaxlogloss.fitting import fit
+    from jaxlogloss.fitting.fit import fit
 
     def rss_mb():
         with open("/proc/self/status") as f:
@@ -537,7 +537,7 @@ def _sweep_table(r: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], path: str) -> None:
     """Gradient time vs n on log-log axes, with the bandwidth floor drawn."""
-    from jaxlogloss import figures as fg
+    from jaxlogloss.experiments import figures as fg
 
     fig, ax = fg.new_figure(width=6.4, height=4.4)
     grads = result["grad"]

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlogloss import _validation as v
-from jaxlogloss import losses
+from jaxlogloss.losses import pointwise as losses
 
 Array = jax.Array
 

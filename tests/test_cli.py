@@ -8,10 +8,10 @@ import shutil
 import subprocess
 import sys
 
+import jaxlogloss.model.verification as gc
 import pytest
 
-import jaxlogloss.verification as gc
-from jaxlogloss.cli import main
+from jaxlogloss.cli.main import main
 
 FAST = ["--n", "32", "--d", "2", "--points", "16"]
 

@@ -10,8 +10,8 @@ import pytest
 import statsmodels.api as sm
 from sklearn.linear_model import LogisticRegression
 
-from jaxlogloss.cli import main
-from jaxlogloss.datasets import write_jacket_cardigan_csv
+from jaxlogloss.cli.main import main
+from jaxlogloss.data.datasets import write_jacket_cardigan_csv
 
 
 @pytest.fixture(autouse=True)

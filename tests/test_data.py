@@ -15,14 +15,14 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.preprocessing import StandardScaler
 
-from jaxlogloss.data import (
+from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.data.table import (
     DataError,
     TabularData,
     read_table,
     standardize,
     unstandardize_coef,
 )
-from jaxlogloss.design import FeatureMajor
 
 LEVELS = ["north", "south", "coastal", "inland"]
 SIZES = ["S", "M", "L"]

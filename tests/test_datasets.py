@@ -9,8 +9,13 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
-from jaxlogloss import datasets as ds
-from jaxlogloss.data import TabularData, read_table, standardize, unstandardize_coef
+from jaxlogloss.data import datasets as ds
+from jaxlogloss.data.table import (
+    TabularData,
+    read_table,
+    standardize,
+    unstandardize_coef,
+)
 
 
 def check_layout(data: TabularData, d: int, n: int, dtype) -> None:

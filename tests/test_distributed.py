@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxlogloss import distributed as dist
-from jaxlogloss.fitting import fit
-from jaxlogloss.model import LinearParams
-from jaxlogloss.objective import Problem, objective
+from jaxlogloss.fitting.fit import fit
+from jaxlogloss.model.objective import Problem, objective
+from jaxlogloss.model.params import LinearParams
+from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.precision import enable_x64
 
 SCRIPT = Path(__file__).parent / "scripts" / "sharded_run.py"

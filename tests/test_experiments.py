@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from jaxlogloss import checkpoint as ckpt
-from jaxlogloss import config as cfg
-from jaxlogloss.cli import main
-from jaxlogloss.config import CLAIM_IDS
+from jaxlogloss.cli.main import main
+from jaxlogloss.experiments import config as cfg
+from jaxlogloss.experiments.config import CLAIM_IDS
+from jaxlogloss.fitting import checkpoint as ckpt
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.toml"))

@@ -8,7 +8,7 @@ import statsmodels.api as sm
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
-from jaxlogloss.fitting import fit
+from jaxlogloss.fitting.fit import fit
 
 
 def badly_scaled(rng, n=1500):

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from scipy.special import expit
 from sklearn.calibration import calibration_curve
 
-from jaxlogloss import losses
 from jaxlogloss import metrics as jm
+from jaxlogloss.losses import pointwise as losses
 from jaxlogloss.precision import enable_x64
 
 N = 200  # one array length for most tests: every new shape compiles

@@ -12,7 +12,7 @@ from scipy.special import expit, softmax
 from sklearn.linear_model import LogisticRegression
 
 import jaxlogloss as jl
-from jaxlogloss.design import row_major
+from jaxlogloss.data.design import row_major
 
 
 def random_params(rng, d, k, dtype):

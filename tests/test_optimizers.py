@@ -8,7 +8,12 @@ import numpy as np
 import optax
 import pytest
 
-from jaxlogloss.optimizers import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from jaxlogloss.solvers.first_order import (
+    OPTIMIZERS,
+    SCHEDULES,
+    make_optimizer,
+    make_schedule,
+)
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))

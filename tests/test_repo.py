@@ -11,7 +11,7 @@ import shlex
 import shutil
 import sys
 
-from jaxlogloss.cli import main
+from jaxlogloss.cli.main import main
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

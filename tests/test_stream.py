@@ -7,13 +7,13 @@ import gzip
 import threading
 import time
 
+import jaxlogloss.stream as stream
 import numpy as np
 import pandas as pd
 import pytest
 
-import jaxlogloss.stream as stream
-from jaxlogloss.data import DataError, TabularData, read_table
-from jaxlogloss.stream import Batch, TableStream, open_stream
+from jaxlogloss.data.stream import Batch, TableStream, open_stream
+from jaxlogloss.data.table import DataError, TabularData, read_table
 
 PARQUET_SIZES = [13, 1, 0, 38, 7, 55, 22]  # 136 rows; one file without rows
 CSV_SIZES = [29, 1, 44, 8, 37]  # 119 rows; the third file gzipped

@@ -17,13 +17,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jaxlogloss.cli import main
-from jaxlogloss.data import read_table
-from jaxlogloss.fitting import fit
-from jaxlogloss.model import LinearParams
+from jaxlogloss.cli.main import main
+from jaxlogloss.data.stream import open_stream
+from jaxlogloss.data.table import read_table
+from jaxlogloss.fitting.fit import fit
+from jaxlogloss.fitting.streaming import _first_order_step, fit_stream
+from jaxlogloss.model.params import LinearParams
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.stream import open_stream
-from jaxlogloss.streaming import _first_order_step, fit_stream
 
 N = 1500
 
@@ -88,7 +88,7 @@ def test_first_order_stream_takes_one_step_per_batch(many_files) -> None:
     assert got.n_iter == steps and len(got.loss_history) == steps
     data = read_table(many_files, target="y", dtype="float64")
     with enable_x64():
-        from jaxlogloss.streaming import _scaling_pass, _Source
+        from jaxlogloss.fitting.streaming import _scaling_pass, _Source
 
         scaling = _scaling_pass(_Source(stream, 0, N, rows), 0.0, np.float64)
         opt = optax.adam(0.05)
@@ -109,7 +109,7 @@ def test_first_order_stream_takes_one_step_per_batch(many_files) -> None:
             losses.append(float(value))
         np.testing.assert_allclose(got.loss_history, losses, rtol=1e-10)
         raw = got.coef
-        from jaxlogloss.scaling import to_raw
+        from jaxlogloss.model.scaling import to_raw
 
         want = to_raw(params, scaling)
         np.testing.assert_allclose(raw, np.asarray(want.w), rtol=1e-9, atol=1e-12)

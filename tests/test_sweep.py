@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import jaxlogloss as jl
-from jaxlogloss.fitting import fit
-from jaxlogloss.sweeps import sweep
-from jaxlogloss.training import train
+from jaxlogloss.fitting.fit import fit
+from jaxlogloss.fitting.sweeps import sweep
+from jaxlogloss.fitting.train import train
 
 
 @pytest.fixture

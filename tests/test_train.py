@@ -11,10 +11,10 @@ import optax
 import pytest
 
 import jaxlogloss as jl
-from jaxlogloss import training as train_mod
-from jaxlogloss.fitting import fit
-from jaxlogloss.training import train
-from jaxlogloss.writers import JsonlWriter
+from jaxlogloss.fitting import train as train_mod
+from jaxlogloss.fitting.fit import fit
+from jaxlogloss.fitting.train import train
+from jaxlogloss.fitting.writers import JsonlWriter
 
 
 def logistic_data(rng, n=400, d=3, dtype=np.float32):

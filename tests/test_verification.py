@@ -7,10 +7,10 @@ import json
 
 import jax
 import jax.numpy as jnp
+import jaxlogloss.verification as gc
 import numpy as np
 import pytest
 
-import jaxlogloss.verification as gc
 from jaxlogloss.precision import enable_x64
 
 SMALL = dict(n=48, d=3, n_points=48)

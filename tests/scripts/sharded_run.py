@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from jaxlogloss import distributed as dist
+from jaxlogloss.parallel import mesh as dist
 
 settings = dist.process_settings()
 if settings is not None:
@@ -19,11 +19,11 @@ if settings is not None:
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from jaxlogloss.fitting import fit  # noqa: E402
-from jaxlogloss.model import LinearParams  # noqa: E402
-from jaxlogloss.objective import Problem, objective  # noqa: E402
+from jaxlogloss.fitting.fit import fit  # noqa: E402
+from jaxlogloss.fitting.train import train  # noqa: E402
+from jaxlogloss.model.objective import Problem, objective  # noqa: E402
+from jaxlogloss.model.params import LinearParams  # noqa: E402
 from jaxlogloss.precision import enable_x64  # noqa: E402
-from jaxlogloss.training import train  # noqa: E402
 
 
 def make_data(n: int, d: int, seed: int = 0):

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from jaxlogloss import checkpoint as ckpt
-from jaxlogloss.config import ExperimentConfig
+from jaxlogloss.experiments.config import ExperimentConfig
+from jaxlogloss.fitting import checkpoint as ckpt
 
 
 def _verdict(passed: bool) -> str:

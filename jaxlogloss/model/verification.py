@@ -42,9 +42,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.test_util import check_grads
 
-from jaxlogloss.closed_form import _gradient, _hessian, flatten_params
-from jaxlogloss.model import LinearParams, init_params
-from jaxlogloss.objective import objective
+from jaxlogloss.model.closed_form import _gradient, _hessian, flatten_params
+from jaxlogloss.model.objective import objective
+from jaxlogloss.model.params import LinearParams, init_params
 from jaxlogloss.precision import enable_x64
 
 Array = jax.Array

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlogloss import _validation as v
-from jaxlogloss.design import Design, as_design, matvec
+from jaxlogloss.data.design import Design, as_design, matvec
 
 Array = jax.Array
 

@@ -52,9 +52,9 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from jaxlogloss import _validation as v
-from jaxlogloss.design import FeatureMajor
-from jaxlogloss.model import LinearParams
-from jaxlogloss.scaling import Scaling, to_raw
+from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.model.params import LinearParams
+from jaxlogloss.model.scaling import Scaling, to_raw
 
 CSV_EXTENSIONS = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 PARQUET_EXTENSIONS = (".parquet", ".pq")

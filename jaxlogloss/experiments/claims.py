@@ -17,18 +17,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss import figures as fg
-from jaxlogloss.closed_form import _gradient, _hessian, flatten_params
-from jaxlogloss.config import ConfigError
-from jaxlogloss.experiment import ClaimResult, Context
-from jaxlogloss.fitting import fit
-from jaxlogloss.losses import log_loss
+from jaxlogloss.experiments import figures as fg
+from jaxlogloss.experiments.config import ConfigError
+from jaxlogloss.experiments.runner import ClaimResult, Context
+from jaxlogloss.fitting.fit import fit
+from jaxlogloss.fitting.sweeps import sweep
+from jaxlogloss.losses.pointwise import log_loss
 from jaxlogloss.metrics import evaluate, reliability_curve
-from jaxlogloss.model import LinearParams, linear_logits
-from jaxlogloss.objective import objective
+from jaxlogloss.model.closed_form import _gradient, _hessian, flatten_params
+from jaxlogloss.model.objective import objective
+from jaxlogloss.model.params import LinearParams, linear_logits
+from jaxlogloss.model.verification import central_difference, compare
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.sweeps import sweep
-from jaxlogloss.verification import central_difference, compare
 
 Array = jax.Array
 
@@ -772,7 +772,7 @@ def s11_optimise_log_loss_evaluate_accuracy(ctx: Context) -> ClaimResult:
 
 
 def s12_case_study(ctx: Context) -> ClaimResult:
-    from jaxlogloss.datasets import JACKET_TRUE_COEF
+    from jaxlogloss.data.datasets import JACKET_TRUE_COEF
 
     train_d, test_d = ctx.train_data, ctx.test_data or ctx.train_data
     names = tuple(train_d.feature_names)

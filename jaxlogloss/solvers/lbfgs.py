@@ -17,10 +17,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxlogloss import convergence as cv
-from jaxlogloss.model import LinearParams, linear_logits
-from jaxlogloss.objective import Problem, objective
-from jaxlogloss.scaling import Scaling, to_raw
+from jaxlogloss.model.objective import Problem, objective
+from jaxlogloss.model.params import LinearParams, linear_logits
+from jaxlogloss.model.scaling import Scaling, to_raw
+from jaxlogloss.solvers import base as cv
 
 Array = jax.Array
 

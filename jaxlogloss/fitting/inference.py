@@ -23,10 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.model import LinearParams, linear_logits
-from jaxlogloss.newton import newton_hessian
-from jaxlogloss.objective import Problem
-from jaxlogloss.scaling import Scaling, raw_jacobian
+from jaxlogloss.model.objective import Problem
+from jaxlogloss.model.params import LinearParams, linear_logits
+from jaxlogloss.model.scaling import Scaling, raw_jacobian
+from jaxlogloss.solvers.newton import newton_hessian
 
 
 @dataclass(frozen=True)

@@ -34,24 +34,24 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxlogloss import convergence as cv
-from jaxlogloss import distributed as dist
-from jaxlogloss.design import FeatureMajor
-from jaxlogloss.fitting import (
+from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.fitting.fit import (
     DEFAULT_FIRST_ORDER_STEPS,
     DEFAULT_MAX_ITER,
     FitResult,
     signed_score_range,
 )
-from jaxlogloss.fitting import _check_number as check_number
-from jaxlogloss.inference import coefficient_inference
-from jaxlogloss.losses import logit_log_loss_pointwise
-from jaxlogloss.model import LinearParams, linear_logits
-from jaxlogloss.newton import hessian_sums
-from jaxlogloss.objective import Problem, l2_penalty, objective
-from jaxlogloss.optimizers import OPTIMIZERS, make_optimizer
+from jaxlogloss.fitting.fit import _check_number as check_number
+from jaxlogloss.fitting.inference import coefficient_inference
+from jaxlogloss.losses.pointwise import logit_log_loss_pointwise
+from jaxlogloss.model.objective import Problem, l2_penalty, objective
+from jaxlogloss.model.params import LinearParams, linear_logits
+from jaxlogloss.model.scaling import Scaling, to_raw
+from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.scaling import Scaling, to_raw
+from jaxlogloss.solvers import base as cv
+from jaxlogloss.solvers.first_order import OPTIMIZERS, make_optimizer
+from jaxlogloss.solvers.newton import hessian_sums
 
 STREAM_SOLVERS = ("newton", "lbfgs", *(n for n in OPTIMIZERS if n != "lbfgs"))
 MAX_HALVINGS = 40

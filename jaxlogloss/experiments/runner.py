@@ -32,24 +32,24 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxlogloss import checkpoint as ckpt
-from jaxlogloss import config as cfg
-from jaxlogloss import distributed as dist
-from jaxlogloss.config import ExperimentConfig
-from jaxlogloss.convergence import make_result
-from jaxlogloss.data import TabularData, read_table
-from jaxlogloss.datasets import (
+from jaxlogloss.data.datasets import (
     breast_cancer,
     gaussian_classes,
     jacket_cardigan,
     separable,
 )
-from jaxlogloss.model import LinearParams, init_params
-from jaxlogloss.newton import newton_solve
-from jaxlogloss.objective import Problem
+from jaxlogloss.data.table import TabularData, read_table
+from jaxlogloss.experiments import config as cfg
+from jaxlogloss.experiments.config import ExperimentConfig
+from jaxlogloss.fitting import checkpoint as ckpt
+from jaxlogloss.fitting.train import train
+from jaxlogloss.model.objective import Problem
+from jaxlogloss.model.params import LinearParams, init_params
+from jaxlogloss.model.scaling import feature_scaling, to_standardized
+from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.scaling import feature_scaling, to_standardized
-from jaxlogloss.training import train
+from jaxlogloss.solvers.base import make_result
+from jaxlogloss.solvers.newton import newton_solve
 
 
 @dataclass
@@ -280,8 +280,8 @@ def run_config(
     With several processes every process runs it (the training runs split their rows
     over ``mesh``), process 0 decides whether it is up to date and alone writes files.
     """
-    from jaxlogloss.claims import CLAIMS, optimizer_comparison
-    from jaxlogloss.report import write_report
+    from jaxlogloss.experiments.claims import CLAIMS, optimizer_comparison
+    from jaxlogloss.experiments.report import write_report
 
     out = Path(out)
     resolved = cfg.to_toml(config)
@@ -384,7 +384,7 @@ def run_path(
     mesh: Mesh | None = None,
 ) -> Path:
     """Run a config file, or every config of a folder; returns the report or index path."""
-    from jaxlogloss.report import write_index
+    from jaxlogloss.experiments.report import write_index
 
     path, out = Path(path), Path(out)
     if not path.exists():

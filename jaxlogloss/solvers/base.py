@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.model import LinearParams
+from jaxlogloss.model.params import LinearParams
 
 Array = jax.Array
 

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from jaxlogloss.data import TabularData, _float_dtype
+from jaxlogloss.data.table import TabularData, _float_dtype
 
 JACKET_FEATURES = (
     "age",

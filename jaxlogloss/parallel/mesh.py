@@ -33,8 +33,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxlogloss.design import FeatureMajor
-from jaxlogloss.objective import Problem
+from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.model.objective import Problem
 
 DATA_AXIS = "data"
 ENV_COORDINATOR = "JAXLOGLOSS_COORDINATOR"

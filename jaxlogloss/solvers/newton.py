@@ -26,12 +26,12 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxlogloss import convergence as cv
-from jaxlogloss.design import centered_gram
-from jaxlogloss.losses import logit_log_loss_pointwise, reduce_loss
-from jaxlogloss.model import LinearParams, linear_logits
-from jaxlogloss.objective import Problem, l2_penalty
-from jaxlogloss.scaling import Scaling, to_raw
+from jaxlogloss.data.design import centered_gram
+from jaxlogloss.losses.pointwise import logit_log_loss_pointwise, reduce_loss
+from jaxlogloss.model.objective import Problem, l2_penalty
+from jaxlogloss.model.params import LinearParams, linear_logits
+from jaxlogloss.model.scaling import Scaling, to_raw
+from jaxlogloss.solvers import base as cv
 
 Array = jax.Array
 

@@ -28,14 +28,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxlogloss import _validation as v
-from jaxlogloss.design import Design
-from jaxlogloss.losses import (
+from jaxlogloss.data.design import Design
+from jaxlogloss.losses.pointwise import (
     logit_log_loss_pointwise,
     mse_pointwise,
     reduce_loss,
     softmax_cross_entropy_pointwise,
 )
-from jaxlogloss.model import LinearParams, check_model_inputs, linear_logits
+from jaxlogloss.model.params import LinearParams, check_model_inputs, linear_logits
 
 Array = jax.Array
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jaxlogloss.optimizers import OPTIMIZERS
+from jaxlogloss.solvers.first_order import OPTIMIZERS
 
 DATA_SOURCES = ("gaussian", "separable", "jackets", "breast_cancer", "file")
 CONFIG_LOSSES = ("log_loss", "mse", "squared_error")

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from jaxlogloss.verification import (
+from jaxlogloss.model.verification import (
     DTYPE_CHOICES,
     LOSS_CHOICES,
     TOLERANCES,
@@ -146,7 +146,7 @@ def _bench(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes) if args.sizes else None
     result = run_bench(args.device, sizes, args.dtype, args.quick)
     if args.json:
-        from jaxlogloss.checkpoint import atomic_write_text
+        from jaxlogloss.fitting.checkpoint import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(result, indent=2))
     if args.plot:
@@ -220,7 +220,7 @@ def _join(args: argparse.Namespace) -> Any:
     """Join the job the flags or environment name (if any); the data mesh or None."""
     import jax
 
-    from jaxlogloss import distributed as dist
+    from jaxlogloss.parallel import mesh as dist
 
     settings = dist.process_settings(
         args.coordinator, args.num_processes, args.process_id
@@ -250,13 +250,13 @@ def _keep_stdout_for_results() -> None:
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from jaxlogloss.experiment import run_path
+    from jaxlogloss.experiments.runner import run_path
 
     path = Path(args.path)
     out = args.out or (
         "results" if path.is_dir() else os.path.join("results", path.stem)
     )
-    from jaxlogloss.distributed import is_writer
+    from jaxlogloss.parallel.mesh import is_writer
 
     mesh = _join(args)
     writer = is_writer()
@@ -300,7 +300,7 @@ def _launch(args: argparse.Namespace) -> int:
     import subprocess
     import time
 
-    from jaxlogloss import distributed as dist
+    from jaxlogloss.parallel import mesh as dist
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
@@ -368,7 +368,7 @@ def _positive_float(text: str) -> float:
 
 
 def _add_fit_parser(sub: Any) -> None:
-    from jaxlogloss.fitting import SOLVERS
+    from jaxlogloss.fitting.fit import SOLVERS
 
     fit = sub.add_parser(
         "fit",
@@ -442,8 +442,8 @@ def _add_fit_parser(sub: Any) -> None:
 def _fit(args: argparse.Namespace) -> int:
     import jax
 
-    from jaxlogloss import distributed as dist
-    from jaxlogloss.fitting import fit
+    from jaxlogloss.fitting.fit import fit
+    from jaxlogloss.parallel import mesh as dist
 
     if args.learning_rate is not None and args.solver in ("newton", "lbfgs"):
         raise UsageError(
@@ -469,8 +469,8 @@ def _fit(args: argparse.Namespace) -> int:
     mesh = _join(args)
     processes = jax.process_count()
     if args.stream:
-        from jaxlogloss.stream import open_stream
-        from jaxlogloss.streaming import fit_stream
+        from jaxlogloss.data.stream import open_stream
+        from jaxlogloss.fitting.streaming import fit_stream
 
         data = open_stream(
             args.data, target=args.target, features=features, positive=args.positive,
@@ -508,9 +508,9 @@ def _read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
     (read with the whole data set's encoding, without reading the other rows)."""
     import jax
 
-    from jaxlogloss import distributed as dist
-    from jaxlogloss.data import read_table
-    from jaxlogloss.datasets import load_builtin
+    from jaxlogloss.data.datasets import load_builtin
+    from jaxlogloss.data.table import read_table
+    from jaxlogloss.parallel import mesh as dist
 
     if args.data.startswith("builtin:"):
         data = load_builtin(args.data.removeprefix("builtin:"), dtype=args.dtype)
@@ -531,7 +531,7 @@ def _read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
             args.data, target=args.target, features=features, positive=args.positive,
             weights=args.weights, dtype=args.dtype,
         )  # fmt: skip
-    from jaxlogloss.stream import open_stream
+    from jaxlogloss.data.stream import open_stream
 
     stream = open_stream(
         args.data, target=args.target, features=features, positive=args.positive,
@@ -614,7 +614,7 @@ def format_gradcheck(report: GradcheckReport) -> str:
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    from jaxlogloss.verification import gradcheck
+    from jaxlogloss.model.verification import gradcheck
 
     report = gradcheck(
         args.loss,

@@ -29,19 +29,23 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxlogloss import _validation as v
-from jaxlogloss import convergence as cv
-from jaxlogloss import distributed as dist
-from jaxlogloss.design import FeatureMajor
-from jaxlogloss.inference import Inference, coefficient_inference, observed_information
-from jaxlogloss.lbfgs import lbfgs_solve
-from jaxlogloss.losses import logit_log_loss_pointwise, reduce_loss
-from jaxlogloss.model import LinearParams, init_params, linear_logits
-from jaxlogloss.newton import newton_solve
-from jaxlogloss.objective import Problem, prepare_problem
-from jaxlogloss.optimizers import OPTIMIZERS
+from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.fitting.inference import (
+    Inference,
+    coefficient_inference,
+    observed_information,
+)
+from jaxlogloss.fitting.train import train
+from jaxlogloss.losses.pointwise import logit_log_loss_pointwise, reduce_loss
+from jaxlogloss.model.objective import Problem, prepare_problem
+from jaxlogloss.model.params import LinearParams, init_params, linear_logits
+from jaxlogloss.model.scaling import Scaling, feature_scaling, to_raw, to_standardized
+from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.scaling import Scaling, feature_scaling, to_raw, to_standardized
-from jaxlogloss.training import train
+from jaxlogloss.solvers import base as cv
+from jaxlogloss.solvers.first_order import OPTIMIZERS
+from jaxlogloss.solvers.lbfgs import lbfgs_solve
+from jaxlogloss.solvers.newton import newton_solve
 
 SOLVERS = ("newton", "lbfgs", *(name for name in OPTIMIZERS if name != "lbfgs"))
 DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000}

@@ -17,8 +17,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxlogloss.design import Design, FeatureMajor
-from jaxlogloss.model import LinearParams
+from jaxlogloss.data.design import Design, FeatureMajor
+from jaxlogloss.model.params import LinearParams
 
 Array = jax.Array
 

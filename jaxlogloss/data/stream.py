@@ -63,7 +63,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from jaxlogloss.data import (
+from jaxlogloss.data.table import (
     _READ,
     _SHOWN_VALUES,
     DataError,

@@ -32,9 +32,9 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxlogloss.design import Design, rmatvec, row_major, weighted_gram
-from jaxlogloss.model import LinearParams, linear_logits
-from jaxlogloss.objective import prepare_problem
+from jaxlogloss.data.design import Design, rmatvec, row_major, weighted_gram
+from jaxlogloss.model.objective import prepare_problem
+from jaxlogloss.model.params import LinearParams, linear_logits
 
 Array = jax.Array
 

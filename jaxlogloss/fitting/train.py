@@ -32,22 +32,22 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from jaxlogloss import checkpoint as ckpt
-from jaxlogloss import convergence as cv
-from jaxlogloss import distributed as dist
-from jaxlogloss.design import FeatureMajor
+from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.fitting import checkpoint as ckpt
+from jaxlogloss.fitting.writers import MultiWriter, NullWriter, ProgressWriter, Writer
 from jaxlogloss.metrics import _UNCHECKED as BINARY_METRICS
-from jaxlogloss.model import LinearParams, linear_logits
-from jaxlogloss.objective import Problem, objective, prepare_problem
-from jaxlogloss.optimizers import make_optimizer
-from jaxlogloss.scaling import (
+from jaxlogloss.model.objective import Problem, objective, prepare_problem
+from jaxlogloss.model.params import LinearParams, linear_logits
+from jaxlogloss.model.scaling import (
     Scaling,
     feature_scaling,
     identity_scaling,
     to_raw,
     to_standardized,
 )
-from jaxlogloss.writers import MultiWriter, NullWriter, ProgressWriter, Writer
+from jaxlogloss.parallel import mesh as dist
+from jaxlogloss.solvers import base as cv
+from jaxlogloss.solvers.first_order import make_optimizer
 
 Array = jax.Array
 

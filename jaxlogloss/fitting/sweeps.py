@@ -34,20 +34,20 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxlogloss import convergence as cv
-from jaxlogloss.lbfgs import lbfgs_solve
-from jaxlogloss.model import LinearParams, init_params
-from jaxlogloss.newton import newton_solve
-from jaxlogloss.objective import Problem, prepare_problem
-from jaxlogloss.optimizers import DEFAULT_LEARNING_RATE, OPTIMIZERS
-from jaxlogloss.scaling import (
+from jaxlogloss.fitting.train import TRAIN_STATUSES, _objective, chunk, initial_state
+from jaxlogloss.model.objective import Problem, prepare_problem
+from jaxlogloss.model.params import LinearParams, init_params
+from jaxlogloss.model.scaling import (
     Scaling,
     feature_scaling,
     identity_scaling,
     to_raw,
     to_standardized,
 )
-from jaxlogloss.training import TRAIN_STATUSES, _objective, chunk, initial_state
+from jaxlogloss.solvers import base as cv
+from jaxlogloss.solvers.first_order import DEFAULT_LEARNING_RATE, OPTIMIZERS
+from jaxlogloss.solvers.lbfgs import lbfgs_solve
+from jaxlogloss.solvers.newton import newton_solve
 
 Array = jax.Array
 SOLVER_LOOPS = ("newton", "lbfgs")

@@ -1,0 +1,1 @@
+"""Experiment configs, the runner, the claims S1-S13, reports and figures."""

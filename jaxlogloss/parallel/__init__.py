@@ -1,0 +1,1 @@
+"""Rows over a device mesh and over processes."""

@@ -1,0 +1,1 @@
+"""Solvers written once against an objective: Newton, L-BFGS, first-order, line search."""
