@@ -7,7 +7,7 @@ import gzip
 import threading
 import time
 
-import jaxlogloss.stream as stream
+import jaxlogloss.data.stream as stream
 import numpy as np
 import pandas as pd
 import pytest

@@ -7,7 +7,7 @@ import json
 
 import jax
 import jax.numpy as jnp
-import jaxlogloss.verification as gc
+import jaxlogloss.model.verification as gc
 import numpy as np
 import pytest
 
