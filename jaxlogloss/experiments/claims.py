@@ -24,7 +24,11 @@ from jaxlogloss.fitting.fit import fit
 from jaxlogloss.fitting.sweeps import sweep
 from jaxlogloss.losses.pointwise import log_loss
 from jaxlogloss.metrics import evaluate, reliability_curve
-from jaxlogloss.model.closed_form import _gradient, _hessian, flatten_params
+from jaxlogloss.model.closed_form import (
+    gradient_unchecked,
+    hessian_unchecked,
+    flatten_params,
+)
 from jaxlogloss.model.objective import objective
 from jaxlogloss.model.params import LinearParams, linear_logits
 from jaxlogloss.model.verification import central_difference, compare
@@ -189,7 +193,7 @@ def _hessian_eigs(
 
     def lo(w: Array, b: Array) -> Array:
         return jnp.linalg.eigvalsh(
-            _hessian(LinearParams(w[None], b), Xj, yj, None, 0.0, loss)
+            hessian_unchecked(LinearParams(w[None], b), Xj, yj, None, 0.0, loss)
         )[0]
 
     return np.asarray(jax.jit(jax.vmap(lo))(jnp.asarray(W), jnp.asarray(B)))
@@ -306,7 +310,7 @@ def s7_log_loss_convex(ctx: Context) -> ClaimResult:
     B = rng.standard_normal(n_points) * scales[:, 0]
     Xj, yj = jnp.asarray(X), jnp.asarray(y)
     eig = np.asarray(
-        jax.jit(jax.vmap(lambda w, b: jnp.linalg.eigvalsh(_hessian(LinearParams(w, b), Xj, yj, None, 0.0, "log_loss"))))(
+        jax.jit(jax.vmap(lambda w, b: jnp.linalg.eigvalsh(hessian_unchecked(LinearParams(w, b), Xj, yj, None, 0.0, "log_loss"))))(
             jnp.asarray(W), jnp.asarray(B)
         )
     )  # fmt: skip
@@ -569,7 +573,7 @@ def s8_gradient_form(ctx: Context) -> ClaimResult:
         form = np.r_[X.T @ (y_hat - y), np.sum(y_hat - y)] / len(
             y
         )  # (y_hat - y) x, averaged
-        closed = flatten_params(_gradient(params, Xj, yj, None, 0.0, loss))[0]
+        closed = flatten_params(gradient_unchecked(params, Xj, yj, None, 0.0, loss))[0]
         fd = central_difference(f, theta)
         c1 = compare("", auto, form, 0)
         c2 = compare("", fd, form, 0)

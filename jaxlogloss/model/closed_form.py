@@ -62,7 +62,7 @@ def _binary_derivatives(loss: str, y: Array, z: Array) -> tuple[Array, Array]:
     return 2 * (p - y) * s, 2 * s * (s + (p - y) * (1 - 2 * p))
 
 
-def _gradient(
+def gradient_unchecked(
     params: LinearParams,
     X: Design,
     targets: Array,
@@ -82,7 +82,7 @@ def _gradient(
     return LinearParams(w=grad_w, b=jnp.sum(cg, axis=0) / total)
 
 
-def _hessian(
+def hessian_unchecked(
     params: LinearParams,
     X: Design,
     targets: Array,
@@ -120,8 +120,8 @@ def _hessian(
 
 
 # validated public entry points run one compiled program each (inlined under an outer jit)
-_gradient_jit = jax.jit(_gradient, static_argnames="loss")
-_hessian_jit = jax.jit(_hessian, static_argnames="loss")
+_gradient_jit = jax.jit(gradient_unchecked, static_argnames="loss")
+_hessian_jit = jax.jit(hessian_unchecked, static_argnames="loss")
 
 
 def closed_form_gradient(

@@ -29,47 +29,21 @@ import jax.numpy as jnp
 
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import Design
-from jaxlogloss.losses.pointwise import (
-    logit_log_loss_pointwise,
-    mse_pointwise,
-    reduce_loss,
-    softmax_cross_entropy_pointwise,
-)
+from jaxlogloss.losses.pointwise import reduce_loss
+from jaxlogloss.losses.registry import LOSSES, get_loss
 from jaxlogloss.model.params import LinearParams, check_model_inputs, linear_logits
 
 Array = jax.Array
 
-LOSSES = ("log_loss", "mse", "softmax", "squared_error")
-
-
-def _mse_on_sigmoid(y: Array, z: Array) -> Array:
-    return mse_pointwise(y, jax.nn.sigmoid(z))
-
-
-def _half_squared_error(y: Array, z: Array) -> Array:
-    return 0.5 * jnp.square(z - y)
-
-
-_POINTWISE: dict[str, Callable[[Array, Array], Array]] = {
-    "log_loss": logit_log_loss_pointwise,
-    "mse": _mse_on_sigmoid,
-    "softmax": softmax_cross_entropy_pointwise,
-    "squared_error": _half_squared_error,
-}
-
 
 def check_loss_name(fn: str, loss: str) -> None:
-    if loss not in LOSSES:
-        raise ValueError(
-            f"{fn}: loss must be one of {', '.join(repr(n) for n in LOSSES)}, got "
-            f"{loss!r}"
-        )
+    """Raise a ValueError naming ``fn`` unless ``loss`` is a registered loss."""
+    get_loss(loss, fn)
 
 
 def pointwise_loss(loss: str) -> Callable[[Array, Array], Array]:
     """The per-example loss ``l(targets, z)`` at the logit level for a loss name."""
-    check_loss_name("pointwise_loss", loss)
-    return _POINTWISE[loss]
+    return get_loss(loss, "pointwise_loss").value
 
 
 def l2_penalty(params: LinearParams, l2: Any) -> Array:
@@ -99,7 +73,7 @@ def objective(
     loss: str = "log_loss",
 ) -> Array:
     """The penalised (weighted) mean loss, without checks: what compiled code calls."""
-    per_example = _POINTWISE[loss](targets, linear_logits(params, X))
+    per_example = get_loss(loss, "objective").value(targets, linear_logits(params, X))
     return reduce_loss(per_example, sample_weight, "mean") + l2_penalty(params, l2)
 
 
@@ -119,10 +93,10 @@ def prepare_problem(
     params, X = check_model_inputs(fn, params, X)
     dtype = params.w.dtype
     n = X.shape[0]
-    if loss == "softmax":
+    if get_loss(loss, fn).multiclass:
         if params.w.ndim != 2:
             raise ValueError(
-                f"{fn}: loss 'softmax' needs params.w of shape (d, K), got "
+                f"{fn}: loss {loss!r} needs params.w of shape (d, K), got "
                 f"{tuple(params.w.shape)}; use init_params(d, n_classes=K)"
             )
         targets = _softmax_targets(fn, y, n, params.w.shape[1], dtype, soft_labels)

@@ -42,7 +42,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.test_util import check_grads
 
-from jaxlogloss.model.closed_form import _gradient, _hessian, flatten_params
+from jaxlogloss.model.closed_form import (
+    gradient_unchecked,
+    hessian_unchecked,
+    flatten_params,
+)
 from jaxlogloss.model.objective import objective
 from jaxlogloss.model.params import LinearParams, init_params
 from jaxlogloss.precision import enable_x64
@@ -210,13 +214,15 @@ def derivative_checks(problem: _Problem) -> list[CheckResult]:
     theta, _, f = _loss_fn(problem)
     g_auto = jax.jit(jax.grad(f))(theta)
     h_auto = jax.jit(jax.hessian(f))(theta)
-    g_closed = flatten_params(_gradient(problem.params, *args))[0]
-    h_closed = _hessian(problem.params, *args)
+    g_closed = flatten_params(gradient_unchecked(problem.params, *args))[0]
+    h_closed = hessian_unchecked(problem.params, *args)
 
     wide = problem.astype(jnp.float64)
     theta64, unravel64, f64 = _loss_fn(wide)
     args64 = wide.args()
-    closed_grad64 = lambda t: flatten_params(_gradient(unravel64(t), *args64))[0]  # noqa: E731
+    closed_grad64 = lambda t: flatten_params(gradient_unchecked(unravel64(t), *args64))[
+        0
+    ]  # noqa: E731
     g_fd, h_fd_closed, h_fd_auto = jax.jit(
         lambda t: (
             central_difference(f64, t),
@@ -277,7 +283,7 @@ def _random_points(problem: _Problem, n_points: int, seed: int) -> LinearParams:
 
 
 def _eigenvalue_range(problem: _Problem, points: LinearParams) -> tuple[Array, Array]:
-    hess = jax.jit(jax.vmap(lambda p: _hessian(p, *problem.args())))(points)
+    hess = jax.jit(jax.vmap(lambda p: hessian_unchecked(p, *problem.args())))(points)
     eig = jnp.linalg.eigvalsh(hess)
     return eig[:, 0], eig[:, -1]
 
