@@ -25,9 +25,9 @@ from jaxlogloss.fitting.sweeps import sweep
 from jaxlogloss.losses.pointwise import log_loss
 from jaxlogloss.metrics import evaluate, reliability_curve
 from jaxlogloss.model.closed_form import (
+    flatten_params,
     gradient_unchecked,
     hessian_unchecked,
-    flatten_params,
 )
 from jaxlogloss.model.objective import objective
 from jaxlogloss.model.params import LinearParams, linear_logits

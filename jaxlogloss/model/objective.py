@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import Design
 from jaxlogloss.losses.pointwise import reduce_loss
-from jaxlogloss.losses.registry import LOSSES, get_loss
+from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.params import LinearParams, check_model_inputs, linear_logits
 
 Array = jax.Array

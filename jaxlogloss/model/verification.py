@@ -43,9 +43,9 @@ import numpy as np
 from jax.test_util import check_grads
 
 from jaxlogloss.model.closed_form import (
+    flatten_params,
     gradient_unchecked,
     hessian_unchecked,
-    flatten_params,
 )
 from jaxlogloss.model.objective import objective
 from jaxlogloss.model.params import LinearParams, init_params
