@@ -77,7 +77,7 @@ STREAM_CHILD = textwrap.dedent(
     from jaxlogloss.data.table import read_table
     from jaxlogloss.fitting.fit import fit
     from jaxlogloss.data.stream import open_stream
-    from jaxlogloss.fitting.streaming import fit_stream
+    from jaxlogloss.fitting import fit_stream
     path, mode, solver = sys.argv[1], sys.argv[2], sys.argv[3]
     base = rss(); peak = [base]; running = [True]
     def sample():

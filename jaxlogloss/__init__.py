@@ -29,7 +29,7 @@ from jaxlogloss.data.table import TabularData as TabularData
 from jaxlogloss.data.table import read_table as read_table
 from jaxlogloss.fitting.fit import FitResult as FitResult
 from jaxlogloss.fitting.fit import fit as fit
-from jaxlogloss.fitting.streaming import fit_stream as fit_stream
+from jaxlogloss.fitting.fit import fit_stream as fit_stream
 from jaxlogloss.fitting.sweeps import SweepResult as SweepResult
 from jaxlogloss.fitting.sweeps import sweep as sweep
 from jaxlogloss.fitting.train import TrainResult as TrainResult
@@ -39,6 +39,7 @@ from jaxlogloss.losses.pointwise import log_loss_from_logits as log_loss_from_lo
 from jaxlogloss.losses.pointwise import mse_loss as mse_loss
 from jaxlogloss.losses.pointwise import sigmoid as sigmoid
 from jaxlogloss.losses.pointwise import softmax_cross_entropy as softmax_cross_entropy
+from jaxlogloss.losses.registry import LOSSES as LOSSES
 from jaxlogloss.metrics import accuracy as accuracy
 from jaxlogloss.metrics import brier_score as brier_score
 from jaxlogloss.metrics import evaluate as evaluate
@@ -58,7 +59,6 @@ from jaxlogloss.model.closed_form import mse_gradient as mse_gradient
 from jaxlogloss.model.closed_form import mse_hessian as mse_hessian
 from jaxlogloss.model.closed_form import softmax_gradient as softmax_gradient
 from jaxlogloss.model.closed_form import softmax_hessian as softmax_hessian
-from jaxlogloss.model.objective import LOSSES as LOSSES
 from jaxlogloss.model.objective import linear_loss as linear_loss
 from jaxlogloss.model.objective import objective as objective
 from jaxlogloss.model.params import LinearParams as LinearParams

@@ -29,7 +29,7 @@ MOVED_MODULES = {
     "inference": "jaxlogloss.fitting.inference",
     "training": "jaxlogloss.fitting.train",
     "sweeps": "jaxlogloss.fitting.sweeps",
-    "streaming": "jaxlogloss.fitting.streaming",
+    "streaming": "jaxlogloss.fitting.fit",
     "checkpoint": "jaxlogloss.fitting.checkpoint",
     "writers": "jaxlogloss.fitting.writers",
     "distributed": "jaxlogloss.parallel.mesh",

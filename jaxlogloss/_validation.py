@@ -267,3 +267,6 @@ def check_sample_weight(
             f"{fn}: {name} is all zero; at least one weight must be positive"
         )
     return sw
+
+
+as_array = _as_array  # the public name other subpackages use

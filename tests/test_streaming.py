@@ -18,11 +18,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from jaxlogloss.cli.main import main
+from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.data.stream import open_stream
 from jaxlogloss.data.table import read_table
+from jaxlogloss.fitting import fit_stream
 from jaxlogloss.fitting.fit import fit
-from jaxlogloss.fitting.streaming import _first_order_step, fit_stream
+from jaxlogloss.model.objective import objective
 from jaxlogloss.model.params import LinearParams
+from jaxlogloss.model.scaling import to_raw
 from jaxlogloss.precision import enable_x64
 
 N = 1500
@@ -88,9 +91,9 @@ def test_first_order_stream_takes_one_step_per_batch(many_files) -> None:
     assert got.n_iter == steps and len(got.loss_history) == steps
     data = read_table(many_files, target="y", dtype="float64")
     with enable_x64():
-        from jaxlogloss.fitting.streaming import _scaling_pass, _Source
+        from jaxlogloss.model.streamed import BatchSource, stream_scaling
 
-        scaling = _scaling_pass(_Source(stream, 0, N, rows), 0.0, np.float64)
+        scaling = stream_scaling(BatchSource(stream, 0, N, rows), 0.0, np.float64)
         opt = optax.adam(0.05)
         params = LinearParams(jnp.zeros(data.n_features), jnp.zeros(()))
         state = opt.init(params)
@@ -103,14 +106,16 @@ def test_first_order_stream_takes_one_step_per_batch(many_files) -> None:
             xt = np.pad(data.xt[:, lo:hi], ((0, 0), (0, pad)))
             y = np.pad(data.y[lo:hi], (0, pad))
             c = np.pad(np.ones(hi - lo), (0, pad))
-            params, state, value = _first_order_step(
-                params, state, xt, y, c, scaling, jnp.asarray(0.0), opt
-            )
+
+            def batch_loss(p, xt=xt, y=y, c=c):
+                return objective(to_raw(p, scaling), FeatureMajor(xt), y, c, 0.0)
+
+            value, grads = jax.value_and_grad(batch_loss)(params)
+            updates, state = opt.update(grads, state, params)
+            params = optax.apply_updates(params, updates)
             losses.append(float(value))
         np.testing.assert_allclose(got.loss_history, losses, rtol=1e-10)
         raw = got.coef
-        from jaxlogloss.model.scaling import to_raw
-
         want = to_raw(params, scaling)
         np.testing.assert_allclose(raw, np.asarray(want.w), rtol=1e-9, atol=1e-12)
 

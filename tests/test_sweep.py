@@ -109,5 +109,5 @@ def test_bad_sweeps(data):
         sweep(X, y, l2s=[-1.0])
     with pytest.raises(ValueError, match="every learning rate must be a number > 0"):
         sweep(X, y, learning_rates=[0.0])
-    with pytest.raises(ValueError, match="supports loss 'log_loss' only"):
+    with pytest.raises(ValueError, match="solver 'newton' needs a convex binary loss"):
         sweep(X, y, solver="newton", loss="mse")

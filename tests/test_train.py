@@ -67,7 +67,7 @@ def test_history_metrics_writer_and_step_losses(data, tmp_path):
         metrics=("accuracy", "roc_auc", "brier", "ece", "log_loss"), writer=JsonlWriter(path),
     )  # fmt: skip
     h = result.history
-    assert result.status == "max_steps" and result.n_steps == 250
+    assert result.status == "max_iter" and result.n_steps == 250
     np.testing.assert_array_equal(h["step"], [0, 100, 200, 250])
     assert set(h) == {
         "step",

@@ -5,6 +5,7 @@ from jaxlogloss.fitting.fit import (
 )
 from jaxlogloss.fitting.fit import DEFAULT_MAX_ITER as DEFAULT_MAX_ITER
 from jaxlogloss.fitting.fit import SOLVERS as SOLVERS
-from jaxlogloss.fitting.fit import FitResult as FitResult
+from jaxlogloss.fitting.fit import STREAM_SOLVERS as STREAM_SOLVERS
 from jaxlogloss.fitting.fit import fit as fit
-from jaxlogloss.fitting.fit import signed_score_range as signed_score_range
+from jaxlogloss.fitting.fit import fit_stream as fit_stream
+from jaxlogloss.fitting.result import FitResult as FitResult

@@ -1,18 +1,23 @@
 """Fit a binary logistic regression and report what a statistician expects.
 
-:func:`fit` minimises  mean_c log-loss(y, X w + b) + (l2 / 2) ||w||^2  (the intercept
-unpenalised; scikit-learn's ``C = 1 / (n * l2)`` for unit weights) with
+:func:`fit` minimises  mean_c l(y, X w + b) + (l2 / 2) ||w||^2  (the log-loss; the
+intercept unpenalised; scikit-learn's ``C = 1 / (n * l2)`` for unit weights) on any
+data: an (n, d) array, a ``FeatureMajor`` view, a ``TabularData``, a ``TableStream``
+(data larger than memory), with ``mesh=`` the rows sharded over devices and processes.
+Whatever the data, it is one function: one set of checks, one objective
+(:mod:`jaxlogloss.model.objectives` in memory or sharded,
+:mod:`jaxlogloss.model.streamed` for a stream), the same solvers:
 
-* ``"newton"`` -- Newton/IRLS with the exact Hessian (:mod:`jaxlogloss.newton`),
-* ``"lbfgs"``  -- optax's L-BFGS with a zoom line search (:mod:`jaxlogloss.lbfgs`),
-* any first-order optimizer of :mod:`jaxlogloss.optimizers` (``"sgd"``, ``"adam"``, ...)
-  through :func:`jaxlogloss.training.train`, full batch,
+* ``"newton"`` -- Newton/IRLS with the exact Hessian (:mod:`jaxlogloss.solvers.newton`),
+* ``"lbfgs"``  -- L-BFGS with a backtracking line search (:mod:`jaxlogloss.solvers.lbfgs`),
+* any first-order optimizer of :mod:`jaxlogloss.solvers.first_order` (``"sgd"``,
+  ``"adam"``, ...): full batch through :func:`jaxlogloss.fitting.train.train`, or one
+  step per batch of a stream,
 
-always on standardised features internally (no copy of X; coefficients are mapped back
-to the raw scale), with X in the feature-major layout, and returns a :class:`FitResult`
-with coefficients, standard errors, z, p-values and confidence intervals
-(:mod:`jaxlogloss.inference`), the log-loss, iterations and convergence. Separation is
-reported as ``converged = False`` with a warning suggesting an L2 penalty.
+always on standardised features internally (a change of parameters, never a copy of
+X), and one inference step: the Hessian at the optimum (Newton's last, for a stream) gives
+the standard errors, z, p-values and intervals (:mod:`jaxlogloss.fitting.inference`).
+Separation is reported as ``converged = False`` with a warning suggesting an L2 penalty.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -30,133 +35,28 @@ from jax.sharding import Mesh
 
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
-from jaxlogloss.fitting.inference import (
-    Inference,
-    coefficient_inference,
-    observed_information,
-)
+from jaxlogloss.fitting.inference import coefficient_inference
+from jaxlogloss.fitting.result import FitResult, fit_warnings
+from jaxlogloss.fitting.solve import make_solver, minimise_compiled
+from jaxlogloss.fitting.stream_steps import first_order_passes
 from jaxlogloss.fitting.train import train
-from jaxlogloss.losses.pointwise import logit_log_loss_pointwise, reduce_loss
 from jaxlogloss.model.objective import Problem, prepare_problem
+from jaxlogloss.model.objectives import InMemoryObjective, ravel
 from jaxlogloss.model.params import LinearParams, init_params, linear_logits
-from jaxlogloss.model.scaling import Scaling, feature_scaling, to_raw, to_standardized
+from jaxlogloss.model.penalties import get_penalty
+from jaxlogloss.model.scaling import feature_scaling, to_standardized
+from jaxlogloss.model.streamed import BatchSource, StreamedObjective, stream_scaling
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.solvers import base as cv
+from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES, inf_norm, minimise
 from jaxlogloss.solvers.first_order import OPTIMIZERS
-from jaxlogloss.solvers.lbfgs import lbfgs_solve
-from jaxlogloss.solvers.newton import newton_solve
+from jaxlogloss.solvers.separation import quasi_separation_direction
 
 SOLVERS = ("newton", "lbfgs", *(name for name in OPTIMIZERS if name != "lbfgs"))
+STREAM_SOLVERS = SOLVERS  # kept for this release: every solver streams
 DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000}
 DEFAULT_FIRST_ORDER_STEPS = 20000
-
-
-@dataclass(frozen=True)
-class FitResult:
-    """A fitted binary logistic regression.
-
-    ``log_loss`` is the (weighted) mean log-loss over the rows, without the penalty;
-    ``objective`` adds it. ``status`` is one of
-    :data:`jaxlogloss.convergence.STATUSES` (first-order solvers: "converged",
-    "max_steps" or "diverged").
-    """
-
-    feature_names: tuple[str, ...]
-    intercept: float
-    coef: np.ndarray
-    inference: Inference
-    log_loss: float
-    objective: float
-    n_iter: int
-    status: str
-    solver: str
-    l2: float
-    tol: float
-    grad_norm: float
-    n_samples: int
-    seconds: float
-    loss_history: np.ndarray
-    warnings: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def converged(self) -> bool:
-        return self.status == "converged"
-
-    @property
-    def params(self) -> LinearParams:
-        return LinearParams(jnp.asarray(self.coef), jnp.asarray(self.intercept))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able summary (non-finite numbers become None)."""
-        inf = self.inference
-
-        def num(x: float) -> float | None:
-            return float(x) if math.isfinite(x) else None
-
-        def by_name(values: np.ndarray) -> dict[str, float | None]:
-            return {name: num(x) for name, x in zip(inf.names, values, strict=True)}
-
-        return {
-            "intercept": num(self.intercept),
-            "coef": {
-                n: num(c) for n, c in zip(self.feature_names, self.coef, strict=True)
-            },
-            "std_err": by_name(inf.std_err),
-            "z": by_name(inf.z),
-            "p_value": by_name(inf.p_value),
-            "ci_low": by_name(inf.ci_low),
-            "ci_high": by_name(inf.ci_high),
-            "confidence": inf.confidence,
-            "log_loss": num(self.log_loss),
-            "objective": num(self.objective),
-            "n_iter": self.n_iter,
-            "converged": self.converged,
-            "status": self.status,
-            "solver": self.solver,
-            "l2": self.l2,
-            "tol": self.tol,
-            "grad_norm": num(self.grad_norm),
-            "n_samples": self.n_samples,
-            "seconds": self.seconds,
-            "warnings": list(self.warnings),
-        }
-
-    def summary(self) -> str:
-        """A statsmodels-like coefficient table with the fit's diagnostics."""
-        inf = self.inference
-        level = f"{inf.confidence:.3f}".rstrip("0").rstrip(".")
-        lo_name = f"[{(1 - inf.confidence) / 2:.3f}"
-        hi_name = f"{1 - (1 - inf.confidence) / 2:.3f}]"
-        width = max(12, *(len(n) for n in inf.names))
-        head = (
-            f"{'':<{width}} {'coef':>11} {'std err':>11} {'z':>9} {'P>|z|':>8} "
-            f"{lo_name:>11} {hi_name:>11}"
-        )
-        rule = "=" * len(head)
-        lines = [
-            "Logistic regression (maximum likelihood"
-            + (f", L2 alpha={self.l2:g}" if self.l2 else "")
-            + ")",
-            rule,
-            f"solver: {self.solver}   status: {self.status}   iterations: "
-            f"{self.n_iter}   ||grad||_inf: {self.grad_norm:.2e} (tol {self.tol:g})",
-            f"rows: {self.n_samples}   log-loss: {self.log_loss:.10g}   "
-            f"-log-likelihood: {self.log_loss * self.n_samples:.6g}   "
-            f"time: {self.seconds:.3f} s   CI level: {level}",
-            rule,
-            head,
-            "-" * len(head),
-        ]
-        for i, name in enumerate(inf.names):
-            lines.append(
-                f"{name:<{width}} {inf.coef[i]:>11.4g} {inf.std_err[i]:>11.4g} "
-                f"{inf.z[i]:>9.3f} {inf.p_value[i]:>8.3f} {inf.ci_low[i]:>11.4g} "
-                f"{inf.ci_high[i]:>11.4g}"
-            )
-        lines.append(rule)
-        lines.extend(f"Warning: {w}" for w in self.warnings)
-        return "\n".join(lines)
+LOSS, PENALTY = "log_loss", "l2"
 
 
 def _check_number(fn: str, name: str, value: Any, low: float, strict: bool) -> float:
@@ -172,6 +72,17 @@ def _check_number(fn: str, name: str, value: Any, low: float, strict: bool) -> f
     return value
 
 
+def _check_int(fn: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{fn}: {name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def is_stream(data: Any) -> bool:
+    """Whether ``data`` is read batch by batch (a TableStream)."""
+    return hasattr(data, "batches") and hasattr(data, "n_samples")
+
+
 def fit(
     X: Any,
     y: Any = None,
@@ -183,52 +94,126 @@ def fit(
     max_iter: int | None = None,
     tol: float | None = None,
     learning_rate: float | None = None,
-    dtype: str = "float64",
+    dtype: str | None = None,
     confidence: float = 0.95,
     mesh: Mesh | None = None,
     process_local: bool = False,
+    batch_rows: int | None = None,
+    row_range: tuple[int, int] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> FitResult:
     """Fit a binary logistic regression (see the module docstring).
 
     Args:
-      X: (n, d) features (any layout: an array, a FeatureMajor view, or a
-        ``jaxlogloss.data.TabularData`` whose labels and names are then used).
-      y: labels in {0, 1} (omit it when X is a TabularData).
+      X: the data: (n, d) features (an array or a FeatureMajor view), a
+        ``TabularData`` (its labels, weights and names are used), or a ``TableStream``
+        from :func:`jaxlogloss.open_stream` (read batch by batch).
+      y: labels in {0, 1} (omit it for a TabularData or a stream).
       feature_names: names of the d columns (default x0, x1, ...).
       sample_weight: optional (n,) frequency weights.
       solver: "newton", "lbfgs" or a first-order optimizer name ("sgd", "adam", ...).
       l2: alpha >= 0 of (alpha/2)||w||^2 added to the mean log-loss.
       max_iter: iteration (or step) budget; default 100 (newton), 1000 (lbfgs),
-        20000 (first-order).
+        20000 (first-order; for a stream one step per batch).
       tol: stop when ||grad||_inf <= tol on standardised features; default 1e-10
         (float64), 1e-5 (float32).
       learning_rate: for first-order solvers (their default otherwise).
-      dtype: "float64" (default: statsmodels-grade answers) or "float32".
+      dtype: "float64" (default: statsmodels-grade answers) or "float32"; a stream
+        uses its own dtype.
       confidence: level of the confidence intervals, in (0, 1).
       mesh: split the rows over the "data" axis of this mesh (every device of a
         multi-process job included); the result equals the one-device fit to rounding.
-        See :mod:`jaxlogloss.distributed`.
       process_local: with a mesh over several processes, X, y and sample_weight hold
         only this process's rows (in process order); the fit is over all of them.
+      batch_rows: a stream's rows per batch (default: the stream's); bounds memory.
+      row_range: the stream rows [start, stop) this process reads when several
+        processes share the fit (each passes its own; the sums are added across them).
+      log: called with one line about the passes over a stream (e.g. ``print``).
     """
-    fn = "fit"
+    return _fit("fit", **locals())
+
+
+def fit_stream(stream: Any, **options: Any) -> FitResult:
+    """``fit`` on a :class:`~jaxlogloss.data.stream.TableStream` (kept for this
+    release; ``fit(stream, ...)`` does the same)."""
+    return _fit("fit_stream", stream, **options)
+
+
+def _fit(
+    fn: str,
+    X: Any,
+    y: Any = None,
+    *,
+    feature_names: tuple[str, ...] | None = None,
+    sample_weight: Any = None,
+    solver: str = "newton",
+    l2: float = 0.0,
+    max_iter: int | None = None,
+    tol: float | None = None,
+    learning_rate: float | None = None,
+    dtype: str | None = None,
+    confidence: float = 0.95,
+    mesh: Mesh | None = None,
+    process_local: bool = False,
+    batch_rows: int | None = None,
+    row_range: tuple[int, int] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> FitResult:
     if solver not in SOLVERS:
         raise ValueError(
             f"{fn}: solver must be one of {', '.join(SOLVERS)}, got {solver!r}"
         )
-    if dtype not in cv.DEFAULT_TOL:
+    if dtype is None:
+        dtype = np.dtype(X.dtype).name if is_stream(X) else "float64"
+    if dtype not in DEFAULT_TOL:
         raise ValueError(f"{fn}: dtype must be one of float32, float64, got {dtype!r}")
     l2 = _check_number(fn, "l2", l2, 0.0, strict=False)
-    tol = (
-        cv.DEFAULT_TOL[dtype] if tol is None else _check_number(fn, "tol", tol, 0, True)
-    )
+    tol = DEFAULT_TOL[dtype] if tol is None else _check_number(fn, "tol", tol, 0, True)
     if not 0 < confidence < 1:
         raise ValueError(f"{fn}: confidence must be in (0, 1), got {confidence!r}")
-    mesh = dist.check_mesh(fn, mesh)
     if max_iter is None:
         max_iter = DEFAULT_MAX_ITER.get(solver, DEFAULT_FIRST_ORDER_STEPS)
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"{fn}: max_iter must be an integer >= 1, got {max_iter!r}")
+    max_iter = _check_int(fn, "max_iter", max_iter)
+    mesh = dist.check_mesh(fn, mesh)
+    with enable_x64(dtype == "float64"):
+        if is_stream(X):
+            if mesh is not None:
+                raise ValueError(f"{fn}: a stream is split over processes with "
+                                 "row_range, not mesh")  # fmt: skip
+            objective, names, n_samples = _streamed_objective(
+                fn, X, l2, dtype, solver, batch_rows, row_range
+            )
+            local = None
+        else:
+            objective, names, n_samples, local = _in_memory_objective(
+                fn, X, y, feature_names, sample_weight, l2, dtype, mesh, process_local
+            )
+        start = time.perf_counter()
+        theta, status, n_iter, value, grad_norm, history, aux = _solve(
+            objective, solver, tol, max_iter, learning_rate, mesh, local,
+            process_local,
+        )  # fmt: skip
+        del local
+        seconds = time.perf_counter() - start
+        result = _finish(
+            objective, theta, aux, status, value, l2, names, confidence, solver,
+            max_iter, n_samples,
+        )  # fmt: skip
+    if log is not None and isinstance(objective, StreamedObjective):
+        src = objective.source
+        log(f"{solver}: {src.passes} passes over {src.stop - src.start} rows in "
+            f"{seconds:.2f} s")  # fmt: skip
+    return FitResult(
+        objective=float(value), n_iter=int(n_iter), solver=solver, l2=l2,
+        tol=float(tol), grad_norm=float(grad_norm), n_samples=n_samples,
+        seconds=seconds, loss_history=np.asarray(history), **result,
+    )  # fmt: skip
+
+
+def _in_memory_objective(
+    fn: str, X: Any, y: Any, feature_names: Any, sample_weight: Any, l2: float,
+    dtype: str, mesh: Mesh | None, process_local: bool,
+) -> tuple[InMemoryObjective, tuple[str, ...], int, Problem]:  # fmt: skip
     if hasattr(X, "xt") and hasattr(X, "feature_names") and hasattr(X, "y"):
         data = X
         X, y = FeatureMajor(data.xt), data.y
@@ -237,69 +222,155 @@ def fit(
             sample_weight = data.sample_weight
     elif y is None:
         raise TypeError(f"{fn}: y is required unless X is a jaxlogloss.TabularData")
-    with enable_x64(dtype == "float64"):
-        design = _as_feature_major(fn, X, dtype)
-        d = design.shape[1]
-        if feature_names is None:
-            feature_names = tuple(f"x{j}" for j in range(d))
-        if len(feature_names) != d:
-            raise ValueError(
-                f"{fn}: feature_names has {len(feature_names)} names but X has {d} columns"
-            )
-        params0 = init_params(d, dtype=design.dtype)
-        params0, design, targets, sw, l2_arr = prepare_problem(
-            fn, params0, design, y, loss="log_loss", sample_weight=sample_weight, l2=l2
+    design = _as_feature_major(fn, X, dtype)
+    d = design.shape[1]
+    if feature_names is None:
+        feature_names = tuple(f"x{j}" for j in range(d))
+    if len(feature_names) != d:
+        raise ValueError(
+            f"{fn}: feature_names has {len(feature_names)} names but X has {d} columns"
         )
-        problem = Problem(design, targets, sw, jnp.asarray(l2_arr, design.dtype))
-        n_samples = int(targets.shape[0])
-        local_problem = problem
-        if mesh is not None:
-            problem, _, n_samples = dist.shard_problem(
-                problem, mesh, process_local=process_local
-            )
-            del design, targets, sw  # the sharded copies are the ones used from here
-        start = time.perf_counter()
-        params, status, n_iter, objective, grad_norm, hist = _solve(
-            problem, params0, solver, tol, max_iter, learning_rate, mesh,
-            local_problem, process_local,
-        )  # fmt: skip
-        del local_problem
-        jax.block_until_ready(params)
-        seconds = time.perf_counter() - start
-        scaling = jax.jit(feature_scaling)(problem.X, problem.sample_weight, problem.l2)
-        mean_loss = float(_mean_log_loss(params, problem))
-        information = dist.to_host(observed_information(params, problem, scaling, mesh))
-        if l2 == 0 and status != "separation":
-            direction = cv.quasi_separation_direction(
-                np.asarray(information, np.float64),
-                lambda v: _margin_range(v, problem, scaling),
-            )
-            if direction is not None:
-                status = "separation"
-        params = LinearParams(dist.to_host(params.w), dist.to_host(params.b))
-        scaling = Scaling(dist.to_host(scaling.mean), dist.to_host(scaling.scale))
-        inference = coefficient_inference(
-            params, information, scaling, tuple(feature_names), confidence
-        )
-        warnings = _warnings(status, params, problem, solver, max_iter, l2, n_samples)
-    return FitResult(
-        feature_names=tuple(feature_names),
-        intercept=float(params.b),
-        coef=np.asarray(params.w, np.float64),
-        inference=inference,
-        log_loss=mean_loss,
-        objective=float(objective),
-        n_iter=int(n_iter),
-        status=status,
-        solver=solver,
-        l2=l2,
-        tol=float(tol),
-        grad_norm=float(grad_norm),
-        n_samples=n_samples,
-        seconds=seconds,
-        loss_history=np.asarray(hist),
-        warnings=tuple(warnings),
+    params0 = init_params(d, dtype=design.dtype)
+    _, design, targets, sw, alpha = prepare_problem(
+        fn, params0, design, y, loss=LOSS, sample_weight=sample_weight, l2=l2
     )
+    problem = Problem(design, targets, sw, jnp.asarray(alpha, design.dtype))
+    n_samples = int(targets.shape[0])
+    local = problem
+    if mesh is not None:
+        problem, _, n_samples = dist.shard_problem(
+            problem, mesh, process_local=process_local
+        )
+    scaling = _scaling(problem.X, problem.sample_weight, problem.l2)
+    objective = InMemoryObjective(problem, scaling, LOSS, PENALTY, mesh)
+    return objective, tuple(feature_names), n_samples, local
+
+
+def _streamed_objective(
+    fn: str, stream: Any, l2: float, dtype: str, solver: str, batch_rows: Any,
+    row_range: Any,
+) -> tuple[StreamedObjective, tuple[str, ...], int]:  # fmt: skip
+    rows = stream.batch_rows if batch_rows is None else batch_rows
+    rows = _check_int(fn, "batch_rows", rows)
+    start, stop = (0, stream.n_samples) if row_range is None else row_range
+    if not 0 <= start <= stop <= stream.n_samples:
+        raise ValueError(
+            f"{fn}: row_range must satisfy 0 <= start <= stop <= {stream.n_samples}, "
+            f"got {row_range!r}"
+        )
+    if jax.process_count() > 1 and solver not in ("newton", "lbfgs"):
+        raise ValueError(
+            f"{fn}: with several processes stream with solver newton or lbfgs, got "
+            f"{solver!r} (a first-order step would need an all-reduce per batch)"
+        )
+    source = BatchSource(stream, start, stop, rows)
+    scaling = stream_scaling(source, l2, np.dtype(dtype), dist.gather_rows)
+    objective = StreamedObjective(
+        source, scaling, l2, np.dtype(dtype), LOSS, PENALTY, dist.gather_rows
+    )
+    n_samples = int(dist.gather_rows(np.r_[stop - start]).sum())
+    return objective, tuple(stream.feature_names), n_samples
+
+
+_scaling = jax.jit(feature_scaling)
+
+
+def _solve(
+    objective: Any, solver: str, tol: float, max_iter: int, learning_rate: Any,
+    mesh: Mesh | None, local: Problem | None, process_local: bool,
+) -> tuple[Any, str, int, float, float, np.ndarray, Any]:  # fmt: skip
+    """Run the solver; the final theta, status, iterations, value, ||g||, history and
+    what the objective kept at the end (Newton's last Hessian on a stream)."""
+    p = objective.n_features + 1
+    theta0 = jnp.zeros((p,), objective.dtype)
+    if solver in ("newton", "lbfgs"):
+        tol_arr = jnp.asarray(tol, objective.dtype)
+        method = make_solver(solver, tol_arr, max_iter)
+        in_memory = isinstance(objective, InMemoryObjective)
+        run = minimise_compiled if in_memory else minimise
+        state = run(method, objective, theta0)
+        it = jax.tree.map(dist.to_host, state.iterate)
+        k = int(it.n_iter)
+        aux = (
+            getattr(state, "hessian", None)
+            if objective.derivatives_with_value
+            else None
+        )
+        aux = aux if aux is not None else getattr(state, "aux", None)
+        return (
+            it.theta, STATUSES[int(it.status)], k, float(it.value),
+            float(inf_norm(it.grad)), np.asarray(it.loss_history)[: k + 1], aux,
+        )  # fmt: skip
+    if isinstance(objective, StreamedObjective):
+        return first_order_passes(
+            objective, theta0, tol, max_iter, solver, learning_rate
+        )
+    problem = objective.problem if mesh is None else local
+    params0 = LinearParams(theta0[:-1], theta0[-1])
+    result = train(
+        params0, problem.X, problem.targets, sample_weight=problem.sample_weight,
+        l2=problem.l2, optimizer=solver, learning_rate=learning_rate, steps=max_iter,
+        tol=tol, standardize=True, chunk_size=min(max_iter, 500), mesh=mesh,
+        process_local=process_local,
+    )  # fmt: skip
+    hist = result.history
+    theta = ravel(to_standardized(result.params, objective.scaling))
+    return (
+        dist.to_host(theta), result.status, result.n_steps, float(hist["loss"][-1]),
+        float(hist["grad_norm"][-1]), result.step_losses, None,
+    )  # fmt: skip
+
+
+@jax.jit
+def _information(objective: InMemoryObjective, theta: jax.Array, aux: Any) -> jax.Array:
+    """The Hessian of the summed penalised loss over theta: the observed information."""
+    return objective.hessian(theta, aux) * objective.total_weight()
+
+
+@jax.jit
+def _separation_counts(
+    params: LinearParams, problem: Problem
+) -> tuple[jax.Array, jax.Array]:
+    z = linear_logits(params, problem.X)
+    y, sw = problem.targets, problem.sample_weight
+    used = jnp.ones_like(z, bool) if sw is None else sw > 0
+    right = jnp.sum(used & ((2 * y - 1) * z > 0))
+    saturated = jnp.sum(used & (jnp.abs(jax.nn.sigmoid(z) - y) < 1e-6))
+    return right, saturated
+
+
+def _finish(
+    objective: Any, theta: Any, aux: Any, status: str, value: float, l2: float,
+    names: tuple[str, ...], confidence: float, solver: str, max_iter: int,
+    n_samples: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The one inference step: information, quasi-separation, statistics, warnings."""
+    theta = jnp.asarray(theta, objective.dtype)
+    if isinstance(objective, StreamedObjective):
+        hess = aux if aux is not None else objective.hessian(theta)
+        information = np.asarray(hess, np.float64) * objective.total_weight()
+    else:
+        information = dist.to_host(_information(objective, theta, aux))
+    if l2 == 0 and status != "separation":
+        direction = quasi_separation_direction(
+            np.asarray(information, np.float64), objective.margin_range
+        )
+        if direction is not None:
+            status = "separation"
+    params = jax.tree.map(dist.to_host, objective.raw_params(theta))
+    scaling = jax.tree.map(dist.to_host, objective.scaling)
+    alpha = jnp.asarray(l2, objective.dtype)
+    penalty = float(get_penalty(PENALTY).value(jnp.asarray(params.w), alpha))
+    counts = None
+    if status == "separation" and isinstance(objective, InMemoryObjective):
+        counts = tuple(int(c) for c in _separation_counts(params, objective.problem))
+    inference = coefficient_inference(params, information, scaling, names, confidence)
+    return dict(
+        feature_names=names, intercept=float(params.b),
+        coef=np.asarray(params.w, np.float64), inference=inference,
+        log_loss=value - penalty, status=status,
+        warnings=fit_warnings(status, solver, max_iter, n_samples, counts),
+    )  # fmt: skip
 
 
 def _as_feature_major(fn: str, X: Any, dtype: str) -> FeatureMajor:
@@ -308,7 +379,7 @@ def _as_feature_major(fn: str, X: Any, dtype: str) -> FeatureMajor:
         if not (isinstance(xt, jax.Array) and xt.dtype == dtype):
             xt = jnp.asarray(np.asarray(xt, dtype=dtype))
         return FeatureMajor(xt)
-    arr = v._as_array(fn, "X", X) if not isinstance(X, np.ndarray) else X
+    arr = v.as_array(fn, "X", X) if not isinstance(X, np.ndarray) else X
     if arr.ndim != 2:
         raise ValueError(
             f"{fn}: X must be an (n, d) matrix, got shape {tuple(arr.shape)}"
@@ -324,130 +395,3 @@ def _as_feature_major(fn: str, X: Any, dtype: str) -> FeatureMajor:
 @functools.partial(jax.jit, static_argnames="dtype")
 def _transpose_to(X: Any, dtype: str) -> jax.Array:
     return jnp.transpose(X).astype(dtype)
-
-
-def _solve(
-    problem: Problem,
-    params0: LinearParams,
-    solver: str,
-    tol: float,
-    max_iter: int,
-    learning_rate: float | None,
-    mesh: Mesh | None = None,
-    local_problem: Problem | None = None,
-    process_local: bool = False,
-) -> tuple[LinearParams, str, int, float, float, np.ndarray]:
-    if solver in ("newton", "lbfgs"):
-        scaling = jax.jit(feature_scaling)(problem.X, problem.sample_weight, problem.l2)
-        start = to_standardized(params0, scaling)
-        tol_arr = jnp.asarray(tol, problem.targets.dtype)
-        if solver == "newton":
-            out = newton_solve(start, problem, scaling, tol_arr, max_iter, mesh=mesh)
-        else:
-            out = lbfgs_solve(start, problem, scaling, tol_arr, max_iter)
-        res = cv.make_result(out[0], *(dist.to_host(x) for x in out[1:]))
-        return (
-            res.params,
-            res.status,
-            res.n_iter,
-            res.loss,
-            res.grad_norm,
-            res.loss_history,
-        )
-    if mesh is not None:  # train shards the rows itself
-        problem = local_problem
-    result = train(
-        params0, problem.X, problem.targets, sample_weight=problem.sample_weight,
-        l2=problem.l2, optimizer=solver, learning_rate=learning_rate, steps=max_iter,
-        tol=tol, standardize=True, chunk_size=min(max_iter, 500), mesh=mesh,
-        process_local=process_local,
-    )  # fmt: skip
-    hist = result.history
-    return (
-        result.params,
-        result.status,
-        result.n_steps,
-        float(hist["loss"][-1]),
-        float(hist["grad_norm"][-1]),
-        result.step_losses,
-    )
-
-
-def _margin_range(v: np.ndarray, problem: Problem, scaling: Any) -> tuple[float, float]:
-    """Least and greatest (2y - 1) x~'_i . v over the weighted examples, v over
-    [w', b'] on standardised features (reduced on the devices: any sharding)."""
-    dtype = problem.targets.dtype
-    direction = LinearParams(jnp.asarray(v[:-1], dtype), jnp.asarray(v[-1], dtype))
-    low, high = signed_score_range(direction, problem, scaling)
-    return float(low), float(high)
-
-
-@jax.jit
-def signed_score_range(
-    params_std: LinearParams, problem: Problem, scaling: Any
-) -> tuple[jax.Array, jax.Array]:
-    scores = linear_logits(to_raw(params_std, scaling), problem.X)
-    signed = (2 * problem.targets - 1) * scores
-    sw = problem.sample_weight
-    used = jnp.ones_like(signed, bool) if sw is None else sw > 0
-    return (
-        jnp.min(jnp.where(used, signed, jnp.inf)),
-        jnp.max(jnp.where(used, signed, -jnp.inf)),
-    )
-
-
-@jax.jit
-def _separation_counts(
-    params: LinearParams, problem: Problem
-) -> tuple[jax.Array, jax.Array]:
-    z = linear_logits(params, problem.X)
-    y = problem.targets
-    sw = problem.sample_weight
-    used = jnp.ones_like(z, bool) if sw is None else sw > 0
-    right = jnp.sum(used & ((2 * y - 1) * z > 0))
-    saturated = jnp.sum(used & (jnp.abs(jax.nn.sigmoid(z) - y) < 1e-6))
-    return right, saturated
-
-
-@jax.jit
-def _mean_log_loss(params: LinearParams, problem: Problem) -> jax.Array:
-    z = linear_logits(params, problem.X)
-    per_example = logit_log_loss_pointwise(problem.targets, z)
-    return reduce_loss(per_example, problem.sample_weight)
-
-
-def _warnings(
-    status: str,
-    params: LinearParams,
-    problem: Problem,
-    solver: str,
-    max_iter: int,
-    l2: float,
-    n_samples: int,
-) -> list[str]:
-    out = []
-    if status == "separation":
-        right, saturated = (int(c) for c in _separation_counts(params, problem))
-        out.append(
-            f"the classes are (quasi-)separable: {right} of {n_samples} rows are classified "
-            f"correctly and {saturated} have fitted probabilities within 1e-6 of 0 or 1 "
-            "while ||w|| keeps growing, so the maximum-likelihood estimate does not exist "
-            "(coefficients and standard errors are not meaningful); add an L2 penalty, "
-            "e.g. --l2 1e-3 (l2=1e-3)"
-        )
-    elif status in ("max_iter", "max_steps"):
-        out.append(
-            f"{solver} stopped after its budget of {max_iter} iterations before "
-            "||grad||_inf <= tol; raise max_iter (--max-iter) or use solver newton"
-        )
-    elif status == "diverged":
-        out.append(
-            f"{solver} diverged (non-finite loss); lower the learning rate or use "
-            "solver newton"
-        )
-    elif status == "stalled":
-        out.append(
-            "the solver stopped making progress before ||grad||_inf <= tol: "
-            "the requested tol is probably below what the dtype resolves"
-        )
-    return out

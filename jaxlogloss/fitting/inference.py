@@ -5,7 +5,7 @@ The covariance of the maximum-likelihood estimate is the inverse of the Hessian 
 penalty), evaluated at the optimum -- the observed information, as statsmodels' Logit
 reports. Weights c count as frequencies (statsmodels ``GLM(freq_weights=c)``).
 
-The Hessian is formed on standardised features (:func:`jaxlogloss.newton.newton_hessian`),
+The Hessian is formed on standardised features (the objective's ``hessian``),
 inverted there (well conditioned whatever the units of X) and mapped to the raw
 coefficients: with theta_raw = A theta_std, Cov_raw = A Cov_std A^T.
 
@@ -14,19 +14,14 @@ coefficients: with theta_raw = A theta_std, Cov_raw = A Cov_std A^T.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.model.objective import Problem
-from jaxlogloss.model.params import LinearParams, linear_logits
+from jaxlogloss.model.params import LinearParams
 from jaxlogloss.model.scaling import Scaling, raw_jacobian
-from jaxlogloss.solvers.newton import newton_hessian
 
 
 @dataclass(frozen=True)
@@ -42,17 +37,6 @@ class Inference:
     ci_high: np.ndarray
     covariance: np.ndarray
     confidence: float
-
-
-@functools.partial(jax.jit, static_argnames="mesh")
-def observed_information(
-    params: LinearParams, problem: Problem, scaling: Scaling, mesh: Any = None
-) -> jax.Array:
-    """Hessian of the summed penalised NLL over [w', b'] (standardised features)."""
-    z = linear_logits(params, problem.X)
-    c = problem.sample_weight
-    total = problem.targets.shape[0] if c is None else jnp.sum(c)
-    return newton_hessian(problem, scaling, z, mesh=mesh) * total
 
 
 def _invert(hess: np.ndarray) -> np.ndarray:
@@ -77,7 +61,8 @@ def coefficient_inference(
 ) -> Inference:
     """Statistics of binary log-loss coefficients ``params`` (raw scale) at the optimum.
 
-    ``information`` is :func:`observed_information` at ``params``.
+    ``information`` is the Hessian of the summed penalised loss over the standardised
+    parameters at ``params`` (the observed information).
     """
     cov_std = _invert(np.asarray(information, np.float64))
     A = np.asarray(raw_jacobian(scaling), np.float64)

@@ -34,8 +34,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxlogloss.fitting.train import TRAIN_STATUSES, _objective, chunk, initial_state
+from jaxlogloss.fitting.train import TRAIN_STATUSES, chunk, initial_state, objective_std
+from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.objective import Problem, prepare_problem
+from jaxlogloss.model.objectives import InMemoryObjective, ravel
 from jaxlogloss.model.params import LinearParams, init_params
 from jaxlogloss.model.scaling import (
     Scaling,
@@ -45,9 +47,10 @@ from jaxlogloss.model.scaling import (
     to_standardized,
 )
 from jaxlogloss.solvers import base as cv
+from jaxlogloss.solvers.base import minimise
 from jaxlogloss.solvers.first_order import DEFAULT_LEARNING_RATE, OPTIMIZERS
-from jaxlogloss.solvers.lbfgs import lbfgs_solve
-from jaxlogloss.solvers.newton import newton_solve
+from jaxlogloss.solvers.lbfgs import LBFGS
+from jaxlogloss.solvers.newton import Newton
 
 Array = jax.Array
 SOLVER_LOOPS = ("newton", "lbfgs")
@@ -94,14 +97,19 @@ def _solver_runs(
     loss: str,
     block_size: int = 8192,
 ) -> tuple[Any, ...]:
+    """Newton or L-BFGS runs in one vmapped call (the solvers of ``fit``)."""
     axes = Problem(None, None, None, 0)
     scaling_axes = Scaling(None, 0)  # the feature means are shared by every run
-    if solver == "newton":
-        run = lambda p, pr, s: newton_solve(  # noqa: E731
-            p, pr, s, tol, max_iter, block_size=block_size
-        )
-    else:
-        run = lambda p, pr, s: lbfgs_solve(p, pr, s, tol, max_iter, loss)  # noqa: E731
+    method = (Newton if solver == "newton" else LBFGS)(tol, max_iter)
+
+    def run(p: LinearParams, pr: Problem, s: Scaling) -> tuple[Any, ...]:
+        obj = InMemoryObjective(pr, s, loss, "l2", None, block_size)
+        it = minimise(method, obj, ravel(p)).iterate
+        return (
+            obj.raw_params(it.theta), it.status, it.n_iter, it.value,
+            cv.inf_norm(it.grad), it.loss_history, it.grad_norm_history,
+        )  # fmt: skip
+
     return jax.vmap(run, in_axes=(0, axes, scaling_axes))(params_std, problem, scaling)
 
 
@@ -143,9 +151,11 @@ def sweep(
     if solver not in OPTIMIZERS and solver not in SOLVER_LOOPS:
         valid = ", ".join([*SOLVER_LOOPS, *(o for o in OPTIMIZERS if o != "lbfgs")])
         raise ValueError(f"{fn}: solver must be one of {valid}, got {solver!r}")
-    if solver == "newton" and loss != "log_loss":
+    spec = get_loss(loss, fn)
+    if solver == "newton" and (spec.multiclass or not spec.convex):
         raise ValueError(
-            f"{fn}: solver 'newton' supports loss 'log_loss' only, got {loss!r}"
+            f"{fn}: solver 'newton' needs a convex binary loss, got {loss!r}; use "
+            "solver 'lbfgs'"
         )
     d = X.shape[1]
     template = init_params(d, n_classes, dtype=_float_dtype(X))
@@ -368,5 +378,5 @@ def _set_lr(state: Any, lr: Array) -> Any:
 def _loss_and_grad_norm(
     params_std: LinearParams, problem: Problem, scaling: Any, loss: str
 ) -> tuple[Array, Array]:
-    value, grad = jax.value_and_grad(_objective)(params_std, problem, scaling, loss)
+    value, grad = jax.value_and_grad(objective_std)(params_std, problem, scaling, loss)
     return value, cv.inf_norm(grad)

@@ -47,12 +47,15 @@ from jaxlogloss.model.scaling import (
 )
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.solvers import base as cv
-from jaxlogloss.solvers.first_order import make_optimizer
+from jaxlogloss.solvers.first_order import first_order_update, make_optimizer
 
 Array = jax.Array
 
-TRAIN_STATUSES = ("running", "converged", "max_steps", "diverged")
-_RUNNING, _CONVERGED, _MAX_STEPS, _DIVERGED = range(4)
+# the statuses a training run can end with (the solvers' words and codes)
+TRAIN_STATUSES = cv.STATUSES[: cv.DIVERGED + 1]
+_RUNNING, _CONVERGED, _MAX_STEPS, _DIVERGED = (
+    cv.RUNNING, cv.CONVERGED, cv.MAX_ITER, cv.DIVERGED,
+)  # fmt: skip
 
 
 class TrainState(NamedTuple):
@@ -99,9 +102,10 @@ def _batch(problem: Problem, idx: Array) -> Problem:
     return Problem(Xb, problem.targets[idx], sw, problem.l2)
 
 
-def _objective(
+def objective_std(
     params_std: LinearParams, problem: Problem, scaling: Scaling, loss: str
 ) -> Array:
+    """The penalised mean loss at parameters on standardised features."""
     return objective(to_raw(params_std, scaling), *problem, loss)
 
 
@@ -112,7 +116,7 @@ def _evaluate(
     loss: str,
     metrics: tuple[str, ...],
 ) -> dict[str, Array]:
-    value, grad = jax.value_and_grad(_objective)(params_std, problem, scaling, loss)
+    value, grad = jax.value_and_grad(objective_std)(params_std, problem, scaling, loss)
     out = {"loss": value, "grad_norm": cv.inf_norm(grad)}
     if metrics:
         z = linear_logits(to_raw(params_std, scaling), problem.X)
@@ -170,13 +174,11 @@ def chunk(
             data = _batch(problem, idx if rows is None else rows[idx])
 
         def f(p: LinearParams) -> Array:
-            return _objective(p, data, scaling, loss)
+            return objective_std(p, data, scaling, loss)
 
-        value, grads = jax.value_and_grad(f)(state.params)
-        updates, opt_state = optimizer.update(
-            grads, state.opt_state, state.params, value=value, grad=grads, value_fn=f
+        new_params, opt_state, value, grads = first_order_update(
+            state.params, state.opt_state, f, optimizer
         )
-        new_params = optax.apply_updates(state.params, updates)
         finite = jnp.isfinite(value) & jnp.isfinite(cv.inf_norm(new_params))
         converged = full_batch & (cv.inf_norm(grads) <= tol)
         take = active & finite & ~converged

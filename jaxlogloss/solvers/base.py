@@ -1,45 +1,99 @@
-"""What a solver returns, and how it says whether and why it stopped.
+"""What every solver shares: the objective it consumes, its state, one stopping rule,
+one loop, and the result.
 
-Statuses (:data:`STATUSES`):
+A solver (optimistix's ``init/step/terminate``, jaxopt's ``init_state/update``) is a
+frozen dataclass of hyperparameters with
 
-* ``converged``  -- the stopping rule held: ||grad||_inf <= tol, with grad the gradient
-  of the (penalised, weighted-mean) objective with respect to the parameters on
-  *standardised* features (so tol means the same whatever the units of X);
-* ``max_iter``   -- the iteration budget ran out first;
-* ``diverged``   -- the loss or the gradient became non-finite; the last finite iterate
-  is returned;
-* ``separation`` -- the classes are (quasi-)separable and no finite maximum-likelihood
-  estimate exists: the loss keeps falling while ||w|| grows. The solvers detect
-  complete separation at any iterate: every example with positive weight classified
-  correctly with a positive margin is a certificate that the loss has no minimiser.
-  :func:`quasi_separation_direction` certifies quasi-complete separation after a fit
-  (``jaxlogloss.fitting`` does this): a direction v, the Hessian's near-null eigenvector,
-  along which every example's margin is >= 0 and some are > 0 -- moving along v never
-  raises the loss, so the fitted probabilities of those examples go to 0 or 1 while
-  ||w|| grows and the gradient vanishes. Never reported with an L2 penalty;
-* ``stalled``    -- an iteration decreased neither the loss nor the gradient norm (or
-  the line search failed) while the stopping rule did not hold: the loss is flat to
-  rounding, usually because tol is below what the dtype can resolve.
+* ``init(objective, theta) -> state`` and ``step(objective, state) -> state``,
+  where ``state`` is a NamedTuple whose field ``iterate`` is an :class:`Iterate`;
+
+and :func:`minimise` runs it: ``objective.while_loop`` while the status is
+``RUNNING`` and fewer than ``max_iter`` steps were taken. The same solver code thus runs
+compiled in ``lax.while_loop`` on an in-memory (or sharded) objective, under ``vmap``
+in sweeps, and as a host loop over passes of a stream.
+
+The objective (:mod:`jaxlogloss.model.objectives`, :mod:`jaxlogloss.model.streamed`)
+is anything with ``evaluate(theta, order) -> Evaluation``, ``hessian(theta, aux)``,
+``while_loop(cond, body, state)`` and ``derivatives_with_value``.
+
+Statuses (:class:`Status`, the one stopping rule :func:`advance`):
+
+* ``converged``  -- ||grad||_inf <= tol, the gradient of the (penalised, weighted-mean)
+  objective over parameters on *standardised* features (tol means the same whatever
+  the units of X);
+* ``max_iter``   -- the iteration (or step) budget ran out first;
+* ``diverged``   -- the value or the gradient became non-finite; the last finite
+  iterate is kept;
+* ``separation`` -- every example of positive weight is classified right with a positive
+  margin and nothing is penalised: a certificate that the loss has no minimiser.
+  :func:`jaxlogloss.solvers.separation.quasi_separation_direction` certifies
+  quasi-complete separation after a fit;
+* ``stalled``    -- a step decreased neither the value nor the gradient norm, or the
+  line search found no decrease: flat to rounding (tol below what the dtype resolves).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import dataclasses
+import enum
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlogloss.model.objectives import Evaluation
 from jaxlogloss.model.params import LinearParams
 
 Array = jax.Array
 
-STATUSES = ("running", "converged", "max_iter", "diverged", "separation", "stalled")
-RUNNING, CONVERGED, MAX_ITER, DIVERGED, SEPARATION, STALLED = range(len(STATUSES))
+
+class Status(enum.IntEnum):
+    """Why a solver stopped (RUNNING while it has not)."""
+
+    RUNNING = 0
+    CONVERGED = 1
+    MAX_ITER = 2
+    DIVERGED = 3
+    SEPARATION = 4
+    STALLED = 5
+
+    @property
+    def label(self) -> str:
+        """The word used in results and JSON: "converged", "max_iter", ..."""
+        return self.name.lower()
+
+
+STATUSES = tuple(s.label for s in Status)
+RUNNING, CONVERGED, MAX_ITER, DIVERGED, SEPARATION, STALLED = Status
 
 # default stopping tolerances on ||grad||_inf (standardised features) by dtype: what
 # each precision can resolve for a mean loss of order 1
 DEFAULT_TOL = {"float64": 1e-10, "float32": 1e-5}
+
+
+class Objective(Protocol):
+    """What solvers consume (see the module docstring)."""
+
+    derivatives_with_value: bool
+
+    def evaluate(self, theta: Any, order: int = 1) -> Evaluation: ...
+
+    def hessian(self, theta: Any, aux: Any = None) -> Any: ...
+
+    def while_loop(self, cond: Any, body: Any, state: Any) -> Any: ...
+
+
+class Iterate(NamedTuple):
+    """The part of every solver's state that the stopping rule reads."""
+
+    theta: Array
+    value: Array
+    grad: Array
+    status: Array
+    n_iter: Array
+    loss_history: Array  # value per iteration, index 0 = the start; NaN after the end
+    grad_norm_history: Array
 
 
 class SolverResult(NamedTuple):
@@ -68,54 +122,9 @@ class SolverResult(NamedTuple):
         return self.status == "converged"
 
 
-def margins(z: Array, targets: Array) -> Array:
-    """Signed margin of each example: (2y - 1) z, or z_true - max_other z for softmax."""
-    if z.ndim == 1:
-        return (2 * targets - 1) * z
-    true = jnp.sum(targets * z, axis=-1)
-    other = jnp.max(jnp.where(targets > 0, -jnp.inf, z), axis=-1)
-    return true - other
-
-
-def complete_separation(
-    z: Array, targets: Array, sample_weight: Array | None, l2: Any
-) -> Array:
-    """True when logits ``z`` classify every weighted example right (and no penalty)."""
-    m = margins(z, targets)
-    used = jnp.ones_like(m, bool) if sample_weight is None else sample_weight > 0
-    return (l2 == 0) & jnp.all(jnp.where(used, m > 0, True))
-
-
-def quasi_separation_direction(
-    hess_std: np.ndarray,
-    margin_range: Any,
-    rel_eig: float = 1e-6,
-    slack: float = 1e-6,
-    strict: float = 1e-3,
-) -> np.ndarray | None:
-    """A certificate of quasi-complete separation, or None.
-
-    Args:
-      hess_std: the Hessian over [w', b'] on standardised features at the fit.
-      margin_range: a function v -> (least, greatest) signed score (2y_i - 1) x~'_i . v
-        over the examples of positive weight, along a direction v over [w', b']
-        (unit norm, so standardised scores are O(1)).
-      rel_eig: only a Hessian with lambda_min <= rel_eig * lambda_max is examined.
-      slack, strict: v certifies when every weighted margin (2y - 1) x~'.v >= -slack
-        and the largest is > strict.
-
-    Returns:
-      the direction v (oriented so margins are >= 0) or None.
-    """
-    eig, vec = np.linalg.eigh(hess_std)
-    if not eig[0] <= rel_eig * max(eig[-1], np.finfo(float).tiny):
-        return None
-    v = vec[:, 0]
-    low, high = margin_range(v)
-    for sign, least, greatest in ((1.0, low, high), (-1.0, -high, -low)):
-        if least >= -slack and greatest > strict:
-            return sign * v
-    return None
+def static_field(default: Any) -> Any:
+    """A dataclass field that is static under jit (a solver's integer settings)."""
+    return dataclasses.field(default=default, metadata={"static": True})
 
 
 def inf_norm(tree: Any) -> Array:
@@ -126,22 +135,78 @@ def record(history: Array, k: Array, value: Array) -> Array:
     return jax.lax.dynamic_update_index_in_dim(history, value, k, 0)
 
 
-def make_result(
-    params: LinearParams,
-    status: Any,
-    n_iter: Any,
-    loss: Any,
-    grad_norm: Any,
-    loss_history: Any,
-    grad_norm_history: Any,
-) -> SolverResult:
-    k = int(n_iter)
+def where_tree(take: Array, new: Any, old: Any) -> Any:
+    """``new`` where ``take`` else ``old``, leaf by leaf."""
+    return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
+
+
+def start(theta: Array, ev: Evaluation, tol: Any, max_iter: int) -> Iterate:
+    """The iterate at the starting point (converged or diverged already, or running)."""
+    gn = inf_norm(ev.grad)
+    dtype = ev.value.dtype
+    finite = jnp.isfinite(ev.value) & jnp.isfinite(gn)
+    status = jnp.where(gn <= tol, CONVERGED, RUNNING)
+    status = jnp.where(finite, status, DIVERGED).astype(jnp.int32)
+    empty = jnp.full((max_iter + 1,), jnp.nan, dtype)
+    return Iterate(
+        theta, ev.value, ev.grad, status, jnp.int32(0),
+        record(empty, 0, ev.value), record(empty, 0, gn),
+    )  # fmt: skip
+
+
+def advance(
+    it: Iterate, theta: Array, ev: Evaluation, tol: Any, accepted: Array
+) -> tuple[Iterate, Array]:
+    """The one stopping rule: the next iterate from a step's evaluation at ``theta``.
+
+    Returns the iterate and whether the step was kept (finite and accepted); a step
+    that is not kept leaves the previous point in place.
+    """
+    gn_old = inf_norm(it.grad)
+    gn = inf_norm(ev.grad)
+    finite = jnp.isfinite(ev.value) & jnp.isfinite(gn)
+    progress = (ev.value < it.value) | (gn < gn_old)
+    status = jnp.select(
+        [~finite, gn <= tol, ev.separated, ~accepted | ~progress],
+        [DIVERGED, CONVERGED, SEPARATION, STALLED],
+        RUNNING,
+    ).astype(jnp.int32)
+    keep = finite & accepted
+    theta, value, grad = where_tree(keep, (theta, ev.value, ev.grad), it[:3])
+    k = it.n_iter + 1
+    nxt = Iterate(
+        theta, value, grad, status, k,
+        record(it.loss_history, k, value), record(it.grad_norm_history, k, inf_norm(grad)),
+    )  # fmt: skip
+    return nxt, keep
+
+
+def minimise(solver: Any, objective: Objective, theta: Any) -> Any:
+    """Run ``solver`` on ``objective`` from ``theta``; the final state (status never
+    RUNNING: a run still going when the budget ends is MAX_ITER)."""
+
+    def cond(state: Any) -> Array:
+        it = state.iterate
+        return (it.status == RUNNING) & (it.n_iter < solver.max_iter)
+
+    def body(state: Any) -> Any:
+        return solver.step(objective, state)
+
+    state = objective.while_loop(cond, body, solver.init(objective, theta))
+    it = state.iterate
+    status = jnp.where(it.status == RUNNING, MAX_ITER, it.status)
+    return state._replace(iterate=it._replace(status=status))
+
+
+def solver_result(objective: Any, iterate: Iterate) -> SolverResult:
+    """An iterate (on the host) as a :class:`SolverResult` (raw parameters)."""
+    k = int(iterate.n_iter)
     return SolverResult(
-        params=params,
-        status=STATUSES[int(status)],
+        params=objective.raw_params(iterate.theta),
+        status=STATUSES[int(iterate.status)],
         n_iter=k,
-        loss=float(loss),
-        grad_norm=float(grad_norm),
-        loss_history=np.asarray(loss_history)[: k + 1],
-        grad_norm_history=np.asarray(grad_norm_history)[: k + 1],
+        loss=float(iterate.value),
+        grad_norm=float(inf_norm(iterate.grad)),
+        loss_history=np.asarray(iterate.loss_history)[: k + 1],
+        grad_norm_history=np.asarray(iterate.grad_norm_history)[: k + 1],
     )

@@ -29,6 +29,7 @@ import inspect
 import math
 from typing import Any
 
+import jax
 import optax
 
 OPTIMIZERS: dict[str, Any] = {
@@ -149,3 +150,18 @@ def make_optimizer(
     else:
         rate = learning_rate
     return factory(learning_rate=rate, **hyperparameters)
+
+
+def first_order_update(
+    params: Any, opt_state: Any, fun: Any, optimizer: Any
+) -> tuple[Any, Any, Any, Any]:
+    """One step of an optax optimizer on ``fun`` at ``params`` -- the first-order
+    loop's body, written once (training chunks, sweeps and streams call it).
+
+    Returns (new params, new optimizer state, f(params), grad f(params)).
+    """
+    value, grads = jax.value_and_grad(fun)(params)
+    updates, opt_state = optimizer.update(
+        grads, opt_state, params, value=value, grad=grads, value_fn=fun
+    )
+    return optax.apply_updates(params, updates), opt_state, value, grads

@@ -1,99 +1,73 @@
-"""L-BFGS (optax's, with its zoom line search) inside ``lax.while_loop``.
+"""L-BFGS, written once for every objective kind.
 
-Works for every loss (log-loss, MSE on the sigmoid, softmax) in standardised coordinates
-(:mod:`jaxlogloss.scaling`). Each iteration is one ``optax.lbfgs`` update; the line
-search's final value and gradient are reused through
-``optax.value_and_grad_from_state``, so an accepted unit step costs one pass of the
-value and gradient. Stopping rule: ||g||_inf <= tol on standardised features; see
-:mod:`jaxlogloss.convergence` for the other outcomes.
+The direction is optax's two-loop recursion (``optax.scale_by_lbfgs``: -H_k g from the
+last ``memory_size`` pairs of steps and gradient changes, initial scaling
+s.y / y.y), the step length a backtracking Armijo search from t = 1
+(:mod:`jaxlogloss.solvers.linesearch`) whose accepted trial already carries the
+gradient: an accepted unit step costs one evaluation of value and gradient. A direction
+that is not a descent direction restarts the memory (steepest descent for that step).
+Works for every loss, multiclass included. Stopping rule and statuses:
+:mod:`jaxlogloss.solvers.base`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from jaxlogloss.model.objective import Problem, objective
-from jaxlogloss.model.params import LinearParams, linear_logits
-from jaxlogloss.model.scaling import Scaling, to_raw
-from jaxlogloss.solvers import base as cv
+from jaxlogloss.solvers.base import Iterate, advance, start, static_field, where_tree
+from jaxlogloss.solvers.linesearch import backtracking
 
 Array = jax.Array
 
-SEPARATION_CHECK_NORM = 5.0  # logits are recomputed for the check only beyond this
+
+class LBFGSState(NamedTuple):
+    iterate: Iterate
+    memory: Any  # optax.ScaleByLBFGSState
 
 
-@functools.partial(jax.jit, static_argnames=("loss", "max_iter", "memory_size"))
-def lbfgs_solve(
-    params_std: LinearParams,
-    problem: Problem,
-    scaling: Scaling,
-    tol: Any,
-    max_iter: int,
-    loss: str = "log_loss",
-    memory_size: int = 10,
-) -> tuple[Any, ...]:
-    """The compiled L-BFGS loop (no checks); returns what ``newton_solve`` returns."""
-    dtype = problem.targets.dtype
+@functools.lru_cache(maxsize=8)
+def lbfgs_direction(memory_size: int) -> optax.GradientTransformation:
+    """optax's L-BFGS two-loop recursion without a line search: g -> H_k g."""
+    return optax.scale_by_lbfgs(memory_size=memory_size)
 
-    def f(p: LinearParams) -> Array:
-        return objective(to_raw(p, scaling), *problem, loss)
 
-    opt = optax.lbfgs(memory_size=memory_size)
-    value_and_grad = optax.value_and_grad_from_state(f)
-    f0, g0 = jax.value_and_grad(f)(params_std)
-    gn0 = cv.inf_norm(g0)
-    hist_f = cv.record(jnp.full((max_iter + 1,), jnp.nan, dtype), 0, f0)
-    hist_g = cv.record(jnp.full((max_iter + 1,), jnp.nan, dtype), 0, gn0)
-    status0 = jnp.where(gn0 <= tol, cv.CONVERGED, cv.RUNNING)
-    status0 = jnp.where(jnp.isfinite(f0) & jnp.isfinite(gn0), status0, cv.DIVERGED)
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class LBFGS:
+    """Hyperparameters: ``tol`` on ||grad||_inf, ``max_iter`` steps, ``memory_size``
+    pairs, ``max_halvings`` trial points per line search."""
 
-    def separation(p: LinearParams) -> Array:
-        def check() -> Array:
-            z = linear_logits(to_raw(p, scaling), problem.X)
-            return cv.complete_separation(
-                z, problem.targets, problem.sample_weight, problem.l2
-            )
+    tol: Any
+    max_iter: int = static_field(1000)
+    memory_size: int = static_field(10)
+    max_halvings: int = static_field(40)
 
-        big = jnp.max(jnp.abs(p.w)) > SEPARATION_CHECK_NORM
-        return jax.lax.cond(big, check, lambda: jnp.bool_(False))
+    def init(self, objective: Any, theta: Array) -> LBFGSState:
+        ev = objective.evaluate(theta, 1)
+        memory = lbfgs_direction(self.memory_size).init(theta)
+        return LBFGSState(start(theta, ev, self.tol, self.max_iter), memory)
 
-    def cond(state: tuple[Any, ...]) -> Array:
-        return (state[5] == cv.RUNNING) & (state[4] < max_iter)
-
-    def body(state: tuple[Any, ...]) -> tuple[Any, ...]:
-        p, opt_state, f_old, gn_old, k, _, hist_f, hist_g = state
-        value, grad = value_and_grad(p, state=opt_state)
-        updates, opt_state = opt.update(
-            grad, opt_state, p, value=value, grad=grad, value_fn=f
-        )
-        p_new = optax.apply_updates(p, updates)
-        f_new = optax.tree_utils.tree_get(opt_state, "value")
-        g_new = optax.tree_utils.tree_get(opt_state, "grad")
-        gn = cv.inf_norm(g_new)
-        finite = jnp.isfinite(f_new) & jnp.isfinite(gn)
-        complete = separation(p_new)
-        # no progress in the loss nor in the gradient: flat to rounding
-        no_progress = ~(f_new < f_old) & ~(gn < gn_old)
-        status = jnp.select(
-            [~finite, gn <= tol, complete, no_progress],
-            [cv.DIVERGED, cv.CONVERGED, cv.SEPARATION, cv.STALLED],
-            cv.RUNNING,
-        )
-        p_out = jax.tree.map(lambda a, b: jnp.where(finite, a, b), p_new, p)
-        f_out = jnp.where(finite, f_new, f_old)
-        gn_out = jnp.where(finite, gn, gn_old)
-        k1 = k + 1
-        hist_f = cv.record(hist_f, k1, f_out)
-        hist_g = cv.record(hist_g, k1, gn_out)
-        return p_out, opt_state, f_out, gn_out, k1, status, hist_f, hist_g
-
-    state = (params_std, opt.init(params_std), f0, gn0, jnp.int32(0), status0)
-    state = jax.lax.while_loop(cond, body, (*state, hist_f, hist_g))
-    p, _, f_final, gn_final, k, status, hist_f, hist_g = state
-    status = jnp.where(status == cv.RUNNING, cv.MAX_ITER, status)
-    return to_raw(p, scaling), status, k, f_final, gn_final, hist_f, hist_g
+    def step(self, objective: Any, state: LBFGSState) -> LBFGSState:
+        it = state.iterate
+        transform = lbfgs_direction(self.memory_size)
+        scaled, memory = transform.update(it.grad, state.memory, it.theta)
+        direction = -scaled
+        slope = it.grad @ direction
+        descent = jnp.all(jnp.isfinite(direction)) & (slope < 0)
+        # not a descent direction: forget the pairs, take steepest descent
+        direction = jnp.where(descent, direction, -it.grad)
+        slope = jnp.where(descent, slope, -(it.grad @ it.grad))
+        memory = where_tree(descent, memory, transform.init(it.theta))
+        ls = backtracking(
+            objective, it.theta, it.value, slope, direction, 1, self.max_halvings,
+            it.status == 0,
+        )  # fmt: skip
+        theta = jnp.where(ls.accepted, it.theta + ls.step_size * direction, it.theta)
+        iterate, _ = advance(it, theta, ls.evaluation, self.tol, ls.accepted)
+        return LBFGSState(iterate, memory)

@@ -1,0 +1,159 @@
+"""What a fit returns: :class:`FitResult`, its table, its JSON, and its warnings."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlogloss.fitting.inference import Inference
+from jaxlogloss.model.params import LinearParams
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted binary logistic regression.
+
+    ``log_loss`` is the (weighted) mean log-loss over the rows, without the penalty;
+    ``objective`` adds it. ``status`` is one of
+    :data:`jaxlogloss.solvers.base.STATUSES` ("converged", "max_iter", "diverged",
+    "separation", "stalled"; first-order solvers: the first three).
+    """
+
+    feature_names: tuple[str, ...]
+    intercept: float
+    coef: np.ndarray
+    inference: Inference
+    log_loss: float
+    objective: float
+    n_iter: int
+    status: str
+    solver: str
+    l2: float
+    tol: float
+    grad_norm: float
+    n_samples: int
+    seconds: float
+    loss_history: np.ndarray
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def converged(self) -> bool:
+        return self.status == "converged"
+
+    @property
+    def params(self) -> LinearParams:
+        return LinearParams(jnp.asarray(self.coef), jnp.asarray(self.intercept))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able summary (non-finite numbers become None)."""
+        inf = self.inference
+
+        def num(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        def by_name(values: np.ndarray) -> dict[str, float | None]:
+            return {name: num(x) for name, x in zip(inf.names, values, strict=True)}
+
+        return {
+            "intercept": num(self.intercept),
+            "coef": {
+                n: num(c) for n, c in zip(self.feature_names, self.coef, strict=True)
+            },
+            "std_err": by_name(inf.std_err),
+            "z": by_name(inf.z),
+            "p_value": by_name(inf.p_value),
+            "ci_low": by_name(inf.ci_low),
+            "ci_high": by_name(inf.ci_high),
+            "confidence": inf.confidence,
+            "log_loss": num(self.log_loss),
+            "objective": num(self.objective),
+            "n_iter": self.n_iter,
+            "converged": self.converged,
+            "status": self.status,
+            "solver": self.solver,
+            "l2": self.l2,
+            "tol": self.tol,
+            "grad_norm": num(self.grad_norm),
+            "n_samples": self.n_samples,
+            "seconds": self.seconds,
+            "warnings": list(self.warnings),
+        }
+
+    def summary(self) -> str:
+        """A statsmodels-like coefficient table with the fit's diagnostics."""
+        inf = self.inference
+        level = f"{inf.confidence:.3f}".rstrip("0").rstrip(".")
+        lo_name = f"[{(1 - inf.confidence) / 2:.3f}"
+        hi_name = f"{1 - (1 - inf.confidence) / 2:.3f}]"
+        width = max(12, *(len(n) for n in inf.names))
+        head = (
+            f"{'':<{width}} {'coef':>11} {'std err':>11} {'z':>9} {'P>|z|':>8} "
+            f"{lo_name:>11} {hi_name:>11}"
+        )
+        rule = "=" * len(head)
+        lines = [
+            "Logistic regression (maximum likelihood"
+            + (f", L2 alpha={self.l2:g}" if self.l2 else "")
+            + ")",
+            rule,
+            f"solver: {self.solver}   status: {self.status}   iterations: "
+            f"{self.n_iter}   ||grad||_inf: {self.grad_norm:.2e} (tol {self.tol:g})",
+            f"rows: {self.n_samples}   log-loss: {self.log_loss:.10g}   "
+            f"-log-likelihood: {self.log_loss * self.n_samples:.6g}   "
+            f"time: {self.seconds:.3f} s   CI level: {level}",
+            rule,
+            head,
+            "-" * len(head),
+        ]
+        for i, name in enumerate(inf.names):
+            lines.append(
+                f"{name:<{width}} {inf.coef[i]:>11.4g} {inf.std_err[i]:>11.4g} "
+                f"{inf.z[i]:>9.3f} {inf.p_value[i]:>8.3f} {inf.ci_low[i]:>11.4g} "
+                f"{inf.ci_high[i]:>11.4g}"
+            )
+        lines.append(rule)
+        lines.extend(f"Warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+def fit_warnings(
+    status: str,
+    solver: str,
+    max_iter: int,
+    n_samples: int,
+    separation_counts: tuple[int, int] | None = None,
+) -> tuple[str, ...]:
+    """The warnings of a fit that did not converge, each saying what to do."""
+    if status == "separation":
+        counts = ""
+        if separation_counts is not None:
+            right, saturated = separation_counts
+            counts = (
+                f": {right} of {n_samples} rows are classified correctly and "
+                f"{saturated} have fitted probabilities within 1e-6 of 0 or 1"
+            )
+        return (
+            f"the classes are (quasi-)separable{counts} while ||w|| keeps growing, so "
+            "the maximum-likelihood estimate does not exist (coefficients and standard "
+            "errors are not meaningful); add an L2 penalty, e.g. --l2 1e-3 (l2=1e-3)",
+        )
+    if status == "max_iter":
+        return (
+            f"{solver} stopped after its budget of {max_iter} iterations before "
+            "||grad||_inf <= tol; raise max_iter (--max-iter) or use solver newton",
+        )
+    if status == "diverged":
+        return (
+            f"{solver} diverged (non-finite loss); lower the learning rate or use "
+            "solver newton",
+        )
+    if status == "stalled":
+        return (
+            "the solver stopped making progress before ||grad||_inf <= tol: "
+            "the requested tol is probably below what the dtype resolves",
+        )
+    return ()
