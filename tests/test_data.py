@@ -20,9 +20,8 @@ from jaxlogloss.data.table import (
     DataError,
     TabularData,
     read_table,
-    standardize,
-    unstandardize_coef,
 )
+from jaxlogloss.model.scaling import standardize, unstandardize_coef
 
 LEVELS = ["north", "south", "coastal", "inland"]
 SIZES = ["S", "M", "L"]
@@ -413,6 +412,25 @@ def test_standardize_and_unstandardize_reject_bad_input():
         unstandardize_coef(np.ones(2), 0.0, np.zeros(2), np.ones(3))
     with pytest.raises(ValueError, match=r"b_std has shape \(2,\)"):
         unstandardize_coef(np.ones(2), np.zeros(2), np.zeros(2), np.ones(2))
+
+
+def test_standardize_at_its_old_path_warns_and_still_works():
+    import jaxlogloss.data as data
+
+    xt = np.array([[1.0, 3.0], [2.0, 2.0]])
+    with pytest.warns(DeprecationWarning, match="jaxlogloss.model.scaling.standardize"):
+        old_standardize = data.standardize
+    with pytest.warns(DeprecationWarning, match="unstandardize_coef moved"):
+        from jaxlogloss.data import unstandardize_coef as old_unstandardize
+    assert old_standardize is standardize
+    assert old_unstandardize is unstandardize_coef
+    xs, mean, scale = old_standardize(xt)
+    np.testing.assert_array_equal(xs, [[-1.0, 1.0], [0.0, 0.0]])
+    w, b = old_unstandardize(np.array([2.0, 0.0]), 1.0, mean, scale)
+    np.testing.assert_allclose(w, [2.0, 0.0])
+    np.testing.assert_allclose(b, -3.0)
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        data.nonexistent  # noqa: B018
 
 
 # --------------------------------------------------------------------- bad data

@@ -13,9 +13,8 @@ from jaxlogloss.data import datasets as ds
 from jaxlogloss.data.table import (
     TabularData,
     read_table,
-    standardize,
-    unstandardize_coef,
 )
+from jaxlogloss.model.scaling import standardize, unstandardize_coef
 
 
 def check_layout(data: TabularData, d: int, n: int, dtype) -> None:

@@ -7,11 +7,12 @@ import gzip
 import threading
 import time
 
-import jaxlogloss.data.stream as stream
 import numpy as np
 import pandas as pd
 import pytest
 
+import jaxlogloss.data.scan as scan
+from jaxlogloss.data.prefetch import prefetched
 from jaxlogloss.data.stream import Batch, TableStream, open_stream
 from jaxlogloss.data.table import DataError, TabularData, read_table
 
@@ -124,7 +125,7 @@ def test_batches_equal_read_table_for_any_batch_size_and_range(
     rng, tmp_path, monkeypatch, fmt
 ):
     # small Arrow batches too: record batches cut inside row groups
-    monkeypatch.setattr(stream, "_ARROW_ROWS", 4)
+    monkeypatch.setattr(scan, "_ARROW_ROWS", 4)
     path, _, pieces = dataset(rng, tmp_path, fmt)
     ref = read_table(path, target="answer", weights="w")
     s = open_stream(path, target="answer", weights="w", batch_rows=64)
@@ -211,13 +212,13 @@ def test_schema_pass_reads_only_target_weights_and_categoricals(
 ):
     path, _, _ = dataset(rng, tmp_path, "parquet")
     seen = []
-    scan = stream._scan
+    scan_batches = scan.scan_batches
 
-    def spy(fmt, path, name, columns, row_groups=None):
+    def spy(fn, fmt, path, name, columns, row_groups=None):
         seen.append(list(columns))
-        return scan(fmt, path, name, columns, row_groups)
+        return scan_batches(fn, fmt, path, name, columns, row_groups)
 
-    monkeypatch.setattr(stream, "_scan", spy)
+    monkeypatch.setattr(scan, "scan_batches", spy)
     open_stream(path, target="answer", weights="w")
     assert seen and all(c == ["answer", "w", "region"] for c in seen)
 
@@ -229,9 +230,9 @@ def test_a_narrow_range_opens_one_file_and_its_row_groups(rng, tmp_path, monkeyp
     opened = []
     read = TableStream._read
 
-    def spy(self, file, row_groups):
+    def spy(self, file, row_groups, fn):
         opened.append((file.name, row_groups, file.row_groups))
-        return read(self, file, row_groups)
+        return read(self, file, row_groups, fn)
 
     monkeypatch.setattr(TableStream, "_read", spy)
     k = 5  # rows [lo, hi) of the sixth file
@@ -512,7 +513,7 @@ def test_reader_thread_stays_a_bounded_number_of_items_ahead():
             made.append(i)
             yield i
 
-    it = stream._prefetched(source(), 3)
+    it = prefetched(source(), 3)
     assert next(it) == 0
     time.sleep(0.3)
     assert len(made) <= 1 + 3 + 1  # taken, queued, waiting to be queued
@@ -527,7 +528,7 @@ def test_reader_thread_errors_are_raised_in_the_consumer():
         yield 1
         raise failure
 
-    it = stream._prefetched(source(), 2)
+    it = prefetched(source(), 2)
     assert next(it) == 1
     with pytest.raises(KeyError) as err:
         next(it)

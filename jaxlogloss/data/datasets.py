@@ -27,7 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from jaxlogloss.data.table import TabularData, _float_dtype
+from jaxlogloss.data.arguments import count, float_dtype
+from jaxlogloss.data.table import TabularData
 
 JACKET_FEATURES = (
     "age",
@@ -60,18 +61,8 @@ JACKET_TRUE_INTERCEPT = -0.9
 JACKET_CLASSES = ("cardigan", "jacket")
 
 
-def _count(fn: str, name: str, value: Any, minimum: int) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | np.integer)
-        or value < minimum
-    ):
-        raise ValueError(f"{fn}: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _seed(fn: str, seed: Any) -> int:
-    return _count(fn, "seed", seed, 0)
+    return count(fn, "seed", seed, 0)
 
 
 def _number(fn: str, name: str, value: Any, *, low: float, strict: bool) -> float:
@@ -110,8 +101,8 @@ def gaussian_classes(
     ``Phi(-separation / (2 * noise))``.
     """
     fn = "gaussian_classes"
-    n = _count(fn, "n", n, 2)
-    d = _count(fn, "d", d, 1)
+    n = count(fn, "n", n, 2)
+    d = count(fn, "d", d, 1)
     separation = _number(fn, "separation", separation, low=0.0, strict=False)
     noise = _number(fn, "noise", noise, low=0.0, strict=True)
     if not (isinstance(balance, int | float) and 0 < balance < 1):
@@ -124,7 +115,7 @@ def gaussian_classes(
             f"{fn}: balance={balance} gives {n_pos} of {n} rows in class 1; both "
             "classes need at least one row"
         )
-    dt = _float_dtype(fn, dtype)
+    dt = float_dtype(fn, dtype)
     rng = np.random.default_rng(_seed(fn, seed))
     u = _unit_vector(rng, d)
     y = np.zeros(n)
@@ -164,10 +155,10 @@ def separable(
     rows are class 1. Features ``x0 ..``, classes ``(0, 1)``.
     """
     fn = "separable"
-    n = _count(fn, "n", n, 2)
-    d = _count(fn, "d", d, 1)
+    n = count(fn, "n", n, 2)
+    d = count(fn, "d", d, 1)
     margin = _number(fn, "margin", margin, low=0.0, strict=True)
-    dt = _float_dtype(fn, dtype)
+    dt = float_dtype(fn, dtype)
     rng = np.random.default_rng(_seed(fn, seed))
     u = _unit_vector(rng, d)
     y = np.zeros(n)
@@ -231,8 +222,8 @@ def jacket_cardigan(
     the customers buy a jacket. Target ``purchase``, classes ``("cardigan", "jacket")``.
     """
     fn = "jacket_cardigan"
-    n = _count(fn, "n", n, 2)
-    dt = _float_dtype(fn, dtype)
+    n = count(fn, "n", n, 2)
+    dt = float_dtype(fn, dtype)
     cols, jacket, _ = _jacket_columns(n, _seed(fn, seed))
     xt = np.empty((len(JACKET_FEATURES), n), dt)
     for j, name in enumerate(JACKET_FEATURES):
@@ -260,7 +251,7 @@ def write_jacket_cardigan_csv(
     one-hot columns ``region[north]`` and ``region[south]``. Returns the path.
     """
     fn = "write_jacket_cardigan_csv"
-    n = _count(fn, "n", n, 2)
+    n = count(fn, "n", n, 2)
     cols, jacket, region = _jacket_columns(n, _seed(fn, seed))
     integer = {"age", "visits_last_90d", "days_since_last_purchase", "newsletter"}
     arrays = {}
@@ -285,7 +276,7 @@ def breast_cancer(dtype: Any = "float32") -> TabularData:
     (212 malignant, 357 benign); the features keep scikit-learn's names.
     """
     fn = "breast_cancer"
-    dt = _float_dtype(fn, dtype)
+    dt = float_dtype(fn, dtype)
     try:
         from sklearn.datasets import load_breast_cancer
     except ImportError as err:
