@@ -46,7 +46,7 @@ def bench_fit(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
     from jaxlogloss.data.design import FeatureMajor
-    from jaxlogloss.fitting.fit import fit
+    from jaxlogloss.fitting import fit
 
     rows: dict[str, dict[str, Any]] = {}
     # the layout the framework hands its compiled functions (built once, as fit does)

@@ -2,6 +2,6 @@
 
 import sys
 
-from jaxlogloss.cli.main import main
+from jaxlogloss.cli import main
 
 sys.exit(main())

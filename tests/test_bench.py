@@ -8,7 +8,7 @@ import math
 import pytest
 
 from jaxlogloss.bench import parse_sizes
-from jaxlogloss.cli.main import main
+from jaxlogloss.cli import main
 
 
 def ratios(obj, path=""):

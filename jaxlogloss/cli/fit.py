@@ -1,0 +1,211 @@
+"""``jaxlogloss fit``: a logistic regression on a file or a built-in data set.
+
+Prints a statsmodels-like table (or one JSON object). Among several processes each
+reads only its own rows; process 0 alone prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from jaxlogloss.cli.args import (
+    command_error,
+    int_at_least,
+    nonnegative_float,
+    positive_float,
+)
+from jaxlogloss.cli.cluster import add_cluster_arguments, join
+
+NAME = "fit"
+HELP = "fit a logistic regression to a CSV/Parquet file and report inference"
+DESCRIPTION = (
+    "Fit a binary logistic regression by maximum likelihood and print a "
+    "statsmodels-like table: coef, std err, z, P>|z| and the 95%% interval, with "
+    "the log-loss, iterations and convergence. DATA is a CSV (.csv, .csv.gz, "
+    ".tsv) or Parquet (.parquet, .pq) file, a directory of them, or a built-in "
+    "data set: builtin:jackets, builtin:gaussian, builtin:separable, "
+    "builtin:breast_cancer. Non-numeric feature columns are one-hot encoded "
+    "with the first sorted level dropped (named col[level]). --l2 ALPHA "
+    "minimises the mean log-loss + (ALPHA/2)||w||^2 with the intercept "
+    "unpenalised, i.e. scikit-learn's C = 1/(n * ALPHA). Bad input exits 2 with "
+    "one line on stderr."
+)
+
+
+def add_arguments(fit: argparse.ArgumentParser) -> None:
+    """The flags of ``fit``."""
+    from jaxlogloss.fitting import SOLVERS
+
+    fit.add_argument(
+        "data", metavar="DATA", help="data file, directory or builtin:NAME"
+    )
+    fit.add_argument("--target", help="target column (two distinct values)")
+    fit.add_argument(
+        "--positive",
+        help="the target value counted as 1 (default: the second of the two sorted values)",
+    )
+    fit.add_argument(
+        "--features", help="comma-separated feature columns (default: all others)"
+    )
+    fit.add_argument(
+        "--weights", help="column of non-negative sample (frequency) weights"
+    )
+    fit.add_argument(
+        "--solver", choices=SOLVERS, default="newton", help="default: newton"
+    )
+    fit.add_argument(
+        "--l2",
+        type=nonnegative_float,
+        default=0.0,
+        help="ALPHA of (ALPHA/2)||w||^2 on the mean log-loss; sklearn C = 1/(n*ALPHA)",
+    )
+    fit.add_argument("--max-iter", type=int_at_least(1), help="iteration budget")
+    fit.add_argument(
+        "--tol",
+        type=positive_float,
+        help="stop when ||grad||_inf <= TOL on standardised features "
+        "(default 1e-10 in float64, 1e-5 in float32)",
+    )
+    fit.add_argument(
+        "--learning-rate", type=positive_float, help="first-order solvers only"
+    )
+    fit.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    fit.add_argument("--json", action="store_true", help="print one JSON object")
+    fit.add_argument(
+        "--stream",
+        action="store_true",
+        help="out of core: read DATA batch by batch (memory bounded by --batch-rows, "
+        "not by the data); newton/lbfgs add up full passes, first-order solvers take "
+        "one step per batch",
+    )
+    fit.add_argument(
+        "--batch-rows",
+        type=int_at_least(1),
+        default=65536,
+        metavar="N",
+        help="rows per batch with --stream (default 65536)",
+    )
+    add_cluster_arguments(fit)
+
+
+def feature_list(args: argparse.Namespace) -> list[str] | None:
+    """Check the flags against DATA; the ``--features`` names (None: all others)."""
+    if args.learning_rate is not None and args.solver in ("newton", "lbfgs"):
+        raise command_error(
+            "fit",
+            f"--learning-rate applies to first-order solvers, not {args.solver}",
+        )
+    if args.data.startswith("builtin:"):
+        if args.features or args.weights or args.positive or args.stream:
+            raise command_error(
+                "fit",
+                "--features, --weights, --positive and --stream apply to files, not "
+                f"to {args.data}",
+            )
+        return None
+    if args.target is None:
+        raise command_error("fit", "--target COL is required for a file")
+    if args.features is None:
+        return None
+    features = [f.strip() for f in args.features.split(",")]
+    if any(not f for f in features):
+        raise command_error("fit", f"--features has an empty name in {args.features!r}")
+    return features
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Fit DATA and print the table or the JSON object (process 0 only)."""
+    import jax
+
+    from jaxlogloss.fitting import fit, fit_stream
+    from jaxlogloss.parallel import mesh as dist
+
+    features = feature_list(args)
+    mesh = join(args)
+    processes = jax.process_count()
+    if args.stream:
+        data = _open(args, features, batch_rows=args.batch_rows)
+        rows = own_rows(data.n_samples, processes)
+        result = fit_stream(
+            data, solver=args.solver, l2=args.l2, max_iter=args.max_iter, tol=args.tol,
+            learning_rate=args.learning_rate, row_range=rows,
+        )  # fmt: skip
+    else:
+        data = read_rows(args, features, processes)
+        result = fit(
+            data, None, solver=args.solver, l2=args.l2, max_iter=args.max_iter,
+            tol=args.tol, learning_rate=args.learning_rate, dtype=args.dtype,
+            mesh=mesh, process_local=processes > 1,
+        )  # fmt: skip
+    if not dist.is_writer():
+        return 0
+    if args.json:
+        out = result.to_dict()
+        out.update(
+            target=data.target, positive=_plain(data.classes[1]), source=data.source
+        )
+        print(json.dumps(out))
+    else:
+        print(f"data: {data.source}   target: {data.target} (1 = {data.classes[1]!r})")
+        print(result.summary())
+    return 0
+
+
+def read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
+    """The data this process fits: all of it, or its own rows among several processes
+    (read with the whole data set's encoding, without reading the other rows)."""
+    from jaxlogloss.data.datasets import load_builtin
+    from jaxlogloss.data.table import read_table
+
+    if args.data.startswith("builtin:"):
+        data = load_builtin(args.data.removeprefix("builtin:"), dtype=args.dtype)
+        if args.target is not None and args.target != data.target:
+            raise command_error(
+                "fit",
+                f"{args.data} has target {data.target!r}, not {args.target!r}",
+            )
+        if processes > 1:
+            start, stop = own_rows(data.n_samples, processes)
+            data = data.subset(np.arange(start, stop))
+        return data
+    if processes == 1:
+        return read_table(
+            args.data, target=args.target, features=features, positive=args.positive,
+            weights=args.weights, dtype=args.dtype,
+        )  # fmt: skip
+    stream = _open(args, features)
+    return stream.read(*own_rows(stream.n_samples, processes))
+
+
+def _open(args: argparse.Namespace, features: Any, **options: Any) -> Any:
+    """DATA as a stream, with the flags' target, features, weights and dtype."""
+    from jaxlogloss.data.stream import open_stream
+
+    return open_stream(
+        args.data, target=args.target, features=features, positive=args.positive,
+        weights=args.weights, dtype=args.dtype, **options,
+    )  # fmt: skip
+
+
+def own_rows(n: int, processes: int) -> tuple[int, int]:
+    """This process's rows [start, stop) of n; a usage error when some would get none."""
+    import jax
+
+    from jaxlogloss.parallel import mesh as dist
+
+    if math.ceil(n / processes) * (processes - 1) >= n:
+        raise command_error(
+            "fit",
+            f"{n} rows cannot give each of {processes} processes rows of its own; "
+            "use fewer processes",
+        )
+    return dist.process_row_range(n, processes, jax.process_index())
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
