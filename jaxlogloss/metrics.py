@@ -155,7 +155,7 @@ def _calibration(
 # name -> unchecked (y, p, sample_weight) -> 0-d array, with the public defaults.
 # These are the very compiled functions the public metrics call (the same
 # arguments' types included), so evaluate reuses their compilations.
-_UNCHECKED: dict[str, Callable[[Array, Array, Array | None], Array]] = {
+BINARY_METRICS: dict[str, Callable[[Array, Array, Array | None], Array]] = {
     "log_loss": lambda y, p, sw: losses._reduced(
         losses.log_loss_pointwise, y, p, sw, "mean"
     ),
@@ -435,5 +435,5 @@ def evaluate(
         )
     if "roc_auc" in names:
         _check_two_classes(fn, y, sw, "roc_auc")
-    values = jax.device_get({name: _UNCHECKED[name](y, p, sw) for name in names})
+    values = jax.device_get({name: BINARY_METRICS[name](y, p, sw) for name in names})
     return {name: float(values[name]) for name in names}

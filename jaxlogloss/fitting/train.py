@@ -35,7 +35,7 @@ from jax.sharding import Mesh
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting import checkpoint as ckpt
 from jaxlogloss.fitting.writers import MultiWriter, NullWriter, ProgressWriter, Writer
-from jaxlogloss.metrics import _UNCHECKED as BINARY_METRICS
+from jaxlogloss.metrics import BINARY_METRICS
 from jaxlogloss.model.objective import Problem, objective, prepare_problem
 from jaxlogloss.model.params import LinearParams, linear_logits
 from jaxlogloss.model.scaling import (
