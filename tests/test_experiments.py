@@ -149,6 +149,10 @@ def write(tmp_path: Path, text: str) -> Path:
             "nope.csv' does not exist",
         ),
         ("claims = ['S14']\n", "claims must be a list of claim ids S1..S13"),
+        (
+            "[loss]\nnames = ['hinge']\n",
+            "loss.names must be a non-empty list of log_loss, mse, squared_error, got",
+        ),
         ("[data]\nn = 2.5\n", "data.n must be an integer, got 2.5"),
         ("title = 'x'\n[[data]]\n", "[data] must be a table"),
         ("not toml at all = = =\n", "is not valid TOML"),
@@ -178,6 +182,35 @@ def test_bad_overrides_and_missing_config(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["run", str(tmp_path / "empty")]) == 2
     assert "no *.toml experiment configs" in capsys.readouterr().err
+
+
+def test_claim_ids_come_from_the_claims_registration():
+    from jaxlogloss.experiments.claims import CLAIMS, claim, claim_ids
+
+    assert CLAIM_IDS == claim_ids() == tuple(f"S{i}" for i in range(1, 14))
+    assert CLAIMS["S3"].__name__ == "s3_mse_nonconvex"
+    with pytest.raises(ValueError, match="'S3' is already registered"):
+        claim("S3")(lambda ctx: None)
+
+
+def test_loss_names_are_read_from_the_loss_registry():
+    import jax.numpy as jnp
+
+    from jaxlogloss.losses.registry import Loss, register_loss, unregister_loss
+
+    with pytest.raises(cfg.ConfigError, match="loss.names must be a non-empty list"):
+        cfg.from_dict({"loss": {"names": ["hinge2"]}})
+    register_loss(
+        Loss("hinge2", value=lambda y, z: jnp.square(jnp.maximum(0.0, 1 - (2 * y - 1) * z)),
+             grad=lambda y, z: z, curvature=lambda y, z: jnp.ones_like(z), convex=True)
+    )  # fmt: skip
+    try:
+        config = cfg.from_dict({"loss": {"names": ["log_loss", "hinge2"]}})
+        assert config.loss.names == ["log_loss", "hinge2"]
+    finally:
+        unregister_loss("hinge2")
+    with pytest.raises(cfg.ConfigError, match="non-empty list of log_loss, mse, squ"):
+        cfg.from_dict({"loss": {"names": ["softmax"]}})  # multiclass: not for 0/1 data
 
 
 def test_overrides_parse_as_toml():

@@ -2,11 +2,15 @@
 
 A config has the top-level keys of :data:`TOP_LEVEL` -- ``title``, the sections
 ``data``, ``model``, ``loss``, ``optimizer``, ``train``, ``sweep``, ``metrics``,
-``figures``, and ``claims`` (a list of claim ids S1-S13, see
-:mod:`jaxlogloss.claims`). Every section and key is optional and has a documented
-default (the dataclass fields below). Validation rejects unknown keys by name, wrong
-types and out-of-range values, each with one line naming the key:
+``figures``, and ``claims`` (a list of the claim ids registered by
+:mod:`jaxlogloss.experiments.claims`, S1-S13). Every section and key is optional and has
+a documented default (the dataclasses of :mod:`jaxlogloss.experiments.schema`).
+Validation rejects unknown keys by name, wrong types and out-of-range values, each with
+one line naming the key:
 ``config 'x.toml': unknown key 'trian'; expected one of: title, data, model, ...``.
+Names are checked against their registries: ``[loss] names`` against the loss registry
+(:func:`~jaxlogloss.losses.registry.loss_names`), ``[optimizer] name`` against
+:func:`optimizer_names`, ``claims`` against the claims' registry.
 
 ``--set section.key=value`` overrides a key after reading (the value is parsed as TOML,
 so ``--set train.steps=200`` is an integer and ``--set optimizer.name=["sgd","adam"]`` a
@@ -19,117 +23,91 @@ import dataclasses
 import math
 import tomllib
 import typing
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from jaxlogloss.experiments.claims import CLAIMS, claim_ids
+from jaxlogloss.experiments.schema import (
+    TOP_LEVEL,
+    ConfigError,
+    DataConfig,
+    ExperimentConfig,
+    FiguresConfig,
+    LossConfig,
+    MetricsConfig,
+    ModelConfig,
+    OptimizerConfig,
+    SweepConfig,
+    TrainConfig,
+)
+from jaxlogloss.losses.registry import get_loss, loss_names
+from jaxlogloss.metrics import METRICS
 from jaxlogloss.solvers.first_order import OPTIMIZERS
 
+__all__ = [
+    "CLAIM_IDS",
+    "CONFIG_LOSSES",
+    "DATA_SOURCES",
+    "METRIC_NAMES",
+    "OPTIMIZER_NAMES",
+    "TOP_LEVEL",
+    "ConfigError",
+    "DataConfig",
+    "ExperimentConfig",
+    "FiguresConfig",
+    "LossConfig",
+    "MetricsConfig",
+    "ModelConfig",
+    "OptimizerConfig",
+    "SweepConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "config_losses",
+    "from_dict",
+    "load",
+    "optimizer_names",
+    "parse_override",
+    "quick",
+    "to_toml",
+]
+
 DATA_SOURCES = ("gaussian", "separable", "jackets", "breast_cancer", "file")
-CONFIG_LOSSES = ("log_loss", "mse", "squared_error")
-# optimizer names: optax's, "momentum" (sgd with momentum 0.9) and the two solvers
-OPTIMIZER_NAMES = (*OPTIMIZERS, "momentum", "newton")
-METRIC_NAMES = ("log_loss", "accuracy", "roc_auc", "brier", "ece")
-CLAIM_IDS = tuple(f"S{i}" for i in range(1, 14))
+METRIC_NAMES = tuple(METRICS)
+CLAIM_IDS = claim_ids()  # the ids the claims registered (S1..S13)
 
 
-class ConfigError(ValueError):
-    """A bad config: one line naming the file and the key."""
+def config_losses() -> tuple[str, ...]:
+    """``[loss] names``: every registered binary loss (the experiments' data is 0/1)."""
+    return tuple(n for n in loss_names() if not get_loss(n).multiclass)
 
 
-@dataclass(frozen=True)
-class DataConfig:
-    source: str = "gaussian"  # one of DATA_SOURCES
-    path: str = ""  # for source = "file": CSV/Parquet, relative to the config file
-    target: str = ""  # for source = "file"
-    positive: str = ""  # for source = "file": the label counted as 1 ("" = default)
-    features: list[str] = field(default_factory=list)  # for source = "file" ([] = all)
-    weights: str = ""  # for source = "file": a weights column ("" = none)
-    n: int = 1000  # rows for generated data
-    d: int = 2  # features for gaussian / separable
-    separation: float = 2.0  # gaussian: distance between the class means
-    noise: float = 1.0  # gaussian: within-class standard deviation
-    seed: int = 0
-    test_size: float = 0.25  # share of rows held out for evaluation
-    dtype: str = "float32"  # float32 | float64
+def optimizer_names() -> tuple[str, ...]:
+    """``[optimizer] name``: optax's (:data:`~jaxlogloss.solvers.first_order.OPTIMIZERS`,
+    lbfgs among them), "momentum" (sgd with ``optimizer.momentum``) and "newton"."""
+    return (*OPTIMIZERS, "momentum", "newton")
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    init_scale: float = 0.0  # initial weights: init_scale * N(0, 1) (0: zeros)
-    standardize: bool = True  # train on standardised features (a change of parameters)
+# the names as of import (the checks read the registries live)
+CONFIG_LOSSES = config_losses()
+OPTIMIZER_NAMES = optimizer_names()
 
 
-@dataclass(frozen=True)
-class LossConfig:
-    names: list[str] = field(default_factory=lambda: ["log_loss"])  # CONFIG_LOSSES
-    l2: float = 0.0  # alpha of (alpha/2)||w||^2 on the mean loss
+_Check = tuple[Callable[[Any], bool], str | Callable[[], str]]
 
 
-@dataclass(frozen=True)
-class OptimizerConfig:
-    name: list[str] = field(default_factory=lambda: ["adam"])  # OPTIMIZER_NAMES
-    learning_rate: float = 0.05  # first-order optimizers
-    momentum: float = 0.9  # for "momentum"
-    nesterov: bool = False
+def _names(known: Callable[[], Sequence[str]], non_empty: bool = True) -> _Check:
+    """A check that a list holds only names of ``known()`` (read when checking, so names
+    registered later count) and its expectation, listing them."""
+    return (
+        lambda v: (len(v) > 0 or not non_empty) and all(x in known() for x in v),
+        lambda: f"a {'non-empty ' if non_empty else ''}list of {', '.join(known())}",
+    )
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    steps: int = 500  # step budget (iterations for newton / lbfgs)
-    batch_size: int = 0  # 0: full batch
-    chunk_size: int = 50  # steps per compiled chunk (history and checkpoints between)
-    tol: float = 0.0  # stop when ||grad||_inf <= tol (0: use the whole budget)
-    seed: int = 0  # minibatch order
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    inits: int = 0  # random initial points trained in one vmapped call (0: none)
-    init_scale: float = 4.0  # their spread: init_scale * N(0, 1)
-    steps: int = 300  # steps of each vmapped run
-    learning_rate: float = 0.5  # of the vmapped runs (sgd)
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class MetricsConfig:
-    names: list[str] = field(default_factory=lambda: list(METRIC_NAMES))
-
-
-@dataclass(frozen=True)
-class FiguresConfig:
-    enabled: bool = True
-    dpi: int = 110
-    grid: int = 81  # resolution of loss-surface grids
-
-
-@dataclass(frozen=True)
-class ExperimentConfig:
-    title: str = ""
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    sweep: SweepConfig = field(default_factory=SweepConfig)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    figures: FiguresConfig = field(default_factory=FiguresConfig)
-    claims: list[str] = field(default_factory=list)
-    source: str = field(default="<memory>", compare=False)  # where it was read from
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out.pop("source")
-        return out
-
-
-TOP_LEVEL = tuple(
-    f.name for f in dataclasses.fields(ExperimentConfig) if f.name != "source"
-)
-
-# (section, key) -> (check, expectation) for ranges and choices
-_CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
+# (section, key) -> (check, expectation) for ranges and choices; an expectation that
+# lists registered names is a function, read when a check fails
+_CHECKS: dict[tuple[str, str], _Check] = {
     ("data", "source"): (
         lambda v: v in DATA_SOURCES,
         f"one of {', '.join(DATA_SOURCES)}",
@@ -142,15 +120,9 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("data", "test_size"): (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     ("data", "dtype"): (lambda v: v in ("float32", "float64"), "float32 or float64"),
     ("model", "init_scale"): (lambda v: v >= 0, "a number >= 0"),
-    ("loss", "names"): (
-        lambda v: len(v) > 0 and all(x in CONFIG_LOSSES for x in v),
-        f"a non-empty list of {', '.join(CONFIG_LOSSES)}",
-    ),
+    ("loss", "names"): _names(config_losses),
     ("loss", "l2"): (lambda v: v >= 0, "a number >= 0"),
-    ("optimizer", "name"): (
-        lambda v: len(v) > 0 and all(x in OPTIMIZER_NAMES for x in v),
-        f"a non-empty list of {', '.join(OPTIMIZER_NAMES)}",
-    ),
+    ("optimizer", "name"): _names(optimizer_names),
     ("optimizer", "learning_rate"): (lambda v: v > 0, "a number > 0"),
     ("optimizer", "momentum"): (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     ("train", "steps"): (lambda v: v >= 1, "an integer >= 1"),
@@ -163,17 +135,22 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("sweep", "steps"): (lambda v: v >= 1, "an integer >= 1"),
     ("sweep", "learning_rate"): (lambda v: v > 0, "a number > 0"),
     ("sweep", "seed"): (lambda v: v >= 0, "an integer >= 0"),
-    ("metrics", "names"): (
-        lambda v: all(x in METRIC_NAMES for x in v),
-        f"a list of {', '.join(METRIC_NAMES)}",
-    ),
+    ("metrics", "names"): _names(lambda: METRIC_NAMES, non_empty=False),
     ("figures", "dpi"): (lambda v: 30 <= v <= 600, "an integer in [30, 600]"),
     ("figures", "grid"): (lambda v: 5 <= v <= 401, "an integer in [5, 401]"),
     ("", "claims"): (
-        lambda v: all(x in CLAIM_IDS for x in v),
-        f"a list of claim ids {CLAIM_IDS[0]}..{CLAIM_IDS[-1]}",
+        lambda v: all(x in CLAIMS for x in v),
+        lambda: f"a list of claim ids {claim_ids()[0]}..{claim_ids()[-1]}",
     ),
 }
+
+
+def _verify(section: str, key: str, where: str, value: Any) -> None:
+    """Raise ConfigError naming ``where`` when ``value`` fails the key's check."""
+    check = _CHECKS.get((section, key))
+    if check is not None and not check[0](value):
+        expected = check[1]() if callable(check[1]) else check[1]
+        raise ConfigError(f"{where} must be {expected}, got {value!r}")
 
 
 def _type_name(tp: Any) -> str:
@@ -224,9 +201,7 @@ def _build(cls: Any, raw: Any, section: str, label: str) -> Any:
             )
         where = f"{prefix}{section}.{key}"
         value = _coerce(where, hints[key], value)
-        check = _CHECKS.get((section, key))
-        if check is not None and not check[0](value):
-            raise ConfigError(f"{where} must be {check[1]}, got {value!r}")
+        _verify(section, key, where, value)
         values[key] = value
     return cls(**values)
 
@@ -248,9 +223,7 @@ def from_dict(
             values[key] = _build(tp, value, key, label)
         else:
             value = _coerce(f"{prefix}{key}", tp, value)
-            check = _CHECKS.get(("", key))
-            if check is not None and not check[0](value):
-                raise ConfigError(f"{prefix}{key} must be {check[1]}, got {value!r}")
+            _verify("", key, f"{prefix}{key}", value)
             values[key] = value
     config = ExperimentConfig(**values, source=source)
     _check_consistency(config, prefix)

@@ -48,3 +48,14 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def label(
+    ax: Any, xlabel: str, ylabel: str, title: str, legend: int | None = None
+) -> None:
+    """Name the axes and title them; ``legend``: add a legend in this font size."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if legend is not None:
+        ax.legend(fontsize=legend)

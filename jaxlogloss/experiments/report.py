@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from jaxlogloss.experiments.config import ExperimentConfig
+from jaxlogloss.experiments.schema import ExperimentConfig
+from jaxlogloss.experiments.types import ClaimResult, Context
 from jaxlogloss.fitting import checkpoint as ckpt
 
 
@@ -16,7 +17,7 @@ def _verdict(passed: bool) -> str:
 
 
 def write_report(
-    out: Path, config: ExperimentConfig, ctx: Any, results: list[Any]
+    out: Path, config: ExperimentConfig, ctx: Context, results: list[ClaimResult]
 ) -> Path:
     """``report.md``: data, training runs, then every claim's check, tables and figures."""
     lines = [f"# {config.title or Path(str(config.source)).stem}", ""]

@@ -23,7 +23,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,65 +39,18 @@ from jaxlogloss.data.datasets import (
 )
 from jaxlogloss.data.table import TabularData, read_table
 from jaxlogloss.experiments import config as cfg
+from jaxlogloss.experiments.claims import CLAIMS, optimizer_comparison
 from jaxlogloss.experiments.config import ExperimentConfig
+from jaxlogloss.experiments.report import write_index, write_report
+from jaxlogloss.experiments.types import ClaimResult, Context, Run
 from jaxlogloss.fitting import checkpoint as ckpt
+from jaxlogloss.fitting.solve import solve
 from jaxlogloss.fitting.train import train
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.params import LinearParams, init_params
 from jaxlogloss.model.scaling import feature_scaling, to_standardized
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.solvers.base import make_result
-from jaxlogloss.solvers.newton import newton_solve
-
-
-@dataclass
-class Run:
-    """One training run: a loss trained by one optimizer."""
-
-    loss: str
-    optimizer: str
-    params: LinearParams
-    status: str
-    history: dict[
-        str, np.ndarray
-    ]  # per record: step, seconds, loss, grad_norm, metrics
-
-
-@dataclass
-class ClaimResult:
-    """The evidence for one claim: a numeric check and its verdict, figures, tables."""
-
-    id: str
-    statement: str
-    check: str
-    passed: bool
-    numbers: dict[str, Any] = field(default_factory=dict)
-    figures: list[tuple[str, str]] = field(default_factory=list)  # (file, caption)
-    tables: list[str] = field(default_factory=list)  # markdown
-
-
-@dataclass
-class Context:
-    """What claims see: the config, the data, the training runs, where figures go."""
-
-    config: ExperimentConfig
-    out: Path
-    data: TabularData
-    train_data: TabularData
-    test_data: TabularData | None
-    runs: dict[str, Run]
-
-    def figure_path(self, name: str) -> Path:
-        return self.out / "figures" / f"{name}.png"
-
-    @property
-    def dpi(self) -> int:
-        return self.config.figures.dpi
-
-    @property
-    def figures_enabled(self) -> bool:
-        return self.config.figures.enabled
 
 
 def load_data(config: ExperimentConfig) -> TabularData:
@@ -206,23 +158,24 @@ def train_runs(
 
 
 def _newton_run(X: Any, y: Any, start: LinearParams, config: ExperimentConfig) -> Run:
+    """The "newton" runs: the one place the runner calls a solver directly (the others
+    go through :func:`~jaxlogloss.fitting.train.train`). Timed without compilation;
+    every iteration is taken to cost the same."""
     problem = Problem(X, y, None, jnp.asarray(config.loss.l2, X.dtype))
     scaling = jax.jit(feature_scaling)(X, None, problem.l2)
-    tol = jnp.asarray(
-        config.train.tol or (1e-10 if X.dtype == jnp.float64 else 1e-5), X.dtype
-    )
-    args = (to_standardized(start, scaling), problem, scaling, tol)
+    tol = config.train.tol or (1e-10 if X.dtype == jnp.float64 else 1e-5)
+    std = to_standardized(start, scaling)
     max_iter = min(config.train.steps, 50)
-    jax.block_until_ready(newton_solve(*args, max_iter))  # compile outside the clock
+    solve("newton", problem, scaling, std, tol, max_iter)  # compile outside the clock
     t0 = time.perf_counter()
-    res = make_result(*newton_solve(*args, max_iter))
+    res = solve("newton", problem, scaling, std, tol, max_iter)
     seconds = time.perf_counter() - t0
     k = np.arange(res.n_iter + 1)
     history = {
         "step": k,
         "loss": res.loss_history,
         "grad_norm": res.grad_norm_history,
-        "seconds": k * seconds / max(res.n_iter, 1),  # iterations cost about the same
+        "seconds": k * seconds / max(res.n_iter, 1),
     }
     return Run("log_loss", "newton", res.params, res.status, history)
 
@@ -280,9 +233,6 @@ def run_config(
     With several processes every process runs it (the training runs split their rows
     over ``mesh``), process 0 decides whether it is up to date and alone writes files.
     """
-    from jaxlogloss.experiments.claims import CLAIMS, optimizer_comparison
-    from jaxlogloss.experiments.report import write_report
-
     out = Path(out)
     resolved = cfg.to_toml(config)
     complete = not force and _is_complete(out, resolved)
@@ -384,8 +334,6 @@ def run_path(
     mesh: Mesh | None = None,
 ) -> Path:
     """Run a config file, or every config of a folder; returns the report or index path."""
-    from jaxlogloss.experiments.report import write_index
-
     path, out = Path(path), Path(out)
     if not path.exists():
         raise cfg.ConfigError(f"config {str(path)!r} does not exist")
