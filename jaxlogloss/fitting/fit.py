@@ -22,6 +22,7 @@ Separation is reported as ``converged = False`` with a warning suggesting an L2 
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import time
@@ -130,35 +131,7 @@ def fit(
         processes share the fit (each passes its own; the sums are added across them).
       log: called with one line about the passes over a stream (e.g. ``print``).
     """
-    return _fit("fit", **locals())
-
-
-def fit_stream(stream: Any, **options: Any) -> FitResult:
-    """``fit`` on a :class:`~jaxlogloss.data.stream.TableStream` (kept for this
-    release; ``fit(stream, ...)`` does the same)."""
-    return _fit("fit_stream", stream, **options)
-
-
-def _fit(
-    fn: str,
-    X: Any,
-    y: Any = None,
-    *,
-    feature_names: tuple[str, ...] | None = None,
-    sample_weight: Any = None,
-    solver: str = "newton",
-    l2: float = 0.0,
-    max_iter: int | None = None,
-    tol: float | None = None,
-    learning_rate: float | None = None,
-    dtype: str | None = None,
-    confidence: float = 0.95,
-    mesh: Mesh | None = None,
-    process_local: bool = False,
-    batch_rows: int | None = None,
-    row_range: tuple[int, int] | None = None,
-    log: Callable[[str], None] | None = None,
-) -> FitResult:
+    fn = _CALLER.get()
     if solver not in SOLVERS:
         raise ValueError(
             f"{fn}: solver must be one of {', '.join(SOLVERS)}, got {solver!r}"
@@ -208,6 +181,19 @@ def _fit(
         tol=float(tol), grad_norm=float(grad_norm), n_samples=n_samples,
         seconds=seconds, loss_history=np.asarray(history), **result,
     )  # fmt: skip
+
+
+_CALLER = contextvars.ContextVar("jaxlogloss_fit_caller", default="fit")
+
+
+def fit_stream(stream: Any, **options: Any) -> FitResult:
+    """``fit`` on a :class:`~jaxlogloss.data.stream.TableStream` (kept for this
+    release; ``fit(stream, ...)`` does the same; errors name ``fit_stream``)."""
+    token = _CALLER.set("fit_stream")
+    try:
+        return fit(stream, **options)
+    finally:
+        _CALLER.reset(token)
 
 
 def _in_memory_objective(
