@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxlogloss.fitting.solve import SOLVER_CLASSES, make_solver
 from jaxlogloss.fitting.train import TRAIN_STATUSES, chunk, initial_state, objective_std
 from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.objective import Problem, prepare_problem
@@ -49,11 +50,9 @@ from jaxlogloss.model.scaling import (
 from jaxlogloss.solvers import base as cv
 from jaxlogloss.solvers.base import minimise
 from jaxlogloss.solvers.first_order import DEFAULT_LEARNING_RATE, OPTIMIZERS
-from jaxlogloss.solvers.lbfgs import LBFGS
-from jaxlogloss.solvers.newton import Newton
 
 Array = jax.Array
-SOLVER_LOOPS = ("newton", "lbfgs")
+SOLVER_LOOPS = tuple(SOLVER_CLASSES)
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def _solver_runs(
     """Newton or L-BFGS runs in one vmapped call (the solvers of ``fit``)."""
     axes = Problem(None, None, None, 0)
     scaling_axes = Scaling(None, 0)  # the feature means are shared by every run
-    method = (Newton if solver == "newton" else LBFGS)(tol, max_iter)
+    method = make_solver(solver, tol, max_iter)
 
     def run(p: LinearParams, pr: Problem, s: Scaling) -> tuple[Any, ...]:
         obj = InMemoryObjective(pr, s, loss, "l2", None, block_size)
