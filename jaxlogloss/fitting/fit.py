@@ -38,7 +38,7 @@ from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting.inference import coefficient_inference
 from jaxlogloss.fitting.result import FitResult, fit_warnings
-from jaxlogloss.fitting.solve import make_solver, minimise_compiled
+from jaxlogloss.fitting.solve import minimise_compiled
 from jaxlogloss.fitting.stream_steps import first_order_passes
 from jaxlogloss.fitting.train import train
 from jaxlogloss.model.objective import Problem, prepare_problem
@@ -51,9 +51,13 @@ from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES, inf_norm, minimise
 from jaxlogloss.solvers.first_order import OPTIMIZERS
+from jaxlogloss.solvers.registry import SOLVER_CLASSES, make_solver
 from jaxlogloss.solvers.separation import quasi_separation_direction
 
-SOLVERS = ("newton", "lbfgs", *(name for name in OPTIMIZERS if name != "lbfgs"))
+SOLVERS = (
+    *SOLVER_CLASSES,
+    *(name for name in OPTIMIZERS if name not in SOLVER_CLASSES),
+)
 STREAM_SOLVERS = SOLVERS  # kept for this release: every solver streams
 DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000}
 DEFAULT_FIRST_ORDER_STEPS = 20000
@@ -244,7 +248,7 @@ def _streamed_objective(
             f"{fn}: row_range must satisfy 0 <= start <= stop <= {stream.n_samples}, "
             f"got {row_range!r}"
         )
-    if jax.process_count() > 1 and solver not in ("newton", "lbfgs"):
+    if jax.process_count() > 1 and solver not in SOLVER_CLASSES:
         raise ValueError(
             f"{fn}: with several processes stream with solver newton or lbfgs, got "
             f"{solver!r} (a first-order step would need an all-reduce per batch)"
@@ -269,7 +273,7 @@ def _solve(
     what the objective kept at the end (Newton's last Hessian on a stream)."""
     p = objective.n_features + 1
     theta0 = jnp.zeros((p,), objective.dtype)
-    if solver in ("newton", "lbfgs"):
+    if solver in SOLVER_CLASSES:
         tol_arr = jnp.asarray(tol, objective.dtype)
         method = make_solver(solver, tol_arr, max_iter)
         in_memory = isinstance(objective, InMemoryObjective)

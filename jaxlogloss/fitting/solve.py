@@ -18,15 +18,7 @@ from jaxlogloss.model.objectives import InMemoryObjective, ravel
 from jaxlogloss.model.params import LinearParams
 from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.solvers.base import SolverResult, minimise, solver_result
-from jaxlogloss.solvers.lbfgs import LBFGS
-from jaxlogloss.solvers.newton import Newton
-
-SOLVER_CLASSES = {"newton": Newton, "lbfgs": LBFGS}
-
-
-def make_solver(name: str, tol: Any, max_iter: int) -> Any:
-    """The solver dataclass of ``name`` ("newton" or "lbfgs")."""
-    return SOLVER_CLASSES[name](tol, max_iter)
+from jaxlogloss.solvers.registry import make_solver
 
 
 @jax.jit

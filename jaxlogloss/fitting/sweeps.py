@@ -34,7 +34,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxlogloss.fitting.solve import SOLVER_CLASSES, make_solver
 from jaxlogloss.fitting.train import TRAIN_STATUSES, chunk, initial_state, objective_std
 from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.objective import Problem, prepare_problem
@@ -50,6 +49,7 @@ from jaxlogloss.model.scaling import (
 from jaxlogloss.solvers import base as cv
 from jaxlogloss.solvers.base import minimise
 from jaxlogloss.solvers.first_order import DEFAULT_LEARNING_RATE, OPTIMIZERS
+from jaxlogloss.solvers.registry import SOLVER_CLASSES, make_solver
 
 Array = jax.Array
 SOLVER_LOOPS = tuple(SOLVER_CLASSES)

@@ -1,0 +1,31 @@
+"""The solver registry: second-order solvers by the name users pass (``solver=``).
+
+Each entry is a dataclass of hyperparameters with ``init(objective, theta)`` and
+``step(objective, state)`` (:mod:`jaxlogloss.solvers.base`), built as
+``cls(tol, max_iter)``; ``fit``, ``sweep`` and the experiment runner find solvers here.
+First-order optimizers are optax's, by name, in :mod:`jaxlogloss.solvers.first_order`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jaxlogloss.solvers.lbfgs import LBFGS
+from jaxlogloss.solvers.newton import Newton
+
+SOLVER_CLASSES: dict[str, Any] = {"newton": Newton, "lbfgs": LBFGS}
+
+
+def register_solver(name: str, cls: Any) -> None:
+    """Make ``cls`` (a solver dataclass taking ``(tol, max_iter)``) available by name."""
+    if name in SOLVER_CLASSES:
+        raise ValueError(f"register_solver: a solver named {name!r} is registered")
+    SOLVER_CLASSES[name] = cls
+
+
+def make_solver(name: str, tol: Any, max_iter: int) -> Any:
+    """The solver ``name`` with its tolerance and iteration budget."""
+    if name not in SOLVER_CLASSES:
+        known = ", ".join(SOLVER_CLASSES)
+        raise ValueError(f"make_solver: solver must be one of {known}, got {name!r}")
+    return SOLVER_CLASSES[name](tol, max_iter)
