@@ -20,6 +20,7 @@ from jaxlogloss.cli.args import (
     positive_float,
 )
 from jaxlogloss.cli.cluster import add_cluster_arguments, join
+from jaxlogloss.solvers.registry import SOLVER_CLASSES
 
 NAME = "fit"
 HELP = "fit a logistic regression to a CSV/Parquet file and report inference"
@@ -95,7 +96,7 @@ def add_arguments(fit: argparse.ArgumentParser) -> None:
 
 def feature_list(args: argparse.Namespace) -> list[str] | None:
     """Check the flags against DATA; the ``--features`` names (None: all others)."""
-    if args.learning_rate is not None and args.solver in ("newton", "lbfgs"):
+    if args.learning_rate is not None and args.solver in SOLVER_CLASSES:
         raise command_error(
             "fit",
             f"--learning-rate applies to first-order solvers, not {args.solver}",
