@@ -101,11 +101,17 @@ def reduce_loss(
 
 
 @functools.partial(jax.jit, static_argnames=("pointwise", "reduction"))
-def _reduced(
+def reduce_pointwise(
     pointwise: Any, y: Array, x: Array, sample_weight: Array | None, reduction: str
 ) -> Array:
-    """One compiled program per public call (inlined when called under an outer jit)."""
+    """``reduce_loss(pointwise(y, x), ...)`` as one compiled program per public call.
+
+    Inlined when called under an outer jit; ``pointwise`` and ``reduction`` are static.
+    """
     return reduce_loss(pointwise(y, x), sample_weight, reduction)
+
+
+_reduced = reduce_pointwise  # the old private name (jaxlogloss.metrics reads it)
 
 
 # --- public, validated functions ---------------------------------------------------
@@ -124,16 +130,33 @@ def sigmoid(z: Any) -> Array:
     return jax.nn.sigmoid(z)
 
 
-def _binary_inputs(
-    fn: str, y: Any, x: Any, x_name: str, sample_weight: Any, soft_labels: bool
-) -> tuple[Array, Array, Array | None]:
+def _binary_loss(
+    fn: str,
+    pointwise: Any,
+    y: Any,
+    x: Any,
+    sample_weight: Any,
+    reduction: str,
+    soft_labels: bool,
+    probabilities: bool,
+) -> Array:
+    """Check (y, x) as ``fn`` and reduce ``pointwise(y, x)``: the binary losses' body.
+
+    ``x`` is probabilities ``p`` (finite, in [0, 1]) or logits ``z`` (finite). Checks
+    run in one order: reduction, x's dtype, y, shapes, labels, weights, x's values.
+    """
+    x_name = "p" if probabilities else "z"
+    v.check_reduction(fn, reduction)
     x = v.as_float(fn, x_name, x)
     y = v.as_labels(fn, "y", y, x.dtype)
     v.check_same_shape(fn, "y", y, x_name, x)
     v.check_nonempty(fn, "y", y)
     v.check_binary_labels(fn, "y", y, soft_labels)
     sw = v.check_sample_weight(fn, sample_weight, y.shape, x.dtype)
-    return y, x, sw
+    v.check_finite(fn, x_name, x)
+    if probabilities:
+        v.check_interval(fn, x_name, x, "probabilities")
+    return reduce_pointwise(pointwise, y, x, sw, reduction)
 
 
 def log_loss(
@@ -164,12 +187,10 @@ def log_loss(
     >>> round(float(log_loss([1, 0, 1], [0.9, 0.2, 0.6])), 4)
     0.2798
     """
-    fn = "log_loss"
-    v.check_reduction(fn, reduction)
-    y, p, sw = _binary_inputs(fn, y, p, "p", sample_weight, soft_labels)
-    v.check_finite(fn, "p", p)
-    v.check_interval(fn, "p", p, "probabilities")
-    return _reduced(log_loss_pointwise, y, p, sw, reduction)
+    fn, pointwise = "log_loss", log_loss_pointwise
+    return _binary_loss(
+        fn, pointwise, y, p, sample_weight, reduction, soft_labels, True
+    )
 
 
 def log_loss_from_logits(
@@ -193,11 +214,10 @@ def log_loss_from_logits(
     >>> round(float(log_loss_from_logits([1.0], [0.0])), 6)
     0.693147
     """
-    fn = "log_loss_from_logits"
-    v.check_reduction(fn, reduction)
-    y, z, sw = _binary_inputs(fn, y, z, "z", sample_weight, soft_labels)
-    v.check_finite(fn, "z", z)
-    return _reduced(logit_log_loss_pointwise, y, z, sw, reduction)
+    fn, pointwise = "log_loss_from_logits", logit_log_loss_pointwise
+    return _binary_loss(
+        fn, pointwise, y, z, sample_weight, reduction, soft_labels, False
+    )
 
 
 def mse_loss(
@@ -218,12 +238,10 @@ def mse_loss(
     >>> round(float(mse_loss([1, 0], [0.9, 0.2])), 4)
     0.025
     """
-    fn = "mse_loss"
-    v.check_reduction(fn, reduction)
-    y, p, sw = _binary_inputs(fn, y, p, "p", sample_weight, soft_labels)
-    v.check_finite(fn, "p", p)
-    v.check_interval(fn, "p", p, "probabilities")
-    return _reduced(mse_pointwise, y, p, sw, reduction)
+    fn, pointwise = "mse_loss", mse_pointwise
+    return _binary_loss(
+        fn, pointwise, y, p, sample_weight, reduction, soft_labels, True
+    )
 
 
 def softmax_cross_entropy(
@@ -259,7 +277,7 @@ def softmax_cross_entropy(
     v.check_nonempty(fn, "logits", logits)
     v.check_finite(fn, "logits", logits)
     n_classes = logits.shape[-1]
-    labels = v._as_array(fn, "y", y)
+    labels = v.as_array(fn, "y", y)
     batch_shape = logits.shape[:-1]
     if labels.shape == batch_shape:
         if not jnp.issubdtype(labels.dtype, jnp.integer):
@@ -283,4 +301,4 @@ def softmax_cross_entropy(
             f"{tuple(batch_shape)} or one-hot rows of shape {tuple(logits.shape)}"
         )
     sw = v.check_sample_weight(fn, sample_weight, batch_shape, logits.dtype)
-    return _reduced(pointwise, target, logits, sw, reduction)
+    return reduce_pointwise(pointwise, target, logits, sw, reduction)

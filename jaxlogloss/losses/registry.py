@@ -6,7 +6,10 @@ second derivatives in z, and two facts the rest of the library reads:
 * ``convex`` -- l is convex in z, so the objective is convex in (w, b) and Newton's
   Hessian X~^T diag(c l'') X~ is positive semi-definite;
 * ``multiclass`` -- z and y are (n, K) rows (softmax); the derivatives are then the
-  (K,) gradient and the (K, K) Hessian of each example.
+  (K,) gradient and the (K, K) Hessian of each example;
+* ``classification`` -- l scores the class probabilities sigma(z) (softmax(z)), as
+  opposed to a regression loss on z itself (``squared_error``); ``gradcheck`` verifies
+  the classification losses (its "all" and its choices).
 
 Closed forms (:mod:`jaxlogloss.model.closed_form`), the objective
 (:mod:`jaxlogloss.model.objective`), gradient checks, config validation and the solvers
@@ -49,6 +52,7 @@ class Loss:
       convex: whether l is convex in z.
       multiclass: whether z and y are (n, K) rows.
       description: one line for listings.
+      classification: whether l scores class probabilities (False: regression on z).
     """
 
     name: str
@@ -58,6 +62,7 @@ class Loss:
     convex: bool
     multiclass: bool = False
     description: str = ""
+    classification: bool = True
 
 
 _REGISTRY: dict[str, Loss] = {}
@@ -99,28 +104,44 @@ def get_loss(name: Any, fn: str = "get_loss", arg: str = "loss") -> Loss:
 
 
 class LossNames(Sequence[str]):
-    """A live, read-only view of the registered names (``jaxlogloss.LOSSES``)."""
+    """A live, read-only view of registered names (``jaxlogloss.LOSSES``).
+
+    ``where`` keeps the losses it is true for; ``extra`` names follow them (as the
+    ``"all"`` of gradcheck's choices). The view follows registrations as they happen.
+    """
+
+    def __init__(
+        self, where: Callable[[Loss], bool] | None = None, extra: tuple[str, ...] = ()
+    ) -> None:
+        self._where = where
+        self._extra = extra
+
+    def names(self) -> tuple[str, ...]:
+        """The names the view holds now."""
+        where = self._where
+        kept = [n for n, loss in _REGISTRY.items() if where is None or where(loss)]
+        return (*kept, *self._extra)
 
     def __getitem__(self, i: Any) -> Any:
-        return loss_names()[i]
+        return self.names()[i]
 
     def __len__(self) -> int:
-        return len(_REGISTRY)
+        return len(self.names())
 
     def __iter__(self) -> Iterator[str]:
-        return iter(loss_names())
+        return iter(self.names())
 
     def __contains__(self, name: object) -> bool:
-        return name in _REGISTRY
+        return name in self.names()
 
     def __eq__(self, other: object) -> bool:
         return tuple(self) == tuple(other) if isinstance(other, Sequence) else False
 
     def __hash__(self) -> int:
-        return hash(loss_names())
+        return hash(self.names())
 
     def __repr__(self) -> str:
-        return repr(loss_names())
+        return repr(self.names())
 
 
 LOSSES = LossNames()
@@ -197,5 +218,6 @@ register_loss(
         curvature=lambda y, z: jnp.ones_like(z),
         convex=True,
         description="(z - y)^2 / 2 on the linear predictor: linear regression",
+        classification=False,
     )
 )

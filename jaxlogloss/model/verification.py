@@ -20,14 +20,19 @@ float64    1e-9                                    1e-6 (FD truncation)
 float32    1e-4                                    1e-4 (float32 rounding)
 =========  ======================================  =========================
 
-It also gives the convexity evidence of the source texts:
+It also gives the convexity evidence of the source texts, chosen by the loss's
+registry record (:mod:`jaxlogloss.losses.registry`):
 
-* a **convexity certificate** for the log-loss (and softmax): the smallest eigenvalue of
-  the Hessian over many random parameter points (scales 0.1 to 10) is
+* a **convexity certificate** for each convex loss (log-loss, softmax): the smallest
+  eigenvalue of the Hessian over many random parameter points (scales 0.1 to 10) is
   >= -tol, tol = 100 eps max(1, largest eigenvalue seen);
-* a **non-convexity witness** for MSE on the sigmoid: the point among as many random
-  ones whose Hessian has the most negative eigenvalue, "clearly negative" meaning below
-  -1e-3 times its largest eigenvalue, confirmed with ``jax.hessian``.
+* a **non-convexity witness** for the first non-convex loss (MSE on the sigmoid): the
+  point among as many random ones whose Hessian has the most negative eigenvalue,
+  "clearly negative" meaning below -1e-3 times its largest eigenvalue, confirmed with
+  ``jax.hessian``.
+
+The checked losses are the registered classification losses (``"all"``: log_loss, mse
+and softmax, then any registered later); regression losses on z (squared_error) are not.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.test_util import check_grads
 
+from jaxlogloss.losses.registry import LossNames, get_loss
 from jaxlogloss.model.closed_form import (
     flatten_params,
     gradient_unchecked,
@@ -53,14 +59,15 @@ from jaxlogloss.precision import enable_x64
 
 Array = jax.Array
 
-CHECKED_LOSSES = ("log_loss", "mse", "softmax")
-LOSS_CHOICES = (*CHECKED_LOSSES, "all")
+# live views of the registry: a loss registered later is checked too
+CHECKED_LOSSES = LossNames(lambda loss: loss.classification)
+LOSS_CHOICES = LossNames(lambda loss: loss.classification, extra=("all",))
 DTYPE_CHOICES = ("float32", "float64")
 TOLERANCES = {
     "float64": {"rounding": 1e-9, "fd": 1e-6},
     "float32": {"rounding": 1e-4, "fd": 1e-4},
 }
-CONVEX_LOSSES = ("log_loss", "softmax")
+CONVEX_LOSSES = LossNames(lambda loss: loss.classification and loss.convex)
 WITNESS_RATIO = 1e-3
 MAX_ELEMENTS = 5_000_000
 
@@ -182,15 +189,16 @@ def make_problem(
     loss: str, n: int, d: int, n_classes: int, dtype: Any, seed: int, l2: float
 ) -> _Problem:
     """A random problem: Gaussian X, labels from a logistic model, weights in [0.5, 2]."""
+    multiclass = get_loss(loss, "make_problem").multiclass
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     weights = rng.uniform(0.5, 2.0, size=n)
-    k = n_classes if loss == "softmax" else 2
+    k = n_classes if multiclass else 2
     true = init_params(d, k, key=jax.random.key(seed), scale=1.0, dtype=jnp.float32)
     params = init_params(d, k, key=jax.random.key(seed + 1), scale=0.5)
     params = LinearParams(params.w, params.b + 0.25)
     z = X @ np.asarray(true.w, np.float64)
-    if loss == "softmax":
+    if multiclass:
         g = rng.gumbel(size=z.shape)
         targets = np.eye(k)[np.argmax(z + g, axis=1)]
     else:
@@ -220,9 +228,10 @@ def derivative_checks(problem: _Problem) -> list[CheckResult]:
     wide = problem.astype(jnp.float64)
     theta64, unravel64, f64 = _loss_fn(wide)
     args64 = wide.args()
-    closed_grad64 = lambda t: flatten_params(gradient_unchecked(unravel64(t), *args64))[
-        0
-    ]  # noqa: E731
+
+    def closed_grad64(t: Array) -> Array:
+        return flatten_params(gradient_unchecked(unravel64(t), *args64))[0]
+
     g_fd, h_fd_closed, h_fd_auto = jax.jit(
         lambda t: (
             central_difference(f64, t),
@@ -385,7 +394,8 @@ def gradcheck(
     """Run every derivative check, the convexity certificate(s) and the MSE witness.
 
     Args:
-      loss: "log_loss", "mse", "softmax" or "all".
+      loss: a registered classification loss ("log_loss", "mse", "softmax", ...) or
+        "all" of them (:data:`LOSS_CHOICES`).
       n, d: rows and features of the random problem; n_classes: K for softmax.
       dtype: "float32" or "float64": the precision of the checked computations (finite
         differences always run in float64).
@@ -418,8 +428,8 @@ def gradcheck(
             checks.extend(derivative_checks(problem))
             # convexity is a property of the loss: judged without the penalty alpha I
             unpenalised = dataclasses.replace(problem, l2=0.0)
-            if name in CONVEX_LOSSES:
+            if get_loss(name, "gradcheck").convex:
                 certificates.append(convexity_certificate(unpenalised, n_points, seed))
-            else:
+            elif witness is None:  # the report holds one witness: the first found
                 witness = nonconvexity_witness(unpenalised, n_points, seed)
     return GradcheckReport(settings, checks, certificates, witness)
