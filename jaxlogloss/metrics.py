@@ -156,7 +156,7 @@ def _calibration(
 # These are the very compiled functions the public metrics call (the same
 # arguments' types included), so evaluate reuses their compilations.
 BINARY_METRICS: dict[str, Callable[[Array, Array, Array | None], Array]] = {
-    "log_loss": lambda y, p, sw: losses._reduced(
+    "log_loss": lambda y, p, sw: losses.reduce_pointwise(
         losses.log_loss_pointwise, y, p, sw, "mean"
     ),
     "accuracy": lambda y, p, sw: _accuracy(y, p, jnp.asarray(0.5, p.dtype), sw),

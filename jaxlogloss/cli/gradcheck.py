@@ -9,8 +9,12 @@ import argparse
 import json
 
 from jaxlogloss.cli.args import int_at_least, nonnegative_float
-from jaxlogloss.losses.registry import loss_names
-from jaxlogloss.model.verification import DTYPE_CHOICES, TOLERANCES, GradcheckReport
+from jaxlogloss.model.verification import (
+    DTYPE_CHOICES,
+    LOSS_CHOICES,
+    TOLERANCES,
+    GradcheckReport,
+)
 
 NAME = "gradcheck"
 HELP = "check analytic gradients/Hessians against jax.grad and finite differences"
@@ -29,9 +33,7 @@ DESCRIPTION = (
 
 def add_arguments(gc: argparse.ArgumentParser) -> None:
     """The flags of ``gradcheck``; the losses are the registry's (and "all")."""
-    gc.add_argument(
-        "--loss", choices=(*loss_names(), "all"), default="all", help="default: all"
-    )
+    gc.add_argument("--loss", choices=LOSS_CHOICES, default="all", help="default: all")
     gc.add_argument("--n", type=int_at_least(2), default=256, help="rows (default 256)")
     gc.add_argument("--d", type=int_at_least(1), default=5, help="features (default 5)")
     gc.add_argument(

@@ -35,6 +35,7 @@ from jax.sharding import Mesh
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting import checkpoint as ckpt
 from jaxlogloss.fitting.writers import MultiWriter, NullWriter, ProgressWriter, Writer
+from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.metrics import BINARY_METRICS
 from jaxlogloss.model.objective import Problem, objective, prepare_problem
 from jaxlogloss.model.params import LinearParams, linear_logits
@@ -121,7 +122,7 @@ def _evaluate(
     if metrics:
         z = linear_logits(to_raw(params_std, scaling), problem.X)
         y, sw = problem.targets, problem.sample_weight
-        if loss == "softmax":
+        if get_loss(loss).multiclass:
             labels = jnp.argmax(y, axis=-1)
             hit = (jnp.argmax(z, axis=-1) == labels).astype(z.dtype)
             c = jnp.ones_like(hit) if sw is None else sw
@@ -347,7 +348,7 @@ def train(
     if tol is not None and not (isinstance(tol, int | float) and tol >= 0):
         raise ValueError(f"{fn}: tol must be a number >= 0 or None, got {tol!r}")
     metrics = tuple(metrics)
-    allowed = ("accuracy",) if loss == "softmax" else tuple(BINARY_METRICS)
+    allowed = ("accuracy",) if get_loss(loss).multiclass else tuple(BINARY_METRICS)
     for name in metrics:
         if name not in allowed:
             raise ValueError(

@@ -111,9 +111,6 @@ def reduce_pointwise(
     return reduce_loss(pointwise(y, x), sample_weight, reduction)
 
 
-_reduced = reduce_pointwise  # the old private name (jaxlogloss.metrics reads it)
-
-
 # --- public, validated functions ---------------------------------------------------
 
 
