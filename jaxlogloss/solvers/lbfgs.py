@@ -33,8 +33,12 @@ class LBFGSState(NamedTuple):
 
 @functools.lru_cache(maxsize=8)
 def lbfgs_direction(memory_size: int) -> optax.GradientTransformation:
-    """optax's L-BFGS two-loop recursion without a line search: g -> H_k g."""
-    return optax.scale_by_lbfgs(memory_size=memory_size)
+    """optax's L-BFGS two-loop recursion without a line search: g -> H_k g.
+
+    The update is jitted: inlined under an outer jit, and one compiled program when a
+    host loop drives the solver (a streamed objective) instead of many small ops."""
+    transform = optax.scale_by_lbfgs(memory_size=memory_size)
+    return optax.GradientTransformation(transform.init, jax.jit(transform.update))
 
 
 @jax.tree_util.register_dataclass
