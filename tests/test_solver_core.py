@@ -301,3 +301,54 @@ def test_theta_round_trip():
         back = obj.raw_params(theta)
         np.testing.assert_array_equal(back.w, p.w)
         assert float(back.b) == 3.0
+
+
+@pytest.fixture
+def steepest():
+    import dataclasses
+    from typing import NamedTuple
+
+    from jaxlogloss.solvers.base import Iterate, advance, start, static_field
+    from jaxlogloss.solvers.registry import register_solver, unregister_solver
+
+    class State(NamedTuple):
+        iterate: Iterate
+
+    @jax.tree_util.register_dataclass
+    @dataclasses.dataclass(frozen=True)
+    class Steepest:
+        tol: object
+        max_iter: int = static_field(500)
+
+        def init(self, objective, theta):
+            ev = objective.evaluate(theta, 1)
+            return State(start(theta, ev, self.tol, self.max_iter))
+
+        def step(self, objective, state):
+            it = state.iterate
+            d = -it.grad
+            ls = backtracking(objective, it.theta, it.value, it.grad @ d, d, 1)
+            theta = jnp.where(ls.accepted, it.theta + ls.step_size * d, it.theta)
+            return State(advance(it, theta, ls.evaluation, self.tol, ls.accepted)[0])
+
+    register_solver("steepest", Steepest)
+    yield "steepest"
+    unregister_solver("steepest")
+
+
+def test_a_solver_registered_in_one_place_fits_every_objective_kind(
+    rng, tmp_path, steepest
+):
+    X, y = _data(rng, n=150, d=2)
+    _write(tmp_path / "s.parquet", X, y)
+    want = jl.fit(X, y, l2=0.1)
+    got = jl.fit(X, y, solver=steepest, l2=0.1, tol=1e-8, max_iter=2000)
+    assert got.status == "converged" and got.solver == steepest
+    np.testing.assert_allclose(got.coef, want.coef, rtol=1e-6, atol=1e-7)
+    stream = open_stream(
+        tmp_path / "s.parquet", target="y", dtype="float64", batch_rows=64
+    )
+    streamed = jl.fit(stream, solver=steepest, l2=0.1, tol=1e-8, max_iter=2000)
+    np.testing.assert_allclose(streamed.coef, want.coef, rtol=1e-6, atol=1e-7)
+    path = jl.sweep(X.astype(np.float32), y, solver=steepest, l2s=[0.1], tol=1e-5)
+    np.testing.assert_allclose(path.params.w[0], want.coef, rtol=1e-3, atol=1e-4)

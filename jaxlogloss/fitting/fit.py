@@ -54,10 +54,13 @@ from jaxlogloss.solvers.first_order import OPTIMIZERS
 from jaxlogloss.solvers.registry import SOLVER_CLASSES, make_solver
 from jaxlogloss.solvers.separation import quasi_separation_direction
 
-SOLVERS = (
-    *SOLVER_CLASSES,
-    *(name for name in OPTIMIZERS if name not in SOLVER_CLASSES),
-)
+
+def solver_names() -> tuple[str, ...]:
+    """Every name ``fit`` accepts: the registered solvers, then the first-order ones."""
+    return (*SOLVER_CLASSES, *(n for n in OPTIMIZERS if n not in SOLVER_CLASSES))
+
+
+SOLVERS = solver_names()  # the built-in names (the CLI's --solver choices)
 STREAM_SOLVERS = SOLVERS  # kept for this release: every solver streams
 DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000}
 DEFAULT_FIRST_ORDER_STEPS = 20000
@@ -136,9 +139,9 @@ def fit(
       log: called with one line about the passes over a stream (e.g. ``print``).
     """
     fn = _CALLER.get()
-    if solver not in SOLVERS:
+    if solver not in solver_names():
         raise ValueError(
-            f"{fn}: solver must be one of {', '.join(SOLVERS)}, got {solver!r}"
+            f"{fn}: solver must be one of {', '.join(solver_names())}, got {solver!r}"
         )
     if dtype is None:
         dtype = np.dtype(X.dtype).name if is_stream(X) else "float64"

@@ -147,8 +147,10 @@ def sweep(
       memory_budget: bytes of per-run working memory allowed at once.
     """
     fn = "sweep"
-    if solver not in OPTIMIZERS and solver not in SOLVER_LOOPS:
-        valid = ", ".join([*SOLVER_LOOPS, *(o for o in OPTIMIZERS if o != "lbfgs")])
+    if solver not in OPTIMIZERS and solver not in SOLVER_CLASSES:
+        valid = ", ".join(
+            [*SOLVER_CLASSES, *(o for o in OPTIMIZERS if o not in SOLVER_CLASSES)]
+        )
         raise ValueError(f"{fn}: solver must be one of {valid}, got {solver!r}")
     spec = get_loss(loss, fn)
     if solver == "newton" and (spec.multiclass or not spec.convex):
@@ -177,7 +179,7 @@ def sweep(
         DEFAULT_LEARNING_RATE.get(solver) if lr is None else lr for lr in learning_rates
     ]
     for lr in lrs:
-        if solver not in SOLVER_LOOPS and not (
+        if solver not in SOLVER_CLASSES and not (
             isinstance(lr, int | float) and 0 < lr < math.inf
         ):
             raise ValueError(
@@ -231,7 +233,7 @@ def sweep(
             take(jax.random.key_data(keys)),
             take(jnp.asarray(settings["learning_rate"], dtype)),
         )
-        if solver in SOLVER_LOOPS:
+        if solver in SOLVER_CLASSES:
             out = _run_solvers(part, solver, loss, steps, tol, dtype)
         else:
             out = _run_first_order(

@@ -170,9 +170,6 @@ class InMemoryObjective:
         """The parameters on the user's features."""
         return to_raw(self.params_std(theta), self.scaling)
 
-    def theta(self, params_std: LinearParams) -> Array:
-        return ravel(params_std)
-
     def total_weight(self) -> Array:
         sw = self.problem.sample_weight
         return self.problem.targets.shape[0] if sw is None else jnp.sum(sw)

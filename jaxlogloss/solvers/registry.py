@@ -23,6 +23,12 @@ def register_solver(name: str, cls: Any) -> None:
     SOLVER_CLASSES[name] = cls
 
 
+def unregister_solver(name: str) -> None:
+    """Remove a solver added with :func:`register_solver` (the built-ins stay)."""
+    if name not in ("newton", "lbfgs"):
+        SOLVER_CLASSES.pop(name, None)
+
+
 def make_solver(name: str, tol: Any, max_iter: int) -> Any:
     """The solver ``name`` with its tolerance and iteration budget."""
     if name not in SOLVER_CLASSES:
