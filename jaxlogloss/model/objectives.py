@@ -34,7 +34,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxlogloss.data.design import FeatureMajor, centered_gram
+from jaxlogloss.data.design import FeatureMajor, blocked_value_grad
+from jaxlogloss.data.gram import centered_grams
 from jaxlogloss.losses.pointwise import reduce_loss
 from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.objective import Problem
@@ -121,7 +122,7 @@ def curvature_sums(
     the Hessian of the summed loss (binary losses). Sums over row blocks (or batches
     of a stream) add up."""
     h = c * curvature(targets, z)
-    gram, sums, sum_h = centered_gram(
+    gram, sums, sum_h = centered_grams(
         X, h, scaling.mean, scaling.scale, block_size, mesh
     )
     top = jnp.concatenate([gram, sums[:, None]], axis=1)
@@ -189,11 +190,31 @@ class InMemoryObjective:
     def value(self, theta: Array) -> Array:
         return self._value_and_logits(theta)[0]
 
+    def _fused_value_grad(self, theta: Array) -> tuple[Array, Array, Array]:
+        """f, df/dtheta and the logits from one pass over X (binary losses): the
+        summed loss and its gradient over the raw (w, b) come from
+        :func:`~jaxlogloss.data.design.blocked_value_grad`; the map to theta and the
+        penalty are small (d-sized) and go through autodiff."""
+        p, loss = self.problem, get_loss(self.loss)
+        raw, back = jax.vjp(lambda t: self.raw_params(t), theta)
+        s, gw, gb, z = blocked_value_grad(
+            p.X, p.targets, p.sample_weight, raw.w, raw.b, loss.value, loss.grad,
+            self.block_size,
+        )  # fmt: skip
+        pen, pen_grad = jax.value_and_grad(get_penalty(self.penalty).value)(raw.w, p.l2)
+        total = self.total_weight()
+        (g,) = back(LinearParams(gw / total + pen_grad, gb / total))
+        return s / total + pen, g, z
+
     def evaluate(self, theta: Array, order: int = 1) -> Evaluation:
         if order == 0:
             f, z = self._value_and_logits(theta)
             return Evaluation(f, None, None, self._separated(z), z)
-        (f, z), g = jax.value_and_grad(self._value_and_logits, has_aux=True)(theta)
+        if self.n_classes is None and self.mesh is None:
+            # one pass over X; the logits are kept, so Newton's Hessian reuses them
+            f, g, z = self._fused_value_grad(theta)
+        else:
+            (f, z), g = jax.value_and_grad(self._value_and_logits, has_aux=True)(theta)
         h = self.hessian(theta, z) if order >= 2 else None
         return Evaluation(f, g, h, self._separated(z), z)
 
