@@ -41,8 +41,9 @@ from jaxlogloss.model.objectives import InMemoryObjective, ravel
 from jaxlogloss.model.params import LinearParams, init_params
 from jaxlogloss.model.scaling import (
     Scaling,
-    feature_scaling,
+    feature_moments,
     identity_scaling,
+    scaling_from_moments,
     to_raw,
     to_standardized,
 )
@@ -212,8 +213,10 @@ def sweep(
         starts = jax.tree.map(lambda leaf: jnp.asarray(leaf, dtype)[idx], inits)
     l2_runs = jnp.asarray(settings["l2"], dtype)
     if standardize:
-        scaling = jax.jit(jax.vmap(feature_scaling, in_axes=(None, None, 0)))(
-            X, sw, l2_runs
+        # the moments once; each run's scale sqrt(var + 4 l2) from them
+        mean, var = jax.jit(feature_moments)(X, sw)
+        scaling = jax.vmap(scaling_from_moments, in_axes=(None, None, 0))(
+            mean, var, l2_runs
         )
     else:
         one = identity_scaling(d, dtype)

@@ -41,6 +41,27 @@ def identity_scaling(d: int, dtype: Any) -> Scaling:
     return Scaling(jnp.zeros((d,), dtype), jnp.ones((d,), dtype))
 
 
+def feature_moments(
+    X: Design, sample_weight: Array | None = None
+) -> tuple[Array, Array]:
+    """Weighted mean and variance of each feature (two fused passes over X)."""
+    xt = X.xt if isinstance(X, FeatureMajor) else X.T
+    n = xt.shape[1]
+    c = jnp.ones((n,), xt.dtype) if sample_weight is None else sample_weight
+    total = jnp.sum(c)
+    mean = (xt @ c) / total
+    var = jnp.sum(jnp.square(xt - mean[:, None]) * c, axis=1) / total
+    return mean, var
+
+
+def scaling_from_moments(mean: Array, var: Array, l2: Any = 0.0) -> Scaling:
+    """The scaling of :func:`feature_scaling` from the moments (no pass over X): a
+    sweep over penalties computes the moments once."""
+    scale = jnp.sqrt(var + 4 * l2)
+    tiny = jnp.finfo(mean.dtype).eps * jnp.maximum(1.0, jnp.abs(mean))
+    return Scaling(mean, jnp.where(scale > tiny, scale, 1.0))
+
+
 def feature_scaling(
     X: Design, sample_weight: Array | None = None, l2: Any = 0.0
 ) -> Scaling:
@@ -52,15 +73,7 @@ def feature_scaling(
     balances both terms, where plain standardisation would leave a penalty curvature
     alpha / var_j that is huge for features of small spread.
     """
-    xt = X.xt if isinstance(X, FeatureMajor) else X.T
-    n = xt.shape[1]
-    c = jnp.ones((n,), xt.dtype) if sample_weight is None else sample_weight
-    total = jnp.sum(c)
-    mean = (xt @ c) / total
-    var = jnp.sum(jnp.square(xt - mean[:, None]) * c, axis=1) / total
-    scale = jnp.sqrt(var + 4 * l2)
-    tiny = jnp.finfo(xt.dtype).eps * jnp.maximum(1.0, jnp.abs(mean))
-    return Scaling(mean, jnp.where(scale > tiny, scale, 1.0))
+    return scaling_from_moments(*feature_moments(X, sample_weight), l2)
 
 
 def to_raw(params: LinearParams, scaling: Scaling) -> LinearParams:
