@@ -27,11 +27,14 @@ COMPARABLE_RTOL = 1e-6
 def bench_grad(
     X: np.ndarray, y: np.ndarray, device: jax.Device, gbps: float, repeats: int
 ) -> dict[str, Any]:
-    """One gradient of the mean log-loss: every path, and its share of the floor."""
+    """One gradient of the mean log-loss: every path, and its share of the floor
+    ("fused": the one-pass value and gradient the solvers use, both layouts)."""
     from jaxlogloss.data.design import FeatureMajor
     from jaxlogloss.model.closed_form import log_loss_gradient
-    from jaxlogloss.model.objective import objective
+    from jaxlogloss.model.objective import Problem, objective
+    from jaxlogloss.model.objectives import InMemoryObjective
     from jaxlogloss.model.params import LinearParams
+    from jaxlogloss.model.scaling import identity_scaling
 
     n, d = X.shape
     rng = np.random.default_rng(1)
@@ -48,9 +51,18 @@ def bench_grad(
             LinearParams(jnp.asarray(w), b0), design, y_dev
         )[1]
 
+    evaluate = jax.jit(lambda obj, theta: obj.evaluate(theta, 1)[:2])
+
+    def fused(design: Any) -> Callable[[np.ndarray], Any]:
+        # what every solver calls: one pass over X (blocked_value_grad), value and grad
+        obj = InMemoryObjective(Problem(design, y_dev), identity_scaling(d, X.dtype))
+        return lambda w: evaluate(obj, jnp.append(jnp.asarray(w), b0))[1]
+
     paths: dict[str, Callable[[np.ndarray], Any]] = {
         "jaxlogloss jax.grad, feature-major": autodiff(X_fm),
         "jaxlogloss jax.grad, row-major": autodiff(X_row),
+        "jaxlogloss fused value-and-grad, feature-major": fused(X_fm),
+        "jaxlogloss fused value-and-grad, row-major": fused(X_row),
         "jaxlogloss closed form, feature-major": lambda w: closed(
             LinearParams(jnp.asarray(w), b0), X_fm, y_dev
         ),

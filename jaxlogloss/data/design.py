@@ -184,3 +184,66 @@ def _sharded_centered_gram(
         local, mesh=mesh, in_specs=(x_spec, P(axis), P()), out_specs=(P(), P(), P())
     )(X, c, mean)
     return gram / jnp.outer(scale, scale), sums / scale, total
+
+
+def blocked_value_grad(
+    X: Design,
+    targets: Array,
+    c: Array | None,
+    w: Array,
+    b: Array,
+    value: Any,
+    grad: Any,
+    block_size: int = 8192,
+) -> tuple[Array, Array, Array, Array]:
+    """One pass over X for a binary loss: each block of rows is read once.
+
+    With z = X w + b and r_i = c_i l'(y_i, z_i) (``value`` l and ``grad`` l' as in
+    the loss registry, ``c`` the sample weights or None for ones) returns
+
+        (sum_i c_i l(y_i, z_i),  X^T r,  sum_i r_i,  z)
+
+    -- the summed loss, its gradient over (w, b) and the logits. The rows are taken
+    ``block_size`` at a time (the last block may be shorter): z_b = X_b w + b, then
+    r_b, then X_b^T r_b while the block is still in cache, where the two-pass
+    ``jax.value_and_grad`` reads all of X twice. Works on both layouts, under ``jit``
+    and ``vmap`` (over w, b and the weights; X shared).
+    """
+    n, d = X.shape
+    xt = X.xt if isinstance(X, FeatureMajor) else None
+    dtype = jnp.result_type(w, b)
+
+    def block(start: Any, size: int) -> tuple[Array, Array, Array, Array]:
+        yb = jax.lax.dynamic_slice(targets, (start,), (size,))
+        if xt is not None:
+            xb = jax.lax.dynamic_slice(xt, (0, start), (d, size))
+            zb = jnp.tensordot(w, xb, axes=((0,), (0,))) + b
+        else:
+            xb = jax.lax.dynamic_slice(X, (start, 0), (size, d))
+            zb = xb @ w + b
+        lb, rb = value(yb, zb), grad(yb, zb)
+        if c is not None:
+            cb = jax.lax.dynamic_slice(c, (start,), (size,))
+            lb, rb = cb * lb, cb * rb
+        gb = xb @ rb if xt is not None else rb @ xb
+        return jnp.sum(lb), gb, jnp.sum(rb), zb
+
+    size = min(block_size, n)
+    n_blocks, rest = divmod(n, size)
+    z0 = jnp.zeros((n,), dtype)
+
+    def body(i: Array, acc: tuple[Array, ...]) -> tuple[Array, ...]:
+        start = i * size
+        s, g, t, zb = block(start, size)
+        z = jax.lax.dynamic_update_slice(acc[3], zb.astype(dtype), (start,))
+        return acc[0] + s, acc[1] + g, acc[2] + t, z
+
+    s, g, t, zb = block(0, size)
+    init = (s, g, t, jax.lax.dynamic_update_slice(z0, zb.astype(dtype), (0,)))
+    s, g, t, z = jax.lax.fori_loop(1, n_blocks, body, init)
+    if rest:
+        start = n_blocks * size
+        s2, g2, t2, zb = block(start, rest)
+        s, g, t = s + s2, g + g2, t + t2
+        z = jax.lax.dynamic_update_slice(z, zb.astype(dtype), (start,))
+    return s, g, t, z
