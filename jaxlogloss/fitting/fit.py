@@ -36,6 +36,7 @@ from jax.sharding import Mesh
 
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.fitting.host_loop import minimise_host, use_host_loop
 from jaxlogloss.fitting.inference import coefficient_inference
 from jaxlogloss.fitting.result import FitResult, fit_warnings
 from jaxlogloss.fitting.solve import minimise_compiled
@@ -49,7 +50,7 @@ from jaxlogloss.model.scaling import feature_scaling, to_standardized
 from jaxlogloss.model.streamed import BatchSource, StreamedObjective, stream_scaling
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES, inf_norm, minimise
+from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES, minimise
 from jaxlogloss.solvers.first_order import OPTIMIZERS
 from jaxlogloss.solvers.registry import SOLVER_CLASSES, make_solver
 from jaxlogloss.solvers.separation import quasi_separation_direction
@@ -281,6 +282,8 @@ def _solve(
         method = make_solver(solver, tol_arr, max_iter)
         in_memory = isinstance(objective, InMemoryObjective)
         run = minimise_compiled if in_memory else minimise
+        if use_host_loop(objective):  # large X: no whole-run program to compile
+            run = minimise_host
         state = run(method, objective, theta0)
         it = jax.tree.map(dist.to_host, state.iterate)
         k = int(it.n_iter)
@@ -292,7 +295,7 @@ def _solve(
         aux = aux if aux is not None else getattr(state, "aux", None)
         return (
             it.theta, STATUSES[int(it.status)], k, float(it.value),
-            float(inf_norm(it.grad)), np.asarray(it.loss_history)[: k + 1], aux,
+            float(np.max(np.abs(it.grad))), np.asarray(it.loss_history)[: k + 1], aux,
         )  # fmt: skip
     if isinstance(objective, StreamedObjective):
         return first_order_passes(

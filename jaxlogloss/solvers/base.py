@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 from typing import Any, NamedTuple, Protocol
 
 import jax
@@ -135,11 +136,16 @@ def record(history: Array, k: Array, value: Array) -> Array:
     return jax.lax.dynamic_update_index_in_dim(history, value, k, 0)
 
 
+@jax.jit
 def where_tree(take: Array, new: Any, old: Any) -> Any:
     """``new`` where ``take`` else ``old``, leaf by leaf."""
     return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
 
 
+# The small pure pieces below are jitted: inlined under an outer jit (a compiled run),
+# and one small program each when a host loop drives a solver (a stream, or
+# jaxlogloss.fitting.host_loop) instead of many eager ops, each compiled on first use.
+@functools.partial(jax.jit, static_argnums=3)
 def start(theta: Array, ev: Evaluation, tol: Any, max_iter: int) -> Iterate:
     """The iterate at the starting point (converged or diverged already, or running)."""
     gn = inf_norm(ev.grad)
@@ -154,6 +160,7 @@ def start(theta: Array, ev: Evaluation, tol: Any, max_iter: int) -> Iterate:
     )  # fmt: skip
 
 
+@jax.jit
 def advance(
     it: Iterate, theta: Array, ev: Evaluation, tol: Any, accepted: Array
 ) -> tuple[Iterate, Array]:
@@ -186,16 +193,25 @@ def minimise(solver: Any, objective: Objective, theta: Any) -> Any:
     RUNNING: a run still going when the budget ends is MAX_ITER)."""
 
     def cond(state: Any) -> Array:
-        it = state.iterate
-        return (it.status == RUNNING) & (it.n_iter < solver.max_iter)
+        return running(state.iterate, solver.max_iter)
 
     def body(state: Any) -> Any:
         return solver.step(objective, state)
 
     state = objective.while_loop(cond, body, solver.init(objective, theta))
-    it = state.iterate
-    status = jnp.where(it.status == RUNNING, MAX_ITER, it.status)
-    return state._replace(iterate=it._replace(status=status))
+    return state._replace(iterate=finished(state.iterate))
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def running(it: Iterate, max_iter: int) -> Array:
+    """Whether a run goes on: status RUNNING and fewer than ``max_iter`` steps."""
+    return (it.status == RUNNING) & (it.n_iter < max_iter)
+
+
+@jax.jit
+def finished(it: Iterate) -> Iterate:
+    """The iterate at the end of a run: still RUNNING means the budget ran out."""
+    return it._replace(status=jnp.where(it.status == RUNNING, MAX_ITER, it.status))
 
 
 def solver_result(objective: Any, iterate: Iterate) -> SolverResult:

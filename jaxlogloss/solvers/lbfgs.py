@@ -22,6 +22,7 @@ import optax
 
 from jaxlogloss.solvers.base import Iterate, advance, start, static_field, where_tree
 from jaxlogloss.solvers.linesearch import backtracking
+from jaxlogloss.solvers.newton import stepped
 
 Array = jax.Array
 
@@ -61,17 +62,31 @@ class LBFGS:
         it = state.iterate
         transform = lbfgs_direction(self.memory_size)
         scaled, memory = transform.update(it.grad, state.memory, it.theta)
-        direction = -scaled
-        slope = it.grad @ direction
-        descent = jnp.all(jnp.isfinite(direction)) & (slope < 0)
-        # not a descent direction: forget the pairs, take steepest descent
-        direction = jnp.where(descent, direction, -it.grad)
-        slope = jnp.where(descent, slope, -(it.grad @ it.grad))
-        memory = where_tree(descent, memory, transform.init(it.theta))
+        direction, slope, memory, active = safeguarded(
+            scaled, memory, it.grad, it.theta, it.status, self.memory_size
+        )
         ls = backtracking(
             objective, it.theta, it.value, slope, direction, 1, self.max_halvings,
-            it.status == 0,
+            active,
         )  # fmt: skip
-        theta = jnp.where(ls.accepted, it.theta + ls.step_size * direction, it.theta)
+        theta = stepped(ls.accepted, it.theta, ls.step_size, direction)
         iterate, _ = advance(it, theta, ls.evaluation, self.tol, ls.accepted)
         return LBFGSState(iterate, memory)
+
+
+@functools.partial(jax.jit, static_argnums=5)
+def safeguarded(
+    scaled: Array, memory: Any, grad: Array, theta: Array, status: Array,
+    memory_size: int,
+) -> tuple[Array, Array, Any, Array]:  # fmt: skip
+    """The direction -H g and its slope, or steepest descent with the memory forgotten
+    when -H g is not a descent direction; and whether the run is still going (jitted:
+    inlined in a compiled loop, one small program in a host loop)."""
+    direction = -scaled
+    slope = grad @ direction
+    descent = jnp.all(jnp.isfinite(direction)) & (slope < 0)
+    # not a descent direction: forget the pairs, take steepest descent
+    direction = jnp.where(descent, direction, -grad)
+    slope = jnp.where(descent, slope, -(grad @ grad))
+    memory = where_tree(descent, memory, lbfgs_direction(memory_size).init(theta))
+    return direction, slope, memory, status == 0

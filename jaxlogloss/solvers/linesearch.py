@@ -15,6 +15,7 @@ carries the derivatives the next iteration needs. The loop is the objective's ow
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -50,26 +51,56 @@ def backtracking(
     ``slope`` is g.d (a non-negative or NaN slope is never accepted); ``active`` False
     (a finished run under vmap) stops after the first trial.
     """
-    dtype = jnp.result_type(value)
-    slack = 4 * jnp.finfo(dtype).eps * jnp.abs(value)
 
     def trial(i: Array) -> tuple[Evaluation, Array]:
-        t = jnp.asarray(0.5, dtype) ** i
-        ev = objective.evaluate(theta + t * direction, order)
-        ok = jnp.isfinite(ev.value) & (
-            ev.value <= value + ARMIJO_C1 * t * slope + slack
-        )
-        return ev, ok
+        ev = objective.evaluate(trial_point(theta, direction, i), order)
+        return ev, armijo(ev.value, value, slope, i)
 
     def cond(carry: tuple[Array, Evaluation, Array]) -> Array:
         i, _, ok = carry
-        return ~ok & (i + 1 < max_halvings) & active
+        return searching(i, ok, active, max_halvings)
 
     def body(carry: tuple[Array, Evaluation, Array]) -> tuple[Array, Evaluation, Array]:
-        i = carry[0] + 1
+        i = next_trial(carry[0])
         ev, ok = trial(i)
         return i, ev, ok
 
     ev0, ok0 = trial(jnp.int32(0))
     i, ev, ok = objective.while_loop(cond, body, (jnp.int32(0), ev0, ok0))
-    return LineSearchResult(jnp.asarray(0.5, dtype) ** i, ok & active, ev)
+    step, accepted = outcome(i, ok, active, value)
+    return LineSearchResult(step, accepted, ev)
+
+
+# The pure pieces, jitted: inlined in a compiled loop, one small program each when the
+# loop runs on the host (see jaxlogloss.solvers.base).
+@jax.jit
+def trial_point(theta: Array, direction: Array, i: Array) -> Array:
+    """theta + 0.5^i d."""
+    return theta + jnp.asarray(0.5, theta.dtype) ** i * direction
+
+
+@jax.jit
+def armijo(trial_value: Array, value: Array, slope: Array, i: Array) -> Array:
+    """Whether the value at trial i satisfies the Armijo condition (with the slack)."""
+    dtype = jnp.result_type(value)
+    slack = 4 * jnp.finfo(dtype).eps * jnp.abs(value)
+    t = jnp.asarray(0.5, dtype) ** i
+    return jnp.isfinite(trial_value) & (
+        trial_value <= value + ARMIJO_C1 * t * slope + slack
+    )
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def searching(i: Array, ok: Array, active: Any, max_halvings: int) -> Array:
+    return ~ok & (i + 1 < max_halvings) & active
+
+
+@jax.jit
+def next_trial(i: Array) -> Array:
+    return i + 1
+
+
+@jax.jit
+def outcome(i: Array, ok: Array, active: Any, value: Array) -> tuple[Array, Array]:
+    """The step size 0.5^i and whether it was accepted."""
+    return jnp.asarray(0.5, jnp.result_type(value)) ** i, ok & active

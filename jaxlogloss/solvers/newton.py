@@ -61,24 +61,37 @@ class Newton:
         it = state.iterate
         order = self._order(objective)
         hess = state.hessian if order == 2 else objective.hessian(it.theta, state.aux)
-        dtype = hess.dtype
-        delta = 10 * jnp.finfo(dtype).eps * jnp.max(jnp.diag(hess))
-        damped = hess + delta * jnp.eye(hess.shape[0], dtype=dtype)
-        direction = -jax.scipy.linalg.cho_solve(
-            jax.scipy.linalg.cho_factor(damped), it.grad
-        )
-        slope = it.grad @ direction
-        usable = jnp.all(jnp.isfinite(direction)) & (slope < 0)
-        # under vmap, finished runs still execute this body: keep their search short
-        running = usable & (it.status == 0)
+        direction, slope, running = newton_direction(hess, it.grad, it.status)
         ls = backtracking(
             objective, it.theta, it.value, slope, direction, order,
             self.max_halvings, running,
         )  # fmt: skip
-        theta = jnp.where(ls.accepted, it.theta + ls.step_size * direction, it.theta)
+        theta = stepped(ls.accepted, it.theta, ls.step_size, direction)
         ev = ls.evaluation if order == 2 else objective.evaluate(theta, 1)
         iterate, kept = advance(it, theta, ev, self.tol, ls.accepted)
         hess_new, aux = where_tree(
             kept, (ev.hessian, ev.aux), (state.hessian, state.aux)
         )
         return NewtonState(iterate, hess_new, aux)
+
+
+@jax.jit
+def newton_direction(
+    hess: Array, grad: Array, status: Array
+) -> tuple[Array, Array, Array]:
+    """The damped Newton direction, its slope g.d, and whether to search along it
+    (jitted: inlined in a compiled loop, one small program in a host loop)."""
+    dtype = hess.dtype
+    delta = 10 * jnp.finfo(dtype).eps * jnp.max(jnp.diag(hess))
+    damped = hess + delta * jnp.eye(hess.shape[0], dtype=dtype)
+    direction = -jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(damped), grad)
+    slope = grad @ direction
+    usable = jnp.all(jnp.isfinite(direction)) & (slope < 0)
+    # under vmap, finished runs still execute this body: keep their search short
+    return direction, slope, usable & (status == 0)
+
+
+@jax.jit
+def stepped(accepted: Array, theta: Array, step_size: Array, direction: Array) -> Array:
+    """theta + t d where the line search accepted t, else theta."""
+    return jnp.where(accepted, theta + step_size * direction, theta)

@@ -1,0 +1,65 @@
+"""The host-driven solver loop (jaxlogloss.fitting.host_loop) takes the same iterates
+as the compiled one: same coefficients, iterations, status and loss history."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jaxlogloss as jl
+from jaxlogloss.fitting import host_loop
+
+
+def _data(n: int = 400, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + rng.normal(0, 2, d)
+    z = X @ rng.normal(0, 0.5, d) - 0.3
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.float64)
+    return X, y
+
+
+def _fit(monkeypatch: pytest.MonkeyPatch, host: bool, **kw: object) -> jl.FitResult:
+    limit = 0 if host else 1 << 62
+    monkeypatch.setattr(host_loop, "HOST_LOOP_MIN_ELEMENTS", limit)
+    return jl.fit(*_data(), **kw)
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+@pytest.mark.parametrize("dtype,l2", [("float64", 0.0), ("float32", 0.1)])
+def test_host_loop_fit_equals_compiled_fit(monkeypatch, solver, dtype, l2):
+    compiled = _fit(monkeypatch, False, solver=solver, dtype=dtype, l2=l2)
+    host = _fit(monkeypatch, True, solver=solver, dtype=dtype, l2=l2)
+    assert host.n_iter == compiled.n_iter
+    assert host.status == compiled.status == "converged"
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(host.coef, compiled.coef, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(host.intercept, compiled.intercept, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(
+        host.loss_history, compiled.loss_history, rtol=rtol, atol=rtol
+    )
+
+
+def test_max_iter_status_on_the_host(monkeypatch):
+    compiled = _fit(monkeypatch, False, solver="lbfgs", max_iter=2)
+    host = _fit(monkeypatch, True, solver="lbfgs", max_iter=2)
+    assert host.n_iter == compiled.n_iter == 2
+    assert host.status == compiled.status == "max_iter"
+    np.testing.assert_allclose(host.coef, compiled.coef, rtol=1e-12)
+
+
+def test_fit_picks_the_host_loop_for_large_data():
+    from jaxlogloss.data.design import FeatureMajor
+    from jaxlogloss.model.objective import Problem
+    from jaxlogloss.model.objectives import InMemoryObjective
+    from jaxlogloss.model.scaling import identity_scaling
+
+    def objective(n: int, d: int) -> InMemoryObjective:
+        import jax
+
+        xt = jax.ShapeDtypeStruct((d, n), np.float32)
+        problem = Problem(FeatureMajor(xt), None, None, 0.0)
+        return InMemoryObjective(problem, identity_scaling(d, np.float32))
+
+    big = host_loop.HOST_LOOP_MIN_ELEMENTS
+    assert host_loop.use_host_loop(objective(big // 10, 10))
+    assert not host_loop.use_host_loop(objective(big // 10 - 1, 10))
