@@ -20,13 +20,12 @@ The public API, in the order data flows through it:
 * precision: :func:`enable_x64`.
 """
 
+import importlib
+from typing import Any
+
 from jaxlogloss import _moved  # noqa: E402  (old module paths, deprecated)
 from jaxlogloss.data.design import FeatureMajor as FeatureMajor
 from jaxlogloss.data.design import feature_major as feature_major
-from jaxlogloss.data.stream import open_stream as open_stream
-from jaxlogloss.data.table import DataError as DataError
-from jaxlogloss.data.table import TabularData as TabularData
-from jaxlogloss.data.table import read_table as read_table
 from jaxlogloss.fitting.fit import FitResult as FitResult
 from jaxlogloss.fitting.fit import fit as fit
 from jaxlogloss.fitting.fit import fit_stream as fit_stream
@@ -74,6 +73,29 @@ from jaxlogloss.solvers.base import SolverResult as SolverResult
 from jaxlogloss.solvers.first_order import make_optimizer as make_optimizer
 
 _moved.install()
+
+# the names that need pyarrow load on first use: ``import jaxlogloss`` imports no
+# pyarrow (nor matplotlib, rich or a peer library); ``jl.read_table`` and
+# ``from jaxlogloss import read_table`` work as before
+_LAZY = {
+    "DataError": "jaxlogloss.data.files",
+    "TabularData": "jaxlogloss.data.table",
+    "read_table": "jaxlogloss.data.table",
+    "open_stream": "jaxlogloss.data.stream",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "DataError",

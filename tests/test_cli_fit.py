@@ -274,3 +274,50 @@ def test_nan_message_names_column_and_row(bad_files, capsys, monkeypatch):
     monkeypatch.chdir(bad_files)
     _, _, err = run(["fit", "nan.csv", "--target", "y"], capsys)
     assert "'z'" in err and "row 2" in err
+
+
+def test_solver_auto_is_the_default_and_the_json_names_the_solver_used(
+    tmp_path, rng, capsys
+):
+    import jaxlogloss as jl
+    from jaxlogloss.fitting.fit import AUTO_NEWTON_MAX_FEATURES, resolve_solver
+
+    n, limit = 400, AUTO_NEWTON_MAX_FEATURES
+    for d, expected in [(3, "newton"), (limit, "newton"), (limit + 1, "lbfgs")]:
+        X = rng.standard_normal((n, d))
+        y = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)
+        df = pd.DataFrame(X, columns=[f"x{j}" for j in range(d)]).assign(y=y)
+        path = tmp_path / f"d{d}.parquet"
+        df.to_parquet(path)
+        code, out, err = run(["fit", str(path), "--target", "y", "--json"], capsys)
+        assert code == 0, err
+        auto = json.loads(out)
+        assert auto["solver"] == expected and auto["converged"] is True
+        code, out, err = run(
+            ["fit", str(path), "--target", "y", "--solver", "auto", "--json"], capsys
+        )
+        assert json.loads(out)["solver"] == expected
+        code, out, err = run(
+            ["fit", str(path), "--target", "y", "--solver", "newton", "--json"], capsys
+        )
+        ref = json.loads(out)
+        np.testing.assert_allclose(
+            [auto["intercept"], *auto["coef"].values()],
+            [ref["intercept"], *ref["coef"].values()],
+            rtol=1e-6,
+            atol=1e-9,
+        )
+        assert jl.fit(X, y, solver="auto").solver == expected
+        assert resolve_solver("auto", jl.read_table(path, target="y")) == expected
+        assert resolve_solver("auto", jl.open_stream(path, target="y")) == expected
+    assert jl.fit(X, y).solver == "newton"  # the Python default is unchanged
+    assert resolve_solver("lbfgs", X) == "lbfgs"
+
+
+def test_solver_auto_with_a_learning_rate_is_a_usage_error(tmp_path, capsys):
+    path = tmp_path / "ok.csv"
+    path.write_text("x,y\n1,0\n2,1\n3,0\n4,1\n")
+    code, _, err = run(
+        ["fit", str(path), "--target", "y", "--learning-rate", "0.1"], capsys
+    )
+    assert code == 2 and "--learning-rate" in err and "auto" in err

@@ -57,7 +57,11 @@ def add_arguments(fit: argparse.ArgumentParser) -> None:
         "--weights", help="column of non-negative sample (frequency) weights"
     )
     fit.add_argument(
-        "--solver", choices=SOLVERS, default="newton", help="default: newton"
+        "--solver",
+        choices=("auto", *SOLVERS),
+        default="auto",
+        help="default: auto, i.e. newton for at most 32 features, lbfgs above "
+        "(the JSON's solver names the one used)",
     )
     fit.add_argument(
         "--l2",
@@ -96,7 +100,9 @@ def add_arguments(fit: argparse.ArgumentParser) -> None:
 
 def feature_list(args: argparse.Namespace) -> list[str] | None:
     """Check the flags against DATA; the ``--features`` names (None: all others)."""
-    if args.learning_rate is not None and args.solver in SOLVER_CLASSES:
+    if args.learning_rate is not None and (
+        args.solver == "auto" or args.solver in SOLVER_CLASSES
+    ):
         raise command_error(
             "fit",
             f"--learning-rate applies to first-order solvers, not {args.solver}",
@@ -138,11 +144,17 @@ def handle(args: argparse.Namespace) -> int:
         )  # fmt: skip
     else:
         data = read_rows(args, features, processes)
+        X, y, names, weights = data, None, None, None
+        if mesh is None and processes == 1 and jax.default_backend() == "cpu":
+            X, y = on_device(data.xt), data.y
+            names, weights = data.feature_names, data.sample_weight
         result = fit(
-            data, None, solver=args.solver, l2=args.l2, max_iter=args.max_iter,
-            tol=args.tol, learning_rate=args.learning_rate, dtype=args.dtype,
-            mesh=mesh, process_local=processes > 1,
+            X, y, feature_names=names, sample_weight=weights, solver=args.solver,
+            l2=args.l2, max_iter=args.max_iter, tol=args.tol,
+            learning_rate=args.learning_rate, dtype=args.dtype, mesh=mesh,
+            process_local=processes > 1,
         )  # fmt: skip
+        del X
     if not dist.is_writer():
         return 0
     if args.json:
@@ -155,6 +167,22 @@ def handle(args: argparse.Namespace) -> int:
         print(f"data: {data.source}   target: {data.target} (1 = {data.classes[1]!r})")
         print(result.summary())
     return 0
+
+
+def on_device(xt: np.ndarray) -> Any:
+    """The feature-major ``xt`` as a ``FeatureMajor`` over a JAX CPU array that shares
+    its memory (``jnp.from_dlpack``: no copy, so the fit holds X once) when XLA can
+    take it as it is (C-contiguous and 64-byte aligned, as ``read_table`` allocates
+    it); a copy otherwise."""
+    import jax.numpy as jnp
+
+    from jaxlogloss.data.design import FeatureMajor
+    from jaxlogloss.precision import enable_x64
+
+    with enable_x64(xt.dtype == np.float64):
+        if xt.flags.c_contiguous and xt.ctypes.data % 64 == 0:
+            return FeatureMajor(jnp.from_dlpack(xt))
+        return FeatureMajor(jnp.asarray(xt))
 
 
 def read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:

@@ -4,21 +4,32 @@
 the old names here still work for this release, with a ``DeprecationWarning``.
 """
 
+import importlib
 from typing import Any
 
 from jaxlogloss.data.arguments import DTYPES as DTYPES
-from jaxlogloss.data.files import CSV_EXTENSIONS as CSV_EXTENSIONS
-from jaxlogloss.data.files import EXTENSIONS as EXTENSIONS
-from jaxlogloss.data.files import PARQUET_EXTENSIONS as PARQUET_EXTENSIONS
-from jaxlogloss.data.files import DataError as DataError
-from jaxlogloss.data.table import TabularData as TabularData
-from jaxlogloss.data.table import read_table as read_table
 
 _MOVED_TO_SCALING = ("standardize", "unstandardize_coef")
 
+# names that need pyarrow: loaded on first use, so that importing the package (and
+# ``jaxlogloss``) does not import pyarrow
+_LAZY = {
+    "CSV_EXTENSIONS": "jaxlogloss.data.files",
+    "EXTENSIONS": "jaxlogloss.data.files",
+    "PARQUET_EXTENSIONS": "jaxlogloss.data.files",
+    "DataError": "jaxlogloss.data.files",
+    "TabularData": "jaxlogloss.data.table",
+    "read_table": "jaxlogloss.data.table",
+}
+
 
 def __getattr__(name: str) -> Any:
-    """The names that moved to :mod:`jaxlogloss.model.scaling`, with a warning."""
+    """The pyarrow names on first use; the names that moved to
+    :mod:`jaxlogloss.model.scaling`, with a warning."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     if name in _MOVED_TO_SCALING:
         import warnings
 
@@ -32,3 +43,7 @@ def __getattr__(name: str) -> Any:
         )
         return getattr(scaling, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -110,7 +110,11 @@ def fill_numeric(
     with np.errstate(over="ignore"):  # too large for float32: reported below
         for offset, values in _chunks_as_numpy(col):
             row[offset : offset + len(values)] = values
-    if pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
+    widening = pa.types.is_floating(col.type) and col.type.bit_width <= 8 * row.itemsize
+    if not widening and (
+        pa.types.is_floating(col.type) or pa.types.is_decimal(col.type)
+    ):
+        # only a narrowing copy can overflow (the file's values are finite: checked)
         bad = ~np.isfinite(row)
         if bad.any():  # finite in the file (checked before): too large for the dtype
             i = int(np.argmax(bad))

@@ -139,7 +139,14 @@ def _data_files(
 def file_format(kind: str) -> pads.FileFormat:
     """The Arrow format of a kind: Parquet, or CSV / TSV with empty strings as null."""
     if kind == "parquet":
-        return pads.ParquetFileFormat()
+        # no pre-buffering: a local file's column chunks are read as they are decoded
+        # (measured on 1,000,000 x 100 float32: Arrow's peak 1.02 -> 0.61 GB, and
+        # faster)
+        return pads.ParquetFileFormat(
+            default_fragment_scan_options=pads.ParquetFragmentScanOptions(
+                pre_buffer=False
+            )
+        )
     return pads.CsvFileFormat(
         parse_options=pacsv.ParseOptions(delimiter="\t" if kind == "tsv" else ","),
         convert_options=pacsv.ConvertOptions(strings_can_be_null=True),

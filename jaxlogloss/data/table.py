@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import pyarrow as pa
 
-from jaxlogloss.data.arguments import float_dtype
+from jaxlogloss.data.arguments import aligned_empty, float_dtype
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.data.encoding import (
     decoded,
@@ -297,10 +297,17 @@ def read_table(
     plan = plan_features(fn, table, names, origin)
 
     names_out = feature_names(fn, plan, origin.label)
-    xt = np.empty((len(names_out), n), dt)
+    # each column goes straight into its row of the feature-major xt (no (n, d)
+    # intermediate) and its Arrow buffers are freed once copied, so the Arrow table
+    # shrinks while xt fills: the peak is about xt plus one column, not xt plus the
+    # table; the pool hands the freed memory back to the system as it goes
+    columns = {name: table[name] for name, _ in plan}
+    del table
+    pool = pa.default_memory_pool()
+    xt = aligned_empty((len(names_out), n), dt)
     j = 0
     for name, levels in plan:
-        col = table[name]
+        col = columns.pop(name)
         if levels is None:
             fill_numeric(fn, xt[j], col, name, origin)
             j += 1
@@ -308,6 +315,8 @@ def read_table(
             k = len(levels) - 1
             fill_onehot(xt[j : j + k], decoded(col), levels)
             j += k
+        del col
+        pool.release_unused()
     return TabularData(
         xt=xt,
         y=y,
