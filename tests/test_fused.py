@@ -126,3 +126,20 @@ def test_fused_float32(rng, loss, layout):
     assert ev.value.dtype == ev.grad.dtype == jnp.float32
     np.testing.assert_allclose(ev.value, f, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ev.grad, g, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["feature", "row"])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_fused_with_mesh_float64(rng, layout, weighted):
+    """Rows over a mesh: the pass runs under shard_map (here a one-device mesh; the
+    several-device runs are tests/test_distributed.py's)."""
+    mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",))
+    with enable_x64():
+        design, y, c, scaling = _data(rng, "float64", layout, weighted)
+        obj = _objective(design, y, c, scaling, "log_loss")
+        sharded = InMemoryObjective(obj.problem, scaling, "log_loss", "l2", mesh, BLOCK)
+        theta = jnp.asarray(0.3 * rng.standard_normal(D + 1))
+        ev = jax.jit(lambda o, t: o.evaluate(t, 1))(sharded, theta)
+        f, g = jax.jit(_two_pass)(obj, theta)
+        np.testing.assert_allclose(ev.value, f, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(ev.grad, g, rtol=1e-10, atol=1e-13)

@@ -187,15 +187,9 @@ def _sharded_centered_gram(
 
 
 def blocked_value_grad(
-    X: Design,
-    targets: Array,
-    c: Array | None,
-    w: Array,
-    b: Array,
-    value: Any,
-    grad: Any,
-    block_size: int = 8192,
-) -> tuple[Array, Array, Array, Array]:
+    X: Design, targets: Array, c: Array | None, w: Array, b: Array,
+    value: Any, grad: Any, block_size: int = 8192, mesh: Any = None,
+) -> tuple[Array, Array, Array, Array]:  # fmt: skip
     """One pass over X for a binary loss: each block of rows is read once.
 
     With z = X w + b and r_i = c_i l'(y_i, z_i) (``value`` l and ``grad`` l' as in
@@ -208,7 +202,13 @@ def blocked_value_grad(
     r_b, then X_b^T r_b while the block is still in cache, where the two-pass
     ``jax.value_and_grad`` reads all of X twice. Works on both layouts, under ``jit``
     and ``vmap`` (over w, b and the weights; X shared).
+
+    With a ``mesh`` (rows of X, the targets and c split over its "data" axis) each
+    device makes its own pass under ``shard_map``; one ``psum`` adds the sums and z
+    stays split like the rows.
     """
+    if mesh is not None:
+        return _sharded_value_grad(X, targets, c, w, b, value, grad, block_size, mesh)
     n, d = X.shape
     xt = X.xt if isinstance(X, FeatureMajor) else None
     dtype = jnp.result_type(w, b)
@@ -246,4 +246,26 @@ def blocked_value_grad(
         s2, g2, t2, zb = block(start, rest)
         s, g, t = s + s2, g + g2, t + t2
         z = jax.lax.dynamic_update_slice(z, zb.astype(dtype), (start,))
+    return s, g, t, z
+
+
+def _sharded_value_grad(
+    X: Design, targets: Array, c: Array | None, w: Array, b: Array,
+    value: Any, grad: Any, block_size: int, mesh: Any,
+) -> tuple[Array, Array, Array, Array]:  # fmt: skip
+    from jax.sharding import PartitionSpec as P
+
+    axis = "data"
+    x_spec = FeatureMajor(P(None, axis)) if isinstance(X, FeatureMajor) else P(axis)
+
+    def local(X: Design, targets: Array, c: Array | None, w: Array, b: Array) -> Any:
+        s, g, t, z = blocked_value_grad(X, targets, c, w, b, value, grad, block_size)
+        return jax.lax.psum((s, g, t), axis), z
+
+    (s, g, t), z = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(x_spec, P(axis), P(axis), P(), P()),
+        out_specs=((P(), P(), P()), P(axis)),
+    )(X, targets, c, w, b)
     return s, g, t, z

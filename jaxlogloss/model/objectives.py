@@ -22,8 +22,11 @@ solvers ask for every derivative at each trial point (the streamed kind).
 
 The in-memory objective is a pytree (``problem`` and ``scaling`` are leaves), so solvers
 on it run under ``jit`` and ``vmap`` (sweeps vmap over the penalty and the scaling).
-With ``mesh`` (rows sharded over its "data" axis) XLA inserts the all-reduces of the
-value and gradient, and the Hessian's Gram sums run under ``shard_map``.
+For binary losses ``evaluate`` makes one pass over X for the value, the gradient and
+the logits (:func:`~jaxlogloss.data.design.blocked_value_grad`, a block of rows at a
+time), where ``jax.value_and_grad`` reads X twice; multiclass losses use autodiff.
+With ``mesh`` (rows sharded over its "data" axis) that pass and the Hessian's Gram sums
+run under ``shard_map``, and XLA inserts the all-reduces of the autodiff paths.
 """
 
 from __future__ import annotations
@@ -199,7 +202,7 @@ class InMemoryObjective:
         raw, back = jax.vjp(lambda t: self.raw_params(t), theta)
         s, gw, gb, z = blocked_value_grad(
             p.X, p.targets, p.sample_weight, raw.w, raw.b, loss.value, loss.grad,
-            self.block_size,
+            self.block_size, self.mesh,
         )  # fmt: skip
         pen, pen_grad = jax.value_and_grad(get_penalty(self.penalty).value)(raw.w, p.l2)
         total = self.total_weight()
@@ -210,7 +213,7 @@ class InMemoryObjective:
         if order == 0:
             f, z = self._value_and_logits(theta)
             return Evaluation(f, None, None, self._separated(z), z)
-        if self.n_classes is None and self.mesh is None:
+        if self.n_classes is None:
             # one pass over X; the logits are kept, so Newton's Hessian reuses them
             f, g, z = self._fused_value_grad(theta)
         else:
