@@ -18,7 +18,7 @@ import pytest
 from jaxlogloss.data.design import FeatureMajor, blocked_value_grad
 from jaxlogloss.losses.registry import get_loss, loss_names
 from jaxlogloss.model.objective import Problem
-from jaxlogloss.model.objectives import InMemoryObjective
+from jaxlogloss.model.objectives import Evaluation, InMemoryObjective
 from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.precision import enable_x64
 
@@ -49,6 +49,12 @@ def _two_pass(obj: InMemoryObjective, theta):
     return jax.value_and_grad(obj.value)(theta)
 
 
+def _fused(obj: InMemoryObjective, theta) -> Evaluation:
+    """The one-pass value and gradient (evaluate uses it on row-major X)."""
+    f, g, z = obj.fused_value_and_grad(theta)
+    return Evaluation(f, g, None, jnp.asarray(False), z)
+
+
 @pytest.mark.parametrize("loss", BINARY)
 @pytest.mark.parametrize("layout", ["feature", "row"])
 @pytest.mark.parametrize("weighted", [True, False])
@@ -57,7 +63,7 @@ def test_fused_equals_two_pass_float64(rng, loss, layout, weighted):
         design, y, c, scaling = _data(rng, "float64", layout, weighted)
         obj = _objective(design, y, c, scaling, loss)
         theta = jnp.asarray(0.3 * rng.standard_normal(D + 1))
-        ev = jax.jit(lambda o, t: o.evaluate(t, 1))(obj, theta)
+        ev = jax.jit(_fused)(obj, theta)
         f, g = jax.jit(_two_pass)(obj, theta)
         np.testing.assert_allclose(ev.value, f, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(ev.grad, g, rtol=1e-10, atol=1e-13)
@@ -80,8 +86,7 @@ def test_fused_under_vmap_float64(rng, loss, layout):
         def one(theta, l2, scale, fused):
             obj = _objective(design, y, c, Scaling(scaling.mean, scale), loss, l2)
             if fused:
-                ev = obj.evaluate(theta, 1)
-                return ev.value, ev.grad
+                return obj.fused_value_and_grad(theta)[:2]
             return _two_pass(obj, theta)
 
         fused = jax.jit(jax.vmap(lambda *a: one(*a, True)))(thetas, l2s, scales)
@@ -121,7 +126,7 @@ def test_fused_float32(rng, loss, layout):
     design, y, c, scaling = _data(rng, "float32", layout, True)
     obj = _objective(design, y, c, scaling, loss)
     theta = jnp.asarray(0.3 * rng.standard_normal(D + 1), jnp.float32)
-    ev = jax.jit(lambda o, t: o.evaluate(t, 1))(obj, theta)
+    ev = jax.jit(_fused)(obj, theta)
     f, g = jax.jit(_two_pass)(obj, theta)
     assert ev.value.dtype == ev.grad.dtype == jnp.float32
     np.testing.assert_allclose(ev.value, f, rtol=1e-5, atol=1e-6)
@@ -139,7 +144,22 @@ def test_fused_with_mesh_float64(rng, layout, weighted):
         obj = _objective(design, y, c, scaling, "log_loss")
         sharded = InMemoryObjective(obj.problem, scaling, "log_loss", "l2", mesh, BLOCK)
         theta = jnp.asarray(0.3 * rng.standard_normal(D + 1))
-        ev = jax.jit(lambda o, t: o.evaluate(t, 1))(sharded, theta)
+        ev = jax.jit(_fused)(sharded, theta)
         f, g = jax.jit(_two_pass)(obj, theta)
         np.testing.assert_allclose(ev.value, f, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(ev.grad, g, rtol=1e-10, atol=1e-13)
+
+
+def test_evaluate_uses_the_fused_pass_on_row_major(rng):
+    """evaluate(theta, 1) on a row-major X is the one-pass result (and Newton's
+    order-2 evaluation keeps its logits)."""
+    with enable_x64():
+        design, y, c, scaling = _data(rng, "float64", "row", True)
+        obj = _objective(design, y, c, scaling, "log_loss")
+        theta = jnp.asarray(0.3 * rng.standard_normal(D + 1))
+        ev = jax.jit(lambda o, t: o.evaluate(t, 2))(obj, theta)
+        fused = jax.jit(_fused)(obj, theta)
+        np.testing.assert_allclose(ev.value, fused.value, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(ev.grad, fused.grad, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(ev.aux, fused.aux, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(ev.hessian, jax.hessian(obj.value)(theta), rtol=1e-9)

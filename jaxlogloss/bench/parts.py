@@ -51,10 +51,11 @@ def bench_grad(
             LinearParams(jnp.asarray(w), b0), design, y_dev
         )[1]
 
-    evaluate = jax.jit(lambda obj, theta: obj.evaluate(theta, 1)[:2])
+    evaluate = jax.jit(lambda obj, theta: obj.fused_value_and_grad(theta)[:2])
 
     def fused(design: Any) -> Callable[[np.ndarray], Any]:
-        # what every solver calls: one pass over X (blocked_value_grad), value and grad
+        # one pass over X (blocked_value_grad): value and gradient, as solvers get them
+        # on a row-major X
         obj = InMemoryObjective(Problem(design, y_dev), identity_scaling(d, X.dtype))
         return lambda w: evaluate(obj, jnp.append(jnp.asarray(w), b0))[1]
 

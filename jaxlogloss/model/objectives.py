@@ -22,9 +22,11 @@ solvers ask for every derivative at each trial point (the streamed kind).
 
 The in-memory objective is a pytree (``problem`` and ``scaling`` are leaves), so solvers
 on it run under ``jit`` and ``vmap`` (sweeps vmap over the penalty and the scaling).
-For binary losses ``evaluate`` makes one pass over X for the value, the gradient and
-the logits (:func:`~jaxlogloss.data.design.blocked_value_grad`, a block of rows at a
-time), where ``jax.value_and_grad`` reads X twice; multiclass losses use autodiff.
+For binary losses on a row-major X, ``evaluate`` makes one pass over X for the value,
+the gradient and the logits (``fused_value_and_grad``:
+:func:`~jaxlogloss.data.design.blocked_value_grad`, a block of rows at a time), where
+``jax.value_and_grad`` reads X twice; on a :class:`FeatureMajor` X, where autodiff's two
+passes measured faster, and for multiclass losses it uses autodiff.
 With ``mesh`` (rows sharded over its "data" axis) that pass and the Hessian's Gram sums
 run under ``shard_map``, and XLA inserts the all-reduces of the autodiff paths.
 """
@@ -193,7 +195,7 @@ class InMemoryObjective:
     def value(self, theta: Array) -> Array:
         return self._value_and_logits(theta)[0]
 
-    def _fused_value_grad(self, theta: Array) -> tuple[Array, Array, Array]:
+    def fused_value_and_grad(self, theta: Array) -> tuple[Array, Array, Array]:
         """f, df/dtheta and the logits from one pass over X (binary losses): the
         summed loss and its gradient over the raw (w, b) come from
         :func:`~jaxlogloss.data.design.blocked_value_grad`; the map to theta and the
@@ -213,9 +215,11 @@ class InMemoryObjective:
         if order == 0:
             f, z = self._value_and_logits(theta)
             return Evaluation(f, None, None, self._separated(z), z)
-        if self.n_classes is None:
-            # one pass over X; the logits are kept, so Newton's Hessian reuses them
-            f, g, z = self._fused_value_grad(theta)
+        if self.n_classes is None and not isinstance(self.problem.X, FeatureMajor):
+            # row-major: one pass over X, 2-4x faster than autodiff's X^T r there; on
+            # the feature-major layout autodiff's two passes measured faster
+            # (benchmarks/NOTES.md, issue 11). The logits are kept for Newton.
+            f, g, z = self.fused_value_and_grad(theta)
         else:
             (f, z), g = jax.value_and_grad(self._value_and_logits, has_aux=True)(theta)
         h = self.hessian(theta, z) if order >= 2 else None
