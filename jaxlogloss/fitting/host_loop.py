@@ -12,10 +12,14 @@ and offers the same interface with
   solver code (:mod:`jaxlogloss.solvers`) runs on the host between those calls, its small
   pure pieces jitted where the solvers jit them.
 
-Dispatch costs microseconds next to a pass over the data (tens of milliseconds at a
-million rows), so on large data the host loop runs as fast as the compiled one; on
-small data the compiled loop is faster once compiled. :func:`use_host_loop` is the rule
-``fit`` follows (measured in ``benchmarks/compile_and_steps.py``).
+Measured (issue 11, ``benchmarks/compile_and_steps.py``, 2 shared cores): the host loop
+runs as fast as the compiled one on 1,000,000 x 100 float32 (dispatch costs microseconds
+next to a pass) and up to a few times slower on 20,000 x 20 float64 (milliseconds
+either way), but it does not compile faster: its dozen small programs (two or three
+evaluations, the L-BFGS two-loop update, the stopping rule, the line-search pieces)
+take about as long in XLA as the one whole-run program. So ``fit`` keeps the compiled
+loop (:data:`HOST_LOOP_MIN_ELEMENTS` is None); setting it to a number of elements of X
+makes ``fit`` drive larger problems from the host (the same iterates; a test checks it).
 """
 
 from __future__ import annotations
@@ -30,10 +34,9 @@ from jaxlogloss.solvers.base import minimise
 
 Array = jax.Array
 
-# below this many elements of X (rows x features) the compiled loop's faster steps pay
-# for its compilation within a few calls; at or above it a step is dominated by the
-# passes over X and the host loop costs nothing measurable (see NOTES.md, issue 11)
-HOST_LOOP_MIN_ELEMENTS = 2_000_000
+# fit drives an in-memory solver from the host when X has at least this many elements
+# (rows x features); None: never (measured: no faster first call, see above)
+HOST_LOOP_MIN_ELEMENTS: int | None = None
 
 
 @functools.partial(jax.jit, static_argnames="order")
@@ -79,8 +82,12 @@ def minimise_host(solver: Any, objective: InMemoryObjective, theta: Array) -> An
 
 def use_host_loop(objective: Any) -> bool:
     """Whether ``fit`` runs this in-memory objective's solver loop on the host: on one
-    device when X has at least :data:`HOST_LOOP_MIN_ELEMENTS` elements."""
-    if not isinstance(objective, InMemoryObjective) or objective.mesh is not None:
+    device when X has at least :data:`HOST_LOOP_MIN_ELEMENTS` elements (never when
+    that is None, the default)."""
+    limit = HOST_LOOP_MIN_ELEMENTS
+    if limit is None or not isinstance(objective, InMemoryObjective):
+        return False
+    if objective.mesh is not None:
         return False
     n, d = objective.problem.X.shape
-    return n * d >= HOST_LOOP_MIN_ELEMENTS
+    return n * d >= limit

@@ -60,10 +60,8 @@ class LBFGS:
 
     def step(self, objective: Any, state: LBFGSState) -> LBFGSState:
         it = state.iterate
-        transform = lbfgs_direction(self.memory_size)
-        scaled, memory = transform.update(it.grad, state.memory, it.theta)
         direction, slope, memory, active = safeguarded(
-            scaled, memory, it.grad, it.theta, it.status, self.memory_size
+            state.memory, it.grad, it.theta, it.status, self.memory_size
         )
         ls = backtracking(
             objective, it.theta, it.value, slope, direction, 1, self.max_halvings,
@@ -74,19 +72,21 @@ class LBFGS:
         return LBFGSState(iterate, memory)
 
 
-@functools.partial(jax.jit, static_argnums=5)
+@functools.partial(jax.jit, static_argnums=4)
 def safeguarded(
-    scaled: Array, memory: Any, grad: Array, theta: Array, status: Array,
-    memory_size: int,
-) -> tuple[Array, Array, Any, Array]:  # fmt: skip
-    """The direction -H g and its slope, or steepest descent with the memory forgotten
-    when -H g is not a descent direction; and whether the run is still going (jitted:
-    inlined in a compiled loop, one small program in a host loop)."""
+    memory: Any, grad: Array, theta: Array, status: Array, memory_size: int
+) -> tuple[Array, Array, Any, Array]:
+    """The direction -H g (the two-loop update of the memory) and its slope, or
+    steepest descent with the memory forgotten when -H g is not a descent direction;
+    and whether the run is still going (jitted: inlined in a compiled loop, one small
+    program in a host loop)."""
+    transform = lbfgs_direction(memory_size)
+    scaled, memory = transform.update(grad, memory, theta)
     direction = -scaled
     slope = grad @ direction
     descent = jnp.all(jnp.isfinite(direction)) & (slope < 0)
     # not a descent direction: forget the pairs, take steepest descent
     direction = jnp.where(descent, direction, -grad)
     slope = jnp.where(descent, slope, -(grad @ grad))
-    memory = where_tree(descent, memory, lbfgs_direction(memory_size).init(theta))
+    memory = where_tree(descent, memory, transform.init(theta))
     return direction, slope, memory, status == 0
