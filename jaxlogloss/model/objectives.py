@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlogloss.data.design import FeatureMajor, blocked_value_grad
-from jaxlogloss.data.gram import centered_grams
+from jaxlogloss.data.gram import centered_gram
 from jaxlogloss.losses.pointwise import reduce_loss
 from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.objective import Problem
@@ -127,7 +127,7 @@ def curvature_sums(
     the Hessian of the summed loss (binary losses). Sums over row blocks (or batches
     of a stream) add up."""
     h = c * curvature(targets, z)
-    gram, sums, sum_h = centered_grams(
+    gram, sums, sum_h = centered_gram(
         X, h, scaling.mean, scaling.scale, block_size, mesh
     )
     top = jnp.concatenate([gram, sums[:, None]], axis=1)

@@ -6,7 +6,7 @@ carry a :class:`~jax.sharding.NamedSharding` and the solvers stay plain ``jit``
 programs: XLA partitions them (each device computes its rows' share of
 X w, X^T r and the loss, and one all-reduce of d + 1 numbers combines the gradient).
 The one loop that walks the rows block by block, the Newton Hessian
-(:func:`jaxlogloss.design.centered_gram`), runs under ``shard_map`` and sums its
+(:func:`jaxlogloss.data.gram.centered_gram`), runs under ``shard_map`` and sums its
 (d, d) result with one ``psum``.
 
 Rows are padded to a multiple of the device count with zero-weight rows (X = 0, y = 0,
