@@ -6,9 +6,9 @@ From t = 1, halve the step until
 
 (c1 = 1e-4; the few ulps of slack mean that at the rounding floor a step that leaves
 the value unchanged is not a failure), at most ``max_halvings`` trial points. Each trial
-is one ``objective.evaluate(..., order)``: order 0 where a value is cheap (in memory),
-order 1 or 2 where a value costs a pass anyway (streams), so the accepted trial already
-carries the derivatives the next iteration needs. The loop is the objective's own
+is one ``objective.evaluate(..., order)``: order 1 in memory (the accepted trial carries
+the gradient the stopping rule needs), order 2 where a value costs a pass anyway
+(streams: the Hessian the next Newton step needs comes along). The loop is the objective's own
 ``while_loop``: compiled in memory, a host loop over passes for a stream.
 (Nocedal & Wright, *Numerical Optimization*, Algorithm 3.1.)
 """

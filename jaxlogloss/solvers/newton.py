@@ -7,7 +7,9 @@ In the objective's coordinates theta (standardised features), each step
    stream: summed in the same pass as the value and gradient);
 2. solves (H + delta I) s = -g by Cholesky (delta = 10 eps max diag H keeps singular
    directions, e.g. a constant feature, finite);
-3. backtracks from t = 1 until Armijo holds (:mod:`jaxlogloss.solvers.linesearch`).
+3. backtracks from t = 1 until Armijo holds (:mod:`jaxlogloss.solvers.linesearch`),
+   each trial point evaluated with its gradient, so an accepted unit step costs one
+   evaluation.
 
 It is IRLS: the Newton step of the log-loss is the weighted least-squares solution with
 weights c p (1 - p). It needs a convex binary loss (the registry's ``convex``).
@@ -48,11 +50,12 @@ class Newton:
     max_halvings: int = static_field(40)
 
     def _order(self, objective: Any) -> int:
-        # a value that costs a pass brings its derivatives along
-        return 2 if objective.derivatives_with_value else 0
+        # each trial point brings its gradient (the unit step is usually accepted:
+        # no second evaluation); a value that costs a pass brings the Hessian too
+        return 2 if objective.derivatives_with_value else 1
 
     def init(self, objective: Any, theta: Array) -> NewtonState:
-        ev = objective.evaluate(theta, max(self._order(objective), 1))
+        ev = objective.evaluate(theta, self._order(objective))
         return NewtonState(
             start(theta, ev, self.tol, self.max_iter), ev.hessian, ev.aux
         )
@@ -67,7 +70,7 @@ class Newton:
             self.max_halvings, running,
         )  # fmt: skip
         theta = stepped(ls.accepted, it.theta, ls.step_size, direction)
-        ev = ls.evaluation if order == 2 else objective.evaluate(theta, 1)
+        ev = ls.evaluation
         iterate, kept = advance(it, theta, ev, self.tol, ls.accepted)
         hess_new, aux = where_tree(
             kept, (ev.hessian, ev.aux), (state.hessian, state.aux)
