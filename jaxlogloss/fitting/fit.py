@@ -27,7 +27,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -197,14 +197,14 @@ def fit(
                 fn, X, y, feature_names, sample_weight, l2, dtype, mesh, process_local
             )
         start = time.perf_counter()
-        theta, status, n_iter, value, grad_norm, history, aux = _solve(
+        theta, status, n_iter, value, grad_norm, history, kept = _solve(
             objective, solver, tol, max_iter, learning_rate, mesh, local,
             process_local,
         )  # fmt: skip
         del local
         seconds = time.perf_counter() - start
         result = _finish(
-            objective, theta, aux, status, value, l2, names, confidence, solver,
+            objective, theta, kept, status, value, l2, names, confidence, solver,
             max_iter, n_samples,
         )  # fmt: skip
     if log is not None and isinstance(objective, StreamedObjective):
@@ -296,12 +296,19 @@ def _streamed_objective(
 _scaling = jax.jit(feature_scaling)
 
 
+class EndPoint(NamedTuple):
+    """What a solver's final state holds at its theta (None: nothing)."""
+
+    hessian: Any = None  # the objective's Hessian (Newton on a stream)
+    aux: Any = None  # the logits an in-memory evaluation kept
+
+
 def _solve(
     objective: Any, solver: str, tol: float, max_iter: int, learning_rate: Any,
     mesh: Mesh | None, local: Problem | None, process_local: bool,
 ) -> tuple[Any, str, int, float, float, np.ndarray, Any]:  # fmt: skip
     """Run the solver; the final theta, status, iterations, value, ||g||, history and
-    what the objective kept at the end (Newton's last Hessian on a stream)."""
+    the :class:`EndPoint` (what the final state holds at theta)."""
     p = objective.n_features + 1
     theta0 = jnp.zeros((p,), objective.dtype)
     if solver in SOLVER_CLASSES:
@@ -314,20 +321,18 @@ def _solve(
         state = run(method, objective, theta0)
         it = jax.tree.map(dist.to_host, state.iterate)
         k = int(it.n_iter)
-        aux = (
-            getattr(state, "hessian", None)
-            if objective.derivatives_with_value
-            else None
-        )
-        aux = aux if aux is not None else getattr(state, "aux", None)
+        # what the final state holds at theta: Newton's Hessian on a stream, the
+        # logits in memory (the inference Hessian then needs no pass to form them)
+        kept = EndPoint(getattr(state, "hessian", None), getattr(state, "aux", None))
         return (
             it.theta, STATUSES[int(it.status)], k, float(it.value),
-            float(np.max(np.abs(it.grad))), np.asarray(it.loss_history)[: k + 1], aux,
+            float(np.max(np.abs(it.grad))), np.asarray(it.loss_history)[: k + 1], kept,
         )  # fmt: skip
     if isinstance(objective, StreamedObjective):
-        return first_order_passes(
+        out = first_order_passes(
             objective, theta0, tol, max_iter, solver, learning_rate
         )
+        return (*out, EndPoint())
     problem = objective.problem if mesh is None else local
     params0 = LinearParams(theta0[:-1], theta0[-1])
     result = train(
@@ -340,7 +345,7 @@ def _solve(
     theta = ravel(to_standardized(result.params, objective.scaling))
     return (
         dist.to_host(theta), result.status, result.n_steps, float(hist["loss"][-1]),
-        float(hist["grad_norm"][-1]), result.step_losses, None,
+        float(hist["grad_norm"][-1]), result.step_losses, EndPoint(),
     )  # fmt: skip
 
 
@@ -363,17 +368,20 @@ def _separation_counts(
 
 
 def _finish(
-    objective: Any, theta: Any, aux: Any, status: str, value: float, l2: float,
+    objective: Any, theta: Any, kept: EndPoint, status: str, value: float, l2: float,
     names: tuple[str, ...], confidence: float, solver: str, max_iter: int,
     n_samples: int,
 ) -> dict[str, Any]:  # fmt: skip
     """The one inference step: information, quasi-separation, statistics, warnings."""
     theta = jnp.asarray(theta, objective.dtype)
-    if isinstance(objective, StreamedObjective):
-        hess = aux if aux is not None else objective.hessian(theta)
-        information = np.asarray(hess, np.float64) * objective.total_weight()
+    if kept.hessian is not None:  # already at theta: no pass
+        hess = np.asarray(kept.hessian, np.float64)
+        information = hess * float(dist.to_host(objective.total_weight()))
+    elif isinstance(objective, StreamedObjective):
+        information = np.asarray(objective.hessian(theta), np.float64)
+        information = information * objective.total_weight()
     else:
-        information = dist.to_host(_information(objective, theta, aux))
+        information = dist.to_host(_information(objective, theta, kept.aux))
     if l2 == 0 and status != "separation":
         direction = quasi_separation_direction(
             np.asarray(information, np.float64), objective.margin_range

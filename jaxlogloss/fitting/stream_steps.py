@@ -37,8 +37,9 @@ def _batch_step(
 def first_order_passes(
     objective: StreamedObjective, theta: jax.Array, tol: float, max_iter: int,
     solver: str, learning_rate: float | None,
-) -> tuple[Any, str, int, float, float, np.ndarray, None]:  # fmt: skip
-    """Run ``solver`` step by step over the batches; what ``fit``'s solve returns."""
+) -> tuple[Any, str, int, float, float, np.ndarray]:  # fmt: skip
+    """Run ``solver`` step by step over the batches: the final theta, status, steps,
+    value, ||g||_inf and the per-step batch losses."""
     optimizer = make_optimizer(solver, learning_rate)
     opt_state = optimizer.init(theta)
     alpha = jax.numpy.asarray(objective.alpha, objective.dtype)
@@ -69,5 +70,5 @@ def first_order_passes(
         status = "max_iter"
     return (
         np.asarray(theta), status, k, float(ev.value), float(inf_norm(ev.grad)),
-        np.asarray(history), None,
+        np.asarray(history),
     )  # fmt: skip

@@ -219,9 +219,11 @@ class StreamedObjective:
         value = loss / weight + float(pen_v)
         g = flat[2 : 2 + grad.size] / weight + pen_g if order >= 1 else None
         h = flat[2 + grad.size :].reshape(p, p) / weight + pen_h if order >= 2 else None
-        as_jax = lambda a: None if a is None else jnp.asarray(a, self.dtype)  # noqa: E731
         separated = (self.alpha == 0) and margin > 0
-        return Evaluation(as_jax(value), as_jax(g), as_jax(h), jnp.bool_(separated))
+        value, g, h = (
+            None if a is None else jnp.asarray(a, self.dtype) for a in (value, g, h)
+        )
+        return Evaluation(value, g, h, jnp.bool_(separated))
 
     def hessian(self, theta: Any, aux: Any = None) -> jax.Array:
         return self.evaluate(theta, 2).hessian
