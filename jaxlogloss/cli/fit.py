@@ -171,18 +171,15 @@ def handle(args: argparse.Namespace) -> int:
 
 def on_device(xt: np.ndarray) -> Any:
     """The feature-major ``xt`` as a ``FeatureMajor`` over a JAX CPU array that shares
-    its memory (``jnp.from_dlpack``: no copy, so the fit holds X once) when XLA can
-    take it as it is (C-contiguous and 64-byte aligned, as ``read_table`` allocates
-    it); a copy otherwise."""
-    import jax.numpy as jnp
-
+    its memory (no copy, so the fit holds X once) when XLA can take it as it is
+    (C-contiguous and 64-byte aligned, as ``read_table`` allocates it); one copy
+    otherwise (:func:`jaxlogloss.data.host.to_jax`)."""
     from jaxlogloss.data.design import FeatureMajor
+    from jaxlogloss.data.host import to_jax
     from jaxlogloss.precision import enable_x64
 
     with enable_x64(xt.dtype == np.float64):
-        if xt.flags.c_contiguous and xt.ctypes.data % 64 == 0:
-            return FeatureMajor(jnp.from_dlpack(xt))
-        return FeatureMajor(jnp.asarray(xt))
+        return FeatureMajor(to_jax(xt, xt.dtype))
 
 
 def read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:

@@ -29,17 +29,3 @@ def count(fn: str, name: str, value: Any, low: int) -> int:
     ):
         raise ValueError(f"{fn}: {name} must be an integer >= {low}, got {value!r}")
     return int(value)
-
-
-def aligned_empty(shape: tuple[int, ...], dtype: Any, align: int = 64) -> np.ndarray:
-    """``np.empty(shape, dtype)`` starting on an ``align``-byte boundary.
-
-    XLA's CPU client takes such an array without an extra staging copy, and
-    ``jax.dlpack``/``jnp.from_dlpack`` shares it with no copy at all (NumPy's own large
-    allocations start 16 bytes into a page).
-    """
-    dt = np.dtype(dtype)
-    size = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-    buf = np.empty(size + align, np.uint8)
-    start = -buf.ctypes.data % align
-    return buf[start : start + size].view(dt).reshape(shape)

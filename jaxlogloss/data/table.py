@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import pyarrow as pa
 
-from jaxlogloss.data.arguments import aligned_empty, float_dtype
+from jaxlogloss.data.arguments import float_dtype
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.data.encoding import (
     decoded,
@@ -54,6 +54,7 @@ from jaxlogloss.data.files import (
     find_data,
     mixed_types,
 )
+from jaxlogloss.data.host import aligned_empty
 
 _READ = "read_table"
 

@@ -1,0 +1,72 @@
+"""Host buffers handed to XLA without copies, and fit's row-major input path."""
+
+from __future__ import annotations
+
+import chex
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlogloss as jl
+from jaxlogloss.data import host
+from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.model.scaling import feature_moments
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (700, 1000)])  # plain and huge-page memory
+def test_aligned_empty_is_aligned_and_writable(shape):
+    a = host.aligned_empty(shape, np.float32)
+    assert a.shape == shape and a.dtype == np.float32
+    assert a.ctypes.data % host.ALIGN == 0 and a.flags.c_contiguous
+    a[...] = 1.5
+    assert float(a.sum()) == 1.5 * a.size
+
+
+def test_to_jax_shares_an_aligned_array_without_a_copy():
+    a = host.aligned_empty((1000, 7), np.float32)
+    a[...] = np.arange(7000, dtype=np.float32).reshape(1000, 7)
+    j = host.to_jax(a, np.float32)
+    assert j.unsafe_buffer_pointer() == a.ctypes.data
+    np.testing.assert_array_equal(np.asarray(j), a)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda r: r.standard_normal((3000, 5)).astype(np.float32)[:, ::2],  # strided
+        lambda r: r.standard_normal((3000, 5)),  # float64 -> float32 cast
+        lambda r: np.asarray(r.standard_normal((9000, 500)), np.float32),  # parallel
+    ],
+)
+def test_to_jax_copies_when_it_must(rng, make):
+    x = make(rng)
+    x.flags.writeable = False  # a read-only array cannot be exported: copied
+    j = host.to_jax(x, np.float32)
+    chex.assert_shape(j, x.shape)
+    assert j.dtype == jnp.float32
+    np.testing.assert_array_equal(np.asarray(j), x.astype(np.float32))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_row_major_moments_match_float64_numpy(rng, x64, weighted):
+    n, d = 20_011, 6  # not a multiple of the block
+    X = rng.standard_normal((n, d)) * rng.uniform(0.1, 10, d) + rng.normal(0, 50, d)
+    c = rng.uniform(0, 2, n) if weighted else np.ones(n)
+    mean = c @ X / c.sum()
+    var = c @ (X - mean) ** 2 / c.sum()
+    for design in (jnp.asarray(X), FeatureMajor(jnp.asarray(X.T))):
+        m, v = feature_moments(design, None if not weighted else jnp.asarray(c), 4096)
+        np.testing.assert_allclose(m, mean, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(v, var, rtol=1e-10)
+
+
+def test_fit_of_numpy_equals_fit_of_feature_major(rng):
+    n, d = 3000, 4
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 1 / (1 + np.exp(-X @ np.arange(1.0, d + 1)))).astype(float)
+    rows = jl.fit(X, y)
+    cols = jl.fit(FeatureMajor(np.ascontiguousarray(X.T)), y)
+    np.testing.assert_allclose(rows.coef, cols.coef, rtol=1e-8)
+    np.testing.assert_allclose(
+        rows.inference.std_err, cols.inference.std_err, rtol=1e-8
+    )
