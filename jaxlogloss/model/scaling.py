@@ -115,13 +115,17 @@ def to_standardized(params: LinearParams, scaling: Scaling) -> LinearParams:
     return LinearParams(params.w * scale, params.b + scaling.mean @ params.w)
 
 
-def raw_jacobian(scaling: Scaling) -> Array:
-    """A with theta_raw = A theta_std over [w, b] (binary params): covariance maps as A C A^T."""
-    d = scaling.mean.shape[0]
-    inv = 1 / scaling.scale
-    top = jnp.concatenate([jnp.diag(inv), jnp.zeros((d, 1), inv.dtype)], axis=1)
-    bottom = jnp.concatenate([-(scaling.mean * inv)[None, :], jnp.ones((1, 1))], axis=1)
-    return jnp.concatenate([top, bottom.astype(inv.dtype)], axis=0)
+def raw_jacobian(scaling: Scaling) -> np.ndarray:
+    """A with theta_raw = A theta_std over [w, b] (binary params): covariance maps as
+    A C A^T. A float64 NumPy matrix (inference runs on the host: no XLA program)."""
+    mean = np.asarray(scaling.mean, np.float64)
+    inv = 1 / np.asarray(scaling.scale, np.float64)
+    d = mean.shape[0]
+    A = np.zeros((d + 1, d + 1))
+    A[np.arange(d), np.arange(d)] = inv
+    A[d, :d] = -mean * inv
+    A[d, d] = 1.0
+    return A
 
 
 def _is_jax(*arrays: Any) -> bool:
