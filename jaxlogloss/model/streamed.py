@@ -183,6 +183,15 @@ class StreamedObjective:
     def params_std(self, theta: Any) -> LinearParams:
         return unravel(jnp.asarray(theta, self.dtype), self.n_features, None)
 
+    def unpenalised(self) -> StreamedObjective:
+        """The objective with no penalty (itself when it has none): what a proximal
+        solver adds its own penalty to."""
+        if self.penalty == "none" and self.alpha == 0:
+            return self
+        return StreamedObjective(
+            self.source, self.scaling, 0.0, self.dtype, self.loss, "none", self.gather
+        )
+
     def raw_params(self, theta: Any) -> LinearParams:
         return to_raw(self.params_std(theta), self.scaling)
 
