@@ -42,21 +42,18 @@ import jax.numpy as jnp
 
 from jaxlogloss.model.objectives import Evaluation
 from jaxlogloss.solvers.base import (
-    CONVERGED,
-    DIVERGED,
     RUNNING,
-    SEPARATION,
-    STALLED,
     Iterate,
+    advance,
     finished,
     minimise,
-    record,
+    start,
     static_field,
     where_tree,
 )
 from jaxlogloss.solvers.kkt import (
     composite,
-    kkt_violation,
+    kkt_violations,
     l1_part,
     raw_kkt_violation,
     soft_threshold,
@@ -79,53 +76,22 @@ class ProxNewtonResult(NamedTuple):
 
 
 class ProximalState(NamedTuple):
-    """The iterate (``grad``: of the smooth part S; ``grad_norm_history``: the KKT
-    violation) and what the next step reuses (Hessian or logits)."""
+    """The iterate, whose ``grad`` holds the per-coordinate KKT violations (so the one
+    stopping rule of :mod:`jaxlogloss.solvers.base` reads ||v||_inf <= tol), the
+    gradient ``grad`` of the smooth part S, and what the next step reuses (the Hessian
+    or the logits)."""
 
     iterate: Iterate
+    grad: Array
     hessian: Array | None
     aux: Any
 
 
 @jax.jit
-def proximal_start(theta: Array, ev: Evaluation, lam: Array, tol: Any, n: Any) -> Any:
-    """The iterate at the start (``n`` a (max_iter + 1,) template for the histories)."""
-    viol = kkt_violation(theta, ev.grad, lam)
-    finite = jnp.isfinite(ev.value) & jnp.isfinite(viol)
-    status = jnp.where(viol <= tol, CONVERGED, RUNNING)
-    status = jnp.where(finite, status, DIVERGED).astype(jnp.int32)
-    empty = jnp.full(n.shape, jnp.nan, ev.value.dtype)
-    return Iterate(
-        theta, ev.value, ev.grad, status, jnp.int32(0),
-        record(empty, 0, ev.value), record(empty, 0, viol),
-    )  # fmt: skip
-
-
-@jax.jit
-def proximal_advance(
-    it: Iterate, theta: Array, ev: Evaluation, lam: Array, tol: Any, accepted: Array
-) -> tuple[Iterate, Array]:
-    """The stopping rule on the KKT conditions: the next iterate and whether the step
-    was kept (a step not kept leaves the previous point)."""
-    old = it.grad_norm_history[it.n_iter]
-    viol = kkt_violation(theta, ev.grad, lam)
-    finite = jnp.isfinite(ev.value) & jnp.isfinite(viol)
-    progress = (ev.value < it.value) | (viol < old)
-    status = jnp.select(
-        [~finite, viol <= tol, ev.separated, ~accepted | ~progress],
-        [DIVERGED, CONVERGED, SEPARATION, STALLED],
-        RUNNING,
-    ).astype(jnp.int32)
-    keep = finite & accepted
-    theta, value, grad, viol = where_tree(
-        keep, (theta, ev.value, ev.grad, viol), (*it[:3], old)
-    )
-    k = it.n_iter + 1
-    nxt = Iterate(
-        theta, value, grad, status, k,
-        record(it.loss_history, k, value), record(it.grad_norm_history, k, viol),
-    )  # fmt: skip
-    return nxt, keep
+def with_violations(ev: Evaluation, theta: Array, lam: Array) -> Evaluation:
+    """``ev`` with its gradient replaced by the KKT violations at theta (the measure
+    the stopping rule reads)."""
+    return ev._replace(grad=kkt_violations(theta, ev.grad, lam))
 
 
 @functools.partial(jax.jit, static_argnames="max_sweeps")
@@ -205,9 +171,9 @@ class ProxNewton:
     def init(self, objective: Any, theta: Array) -> ProximalState:
         f = self.problem(objective)
         ev = f.evaluate(theta, self._order(objective))
-        template = jnp.zeros((self.max_iter + 1,), ev.value.dtype)
-        it = proximal_start(theta, ev, f.weights.lam, self.tol, template)
-        return ProximalState(it, ev.hessian, ev.aux)
+        checked = with_violations(ev, theta, f.weights.lam)
+        it = start(theta, checked, self.tol, self.max_iter)
+        return ProximalState(it, ev.grad, ev.hessian, ev.aux)
 
     def step(self, objective: Any, state: ProximalState) -> ProximalState:
         f = self.problem(objective)
@@ -216,30 +182,32 @@ class ProxNewton:
         hess = state.hessian if order == 2 else f.hessian(it.theta, state.aux)
         viol = it.grad_norm_history[it.n_iter]
         direction, decrease, search = cd_direction(
-            hess, it.grad, it.theta, lam, viol, self.tol, it.status, self.max_sweeps
-        )
+            hess, state.grad, it.theta, lam, viol, self.tol, it.status,
+            self.max_sweeps,
+        )  # fmt: skip
         ls = backtracking(
             f, it.theta, it.value, decrease, direction, order, self.max_halvings, search
         )
         theta = stepped(ls.accepted, it.theta, ls.step_size, direction)
         ev = ls.evaluation
-        iterate, kept = proximal_advance(it, theta, ev, lam, self.tol, ls.accepted)
-        hess_new, aux = where_tree(
-            kept, (ev.hessian, ev.aux), (state.hessian, state.aux)
+        checked = with_violations(ev, theta, lam)
+        iterate, kept = advance(it, theta, checked, self.tol, ls.accepted)
+        grad, hess_new, aux = where_tree(
+            kept, (ev.grad, ev.hessian, ev.aux), (state.grad, state.hessian, state.aux)
         )
-        return ProximalState(iterate, hess_new, aux)
+        return ProximalState(iterate, grad, hess_new, aux)
 
 
-def proximal_result(solver: Any, objective: Any, iterate: Iterate) -> ProxNewtonResult:
-    """The result of a proximal run (the raw KKT violation from the final gradient)."""
+def proximal_result(solver: Any, objective: Any, state: Any) -> ProxNewtonResult:
+    """The result of a proximal run's final state (the raw KKT violation from its
+    smooth gradient)."""
+    it = finished(state.iterate)
     lam = solver.problem(objective).weights.lam
     kkt = raw_kkt_violation(
-        iterate.theta, iterate.grad, lam, objective.scaling,
-        objective.n_features, objective.n_classes,
+        it.theta, state.grad, lam, objective.scaling, objective.n_features,
+        objective.n_classes,
     )  # fmt: skip
-    return ProxNewtonResult(
-        iterate.theta, iterate.n_iter, iterate.status, iterate.value, kkt
-    )
+    return ProxNewtonResult(it.theta, it.n_iter, it.status, it.value, kkt)
 
 
 def prox_newton_solve(
@@ -281,5 +249,4 @@ def prox_newton_solve(
         tol=jnp.asarray(tol, objective.dtype), max_iter=max_iter, alpha=alpha,
         l1_ratio=l1_ratio, penalty_factor=penalty_factor,
     )  # fmt: skip
-    state = minimise(solver, objective, theta0)
-    return proximal_result(solver, objective, finished(state.iterate))
+    return proximal_result(solver, objective, minimise(solver, objective, theta0))
