@@ -43,13 +43,8 @@ def add_arguments(cv: argparse.ArgumentParser) -> None:
         "(penalty elasticnet; default 0.5)",
     )
     grid = cv.add_mutually_exclusive_group()
-    grid.add_argument(
-        "--alphas",
-        type=int_at_least(1),
-        default=100,
-        metavar="N",
-        help="N log-spaced alphas from alpha_max down (default 100)",
-    )
+    grid.add_argument("--alphas", type=int_at_least(1), default=100, metavar="N",
+                      help="N log-spaced alphas from alpha_max down (default 100)")  # fmt: skip
     grid.add_argument("--alpha-list", metavar="A,B,...", help="explicit alphas")
     cv.add_argument("--folds", type=int, default=5, metavar="K", help="default 5")
     cv.add_argument("--scoring", choices=SCORING_CHOICES, default="log_loss")
@@ -66,35 +61,17 @@ def add_arguments(cv: argparse.ArgumentParser) -> None:
     cv.add_argument("--plot", metavar="FILE", help="PNG of the CV curve")
 
 
-def parse_l1_ratio(text: str) -> list[float]:
-    """'0.5' or '0.2,0.5,1': numbers in [0, 1]."""
+def parse_numbers(flag: str, text: str, low: float, high: float) -> list[float]:
+    """'0.5' or '0.2,0.5,1': comma-separated numbers in [low, high]."""
     out = []
     for part in text.split(","):
         try:
-            r = float(part)
+            value = float(part)
         except ValueError:
-            raise command_error(
-                NAME, f"--l1-ratio expects numbers, got {text!r}"
-            ) from None
-        if not 0.0 <= r <= 1.0:
-            raise command_error(NAME, f"--l1-ratio must be in [0, 1], got {part}")
-        out.append(r)
-    return out
-
-
-def parse_alpha_list(text: str) -> list[float]:
-    """'0.1,0.01': finite numbers >= 0."""
-    out = []
-    for part in text.split(","):
-        try:
-            a = float(part)
-        except ValueError:
-            raise command_error(
-                NAME, f"--alpha-list expects numbers, got {text!r}"
-            ) from None
-        if not (0.0 <= a < math.inf):
-            raise command_error(NAME, f"--alpha-list: alpha must be >= 0, got {part}")
-        out.append(a)
+            raise command_error(NAME, f"{flag} expects numbers, got {text!r}") from None
+        if not low <= value <= high:
+            raise command_error(NAME, f"{flag}: {value} is outside [{low:g}, {high:g}]")
+        out.append(value)
     return out
 
 
@@ -151,8 +128,10 @@ def handle(args: argparse.Namespace) -> int:
     """Cross-validate DATA; print the table or the JSON; draw the curve if asked."""
     from jaxlogloss.fitting.cv import cv
 
-    ratios = parse_l1_ratio(args.l1_ratio)
-    alphas = parse_alpha_list(args.alpha_list) if args.alpha_list else None
+    ratios = parse_numbers("--l1-ratio", args.l1_ratio, 0.0, 1.0)
+    alphas = None
+    if args.alpha_list:
+        alphas = parse_numbers("--alpha-list (alphas)", args.alpha_list, 0.0, math.inf)
     class_weight = parse_class_weight(args.class_weight)
     if args.folds < 2:
         raise command_error(NAME, f"--folds must be >= 2, got {args.folds}")

@@ -203,27 +203,14 @@ def compiled_cv(
 
 
 def cv(
-    X: Any,
-    y: Any = None,
-    *,
-    penalty: str = "l1",
-    l1_ratio: float | Sequence[float] = 1.0,
-    alphas: Any = None,
-    n_alphas: int = 100,
-    alpha_min_ratio: float | None = None,
-    folds: int = 5,
-    scoring: str = "log_loss",
-    seed: int = 0,
-    sample_weight: Any = None,
-    class_weight: Any = None,
-    penalty_factor: Any = None,
-    feature_names: Any = None,
-    tol: float | None = None,
-    max_iter: int = DEFAULT_MAX_ITER,
-    screening: bool = False,
-    refit: bool = True,
-    dtype: str = "float64",
-) -> CVResult:
+    X: Any, y: Any = None, *, penalty: str = "l1",
+    l1_ratio: float | Sequence[float] = 1.0, alphas: Any = None, n_alphas: int = 100,
+    alpha_min_ratio: float | None = None, folds: int = 5, scoring: str = "log_loss",
+    seed: int = 0, sample_weight: Any = None, class_weight: Any = None,
+    penalty_factor: Any = None, feature_names: Any = None, refit: bool = True,
+    tol: float | None = None, max_iter: int = DEFAULT_MAX_ITER,
+    screening: bool = False, dtype: str = "float64",
+) -> CVResult:  # fmt: skip
     """Cross-validate a penalised logistic regression over an alpha grid.
 
     Args:
@@ -247,8 +234,6 @@ def cv(
     if scoring not in SCORINGS:
         known = ", ".join(repr(s) for s in SCORINGS)
         raise ValueError(f"{fn}: scoring must be one of {known}, got {scoring!r}")
-    if dtype not in DEFAULT_TOL:
-        raise ValueError(f"{fn}: dtype must be one of float32, float64, got {dtype!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise ValueError(f"{fn}: seed must be an integer, got {seed!r}")
     with enable_x64(dtype == "float64"):
@@ -307,14 +292,12 @@ def cv(
     )  # fmt: skip
 
 
-def refit_at(X: Any, y: Any, *, penalty: str, alpha: float, **options: Any) -> Any:
-    """:func:`jaxlogloss.fit` on all rows at ``alpha`` (the penalty's keywords)."""
-    import inspect  # TRANSITIONAL until fit takes penalty= (12-solver)
-
+def refit_at(
+    X: Any, y: Any, *, penalty: str, alpha: float, l1_ratio: float, **options: Any
+) -> Any:
+    """:func:`jaxlogloss.fit` on all rows at ``alpha`` (l1_ratio for "elasticnet")."""
     from jaxlogloss.fitting.fit import fit
 
-    if "penalty" not in inspect.signature(fit).parameters:
-        for key in ("l1_ratio", "class_weight", "penalty_factor"):
-            options.pop(key)
-        return fit(X, y, l2=alpha, **options)
+    if penalty == "elasticnet":
+        options["l1_ratio"] = l1_ratio
     return fit(X, y, penalty=penalty, alpha=alpha, **options)

@@ -55,6 +55,7 @@ from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.model.objective import Problem, prepare_problem
 from jaxlogloss.model.objectives import InMemoryObjective, unravel
 from jaxlogloss.model.params import LinearParams, init_params, linear_logits
+from jaxlogloss.model.penalties import penalty_names, resolve_l1_ratio
 from jaxlogloss.model.scaling import Scaling, feature_scaling, to_raw
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES, minimise
@@ -62,7 +63,6 @@ from jaxlogloss.solvers.newton import Newton
 
 Array = jax.Array
 
-PENALTIES = ("l1", "l2", "elasticnet")
 L2_RATIO_FLOOR = 1e-3  # the grid's l1_ratio for a pure L2 path (glmnet's choice)
 DEFAULT_MAX_ITER = 100
 SCREEN_FACTOR = 1e12  # a screened feature's penalty factor: its prox step gives 0
@@ -109,18 +109,13 @@ class PathData(NamedTuple):
 
 
 def check_penalty(fn: str, penalty: Any, l1_ratio: Any) -> float:
-    """Validate the penalty and return the l1_ratio it means (l1: 1, l2: 0)."""
-    if penalty not in PENALTIES:
-        known = ", ".join(repr(p) for p in PENALTIES)
-        raise ValueError(f"{fn}: penalty must be one of {known}, got {penalty!r}")
-    if penalty == "l1":
-        return 1.0
-    if penalty == "l2":
-        return 0.0
-    ok = isinstance(l1_ratio, int | float) and not isinstance(l1_ratio, bool)
-    if not (ok and 0.0 <= float(l1_ratio) <= 1.0):
-        raise ValueError(f"{fn}: l1_ratio must be a number in [0, 1], got {l1_ratio!r}")
-    return float(l1_ratio)
+    """Validate the penalty (a registered one other than "none") and return the
+    l1_ratio it means: its fixed one (l1: 1, l2: 0), or the user's for "elasticnet"."""
+    known = [p for p in penalty_names() if p != "none"]
+    if penalty not in known:
+        names = ", ".join(repr(p) for p in known)
+        raise ValueError(f"{fn}: penalty must be one of {names}, got {penalty!r}")
+    return resolve_l1_ratio(penalty, l1_ratio, fn)
 
 
 def prepare_data(
@@ -135,6 +130,8 @@ def prepare_data(
 ) -> PathData:
     """Validate (X, y, weights) -- an (n, d) array or a TabularData -- and return them
     feature-major, with the class weights multiplied into the sample weights."""
+    if dtype not in DEFAULT_TOL:
+        raise ValueError(f"{fn}: dtype must be one of float32, float64, got {dtype!r}")
     if hasattr(X, "xt") and hasattr(X, "feature_names") and hasattr(X, "y"):
         data = X
         X, y = FeatureMajor(jnp.asarray(np.asarray(data.xt, dtype))), data.y
@@ -400,8 +397,6 @@ def fit_path(
     """
     fn = "fit_path"
     ratio = check_penalty(fn, penalty, l1_ratio)
-    if dtype not in DEFAULT_TOL:
-        raise ValueError(f"{fn}: dtype must be one of float32, float64, got {dtype!r}")
     with enable_x64(dtype == "float64"):
         data = prepare_data(
             fn, X, y, sample_weight=sample_weight, class_weight=class_weight,
