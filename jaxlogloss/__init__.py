@@ -17,6 +17,8 @@ The public API, in the order data flows through it:
   :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`evaluate`;
 * training and solvers: :func:`make_optimizer`, :func:`train`, :func:`sweep`,
   :func:`fit` (Newton/IRLS, L-BFGS, first-order) with :class:`FitResult`;
+* regularisation: :func:`fit_path` (:class:`PathResult`), :func:`cv`
+  (:class:`CVResult`);
 * precision: :func:`enable_x64`.
 """
 
@@ -26,9 +28,13 @@ from typing import Any
 from jaxlogloss import _moved  # noqa: E402  (old module paths, deprecated)
 from jaxlogloss.data.design import FeatureMajor as FeatureMajor
 from jaxlogloss.data.design import feature_major as feature_major
+from jaxlogloss.fitting.cv import CVResult as CVResult
+from jaxlogloss.fitting.cv import cv as cv
 from jaxlogloss.fitting.fit import FitResult as FitResult
 from jaxlogloss.fitting.fit import fit as fit
 from jaxlogloss.fitting.fit import fit_stream as fit_stream
+from jaxlogloss.fitting.path import PathResult as PathResult
+from jaxlogloss.fitting.path import fit_path as fit_path
 from jaxlogloss.fitting.sweeps import SweepResult as SweepResult
 from jaxlogloss.fitting.sweeps import sweep as sweep
 from jaxlogloss.fitting.train import TrainResult as TrainResult
@@ -98,12 +104,14 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "CVResult",
     "DataError",
     "FeatureMajor",
     "FitResult",
     "GradcheckReport",
     "LOSSES",
     "LinearParams",
+    "PathResult",
     "SolverResult",
     "SweepResult",
     "TabularData",
@@ -112,12 +120,14 @@ __all__ = [
     "brier_score",
     "closed_form_gradient",
     "closed_form_hessian",
+    "cv",
     "data_mesh",
     "enable_x64",
     "evaluate",
     "expected_calibration_error",
     "feature_major",
     "fit",
+    "fit_path",
     "fit_stream",
     "flatten_params",
     "gradcheck",

@@ -74,7 +74,7 @@ def test_quick_run_writes_every_file_and_every_claim_passes(quick_results):
                 assert (folder / target).exists(), target
         assert f"{path.stem}/report.md" in index
         assert not [p for p in folder.rglob(".*") if p.is_file()], "temp files left"
-    assert "14 of 14 claim checks passed" in index
+    assert "18 of 18 claim checks passed" in index
 
 
 @pytest.mark.slow
@@ -98,6 +98,12 @@ def test_claim_numbers_are_the_evidence(quick_results):
     assert claims["S10"]["numbers"]["max_abs_grad_accuracy"] == 0.0
     assert claims["S13"]["numbers"]["ratio"] < 0.05
     assert claims["S3"]["check"].startswith("S3 MSE Hessian min eigenvalue")
+    assert claims["R1"]["numbers"]["nonzero"][0] == 0
+    assert claims["R1"]["numbers"]["max_kkt"] <= 1e-6
+    assert claims["R2"]["numbers"]["alpha_1se"] >= claims["R2"]["numbers"]["alpha_min"]
+    r3 = claims["R3"]["numbers"]
+    assert r3["first_to_enter"] == r3["true_support"]
+    assert set(r3["true_support"]) <= set(r3["support_at_alpha_1se"])
 
 
 def test_finished_run_is_not_recomputed_unless_forced(tmp_path, capsys):
@@ -148,7 +154,32 @@ def write(tmp_path: Path, text: str) -> Path:
             "[data]\nsource = 'file'\npath = 'nope.csv'\ntarget = 'y'\n",
             "nope.csv' does not exist",
         ),
-        ("claims = ['S14']\n", "claims must be a list of claim ids S1..S13"),
+        ("claims = ['S14']\n", "claims must be a list of claim ids R1..R4, S1..S13"),
+        (
+            "[loss]\npenalty = 'l3'\n",
+            "loss.penalty must be one of none, l2, l1, elasticnet",
+        ),
+        ("[loss]\nalpha = -1\n", "loss.alpha must be a number >= 0, got -1"),
+        (
+            "[loss]\nl1_ratio = 1.5\n",
+            "loss.l1_ratio must be a number in [0, 1], got 1.5",
+        ),
+        (
+            "[loss]\nclass_weight = 'heavy'\n",
+            "loss.class_weight must be '' or 'balanced', got 'heavy'",
+        ),
+        (
+            "[loss]\npenalty = 'none'\nalpha = 0.1\n",
+            "loss.alpha = 0.1 needs loss.penalty other than 'none'",
+        ),
+        (
+            "[loss]\nl2 = 0.1\nalpha = 0.1\n",
+            "loss.l2 and loss.alpha both set with loss.penalty = 'l2'",
+        ),
+        (
+            "claims = ['R3']\n[loss]\npenalty = 'l1'\n",
+            "claim R3 needs data.source = 'sparse'",
+        ),
         (
             "[loss]\nnames = ['hinge']\n",
             "loss.names must be a non-empty list of log_loss, mse, squared_error, got",
@@ -187,7 +218,8 @@ def test_bad_overrides_and_missing_config(tmp_path, capsys):
 def test_claim_ids_come_from_the_claims_registration():
     from jaxlogloss.experiments.claims import CLAIMS, claim, claim_ids
 
-    assert CLAIM_IDS == claim_ids() == tuple(f"S{i}" for i in range(1, 14))
+    expected = (*(f"R{i}" for i in range(1, 5)), *(f"S{i}" for i in range(1, 14)))
+    assert CLAIM_IDS == claim_ids() == expected
     assert CLAIMS["S3"].__name__ == "s3_mse_nonconvex"
     with pytest.raises(ValueError, match="'S3' is already registered"):
         claim("S3")(lambda ctx: None)

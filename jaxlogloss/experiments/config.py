@@ -43,6 +43,7 @@ from jaxlogloss.experiments.schema import (
 )
 from jaxlogloss.losses.registry import get_loss, loss_names
 from jaxlogloss.metrics import METRICS
+from jaxlogloss.model.penalties import penalty_names
 from jaxlogloss.solvers.first_order import OPTIMIZERS
 
 __all__ = [
@@ -72,9 +73,9 @@ __all__ = [
     "to_toml",
 ]
 
-DATA_SOURCES = ("gaussian", "separable", "jackets", "breast_cancer", "file")
+DATA_SOURCES = ("gaussian", "separable", "jackets", "breast_cancer", "sparse", "file")
 METRIC_NAMES = tuple(METRICS)
-CLAIM_IDS = claim_ids()  # the ids the claims registered (S1..S13)
+CLAIM_IDS = claim_ids()  # the ids the claims registered (R1..R4, S1..S13)
 
 
 def config_losses() -> tuple[str, ...]:
@@ -122,6 +123,13 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("model", "init_scale"): (lambda v: v >= 0, "a number >= 0"),
     ("loss", "names"): _names(config_losses),
     ("loss", "l2"): (lambda v: v >= 0, "a number >= 0"),
+    ("loss", "penalty"): (
+        lambda v: v in penalty_names(),
+        lambda: f"one of {', '.join(penalty_names())}",
+    ),
+    ("loss", "alpha"): (lambda v: v >= 0, "a number >= 0"),
+    ("loss", "l1_ratio"): (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    ("loss", "class_weight"): (lambda v: v in ("", "balanced"), "'' or 'balanced'"),
     ("optimizer", "name"): _names(optimizer_names),
     ("optimizer", "learning_rate"): (lambda v: v > 0, "a number > 0"),
     ("optimizer", "momentum"): (lambda v: 0 <= v < 1, "a number in [0, 1)"),
@@ -140,9 +148,17 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("figures", "grid"): (lambda v: 5 <= v <= 401, "an integer in [5, 401]"),
     ("", "claims"): (
         lambda v: all(x in CLAIMS for x in v),
-        lambda: f"a list of claim ids {claim_ids()[0]}..{claim_ids()[-1]}",
+        lambda: f"a list of claim ids {claim_id_ranges()}",
     ),
 }
+
+
+def claim_id_ranges() -> str:
+    """The registered ids as ranges by prefix: "R1..R4, S1..S13"."""
+    groups: dict[str, list[str]] = {}
+    for claim_id in claim_ids():
+        groups.setdefault(claim_id.rstrip("0123456789"), []).append(claim_id)
+    return ", ".join(f"{ids[0]}..{ids[-1]}" for ids in groups.values())
 
 
 def _verify(section: str, key: str, where: str, value: Any) -> None:
@@ -242,6 +258,27 @@ def _check_consistency(config: ExperimentConfig, prefix: str) -> None:
             raise ConfigError(
                 f"{prefix}data.path: data file {str(path)!r} does not exist"
             )
+    loss = config.loss
+    if loss.penalty == "none" and loss.alpha > 0:
+        raise ConfigError(
+            f"{prefix}loss.alpha = {loss.alpha} needs loss.penalty other than 'none'"
+        )
+    if loss.penalty == "l2" and loss.alpha > 0 and loss.l2 > 0:
+        raise ConfigError(
+            f"{prefix}loss.l2 and loss.alpha both set with loss.penalty = 'l2' (l2 is "
+            "its synonym): set one"
+        )
+    needs = {
+        ("R1", "R2", "R3"): (loss.penalty in ("l1", "elasticnet"),
+                             "loss.penalty 'l1' or 'elasticnet'", loss.penalty),
+        ("R3",): (data.source == "sparse", "data.source = 'sparse'", data.source),
+        ("R4",): (loss.class_weight == "balanced", "loss.class_weight = 'balanced'",
+                  loss.class_weight),
+    }  # fmt: skip
+    for ids, (ok, what, got) in needs.items():
+        for claim_id in ids:
+            if claim_id in config.claims and not ok:
+                raise ConfigError(f"{prefix}claim {claim_id} needs {what}, got {got!r}")
     if "newton" in config.optimizer.name and config.loss.names != ["log_loss"]:
         raise ConfigError(
             f"{prefix}optimizer.name 'newton' needs loss.names = ['log_loss'], got "

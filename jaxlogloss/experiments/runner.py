@@ -42,6 +42,7 @@ from jaxlogloss.experiments import config as cfg
 from jaxlogloss.experiments.claims import CLAIMS, optimizer_comparison
 from jaxlogloss.experiments.config import ExperimentConfig
 from jaxlogloss.experiments.report import write_index, write_report
+from jaxlogloss.experiments.synthetic import sparse_logistic
 from jaxlogloss.experiments.types import ClaimResult, Context, Run
 from jaxlogloss.fitting import checkpoint as ckpt
 from jaxlogloss.fitting.solve import solve
@@ -65,10 +66,20 @@ def load_data(config: ExperimentConfig) -> TabularData:
         return jacket_cardigan(d.n, seed=d.seed, dtype=d.dtype)
     if d.source == "breast_cancer":
         return breast_cancer(dtype=d.dtype)
+    if d.source == "sparse":
+        return sparse_logistic(d.n, d.d, seed=d.seed, dtype=d.dtype)
     return read_table(
         d.path, target=d.target, features=d.features or None,
         positive=d.positive or None, weights=d.weights or None, dtype=d.dtype,
     )  # fmt: skip
+
+
+def training_l2(config: ExperimentConfig) -> float:
+    """The L2 strength of the training runs: ``loss.l2``, or ``loss.alpha`` with
+    ``loss.penalty = "l2"`` (its synonym). An L1 / elastic-net penalty applies to the
+    penalised fits of the regularisation claims, not to these (smooth) runs."""
+    loss = config.loss
+    return loss.l2 + (loss.alpha if loss.penalty == "l2" else 0.0)
 
 
 def _optimizer(name: str, config: ExperimentConfig) -> dict[str, Any]:
@@ -140,7 +151,7 @@ def train_runs(
             common = dict(
                 loss=loss, **_optimizer(name, config),
                 batch_size=config.train.batch_size or None,
-                tol=config.train.tol or None, l2=config.loss.l2, key=key,
+                tol=config.train.tol or None, l2=training_l2(config), key=key,
                 standardize=config.model.standardize,
                 chunk_size=config.train.chunk_size, metrics=metrics, mesh=mesh,
             )  # fmt: skip
@@ -161,7 +172,7 @@ def _newton_run(X: Any, y: Any, start: LinearParams, config: ExperimentConfig) -
     """The "newton" runs: the one place the runner calls a solver directly (the others
     go through :func:`~jaxlogloss.fitting.train.train`). Timed without compilation;
     every iteration is taken to cost the same."""
-    problem = Problem(X, y, None, jnp.asarray(config.loss.l2, X.dtype))
+    problem = Problem(X, y, None, jnp.asarray(training_l2(config), X.dtype))
     scaling = jax.jit(feature_scaling)(X, None, problem.l2)
     tol = config.train.tol or (1e-10 if X.dtype == jnp.float64 else 1e-5)
     std = to_standardized(start, scaling)

@@ -45,7 +45,11 @@ class ModelConfig:
 @dataclass(frozen=True)
 class LossConfig:
     names: list[str] = field(default_factory=lambda: ["log_loss"])  # registered losses
-    l2: float = 0.0  # alpha of (alpha/2)||w||^2 on the mean loss
+    l2: float = 0.0  # alpha of (alpha/2)||w||^2 on the mean loss (training runs)
+    penalty: str = "l2"  # none | l1 | l2 | elasticnet: the penalised fits' penalty
+    alpha: float = 0.0  # its strength: alpha (l1_ratio |w|_1 + (1 - l1_ratio)/2 |w|^2)
+    l1_ratio: float = 0.5  # the elastic net mix, in [0, 1] (penalty "elasticnet")
+    class_weight: str = ""  # "" (none) | "balanced" (n / (2 n_k))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Fit a binary logistic regression and report what a statistician expects.
 
-:func:`fit` minimises  mean_c l(y, X w + b) + (l2 / 2) ||w||^2  (the log-loss; the
-intercept unpenalised; scikit-learn's ``C = 1 / (n * l2)`` for unit weights) on any
+:func:`fit` minimises  mean_c l(y, X w + b) + alpha sum_j f_j (r |w_j| + (1 - r)/2 w_j^2)
+(the log-loss; penalty "none", "l2" (r = 0), "l1" (r = 1) or "elasticnet"; the
+intercept unpenalised; scikit-learn's ``C = 1 / (n * alpha)`` for unit weights) on any
 data: an (n, d) array, a ``FeatureMajor`` view, a ``TabularData``, a ``TableStream``
 (data larger than memory), with ``mesh=`` the rows sharded over devices and processes.
 Whatever the data, it is one function: one set of checks, one objective
@@ -13,6 +14,8 @@ Whatever the data, it is one function: one set of checks, one objective
 * any first-order optimizer of :mod:`jaxlogloss.solvers.first_order` (``"sgd"``,
   ``"adam"``, ...): full batch through :func:`jaxlogloss.fitting.train.train`, or one
   step per batch of a stream,
+* ``"prox_newton"``, ``"fista"`` -- the proximal solvers, for L1, elastic net and
+  per-feature penalty factors (:mod:`jaxlogloss.fitting.penalised`),
 
 always on standardised features internally (a change of parameters, never a copy of
 X), and one inference step: the Hessian at the optimum (Newton's last, for a stream) gives
@@ -27,7 +30,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -37,34 +40,46 @@ from jax.sharding import Mesh
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.data.host import to_jax
-from jaxlogloss.fitting.host_loop import minimise_host, use_host_loop
-from jaxlogloss.fitting.inference import coefficient_inference
+from jaxlogloss.fitting.inference import coefficient_inference, unreported_inference
+from jaxlogloss.fitting.penalised import (
+    PenaltySpec,
+    proximal_solver_name,
+    resolve_penalty,
+    ridge_information,
+    with_factors,
+)
 from jaxlogloss.fitting.result import FitResult, fit_warnings
-from jaxlogloss.fitting.solve import minimise_compiled
-from jaxlogloss.fitting.stream_steps import first_order_passes
-from jaxlogloss.fitting.train import train
+from jaxlogloss.fitting.solve import EndPoint, run_solver
+from jaxlogloss.model.class_weight import class_weights
 from jaxlogloss.model.objective import Problem, prepare_problem
-from jaxlogloss.model.objectives import InMemoryObjective, ravel
+from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.params import LinearParams, init_params, linear_logits
-from jaxlogloss.model.penalties import get_penalty
-from jaxlogloss.model.scaling import feature_scaling, to_standardized
-from jaxlogloss.model.streamed import BatchSource, StreamedObjective, stream_scaling
+from jaxlogloss.model.scaling import feature_scaling
+from jaxlogloss.model.streamed import (
+    BatchSource,
+    StreamedObjective,
+    stream_class_weights,
+    stream_scaling,
+)
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES, minimise
+from jaxlogloss.solvers.base import DEFAULT_TOL
 from jaxlogloss.solvers.first_order import OPTIMIZERS
-from jaxlogloss.solvers.registry import SOLVER_CLASSES, make_solver
+from jaxlogloss.solvers.registry import PROXIMAL_SOLVERS, SOLVER_CLASSES
 from jaxlogloss.solvers.separation import quasi_separation_direction
 
 
 def solver_names() -> tuple[str, ...]:
     """Every name ``fit`` accepts: the registered solvers, then the first-order ones."""
-    return (*SOLVER_CLASSES, *(n for n in OPTIMIZERS if n not in SOLVER_CLASSES))
+    return (
+        *SOLVER_CLASSES, *PROXIMAL_SOLVERS,
+        *(n for n in OPTIMIZERS if n not in SOLVER_CLASSES),
+    )  # fmt: skip
 
 
 SOLVERS = solver_names()  # the built-in names (the CLI's --solver choices)
 STREAM_SOLVERS = SOLVERS  # kept for this release: every solver streams
-DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000}
+DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000, "prox_newton": 100, "fista": 10000}
 DEFAULT_FIRST_ORDER_STEPS = 20000
 LOSS, PENALTY = "log_loss", "l2"
 
@@ -125,7 +140,12 @@ def fit(
     feature_names: tuple[str, ...] | None = None,
     sample_weight: Any = None,
     solver: str = "newton",
-    l2: float = 0.0,
+    l2: float | None = None,
+    penalty: str | None = None,
+    alpha: float | None = None,
+    l1_ratio: float | None = None,
+    class_weight: Any = None,
+    penalty_factor: Any = None,
     max_iter: int | None = None,
     tol: float | None = None,
     learning_rate: float | None = None,
@@ -147,8 +167,19 @@ def fit(
       feature_names: names of the d columns (default x0, x1, ...).
       sample_weight: optional (n,) frequency weights.
       solver: "newton", "lbfgs", "auto" (:func:`resolve_solver`: Newton for d <= 32,
-        L-BFGS above) or a first-order optimizer name ("sgd", "adam", ...).
-      l2: alpha >= 0 of (alpha/2)||w||^2 added to the mean log-loss.
+        L-BFGS above), "prox_newton", "fista" or a first-order optimizer name
+        ("sgd", "adam", ...). With L1/elastic net/factors newton and auto mean
+        prox_newton.
+      l2: alpha >= 0 of (alpha/2)||w||^2 added to the mean log-loss: a synonym of
+        ``penalty="l2", alpha=l2`` (giving both is a ValueError).
+      penalty: "none", "l2", "l1" or "elasticnet" (default: "l2" when alpha is
+        given, else "none"); L1 and elastic net run a proximal solver.
+      alpha: the penalty strength >= 0 (glmnet's lambda; sklearn C = 1/(n alpha)).
+      l1_ratio: r in [0, 1] of the elastic net (default 0.5; glmnet's alpha).
+      class_weight: "balanced" (n / (K n_k)) or a mapping label -> weight, multiplied
+        into the sample weights.
+      penalty_factor: per-feature factors f_j >= 0: a (d,) array or a mapping
+        feature name -> factor (0: unpenalised), as glmnet's penalty.factor.
       max_iter: iteration (or step) budget; default 100 (newton), 1000 (lbfgs),
         20000 (first-order; for a stream one step per batch).
       tol: stop when ||grad||_inf <= tol on standardised features; default 1e-10
@@ -167,6 +198,11 @@ def fit(
       log: called with one line about the passes over a stream (e.g. ``print``).
     """
     fn = _CALLER.get()
+    spec = resolve_penalty(fn, penalty, alpha, l1_ratio, l2)
+    proximal = spec.proximal or penalty_factor is not None or solver in PROXIMAL_SOLVERS
+    if proximal:
+        solver = proximal_solver_name(fn, solver, spec)
+    l2 = spec.alpha * (1 - spec.l1_ratio)  # the ridge part (the smooth objective's)
     solver = resolve_solver(solver, X, l2)
     if solver not in solver_names():
         raise ValueError(
@@ -176,7 +212,6 @@ def fit(
         dtype = np.dtype(X.dtype).name if is_stream(X) else "float64"
     if dtype not in DEFAULT_TOL:
         raise ValueError(f"{fn}: dtype must be one of float32, float64, got {dtype!r}")
-    l2 = _check_number(fn, "l2", l2, 0.0, strict=False)
     tol = DEFAULT_TOL[dtype] if tol is None else _check_number(fn, "tol", tol, 0, True)
     if not 0 < confidence < 1:
         raise ValueError(f"{fn}: confidence must be in (0, 1), got {confidence!r}")
@@ -190,24 +225,27 @@ def fit(
                 raise ValueError(f"{fn}: a stream is split over processes with "
                                  "row_range, not mesh")  # fmt: skip
             objective, names, n_samples = _streamed_objective(
-                fn, X, l2, dtype, solver, batch_rows, row_range
+                fn, X, l2, dtype, solver, batch_rows, row_range, class_weight
             )
             local = None
         else:
             objective, names, n_samples, local = _in_memory_objective(
                 fn, X, y, feature_names, sample_weight, l2, dtype, mesh, process_local,
-                row_major=solver in SOLVER_CLASSES,
+                class_weight, row_major=solver in (*SOLVER_CLASSES, *PROXIMAL_SOLVERS),
             )  # fmt: skip
+        spec = with_factors(fn, spec, penalty_factor, names)
         start = time.perf_counter()
-        theta, status, n_iter, value, grad_norm, history, kept = _solve(
+        if proximal:
+            objective = objective.unpenalised()
+        theta, status, n_iter, value, grad_norm, history, kept, kkt = run_solver(
             objective, solver, tol, max_iter, learning_rate, mesh, local,
-            process_local,
+            process_local, spec if proximal else None,
         )  # fmt: skip
         del local
         seconds = time.perf_counter() - start
         result = _finish(
-            objective, theta, kept, status, value, l2, names, confidence, solver,
-            max_iter, n_samples,
+            objective, theta, kept, status, value, spec, names, confidence, solver,
+            max_iter, n_samples, proximal,
         )  # fmt: skip
     if log is not None and isinstance(objective, StreamedObjective):
         src = objective.source
@@ -216,7 +254,9 @@ def fit(
     return FitResult(
         objective=float(value), n_iter=int(n_iter), solver=solver, l2=l2,
         tol=float(tol), grad_norm=float(grad_norm), n_samples=n_samples,
-        seconds=seconds, loss_history=np.asarray(history), **result,
+        seconds=seconds, loss_history=np.asarray(history), penalty=spec.name,
+        alpha=spec.alpha, l1_ratio=spec.l1_ratio, kkt_violation=kkt,
+        penalty_factor=spec.penalty_factor, inference_note=spec.note, **result,
     )  # fmt: skip
 
 
@@ -235,7 +275,8 @@ def fit_stream(stream: Any, **options: Any) -> FitResult:
 
 def _in_memory_objective(
     fn: str, X: Any, y: Any, feature_names: Any, sample_weight: Any, l2: float,
-    dtype: str, mesh: Mesh | None, process_local: bool, row_major: bool = True,
+    dtype: str, mesh: Mesh | None, process_local: bool, class_weight: Any = None,
+    row_major: bool = True,
 ) -> tuple[InMemoryObjective, tuple[str, ...], int, Problem]:  # fmt: skip
     if hasattr(X, "xt") and hasattr(X, "feature_names") and hasattr(X, "y"):
         data = X
@@ -254,6 +295,9 @@ def _in_memory_objective(
             f"{fn}: feature_names has {len(feature_names)} names but X has {d} columns"
         )
     params0 = init_params(d, dtype=design.dtype)
+    if class_weight is not None:
+        cw = class_weights(np.asarray(y), class_weight, fn)
+        sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
     _, design, targets, sw, alpha = prepare_problem(
         fn, params0, design, y, loss=LOSS, sample_weight=sample_weight, l2=l2
     )
@@ -271,7 +315,7 @@ def _in_memory_objective(
 
 def _streamed_objective(
     fn: str, stream: Any, l2: float, dtype: str, solver: str, batch_rows: Any,
-    row_range: Any,
+    row_range: Any, class_weight: Any = None,
 ) -> tuple[StreamedObjective, tuple[str, ...], int]:  # fmt: skip
     rows = stream.batch_rows if batch_rows is None else batch_rows
     rows = _check_int(fn, "batch_rows", rows)
@@ -281,12 +325,16 @@ def _streamed_objective(
             f"{fn}: row_range must satisfy 0 <= start <= stop <= {stream.n_samples}, "
             f"got {row_range!r}"
         )
-    if jax.process_count() > 1 and solver not in SOLVER_CLASSES:
+    if jax.process_count() > 1 and solver in OPTIMIZERS:
         raise ValueError(
             f"{fn}: with several processes stream with solver newton or lbfgs, got "
             f"{solver!r} (a first-order step would need an all-reduce per batch)"
         )
     source = BatchSource(stream, start, stop, rows)
+    if class_weight is not None:
+        source.class_weight = stream_class_weights(
+            fn, source, class_weight, dist.gather_rows
+        )
     scaling = stream_scaling(source, l2, np.dtype(dtype), dist.gather_rows)
     objective = StreamedObjective(
         source, scaling, l2, np.dtype(dtype), LOSS, PENALTY, dist.gather_rows
@@ -296,59 +344,6 @@ def _streamed_objective(
 
 
 _scaling = jax.jit(feature_scaling)
-
-
-class EndPoint(NamedTuple):
-    """What a solver's final state holds at its theta (None: nothing)."""
-
-    hessian: Any = None  # the objective's Hessian (Newton on a stream)
-    aux: Any = None  # the logits an in-memory evaluation kept
-
-
-def _solve(
-    objective: Any, solver: str, tol: float, max_iter: int, learning_rate: Any,
-    mesh: Mesh | None, local: Problem | None, process_local: bool,
-) -> tuple[Any, str, int, float, float, np.ndarray, Any]:  # fmt: skip
-    """Run the solver; the final theta, status, iterations, value, ||g||, history and
-    the :class:`EndPoint` (what the final state holds at theta)."""
-    p = objective.n_features + 1
-    theta0 = jnp.zeros((p,), objective.dtype)
-    if solver in SOLVER_CLASSES:
-        tol_arr = jnp.asarray(tol, objective.dtype)
-        method = make_solver(solver, tol_arr, max_iter)
-        in_memory = isinstance(objective, InMemoryObjective)
-        run = minimise_compiled if in_memory else minimise
-        if use_host_loop(objective):  # large X: no whole-run program to compile
-            run = minimise_host
-        state = run(method, objective, theta0)
-        it = jax.tree.map(dist.to_host, state.iterate)
-        k = int(it.n_iter)
-        # what the final state holds at theta: Newton's Hessian on a stream, the
-        # logits in memory (the inference Hessian then needs no pass to form them)
-        kept = EndPoint(getattr(state, "hessian", None), getattr(state, "aux", None))
-        return (
-            it.theta, STATUSES[int(it.status)], k, float(it.value),
-            float(np.max(np.abs(it.grad))), np.asarray(it.loss_history)[: k + 1], kept,
-        )  # fmt: skip
-    if isinstance(objective, StreamedObjective):
-        out = first_order_passes(
-            objective, theta0, tol, max_iter, solver, learning_rate
-        )
-        return (*out, EndPoint())
-    problem = objective.problem if mesh is None else local
-    params0 = LinearParams(theta0[:-1], theta0[-1])
-    result = train(
-        params0, problem.X, problem.targets, sample_weight=problem.sample_weight,
-        l2=problem.l2, optimizer=solver, learning_rate=learning_rate, steps=max_iter,
-        tol=tol, standardize=True, chunk_size=min(max_iter, 500), mesh=mesh,
-        process_local=process_local,
-    )  # fmt: skip
-    hist = result.history
-    theta = ravel(to_standardized(result.params, objective.scaling))
-    return (
-        dist.to_host(theta), result.status, result.n_steps, float(hist["loss"][-1]),
-        float(hist["grad_norm"][-1]), result.step_losses, EndPoint(),
-    )  # fmt: skip
 
 
 @jax.jit
@@ -370,9 +365,9 @@ def _separation_counts(
 
 
 def _finish(
-    objective: Any, theta: Any, kept: EndPoint, status: str, value: float, l2: float,
-    names: tuple[str, ...], confidence: float, solver: str, max_iter: int,
-    n_samples: int,
+    objective: Any, theta: Any, kept: EndPoint, status: str, value: float,
+    spec: PenaltySpec, names: tuple[str, ...], confidence: float, solver: str,
+    max_iter: int, n_samples: int, proximal: bool,
 ) -> dict[str, Any]:  # fmt: skip
     """The one inference step: information, quasi-separation, statistics, warnings."""
     theta = jnp.asarray(theta, objective.dtype)
@@ -384,7 +379,10 @@ def _finish(
         information = information * objective.total_weight()
     else:
         information = dist.to_host(_information(objective, theta, kept.aux))
-    if l2 == 0 and status != "separation":
+    if proximal:  # the objective is penalty-free: add the ridge part's curvature
+        weight = float(dist.to_host(objective.total_weight()))
+        information = information + ridge_information(spec, objective.scaling, weight)
+    if spec.alpha == 0 and status != "separation":
         direction = quasi_separation_direction(
             np.asarray(information, np.float64), objective.margin_range
         )
@@ -392,12 +390,16 @@ def _finish(
             status = "separation"
     params = jax.tree.map(dist.to_host, objective.raw_params(theta))
     scaling = jax.tree.map(dist.to_host, objective.scaling)
-    alpha = jnp.asarray(l2, objective.dtype)
-    penalty = float(get_penalty(PENALTY).value(jnp.asarray(params.w), alpha))
+    penalty = spec.value(np.asarray(params.w, np.float64))
     counts = None
     if status == "separation" and isinstance(objective, InMemoryObjective):
         counts = tuple(int(c) for c in _separation_counts(params, objective.problem))
-    inference = coefficient_inference(params, information, scaling, names, confidence)
+    if spec.reports_std_err:
+        inference = coefficient_inference(
+            params, information, scaling, names, confidence
+        )
+    else:
+        inference = unreported_inference(params, names, confidence)
     return dict(
         feature_names=names, intercept=float(params.b),
         coef=np.asarray(params.w, np.float64), inference=inference,

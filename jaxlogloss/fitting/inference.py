@@ -88,3 +88,17 @@ def coefficient_inference(
         covariance=cov,
         confidence=confidence,
     )
+
+
+def unreported_inference(
+    params: LinearParams, feature_names: tuple[str, ...], confidence: float = 0.95
+) -> Inference:
+    """The coefficients with no standard errors (NaN statistics): an L1/elastic-net
+    fit, whose Hessian does not give the estimate's sampling distribution."""
+    coef = np.r_[float(params.b), np.asarray(params.w, np.float64)]
+    nan = np.full_like(coef, np.nan)
+    return Inference(
+        names=("intercept", *feature_names), coef=coef, std_err=nan, z=nan,
+        p_value=nan, ci_low=nan, ci_high=nan,
+        covariance=np.full((coef.size, coef.size), np.nan), confidence=confidence,
+    )  # fmt: skip

@@ -18,7 +18,13 @@ class FitResult:
     """A fitted binary logistic regression.
 
     ``log_loss`` is the (weighted) mean log-loss over the rows, without the penalty;
-    ``objective`` adds it. ``status`` is one of
+    ``objective`` adds it: alpha sum_j f_j (r |w_j| + (1 - r)/2 w_j^2) with ``penalty``
+    ("none", "l2", "l1", "elasticnet"), ``alpha``, ``l1_ratio`` r and
+    ``penalty_factor`` f (None: ones); ``l2`` is its ridge part alpha (1 - r).
+    ``kkt_violation`` is the largest violation of the optimality (KKT) conditions on
+    the raw coefficients for a proximal solver (None otherwise); ``inference_note``
+    says what the standard errors mean, or why they are not reported (NaN) for an
+    L1/elastic-net fit. ``status`` is one of
     :data:`jaxlogloss.solvers.base.STATUSES` ("converged", "max_iter", "diverged",
     "separation", "stalled"; first-order solvers: the first three).
     """
@@ -39,6 +45,12 @@ class FitResult:
     seconds: float
     loss_history: np.ndarray
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    penalty: str = "none"
+    alpha: float = 0.0
+    l1_ratio: float = 0.0
+    kkt_violation: float | None = None
+    penalty_factor: np.ndarray | None = None
+    inference_note: str | None = None
 
     @property
     def converged(self) -> bool:
@@ -81,7 +93,28 @@ class FitResult:
             "n_samples": self.n_samples,
             "seconds": self.seconds,
             "warnings": list(self.warnings),
+            "penalty": self.penalty,
+            "alpha": self.alpha,
+            "l1_ratio": self.l1_ratio,
+            "penalty_factor": None
+            if self.penalty_factor is None
+            else dict(
+                zip(self.feature_names, map(float, self.penalty_factor), strict=True)
+            ),
+            "kkt_violation": None
+            if self.kkt_violation is None
+            else num(self.kkt_violation),
+            "inference_note": self.inference_note,
         }
+
+    def _penalty_words(self) -> str:
+        """'maximum likelihood' or the penalty, e.g. 'L1 penalty, alpha=0.01'."""
+        if self.penalty == "none" or self.alpha == 0:
+            return "maximum likelihood"
+        words = {"l2": "L2", "l1": "L1", "elasticnet": "elastic net"}[self.penalty]
+        ratio = f", l1_ratio={self.l1_ratio:g}" if self.penalty == "elasticnet" else ""
+        factors = ", penalty factors" if self.penalty_factor is not None else ""
+        return f"{words} penalty, alpha={self.alpha:g}{ratio}{factors}"
 
     def summary(self) -> str:
         """A statsmodels-like coefficient table with the fit's diagnostics."""
@@ -95,13 +128,12 @@ class FitResult:
             f"{lo_name:>11} {hi_name:>11}"
         )
         rule = "=" * len(head)
+        measure = "||grad||_inf" if self.kkt_violation is None else "KKT violation"
         lines = [
-            "Logistic regression (maximum likelihood"
-            + (f", L2 alpha={self.l2:g}" if self.l2 else "")
-            + ")",
+            "Logistic regression (" + self._penalty_words() + ")",
             rule,
             f"solver: {self.solver}   status: {self.status}   iterations: "
-            f"{self.n_iter}   ||grad||_inf: {self.grad_norm:.2e} (tol {self.tol:g})",
+            f"{self.n_iter}   {measure}: {self.grad_norm:.2e} (tol {self.tol:g})",
             f"rows: {self.n_samples}   log-loss: {self.log_loss:.10g}   "
             f"-log-likelihood: {self.log_loss * self.n_samples:.6g}   "
             f"time: {self.seconds:.3f} s   CI level: {level}",
@@ -109,13 +141,20 @@ class FitResult:
             head,
             "-" * len(head),
         ]
+        if np.all(np.isnan(inf.std_err)):  # not reported: the coefficients alone
+            head = f"{'':<{width}} {'coef':>11}"
+            lines[-2:] = [head, "-" * len(head)]
         for i, name in enumerate(inf.names):
-            lines.append(
-                f"{name:<{width}} {inf.coef[i]:>11.4g} {inf.std_err[i]:>11.4g} "
-                f"{inf.z[i]:>9.3f} {inf.p_value[i]:>8.3f} {inf.ci_low[i]:>11.4g} "
-                f"{inf.ci_high[i]:>11.4g}"
-            )
+            row = f"{name:<{width}} {inf.coef[i]:>11.4g}"
+            if not np.all(np.isnan(inf.std_err)):
+                row += (
+                    f" {inf.std_err[i]:>11.4g} {inf.z[i]:>9.3f} {inf.p_value[i]:>8.3f}"
+                    f" {inf.ci_low[i]:>11.4g} {inf.ci_high[i]:>11.4g}"
+                )
+            lines.append(row)
         lines.append(rule)
+        if self.inference_note:
+            lines.append(f"Note: {self.inference_note}")
         lines.extend(f"Warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 

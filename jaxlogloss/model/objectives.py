@@ -172,6 +172,13 @@ class InMemoryObjective:
     def params_std(self, theta: Array) -> LinearParams:
         return unravel(theta, self.n_features, self.n_classes)
 
+    def unpenalised(self) -> InMemoryObjective:
+        """The same objective with no penalty: the smooth part a proximal solver adds
+        its own (possibly non-smooth) penalty to."""
+        zero = jnp.zeros_like(jnp.asarray(self.problem.l2, self.dtype))
+        problem = self.problem._replace(l2=zero)
+        return dataclasses.replace(self, problem=problem, penalty="none")
+
     def raw_params(self, theta: Array) -> LinearParams:
         """The parameters on the user's features."""
         return to_raw(self.params_std(theta), self.scaling)

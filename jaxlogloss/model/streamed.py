@@ -25,6 +25,7 @@ import numpy as np
 
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.losses.registry import get_loss
+from jaxlogloss.model.class_weight import per_class_weights
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import (
     Evaluation,
@@ -45,10 +46,15 @@ def local_only(values: np.ndarray) -> np.ndarray:
     return np.asarray(values)[None]
 
 
-def padded(batch: Any, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(xt, y, c) of a batch, padded with zero-weight rows to ``rows`` columns."""
+def padded(
+    batch: Any, rows: int, class_weight: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xt, y, c) of a batch, padded with zero-weight rows to ``rows`` columns
+    (``class_weight``: the weights (w_0, w_1) of labels 0 and 1, multiplied into c)."""
     xt, y = batch.xt, batch.y
     c = np.ones_like(y) if batch.sample_weight is None else batch.sample_weight
+    if class_weight is not None:
+        c = c * np.where(y == 1, class_weight[1], class_weight[0]).astype(y.dtype)
     missing = rows - y.shape[0]
     if missing:
         xt = np.pad(xt, ((0, 0), (0, missing)))
@@ -62,11 +68,32 @@ class BatchSource:
     def __init__(self, stream: Any, start: int, stop: int, rows: int) -> None:
         self.stream, self.start, self.stop, self.rows = stream, start, stop, rows
         self.passes = 0
+        self.class_weight: tuple[float, float] | None = None  # of labels 0 and 1
 
     def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         self.passes += 1
         for batch in self.stream.batches(self.start, self.stop, batch_rows=self.rows):
-            yield padded(batch, self.rows)
+            yield padded(batch, self.rows, self.class_weight)
+
+
+def stream_class_weights(
+    fn: str, source: BatchSource, class_weight: Any, gather: Gather = local_only
+) -> tuple[float, float]:
+    """The class weights (w_0, w_1) of a stream's 0/1 labels: one pass counting them
+    (summed over the processes) for "balanced", none for a mapping."""
+    counts = np.zeros(2)
+    if isinstance(class_weight, str):
+        src = source.stream.batches(source.start, source.stop, batch_rows=source.rows)
+        for batch in src:
+            ones = float(np.sum(batch.y == 1))
+            counts += (batch.y.shape[0] - ones, ones)
+        counts = gather(counts).sum(axis=0)
+    else:
+        counts += 1  # a mapping needs no counts
+    present = [k for k in (0, 1) if counts[k] > 0]
+    weights = per_class_weights(present, counts[present], class_weight, fn)
+    out = dict(zip(present, weights.tolist(), strict=True))
+    return out.get(0, 1.0), out.get(1, 1.0)
 
 
 def stream_scaling(
@@ -182,6 +209,15 @@ class StreamedObjective:
 
     def params_std(self, theta: Any) -> LinearParams:
         return unravel(jnp.asarray(theta, self.dtype), self.n_features, None)
+
+    def unpenalised(self) -> StreamedObjective:
+        """The objective with no penalty (itself when it has none): what a proximal
+        solver adds its own penalty to."""
+        if self.penalty == "none" and self.alpha == 0:
+            return self
+        return StreamedObjective(
+            self.source, self.scaling, 0.0, self.dtype, self.loss, "none", self.gather
+        )
 
     def raw_params(self, theta: Any) -> LinearParams:
         return to_raw(self.params_std(theta), self.scaling)

@@ -1,4 +1,4 @@
-"""The claims S1-S13 of the source texts, each a numeric check with its evidence.
+"""The claims S1-S13 of the source texts (and R1-R4, regularisation), each a numeric check with its evidence.
 
 Every check takes the run's :class:`~jaxlogloss.experiments.types.Context` (config,
 data, trained runs) and returns a :class:`~jaxlogloss.experiments.types.ClaimResult`:
@@ -17,6 +17,7 @@ basics                 S4 the cost curves, S5 the worked example
 likelihood             S6 maximum likelihood, S8 the gradient's form
 accuracy               S10 accuracy is not differentiable, S11 optimise vs evaluate
 case_study             S12 jackets and cardigans
+regularisation         R1 the L1 path, R2 CV, R3 support recovery, R4 class weights
 optimizers             the optimizer comparison
 =====================  =========================================================
 """
@@ -40,12 +41,22 @@ from jaxlogloss.experiments.claims.linear_vs_logistic import (
 )
 from jaxlogloss.experiments.claims.optimizers import optimizer_comparison
 from jaxlogloss.experiments.claims.registry import CLAIMS, claim, claim_ids
+from jaxlogloss.experiments.claims.regularisation import (
+    r1_path,
+    r2_cross_validation,
+    r3_support_recovery,
+    r4_class_weights,
+)
 
 __all__ = [
     "CLAIMS",
     "claim",
     "claim_ids",
     "optimizer_comparison",
+    "r1_path",
+    "r2_cross_validation",
+    "r3_support_recovery",
+    "r4_class_weights",
     "s1_linear_outside_unit_interval",
     "s2_sigmoid_range",
     "s3_mse_nonconvex",

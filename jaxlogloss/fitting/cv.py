@@ -1,0 +1,303 @@
+"""K-fold cross-validation of a penalised path: every fold and l1_ratio in one program.
+
+:func:`cv` splits the rows into ``folds`` stratified folds (each class shuffled with
+``seed`` and dealt round-robin, so every fold keeps the class proportions to one row).
+Fold k is not a copy of X: its training run is the path of
+:func:`jaxlogloss.fitting.path.solve_path` with sample weights c * [fold != k] (a 0/1
+mask), and its held-out rows are scored with the weights c * [fold == k]. One
+``jax.vmap`` over the folds (and another over the l1_ratios) of that warm-started
+``lax.scan`` is compiled once; under it the Newton Hessians of all folds are one GEMM
+(:mod:`jaxlogloss.data.gram`).
+
+Scores (:data:`SCORINGS`; held-out rows weighted by the sample weights, not by class
+weights): ``log_loss`` and ``brier`` (lower is better), ``roc_auc`` (ties count 1/2)
+and ``accuracy`` (higher is better). For each alpha the mean over folds and its standard
+error sd / sqrt(folds) give (:func:`one_se_rule`) ``alpha_min``, the best mean, and
+``alpha_1se``, glmnet's rule: the largest alpha whose mean is within one standard error
+of the best. The grid is the path's default on all rows (one per l1_ratio), shared by
+the folds, and the model at ``alpha_min`` is refitted on all rows with
+:func:`jaxlogloss.fit`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlogloss.fitting.path import (
+    DEFAULT_MAX_ITER,
+    check_penalty,
+    check_penalty_factor,
+    path_grid,
+    path_method,
+    prepare_data,
+    solve_path,
+)
+from jaxlogloss.model.objective import Problem
+from jaxlogloss.model.objectives import unravel
+from jaxlogloss.model.scaling import Scaling, feature_scaling, to_raw
+from jaxlogloss.precision import enable_x64
+from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
+
+Array = jax.Array
+
+SCORINGS = {"log_loss": False, "brier": False, "roc_auc": True, "accuracy": True}
+
+
+@dataclass(frozen=True)
+class CVResult:
+    """Cross-validation of a path (K alphas, decreasing).
+
+    Attributes:
+      alphas: (K,) the grid of the chosen l1_ratio; mean_score, se_score: (K,).
+      alpha_min: the alpha of the best mean score; alpha_1se: the largest alpha whose
+        mean is within one standard error of the best.
+      l1_ratio: the chosen l1_ratio (the best of a list); l1_ratios: every one tried.
+      fold_scores: (R, F, K) every l1_ratio's, fold's and alpha's held-out score.
+      alphas_all: (R, K) each l1_ratio's grid.
+      coef, intercept: the refit on all rows at alpha_min (raw features); fit: that
+        FitResult. n_iter, status: (R, F, K) of the fold paths.
+    """
+
+    alphas: np.ndarray
+    mean_score: np.ndarray
+    se_score: np.ndarray
+    alpha_min: float
+    alpha_1se: float
+    l1_ratio: float
+    scoring: str
+    penalty: str
+    coef: np.ndarray
+    intercept: float
+    feature_names: tuple[str, ...]
+    l1_ratios: tuple[float, ...]
+    fold_scores: np.ndarray
+    alphas_all: np.ndarray
+    n_iter: np.ndarray
+    status: np.ndarray
+    fit: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``jaxlogloss cv --json``."""
+        return {
+            "alphas": self.alphas.tolist(),
+            "mean_score": self.mean_score.tolist(),
+            "se_score": self.se_score.tolist(),
+            "alpha_min": self.alpha_min,
+            "alpha_1se": self.alpha_1se,
+            "scoring": self.scoring,
+            "coef": dict(zip(self.feature_names, map(float, self.coef), strict=True)),
+            "intercept": self.intercept,
+            "l1_ratio": self.l1_ratio,
+            "penalty": self.penalty,
+        }
+
+
+def stratified_folds(y: Any, folds: int, seed: int = 0) -> np.ndarray:
+    """(n,) fold index of each row: each class's rows shuffled (seeded) and dealt
+    round-robin, starting where the previous class stopped (fold sizes differ by at
+    most one, and each class's count per fold by at most one)."""
+    labels = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    out = np.empty(labels.shape[0], np.int32)
+    offset = 0
+    for value in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == value))
+        out[rows] = (offset + np.arange(rows.size)) % folds
+        offset = (offset + rows.size) % folds
+    return out
+
+
+def check_folds(fn: str, folds: Any, y: Any) -> int:
+    """folds: an integer >= 2 and <= the rows of the rarest class."""
+    counts = np.unique(np.asarray(y), return_counts=True)[1]
+    rarest = int(counts.min()) if counts.size else 0
+    if isinstance(folds, bool) or not isinstance(folds, int | np.integer) or folds < 2:
+        raise ValueError(f"{fn}: folds must be an integer >= 2, got {folds!r}")
+    if folds > rarest:
+        raise ValueError(
+            f"{fn}: folds must be <= {rarest}, the rows of the rarest class, got {folds}"
+        )
+    return int(folds)
+
+
+def one_se_rule(
+    alphas: Any, mean: Any, se: Any, greater_is_better: bool
+) -> tuple[int, int]:
+    """Indices of alpha_min (the best mean; the larger alpha on a tie) and alpha_1se
+    (the largest alpha whose mean is within one SE of the best: mean <= best + se_best
+    when lower is better, mean >= best - se_best when higher is better)."""
+    a, m, s = (np.asarray(x, np.float64) for x in (alphas, mean, se))
+    sign = -1.0 if greater_is_better else 1.0
+    ms = np.where(np.isfinite(m), sign * m, np.inf)  # lower is better now
+    best = int(np.argmin(np.where(ms == ms.min(), -a, np.inf)))
+    within = ms <= ms[best] + np.nan_to_num(s[best])
+    return best, int(np.argmax(np.where(within, a, -np.inf)))
+
+
+def held_out_score(
+    X: Any, targets: Array, h: Array, w: Array, b: Array, scoring: str
+) -> Array:
+    """The score of the model (w, b) on the rows of weight h (see module docstring)."""
+    xt = X.xt
+    z = w @ xt + b
+    total = jnp.sum(h)
+    if scoring == "log_loss":
+        return jnp.sum(h * (jax.nn.softplus(z) - targets * z)) / total
+    if scoring == "brier":
+        return jnp.sum(h * jnp.square(jax.nn.sigmoid(z) - targets)) / total
+    if scoring == "accuracy":
+        return jnp.sum(h * ((z > 0) == (targets > 0.5))) / total
+    return weighted_auc(z, targets, h)
+
+
+def weighted_auc(z: Array, targets: Array, h: Array) -> Array:
+    """Weighted ROC AUC: P(z_pos > z_neg) + P(tie) / 2 over rows of weight h."""
+    order = jnp.argsort(z)
+    zs = z[order]
+    neg = (h * (1 - targets))[order]
+    cum = jnp.concatenate([jnp.zeros((1,), z.dtype), jnp.cumsum(neg)])
+    below = cum[jnp.searchsorted(zs, z, side="left")]
+    upto = cum[jnp.searchsorted(zs, z, side="right")]
+    pos = h * targets
+    wins = jnp.sum(pos * (below + 0.5 * (upto - below)))
+    return wins / (jnp.sum(pos) * cum[-1])
+
+
+@functools.partial(
+    jax.jit, static_argnames=("max_iter", "method", "scoring", "screening")
+)
+def compiled_cv(
+    problem: Problem, scaling: Scaling, score_weight: Array, grids: Array,
+    ratios: Array, factor: Array, train_masks: Array, tol: Array, max_iter: int,
+    method: str, scoring: str, screening: bool = False,
+) -> tuple[Array, Array, Array]:  # fmt: skip
+    """Held-out scores (R, F, K), iterations and statuses of every fold's path: vmap
+    over the l1_ratios (R) of a vmap over the folds (F) of the path's scan."""
+    d = factor.shape[0]
+
+    def one(ratio: Array, grid: Array, mask: Array) -> tuple[Array, Array, Array]:
+        c = problem.sample_weight * mask
+        ybar = jnp.sum(c * problem.targets) / jnp.sum(c)
+        theta0 = jnp.zeros((d + 1,), grid.dtype).at[d].set(jnp.log(ybar / (1 - ybar)))
+        out = solve_path(
+            problem._replace(sample_weight=c), scaling, theta0, grid, ratio, factor,
+            tol, max_iter, method, screening,
+        )  # fmt: skip
+        h = score_weight * (1 - mask)
+
+        def score(theta: Array) -> Array:
+            raw = to_raw(unravel(theta, d, None), scaling)
+            return held_out_score(problem.X, problem.targets, h, raw.w, raw.b, scoring)
+
+        return jax.lax.map(score, out.theta), out.n_iter, out.status
+
+    folds = jax.vmap(one, in_axes=(None, None, 0))
+    return jax.vmap(folds, in_axes=(0, 0, None))(ratios, grids, train_masks)
+
+
+def cv(
+    X: Any, y: Any = None, *, penalty: str = "l1",
+    l1_ratio: float | Sequence[float] = 1.0, alphas: Any = None, n_alphas: int = 100,
+    alpha_min_ratio: float | None = None, folds: int = 5, scoring: str = "log_loss",
+    seed: int = 0, sample_weight: Any = None, class_weight: Any = None,
+    penalty_factor: Any = None, feature_names: Any = None, refit: bool = True,
+    tol: float | None = None, max_iter: int = DEFAULT_MAX_ITER,
+    screening: bool = False, dtype: str = "float64",
+) -> CVResult:  # fmt: skip
+    """Cross-validate a penalised logistic regression over an alpha grid.
+
+    Args:
+      X, y, penalty, alphas, n_alphas, alpha_min_ratio, sample_weight, class_weight,
+        penalty_factor, tol, max_iter, screening, dtype: as in
+        :func:`jaxlogloss.fit_path`.
+      l1_ratio: one number in [0, 1] or a list (penalty "elasticnet"); each gets its
+        own grid, all run in one program, and the best mean score picks one.
+      folds: the number of stratified folds (2 .. rows of the rarest class).
+      scoring: "log_loss", "brier" (lower is better), "roc_auc", "accuracy".
+      seed: seeds the fold assignment (:func:`stratified_folds`).
+      refit: refit on all rows at alpha_min with :func:`jaxlogloss.fit`.
+    """
+    fn = "cv"
+    ratios_in = list(l1_ratio) if isinstance(l1_ratio, list | tuple) else [l1_ratio]
+    if not ratios_in:
+        raise ValueError(f"{fn}: l1_ratio must not be an empty list")
+    ratios = [check_penalty(fn, penalty, r) for r in ratios_in]
+    if penalty != "elasticnet":
+        ratios = ratios[:1]
+    if scoring not in SCORINGS:
+        known = ", ".join(repr(s) for s in SCORINGS)
+        raise ValueError(f"{fn}: scoring must be one of {known}, got {scoring!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ValueError(f"{fn}: seed must be an integer, got {seed!r}")
+    with enable_x64(dtype == "float64"):
+        data = prepare_data(
+            fn, X, y, sample_weight=sample_weight, class_weight=class_weight,
+            feature_names=feature_names, dtype=dtype,
+        )  # fmt: skip
+        labels = np.asarray(data.targets)
+        folds = check_folds(fn, folds, labels)
+        d = data.X.shape[1]
+        dt = data.targets.dtype
+        factor = check_penalty_factor(fn, penalty_factor, d, dt)
+        grids = np.stack(
+            [
+                path_grid(fn, data, r, factor, alphas, n_alphas, alpha_min_ratio)
+                for r in ratios
+            ]
+        )
+        fold_of = stratified_folds(labels, folds, seed)
+        masks = (fold_of[None, :] != np.arange(folds)[:, None]).astype(dt)
+        tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
+        problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
+        scaling = jax.jit(feature_scaling)(data.X, data.sample_weight)
+        scores, n_iter, status = compiled_cv(
+            problem, scaling, data.score_weight, jnp.asarray(grids, dt),
+            jnp.asarray(ratios, dt), factor, jnp.asarray(masks), jnp.asarray(tol, dt),
+            max_iter, path_method(penalty, penalty_factor), scoring, screening,
+        )  # fmt: skip
+    scores = np.asarray(scores, np.float64)
+    mean = scores.mean(axis=1)
+    se = scores.std(axis=1, ddof=1) / np.sqrt(folds)
+    higher = SCORINGS[scoring]
+    best_per = [
+        one_se_rule(grids[r], mean[r], se[r], higher)[0] for r in range(len(ratios))
+    ]
+    picks = np.array([mean[r, i] for r, i in enumerate(best_per)])
+    r = int(np.argmax(picks) if higher else np.argmin(picks))
+    i_min, i_1se = one_se_rule(grids[r], mean[r], se[r], higher)
+    alpha_min = float(grids[r, i_min])
+    result = None
+    coef, intercept = np.full(d, np.nan), float("nan")
+    if refit:
+        result = refit_at(
+            X, y, penalty=penalty, alpha=alpha_min, l1_ratio=ratios[r],
+            sample_weight=sample_weight, class_weight=class_weight,
+            penalty_factor=penalty_factor, feature_names=feature_names, dtype=dtype,
+        )  # fmt: skip
+        coef, intercept = np.asarray(result.coef, np.float64), float(result.intercept)
+    return CVResult(
+        alphas=grids[r], mean_score=mean[r], se_score=se[r], alpha_min=alpha_min,
+        alpha_1se=float(grids[r, i_1se]), l1_ratio=ratios[r], scoring=scoring,
+        penalty=penalty, coef=coef, intercept=intercept,
+        feature_names=data.feature_names, l1_ratios=tuple(ratios), fold_scores=scores,
+        alphas_all=grids, n_iter=np.asarray(n_iter),
+        status=np.array(STATUSES)[np.asarray(status)], fit=result,
+    )  # fmt: skip
+
+
+def refit_at(
+    X: Any, y: Any, *, penalty: str, alpha: float, l1_ratio: float, **options: Any
+) -> Any:
+    """:func:`jaxlogloss.fit` on all rows at ``alpha`` (l1_ratio for "elasticnet")."""
+    from jaxlogloss.fitting.fit import fit
+
+    if penalty == "elasticnet":
+        options["l1_ratio"] = l1_ratio
+    return fit(X, y, penalty=penalty, alpha=alpha, **options)

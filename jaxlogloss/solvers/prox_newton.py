@@ -1,0 +1,252 @@
+"""Proximal Newton for the L1 / elastic-net penalised loss (glmnet's and skglm's scheme).
+
+Minimises F(theta) = S(theta) + sum_j lam_j |theta_j| (:mod:`jaxlogloss.solvers.kkt`:
+S the loss plus the ridge part, lam the L1 weights in standardised coordinates; the
+intercept free). Each outer iteration
+
+1. forms the quadratic model of S at theta from the exact Hessian H (the objective's:
+   in memory a blocked Gram of X from the kept logits; for a stream summed in the same
+   pass as the value and gradient) and the gradient g;
+2. minimises  g.d + d'Hd/2 + sum_j lam_j |theta_j + d_j|  by cyclic coordinate descent
+   with soft-thresholding, u_j <- S(u_j - (g_j + (H d)_j) / H_jj, lam_j / H_jj), on the
+   ACTIVE SET: coordinates that are non-zero, violate |g_j| <= lam_j, or are unpenalised
+   (the others stay exactly 0 this iteration; the KKT test at the next point brings back
+   any that should move). Sweeps stop when max_j H_jj |du_j| <= max(tol / 10,
+   v min(v, 1) / 10) (v: the current violation: an inexactness that shrinks like v^2,
+   so the outer iterations converge quadratically), or after ``max_sweeps``;
+3. backtracks from t = 1 on F with the proximal Armijo rule
+   F(theta + t d) <= F(theta) + c1 t Delta, Delta = g.d + R(theta + d) - R(theta) < 0
+   (Tseng & Yun 2009; :func:`~jaxlogloss.solvers.linesearch.backtracking` run on F).
+   A unit step keeps the exact zeros of the coordinate descent.
+
+Stopping rule (:func:`~jaxlogloss.solvers.kkt.kkt_violation`): the KKT conditions,
+|g_j| <= lam_j where theta_j = 0, g_j + lam_j sign(theta_j) = 0 where it is not (g = 0
+on the intercept), the largest violation <= tol on standardised features. Statuses as
+:mod:`jaxlogloss.solvers.base`: converged, max_iter, diverged, stalled (no decrease:
+the rounding floor), separation (nothing penalised and the classes separable).
+
+:func:`prox_newton_solve` is pure: jit it, vmap it over alpha, l1_ratio,
+penalty_factor or the objective's sample weights (cross-validation folds as 0/1
+weights), or scan it over an alpha grid with warm starts. On a stream the same code
+runs as a host loop (one pass per evaluation; the Hessian comes with each pass).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxlogloss.model.objectives import Evaluation
+from jaxlogloss.solvers.base import (
+    RUNNING,
+    Iterate,
+    advance,
+    finished,
+    minimise,
+    start,
+    static_field,
+    where_tree,
+)
+from jaxlogloss.solvers.kkt import (
+    composite,
+    kkt_violations,
+    l1_part,
+    raw_kkt_violation,
+    soft_threshold,
+)
+from jaxlogloss.solvers.linesearch import backtracking
+from jaxlogloss.solvers.newton import stepped
+
+Array = jax.Array
+
+
+class ProxNewtonResult(NamedTuple):
+    """theta (p,), n_iter, status (a :class:`~jaxlogloss.solvers.base.Status` int),
+    value (F at theta), kkt (the largest KKT violation on the raw coefficients)."""
+
+    theta: Array
+    n_iter: Array
+    status: Array
+    value: Array
+    kkt: Array
+
+
+class ProximalState(NamedTuple):
+    """The iterate, whose ``grad`` holds the per-coordinate KKT violations (so the one
+    stopping rule of :mod:`jaxlogloss.solvers.base` reads ||v||_inf <= tol), the
+    gradient ``grad`` of the smooth part S, and what the next step reuses (the Hessian
+    or the logits)."""
+
+    iterate: Iterate
+    grad: Array
+    hessian: Array | None
+    aux: Any
+
+
+@jax.jit
+def with_violations(ev: Evaluation, theta: Array, lam: Array) -> Evaluation:
+    """``ev`` with its gradient replaced by the KKT violations at theta (the measure
+    the stopping rule reads)."""
+    return ev._replace(grad=kkt_violations(theta, ev.grad, lam))
+
+
+@functools.partial(jax.jit, static_argnames="max_sweeps")
+def cd_direction(
+    hess: Array,
+    grad: Array,
+    theta: Array,
+    lam: Array,
+    viol: Array,
+    tol: Any,
+    status: Array,
+    max_sweeps: int = 200,
+) -> tuple[Array, Array, Array]:
+    """Coordinate descent on the quadratic model over the active set (module
+    docstring, step 2): the direction d, Delta = g.d + R(theta + d) - R(theta), and
+    whether to search along it."""
+    dtype = hess.dtype
+    diag = jnp.diag(hess)
+    a = jnp.maximum(diag, 10 * jnp.finfo(dtype).eps * jnp.max(jnp.abs(diag)))
+    active = (theta != 0) | (jnp.abs(grad) > lam) | (lam == 0)
+    order = jnp.argsort(~active, stable=True)  # the active coordinates first
+    n_active = jnp.sum(active)
+    inner_tol = jnp.maximum(0.1 * tol, 0.1 * viol * jnp.minimum(viol, 1.0))
+
+    def coordinate(k: Array, carry: tuple[Array, Array, Array]) -> Any:
+        u, q, change = carry
+        j = order[k]
+        new = soft_threshold(u[j] - (grad[j] + q[j]) / a[j], lam[j] / a[j])
+        delta = new - u[j]
+        return (
+            u.at[j].set(new),
+            q + delta * hess[j],
+            jnp.maximum(change, a[j] * jnp.abs(delta)),
+        )
+
+    def sweep(carry: tuple[Array, Array, Array, Array]) -> Any:
+        u, q, _, s = carry
+        u, q, change = jax.lax.fori_loop(
+            0, n_active, coordinate, (u, q, jnp.zeros((), dtype))
+        )
+        return u, q, change, s + 1
+
+    def going(carry: tuple[Array, Array, Array, Array]) -> Array:
+        _, _, change, s = carry
+        return (s < max_sweeps) & (change > inner_tol) & (status == RUNNING)
+
+    start = (theta, jnp.zeros_like(theta), jnp.asarray(jnp.inf, dtype), jnp.int32(0))
+    u = jax.lax.while_loop(going, sweep, start)[0]
+    direction = u - theta
+    decrease = grad @ direction + l1_part(u, lam) - l1_part(theta, lam)
+    usable = jnp.all(jnp.isfinite(direction)) & (decrease < 0)
+    return direction, decrease, usable & (status == RUNNING)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class ProxNewton:
+    """Hyperparameters: ``tol`` on the KKT violation, the elastic net (``alpha``,
+    ``l1_ratio``, ``penalty_factor``: traced), ``max_iter`` outer steps,
+    ``max_sweeps`` coordinate-descent sweeps per step, ``max_halvings`` trials."""
+
+    tol: Any
+    max_iter: int = static_field(100)
+    alpha: Any = 0.0
+    l1_ratio: Any = 1.0
+    penalty_factor: Any = None
+    max_sweeps: int = static_field(200)
+    max_halvings: int = static_field(40)
+
+    def problem(self, objective: Any) -> Any:
+        """The composite F of ``objective`` (:mod:`jaxlogloss.solvers.kkt`)."""
+        return composite(objective, self.alpha, self.l1_ratio, self.penalty_factor)
+
+    def _order(self, objective: Any) -> int:
+        return 2 if objective.derivatives_with_value else 1
+
+    def init(self, objective: Any, theta: Array) -> ProximalState:
+        f = self.problem(objective)
+        ev = f.evaluate(theta, self._order(objective))
+        checked = with_violations(ev, theta, f.weights.lam)
+        it = start(theta, checked, self.tol, self.max_iter)
+        return ProximalState(it, ev.grad, ev.hessian, ev.aux)
+
+    def step(self, objective: Any, state: ProximalState) -> ProximalState:
+        f = self.problem(objective)
+        it, lam = state.iterate, f.weights.lam
+        order = self._order(objective)
+        hess = state.hessian if order == 2 else f.hessian(it.theta, state.aux)
+        viol = it.grad_norm_history[it.n_iter]
+        direction, decrease, search = cd_direction(
+            hess, state.grad, it.theta, lam, viol, self.tol, it.status,
+            self.max_sweeps,
+        )  # fmt: skip
+        ls = backtracking(
+            f, it.theta, it.value, decrease, direction, order, self.max_halvings, search
+        )
+        theta = stepped(ls.accepted, it.theta, ls.step_size, direction)
+        ev = ls.evaluation
+        checked = with_violations(ev, theta, lam)
+        iterate, kept = advance(it, theta, checked, self.tol, ls.accepted)
+        grad, hess_new, aux = where_tree(
+            kept, (ev.grad, ev.hessian, ev.aux), (state.grad, state.hessian, state.aux)
+        )
+        return ProximalState(iterate, grad, hess_new, aux)
+
+
+def proximal_result(solver: Any, objective: Any, state: Any) -> ProxNewtonResult:
+    """The result of a proximal run's final state (the raw KKT violation from its
+    smooth gradient)."""
+    it = finished(state.iterate)
+    lam = solver.problem(objective).weights.lam
+    kkt = raw_kkt_violation(
+        it.theta, state.grad, lam, objective.scaling, objective.n_features,
+        objective.n_classes,
+    )  # fmt: skip
+    return ProxNewtonResult(it.theta, it.n_iter, it.status, it.value, kkt)
+
+
+def prox_newton_solve(
+    objective: Any,
+    theta0: Array,
+    *,
+    alpha: Any,
+    l1_ratio: Any = 1.0,
+    penalty_factor: Any = None,
+    tol: Any = 1e-10,
+    max_iter: int = 100,
+) -> ProxNewtonResult:
+    """Minimise mean_c loss + alpha sum_j f_j (r |w_j| + (1 - r)/2 w_j^2) on raw w.
+
+    Args:
+      objective: an ``InMemoryObjective`` (or a streamed one); theta in its
+        standardised coordinates. Its own penalty is ignored (``unpenalised()``).
+      theta0: the start (p,), e.g. the previous solution along a path (warm start).
+      alpha, l1_ratio: the penalty strength >= 0 and r in [0, 1] (traced scalars).
+      penalty_factor: per-feature f_j >= 0, (d,) (None: ones); 0 leaves w_j free.
+      tol: the largest KKT violation allowed (standardised features).
+      max_iter: outer iterations (static).
+
+    Returns:
+      :class:`ProxNewtonResult`; pure, so ``jax.jit``/``jax.vmap``/``lax.scan`` apply.
+
+    >>> import numpy as np, jax.numpy as jnp
+    >>> from jaxlogloss.model.objective import Problem
+    >>> from jaxlogloss.model.objectives import InMemoryObjective
+    >>> from jaxlogloss.model.scaling import feature_scaling
+    >>> X = jnp.asarray(np.random.default_rng(0).normal(size=(50, 3)), jnp.float32)
+    >>> y = (X[:, 0] > 0).astype(jnp.float32)
+    >>> obj = InMemoryObjective(Problem(X, y), feature_scaling(X), penalty="none")
+    >>> res = prox_newton_solve(obj, jnp.zeros(4), alpha=0.05, tol=1e-5)
+    >>> int(res.status), bool(res.theta[1] == 0)
+    (1, True)
+    """
+    solver = ProxNewton(
+        tol=jnp.asarray(tol, objective.dtype), max_iter=max_iter, alpha=alpha,
+        l1_ratio=l1_ratio, penalty_factor=penalty_factor,
+    )  # fmt: skip
+    return proximal_result(solver, objective, minimise(solver, objective, theta0))

@@ -1,0 +1,183 @@
+"""fit_path: the grid, warm starts, and every point against independent float64 fits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SEED
+from scipy.optimize import minimize
+
+import jaxlogloss as jl
+from jaxlogloss.fitting.path import alpha_grid
+
+N, D = 240, 5
+K = 5  # every L1 / elastic-net path here has K points: one compiled program
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng([SEED, 12])
+    X = rng.normal(size=(N, D)) * rng.uniform(0.5, 3.0, size=D) + rng.normal(size=D)
+    w = np.array([1.0, -0.8, 0.0, 0.0, 0.4])
+    y = (rng.random(N) < 1 / (1 + np.exp(-(X @ w / 2 + 0.3)))).astype(np.float64)
+    sw = rng.uniform(0.5, 2.0, size=N)
+    return X, y, sw
+
+
+def objective(X, y, sw, w, b, alpha, r, f):
+    z = X @ w + b
+    loss = np.sum(sw * (np.logaddexp(0, z) - y * z)) / np.sum(sw)
+    return loss + alpha * np.sum(f * (r * np.abs(w) + 0.5 * (1 - r) * w * w))
+
+
+def reference_fit(X, y, sw, alpha, r, f):
+    """Independent: L-BFGS-B on w = u - v (u, v >= 0), smooth, to 1e-13."""
+    d = X.shape[1]
+    c = sw / sw.sum()
+
+    def fun(t):
+        u, v, b = t[:d], t[d : 2 * d], t[-1]
+        w = u - v
+        z = X @ w + b
+        p = 1 / (1 + np.exp(-z))
+        val = np.sum(c * (np.logaddexp(0, z) - y * z))
+        val += alpha * np.sum(f * (r * (u + v) + 0.5 * (1 - r) * w * w))
+        gz = X.T @ (c * (p - y)) + alpha * (1 - r) * f * w
+        gu = gz + alpha * r * f
+        gv = -gz + alpha * r * f
+        return val, np.concatenate([gu, gv, [np.sum(c * (p - y))]])
+
+    bounds = [(0, None)] * (2 * d) + [(None, None)]
+    out = minimize(
+        fun, np.zeros(2 * d + 1), jac=True, method="L-BFGS-B", bounds=bounds,
+        options={"ftol": 1e-15, "gtol": 1e-13, "maxiter": 20000},
+    )  # fmt: skip
+    return out.x[:d] - out.x[d : 2 * d], out.x[-1]
+
+
+def numpy_kkt(X, y, sw, w, b, alpha, r, f):
+    """The KKT violation by hand in NumPy."""
+    c = sw / sw.sum()
+    p = 1 / (1 + np.exp(-(X @ w + b)))
+    g = X.T @ (c * (p - y)) + alpha * (1 - r) * f * w
+    lam = alpha * r * f
+    viol = np.where(
+        w == 0, np.maximum(np.abs(g) - lam, 0), np.abs(g + lam * np.sign(w))
+    )
+    return max(viol.max(), abs(np.sum(c * (p - y))))
+
+
+@pytest.fixture(scope="module")
+def l1_path(data):
+    X, y, sw = data
+    return jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=K,
+                       alpha_min_ratio=1e-3)  # fmt: skip
+
+
+def test_grid_starts_at_alpha_max_all_zero_then_nonzero(data, l1_path):
+    X, y, sw = data
+    c = sw / sw.sum()
+    top = np.max(np.abs(X.T @ (c * (y - np.sum(c * y)))))
+    np.testing.assert_allclose(l1_path.alphas[0], top, rtol=1e-12)
+    np.testing.assert_allclose(l1_path.alphas, alpha_grid(top, K, 1e-3), rtol=1e-12)
+    assert np.all(np.diff(l1_path.alphas) < 0)
+    assert np.all(l1_path.coef[0] == 0)
+    ybar = np.sum(c * y)
+    np.testing.assert_allclose(l1_path.intercept[0], np.log(ybar / (1 - ybar)), 1e-9)
+    below = jl.fit_path(X, y, penalty="l1", sample_weight=sw,
+                        alphas=top * np.array([1.0, 0.98, 0.96, 0.94, 0.92]))  # fmt: skip
+    assert np.all(below.coef[0] == 0) and np.count_nonzero(below.coef[1]) >= 1
+    assert np.all(l1_path.status == "converged")
+
+
+@pytest.mark.parametrize("r", [1.0, 0.5, 0.1])
+def test_every_point_equals_an_independent_fit_and_meets_kkt(data, l1_path, r):
+    X, y, sw = data
+    f = np.ones(D)
+    if r == 1.0:
+        path = l1_path
+    else:
+        path = jl.fit_path(X, y, penalty="elasticnet", l1_ratio=r, sample_weight=sw,
+                           n_alphas=K, alpha_min_ratio=1e-3)  # fmt: skip
+    for k in range(0, K, 2):
+        a = path.alphas[k]
+        w_ref, b_ref = reference_fit(X, y, sw, a, r, f)
+        ours = objective(X, y, sw, path.coef[k], path.intercept[k], a, r, f)
+        assert ours <= objective(X, y, sw, w_ref, b_ref, a, r, f) + 1e-10
+        np.testing.assert_allclose(path.objective[k], ours, rtol=1e-10)
+        np.testing.assert_allclose(path.coef[k], w_ref, atol=2e-5)
+        kkt = numpy_kkt(X, y, sw, path.coef[k], path.intercept[k], a, r, f)
+        assert kkt < 1e-7
+        np.testing.assert_allclose(path.kkt[k], kkt, atol=1e-9)
+
+
+def test_warm_started_scan_equals_cold_fits(data, l1_path):
+    X, y, sw = data
+    for k in (2, 4):
+        # a constant grid's first point is a cold fit (from the null model)
+        cold = jl.fit_path(X, y, penalty="l1", sample_weight=sw,
+                           alphas=[l1_path.alphas[k]] * K)  # fmt: skip
+        np.testing.assert_allclose(cold.coef[0], l1_path.coef[k], atol=1e-8)
+        assert np.array_equal(cold.coef[0] == 0, l1_path.coef[k] == 0)
+
+
+def test_screening_changes_nothing(data, l1_path):
+    X, y, sw = data
+    screened = jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=K,
+                           alpha_min_ratio=1e-3, screening=True)  # fmt: skip
+    np.testing.assert_allclose(screened.coef, l1_path.coef, atol=1e-8)
+
+
+def test_l2_path_equals_sklearn(data):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, sw = data
+    path = jl.fit_path(X, y, penalty="l2", sample_weight=sw, n_alphas=K)
+    top = np.max(np.abs(X.T @ (sw * (y - np.average(y, weights=sw))))) / sw.sum()
+    np.testing.assert_allclose(path.alphas[0], top / 1e-3, rtol=1e-12)
+    for k in (1, 3):
+        C = 1 / (sw.sum() * path.alphas[k])
+        sk = LogisticRegression(C=C, tol=1e-12, max_iter=100000)
+        sk.fit(X, y, sample_weight=sw)
+        np.testing.assert_allclose(path.coef[k], sk.coef_[0], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(path.intercept[k], sk.intercept_[0], atol=1e-6)
+
+
+def test_penalty_factors(data):
+    X, y, sw = data
+    f = np.array([0.0, 1.0, 2.0, 1.0, 0.5])
+    path = jl.fit_path(X, y, penalty="l1", sample_weight=sw, penalty_factor=f,
+                       n_alphas=K)  # fmt: skip
+    c = sw / sw.sum()
+    score = np.abs(X.T @ (c * (y - np.sum(c * y))))
+    np.testing.assert_allclose(path.alphas[0], np.max(score[1:] / f[1:]), rtol=1e-12)
+    assert path.coef[0, 0] != 0 and np.all(path.coef[0, 1:] == 0)  # x0 unpenalised
+    a = path.alphas[2]
+    w_ref, b_ref = reference_fit(X, y, sw, a, 1.0, f)
+    np.testing.assert_allclose(path.coef[2], w_ref, atol=2e-5)
+
+
+def test_class_weight_is_multiplied_into_the_weights(data):
+    X, y, _ = data
+    path = jl.fit_path(X, y, penalty="l1", class_weight="balanced", n_alphas=K)
+    n1 = y.sum()
+    cw = np.where(y == 1, N / (2 * n1), N / (2 * (N - n1)))
+    same = jl.fit_path(X, y, penalty="l1", sample_weight=cw, n_alphas=K)
+    np.testing.assert_allclose(path.coef, same.coef, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"penalty": "l3"}, "penalty must be one of"),
+        ({"penalty": "elasticnet", "l1_ratio": 1.5}, "l1_ratio must be"),
+        ({"alphas": [0.1, -1.0]}, "alphas must be"),
+        ({"n_alphas": 0}, "n_alphas must be"),
+        ({"penalty_factor": [1.0, -1.0, 1, 1, 1]}, "penalty_factor must be"),
+        ({"alpha_min_ratio": 2.0}, "alpha_min_ratio must be"),
+    ],
+)
+def test_bad_arguments_name_themselves(data, kwargs, match):
+    X, y, _ = data
+    with pytest.raises(ValueError, match=f"fit_path: {match}"):
+        jl.fit_path(X, y, **kwargs)
