@@ -170,6 +170,16 @@ def bench_sweep(runs: int, n: int = 20_000, d: int = 20) -> dict[str, Any]:
                 seconds=seconds, first_call_seconds=first,
                 statuses=sorted(set(res.status.tolist())), objective=res.final_loss,
             )  # fmt: skip
+        # the same 256 strengths as one warm-started path (decreasing alphas, each
+        # fit starting from the last: a lax.scan of Newton solves, issue 12's fit_path)
+        path = lambda: jl.fit_path(X64, y64, penalty="l2", alphas=l2s[::-1])  # noqa: E731
+        first, _ = timed(path)
+        seconds, res = timed(path)
+        out["jaxlogloss fit_path l2 (warm starts)"] = dict(
+            seconds=seconds, first_call_seconds=first,
+            statuses=sorted(set(np.asarray(res.status).tolist())),
+            objective=np.asarray(res.objective)[::-1],
+        )  # fmt: skip
     objectives = []
     start = time.perf_counter()
     for alpha in l2s:

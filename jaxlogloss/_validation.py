@@ -38,7 +38,9 @@ def _as_array(fn: str, name: str, x: Any) -> jax.Array:
         raise TypeError(
             f"{fn}: {name} must be an array of numbers, got dtype {arr.dtype}"
         )
-    return jnp.asarray(arr)
+    # device_put, not jnp.asarray: the same dtype rules without an XLA program to
+    # compile for each new shape (jnp.asarray stages a copy through jit)
+    return jax.device_put(arr)
 
 
 def as_float(fn: str, name: str, x: Any) -> jax.Array:

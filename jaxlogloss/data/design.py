@@ -144,8 +144,12 @@ def blocked_value_grad(
     n, d = X.shape
     xt = X.xt if isinstance(X, FeatureMajor) else None
     dtype = jnp.result_type(w, b)
+    size, n_blocks = block_layout(n, block_size)
 
-    def block(start: Any, size: int) -> tuple[Array, Array, Array, Array]:
+    def body(i: Array, acc: tuple[Array, ...]) -> tuple[Array, ...]:
+        # block i covers rows [start, start + size); the last one is shifted back to
+        # end at n, and its rows before i * size (counted already) are masked out
+        start, fresh = block_start(i, n, size)
         yb = jax.lax.dynamic_slice(targets, (start,), (size,))
         if xt is not None:
             xb = jax.lax.dynamic_slice(xt, (0, start), (d, size))
@@ -157,28 +161,29 @@ def blocked_value_grad(
         if c is not None:
             cb = jax.lax.dynamic_slice(c, (start,), (size,))
             lb, rb = cb * lb, cb * rb
+        lb, rb = jnp.where(fresh, lb, 0), jnp.where(fresh, rb, 0)
         gb = xb @ rb if xt is not None else rb @ xb
-        return jnp.sum(lb), gb, jnp.sum(rb), zb
-
-    size = min(block_size, n)
-    n_blocks, rest = divmod(n, size)
-    z0 = jnp.zeros((n,), dtype)
-
-    def body(i: Array, acc: tuple[Array, ...]) -> tuple[Array, ...]:
-        start = i * size
-        s, g, t, zb = block(start, size)
         z = jax.lax.dynamic_update_slice(acc[3], zb.astype(dtype), (start,))
-        return acc[0] + s, acc[1] + g, acc[2] + t, z
+        return acc[0] + jnp.sum(lb), acc[1] + gb, acc[2] + jnp.sum(rb), z
 
-    s, g, t, zb = block(0, size)
-    init = (s, g, t, jax.lax.dynamic_update_slice(z0, zb.astype(dtype), (0,)))
-    s, g, t, z = jax.lax.fori_loop(1, n_blocks, body, init)
-    if rest:
-        start = n_blocks * size
-        s2, g2, t2, zb = block(start, rest)
-        s, g, t = s + s2, g + g2, t + t2
-        z = jax.lax.dynamic_update_slice(z, zb.astype(dtype), (start,))
-    return s, g, t, z
+    # the zeros take the type of the data (under shard_map: varying over the mesh axis)
+    zero = (targets[0] * 0).astype(dtype)
+    init = (zero, jnp.zeros((d,), dtype) + zero, zero, jnp.zeros((n,), dtype) + zero)
+    return jax.lax.fori_loop(0, n_blocks, body, init)
+
+
+def block_layout(n: int, block_size: int) -> tuple[int, int]:
+    """Rows per block and the number of blocks covering n rows (the last one shifted
+    back to end at row n: one loop body, no separate remainder program)."""
+    size = max(1, min(block_size, n))
+    return size, -(-n // size)
+
+
+def block_start(i: Array, n: int, size: int) -> tuple[Array, Array]:
+    """Block i's first row, and which of its rows it adds (False: already counted by
+    block i - 1, where the last block was shifted back)."""
+    start = jnp.minimum(i * size, n - size)
+    return start, start + jnp.arange(size) >= i * size
 
 
 def _sharded_value_grad(

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.data.design import Design, FeatureMajor
+from jaxlogloss.data.design import Design, FeatureMajor, block_layout, block_start
 
 Array = jax.Array
 
@@ -40,20 +40,20 @@ def _paired_grams(
     k = h.shape[0]
     rows, cols = np.triu_indices(d)
     pairs = len(rows)
-    block = int(max(64, min(n, PAIR_BLOCK_BYTES // (pairs * xt.dtype.itemsize))))
-    n_blocks, rest = divmod(n, block)
+    size, n_blocks = block_layout(
+        n, int(max(64, PAIR_BLOCK_BYTES // (pairs * xt.dtype.itemsize)))
+    )
     mean_col = mean[:, None]
 
-    def add(start: Any, size: int, acc: tuple[Array, Array]) -> tuple[Array, Array]:
+    def add(i: Array, acc: tuple[Array, Array]) -> tuple[Array, Array]:
+        start, fresh = block_start(i, n, size)
         xb = jax.lax.dynamic_slice(xt, (0, start), (d, size)) - mean_col
-        hb = jax.lax.dynamic_slice(h, (0, start), (k, size))
+        hb = jnp.where(fresh, jax.lax.dynamic_slice(h, (0, start), (k, size)), 0)
         paired = xb[rows] * xb[cols]  # (pairs, size)
         return acc[0] + paired @ hb.T, acc[1] + xb @ hb.T
 
     zero = (jnp.zeros((pairs, k), xt.dtype), jnp.zeros((d, k), xt.dtype))
-    acc = jax.lax.fori_loop(0, n_blocks, lambda i, a: add(i * block, block, a), zero)
-    if rest:
-        acc = add(n_blocks * block, rest, acc)
+    acc = jax.lax.fori_loop(0, n_blocks, add, zero)
     upper, sums = acc
     gram = jnp.zeros((k, d, d), xt.dtype).at[:, rows, cols].set(upper.T)
     gram = gram.at[:, cols, rows].set(upper.T)
@@ -130,28 +130,22 @@ def _blocked_gram(
     n, d = X.shape
     xt = X.xt if isinstance(X, FeatureMajor) else None
     mean_col = mean[:, None]
+    size, n_blocks = block_layout(n, block_size)
 
-    def block(start: Any, size: int) -> tuple[Array, Array]:
+    def body(i: Array, acc: tuple[Array, Array]) -> tuple[Array, Array]:
+        start, fresh = block_start(i, n, size)
         if xt is not None:
             xb = jax.lax.dynamic_slice(xt, (0, start), (d, size))
         else:
             xb = jax.lax.dynamic_slice(X, (start, 0), (size, d)).T
-        cb = jax.lax.dynamic_slice(c, (start,), (size,))
+        cb = jnp.where(fresh, jax.lax.dynamic_slice(c, (start,), (size,)), 0)
         xs = xb - mean_col
-        return jnp.einsum("db,b,eb->de", xs, cb, xs), xs @ cb
+        return acc[0] + jnp.einsum("db,b,eb->de", xs, cb, xs), acc[1] + xs @ cb
 
-    size = min(block_size, n)
-    n_blocks, rest = divmod(n, size)
-
-    def body(i: Array, acc: tuple[Array, Array]) -> tuple[Array, Array]:
-        g, s = block(i * size, size)
-        return acc[0] + g, acc[1] + s
-
-    # the first block starts the sums (under shard_map it carries the right type)
-    gram, sums = jax.lax.fori_loop(1, n_blocks, body, block(0, size))
-    if rest:
-        g, s = block(n_blocks * size, rest)
-        gram, sums = gram + g, sums + s
+    # the zeros take the type of the data (under shard_map: varying over the mesh axis)
+    zero = c[0] * 0
+    init = (jnp.zeros((d, d), c.dtype) + zero, jnp.zeros((d,), c.dtype) + zero)
+    gram, sums = jax.lax.fori_loop(0, n_blocks, body, init)
     return gram / jnp.outer(scale, scale), sums / scale, jnp.sum(c)
 
 

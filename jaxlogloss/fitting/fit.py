@@ -53,8 +53,8 @@ from jaxlogloss.fitting.solve import EndPoint, run_solver
 from jaxlogloss.model.class_weight import class_weights
 from jaxlogloss.model.objective import Problem, prepare_problem
 from jaxlogloss.model.objectives import InMemoryObjective
-from jaxlogloss.model.params import LinearParams, init_params, linear_logits
-from jaxlogloss.model.scaling import feature_scaling
+from jaxlogloss.model.params import LinearParams, linear_logits
+from jaxlogloss.model.scaling import feature_scaling, to_raw
 from jaxlogloss.model.streamed import (
     BatchSource,
     StreamedObjective,
@@ -294,14 +294,16 @@ def _in_memory_objective(
         raise ValueError(
             f"{fn}: feature_names has {len(feature_names)} names but X has {d} columns"
         )
-    params0 = init_params(d, dtype=design.dtype)
+    # host zeros: a jnp.zeros here compiles two XLA programs on a first call
+    params0 = LinearParams(np.zeros((d,), design.dtype), np.zeros((), design.dtype))
     if class_weight is not None:
         cw = class_weights(np.asarray(y), class_weight, fn)
         sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
     _, design, targets, sw, alpha = prepare_problem(
         fn, params0, design, y, loss=LOSS, sample_weight=sample_weight, l2=l2
     )
-    problem = Problem(design, targets, sw, jnp.asarray(alpha, design.dtype))
+    alpha = jax.device_put(np.asarray(alpha, design.dtype))  # no XLA program
+    problem = Problem(design, targets, sw, alpha)
     n_samples = int(targets.shape[0])
     local = problem
     if mesh is not None:
@@ -388,8 +390,10 @@ def _finish(
         )
         if direction is not None:
             status = "separation"
-    params = jax.tree.map(dist.to_host, objective.raw_params(theta))
+    # the raw parameters on the host (eager JAX ops would each compile on a first call)
     scaling = jax.tree.map(dist.to_host, objective.scaling)
+    theta_host = np.asarray(dist.to_host(theta))
+    params = to_raw(LinearParams(theta_host[:-1], theta_host[-1]), scaling)
     penalty = spec.value(np.asarray(params.w, np.float64))
     counts = None
     if status == "separation" and isinstance(objective, InMemoryObjective):

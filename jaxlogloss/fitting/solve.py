@@ -75,9 +75,9 @@ def run_solver(
             EndPoint(run.hessian, run.aux), run.kkt,
         )  # fmt: skip
     p = objective.n_features + 1
-    theta0 = jnp.zeros((p,), objective.dtype)
+    theta0 = jax.device_put(np.zeros((p,), objective.dtype))  # no XLA program
     if solver in SOLVER_CLASSES:
-        tol_arr = jnp.asarray(tol, objective.dtype)
+        tol_arr = jax.device_put(np.asarray(tol, objective.dtype))  # no XLA program
         method = make_solver(solver, tol_arr, max_iter)
         in_memory = isinstance(objective, InMemoryObjective)
         run = minimise_compiled if in_memory else minimise

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlogloss import _validation as v
-from jaxlogloss.data.design import Design, FeatureMajor
+from jaxlogloss.data.design import Design, FeatureMajor, block_layout, block_start
 from jaxlogloss.model.params import LinearParams
 
 Array = jax.Array
@@ -63,20 +63,15 @@ def feature_moments(
     c = jnp.ones((n,), X.dtype) if sample_weight is None else sample_weight
     total = jnp.sum(c)
     mean = (c @ X) / total
-    size = max(1, min(block_rows, n))
-    n_blocks, rest = divmod(n, size)
-
-    def block(start: Any, rows: int) -> Array:
-        xb = jax.lax.dynamic_slice(X, (start, 0), (rows, d)) - mean
-        cb = jax.lax.dynamic_slice(c, (start,), (rows,))
-        return cb @ jnp.square(xb)
+    size, n_blocks = block_layout(n, block_rows)
 
     def body(i: Array, acc: Array) -> Array:
-        return acc + block(i * size, size)
+        start, fresh = block_start(i, n, size)
+        xb = jax.lax.dynamic_slice(X, (start, 0), (size, d)) - mean
+        cb = jnp.where(fresh, jax.lax.dynamic_slice(c, (start,), (size,)), 0)
+        return acc + cb @ jnp.square(xb)
 
     sq = jax.lax.fori_loop(0, n_blocks, body, jnp.zeros((d,), X.dtype))
-    if rest:
-        sq = sq + block(n_blocks * size, rest)
     return mean, sq / total
 
 
