@@ -25,9 +25,8 @@ def is_traced(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
-def _as_array(fn: str, name: str, x: Any) -> jax.Array:
-    if isinstance(x, jax.Array):
-        return x
+def _as_host(fn: str, name: str, x: Any) -> np.ndarray:
+    """``x`` (not a JAX array) as a NumPy array of numbers, else a TypeError."""
     try:
         arr = np.asarray(x)
     except Exception as err:  # ragged lists and the like
@@ -38,9 +37,23 @@ def _as_array(fn: str, name: str, x: Any) -> jax.Array:
         raise TypeError(
             f"{fn}: {name} must be an array of numbers, got dtype {arr.dtype}"
         )
+    return arr
+
+
+def _as_array(fn: str, name: str, x: Any) -> jax.Array:
+    if isinstance(x, jax.Array):
+        return x
     # device_put, not jnp.asarray: the same dtype rules without an XLA program to
     # compile for each new shape (jnp.asarray stages a copy through jit)
-    return jax.device_put(arr)
+    return jax.device_put(_as_host(fn, name, x))
+
+
+def _cast(arr: Any, dtype: Any) -> jax.Array:
+    """``arr`` as ``dtype`` on the device: a host array is cast by NumPy first (no
+    XLA program, one transfer)."""
+    if isinstance(arr, np.ndarray):
+        return jax.device_put(arr.astype(jax.dtypes.canonicalize_dtype(dtype)))
+    return arr.astype(dtype)
 
 
 def as_float(fn: str, name: str, x: Any) -> jax.Array:
@@ -61,14 +74,14 @@ def as_float(fn: str, name: str, x: Any) -> jax.Array:
 
 def as_labels(fn: str, name: str, y: Any, dtype: Any) -> jax.Array:
     """Labels as an array of ``dtype``; bool, integer and float inputs are accepted."""
-    arr = _as_array(fn, name, y)
+    arr = y if isinstance(y, jax.Array) else _as_host(fn, name, y)
     if not (
         jnp.issubdtype(arr.dtype, jnp.floating)
         or jnp.issubdtype(arr.dtype, jnp.integer)
         or arr.dtype == jnp.bool_
     ):
         raise TypeError(f"{fn}: {name} must be real-valued labels, got {arr.dtype}")
-    return arr.astype(dtype)
+    return _cast(arr, dtype)
 
 
 def float_dtype(*arrays: jax.Array) -> Any:
@@ -248,7 +261,9 @@ def check_sample_weight(
     if sample_weight is None:
         return None
     name = "sample_weight"
-    sw = _as_array(fn, name, sample_weight)
+    sw = sample_weight
+    if not isinstance(sw, jax.Array):
+        sw = _as_host(fn, name, sw)
     if not (
         jnp.issubdtype(sw.dtype, jnp.floating) or jnp.issubdtype(sw.dtype, jnp.integer)
     ):
@@ -258,17 +273,16 @@ def check_sample_weight(
             f"{fn}: {name} has shape {tuple(sw.shape)} but the labels have shape "
             f"{tuple(shape)}; they must match exactly (no broadcasting)"
         )
-    sw = sw.astype(dtype)
     if is_traced(sw):
-        return sw
-    check_finite(fn, name, sw)
-    host = _host(sw)
+        return sw.astype(dtype)
+    host = _host(sw) if isinstance(sw, jax.Array) else sw.astype(dtype)
+    check_finite(fn, name, host)
     _raise_first(fn, name, host < 0, host, "must be non-negative, got {value}")
     if not np.any(host > 0):
         raise ValueError(
             f"{fn}: {name} is all zero; at least one weight must be positive"
         )
-    return sw
+    return _cast(host, dtype) if not isinstance(sw, jax.Array) else sw.astype(dtype)
 
 
 as_array = _as_array  # the public name other subpackages use
