@@ -202,10 +202,17 @@ def read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
     if processes == 1:
         return read_table(
             args.data, target=args.target, features=features, positive=args.positive,
-            weights=args.weights, dtype=args.dtype,
+            weights=args.weights, dtype=storage(args.dtype),
         )  # fmt: skip
     stream = _open(args, features)
     return stream.read(*own_rows(stream.n_samples, processes))
+
+
+def storage(dtype: str) -> str:
+    """How the CLI reads features for a fit in ``dtype``: a float64 fit reads a file's
+    float32 columns as float32 ("auto": not doubled in memory; the fit still computes
+    in float64, :mod:`jaxlogloss.fitting.inputs`)."""
+    return "auto" if dtype == "float64" else dtype
 
 
 def _open(args: argparse.Namespace, features: Any, **options: Any) -> Any:

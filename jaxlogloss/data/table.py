@@ -107,7 +107,9 @@ class TabularData:
                 raise ValueError(
                     f"{fn}: sample_weight has shape {sw.shape}; expected ({n},)"
                 )
-            sw = sw.astype(xt.dtype, copy=False)
+            # float64 weights stay float64 next to float32 features (dtype "auto")
+            wide = sw.dtype.kind == "f" and sw.dtype.itemsize > xt.dtype.itemsize
+            sw = sw.astype(sw.dtype if wide else xt.dtype, copy=False)
         names = tuple(str(name) for name in self.feature_names)
         if len(names) != d:
             raise ValueError(
@@ -279,10 +281,17 @@ def read_table(
     picks ``1``); by default the second of the two sorted values. ``weights`` names a
     numeric column of sample weights.
 
+    ``dtype``: "float32", "float64", or "auto": the features in float32 when every
+    feature column is exactly representable there (float32 or narrower floats, 8- and
+    16-bit integers, booleans, one-hot levels), else float64; labels and weights in
+    float64. A float64 fit of an "auto" table computes in float64 on the float32 values
+    without doubling them (:mod:`jaxlogloss.fitting.inputs`, the dtype policy).
+
     Raises :class:`DataError` (one line naming file, column and row) for bad data.
     """
     fn = _READ
-    dt = float_dtype(fn, dtype)
+    auto = isinstance(dtype, str) and dtype == "auto"
+    dt = np.dtype(np.float64) if auto else float_dtype(fn, dtype)
     source = find_data(fn, path, target, features, weights)
     target, weights = source.target, source.weights
     table, origin, columns = _load(source)
@@ -298,6 +307,7 @@ def read_table(
     plan = plan_features(fn, table, names, origin)
 
     names_out = feature_names(fn, plan, origin.label)
+    x_dt = exact_storage(table, plan) if auto else dt
     # each column goes straight into its row of the feature-major xt (no (n, d)
     # intermediate) and its Arrow buffers are freed once copied, so the Arrow table
     # shrinks while xt fills: the peak is about xt plus one column, not xt plus the
@@ -305,7 +315,7 @@ def read_table(
     columns = {name: table[name] for name, _ in plan}
     del table
     pool = pa.default_memory_pool()
-    xt = aligned_empty((len(names_out), n), dt)
+    xt = aligned_empty((len(names_out), n), x_dt)
     j = 0
     for name, levels in plan:
         col = columns.pop(name)
@@ -327,3 +337,16 @@ def read_table(
         classes=classes,
         source=origin.label,
     )
+
+
+FLOAT32_EXACT = (pa.float16(), pa.float32(), pa.int8(), pa.uint8(), pa.int16(),
+                 pa.uint16(), pa.bool_(), pa.null())  # fmt: skip
+
+
+def exact_storage(table: pa.Table, plan: Any) -> np.dtype:
+    """float32 when every planned feature column holds values float32 represents
+    exactly (one-hot levels do), else float64."""
+    for name, levels in plan:
+        if levels is None and table[name].type not in FLOAT32_EXACT:
+            return np.dtype(np.float64)
+    return np.dtype(np.float32)

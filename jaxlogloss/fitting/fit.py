@@ -26,7 +26,6 @@ Separation is reported as ``converged = False`` with a warning suggesting an L2 
 from __future__ import annotations
 
 import contextvars
-import functools
 import math
 import time
 from collections.abc import Callable
@@ -37,10 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
-from jaxlogloss.data.host import to_jax
 from jaxlogloss.fitting.inference import coefficient_inference, unreported_inference
+from jaxlogloss.fitting.inputs import as_design
 from jaxlogloss.fitting.penalised import (
     PenaltySpec,
     proximal_solver_name,
@@ -286,7 +284,7 @@ def _in_memory_objective(
             sample_weight = data.sample_weight
     elif y is None:
         raise TypeError(f"{fn}: y is required unless X is a jaxlogloss.TabularData")
-    design = _as_design(fn, X, dtype, row_major)
+    design = as_design(fn, X, dtype, objective_based=row_major)
     d = design.shape[1]
     if feature_names is None:
         feature_names = tuple(f"x{j}" for j in range(d))
@@ -295,14 +293,14 @@ def _in_memory_objective(
             f"{fn}: feature_names has {len(feature_names)} names but X has {d} columns"
         )
     # host zeros: a jnp.zeros here compiles two XLA programs on a first call
-    params0 = LinearParams(np.zeros((d,), design.dtype), np.zeros((), design.dtype))
+    params0 = LinearParams(np.zeros((d,), dtype), np.zeros((), dtype))
     if class_weight is not None:
         cw = class_weights(np.asarray(y), class_weight, fn)
         sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
     _, design, targets, sw, alpha = prepare_problem(
         fn, params0, design, y, loss=LOSS, sample_weight=sample_weight, l2=l2
     )
-    alpha = jax.device_put(np.asarray(alpha, design.dtype))  # no XLA program
+    alpha = jax.device_put(np.asarray(alpha, dtype))  # no XLA program
     problem = Problem(design, targets, sw, alpha)
     n_samples = int(targets.shape[0])
     local = problem
@@ -372,7 +370,7 @@ def _finish(
     max_iter: int, n_samples: int, proximal: bool,
 ) -> dict[str, Any]:  # fmt: skip
     """The one inference step: information, quasi-separation, statistics, warnings."""
-    theta = jnp.asarray(theta, objective.dtype)
+    theta = jax.device_put(np.asarray(theta, objective.dtype))  # no XLA program
     if kept.hessian is not None:  # already at theta: no pass
         hess = np.asarray(kept.hessian, np.float64)
         information = hess * float(dist.to_host(objective.total_weight()))
@@ -410,42 +408,3 @@ def _finish(
         log_loss=value - penalty, status=status,
         warnings=fit_warnings(status, solver, max_iter, n_samples, counts),
     )  # fmt: skip
-
-
-def _as_design(fn: str, X: Any, dtype: str, row_major: bool) -> Any:
-    """X in the layout the solver's compiled functions read, with as few copies as
-    possible.
-
-    The second-order solvers read an (n, d) array as it is: their evaluations make one
-    pass over row blocks (``blocked_value_grad``), measured as fast as feature-major,
-    so a C-contiguous NumPy X of the fit's dtype is shared with no copy when it is
-    64-byte aligned, else copied once into huge-page memory
-    (:func:`jaxlogloss.data.host.to_jax`; 0.05 s for 400 MB where ``jnp.asarray``
-    takes 0.6 s). First-order steps use autodiff's two passes, faster on a
-    :class:`FeatureMajor` X: for them an (n, d) X is transposed once on the device.
-    """
-    if isinstance(X, FeatureMajor):
-        xt = X.xt
-        if not (isinstance(xt, jax.Array) and xt.dtype == dtype):
-            xt = to_jax(np.asarray(xt), dtype)
-        return FeatureMajor(xt)
-    if isinstance(X, jax.Array):
-        arr = X
-    else:
-        arr = v.as_array(fn, "X", X) if not isinstance(X, np.ndarray) else X
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{fn}: X must be an (n, d) matrix, got shape {tuple(arr.shape)}"
-        )
-    if not np.issubdtype(np.dtype(arr.dtype), np.floating):
-        raise TypeError(f"{fn}: X must have a floating dtype, got {arr.dtype}")
-    if not row_major:
-        return FeatureMajor(_transpose_to(arr, dtype))
-    if isinstance(arr, jax.Array):
-        return arr if arr.dtype == dtype else arr.astype(dtype)
-    return to_jax(np.asarray(arr), dtype)
-
-
-@functools.partial(jax.jit, static_argnames="dtype")
-def _transpose_to(X: Any, dtype: str) -> jax.Array:
-    return jnp.transpose(X).astype(dtype)

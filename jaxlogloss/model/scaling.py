@@ -42,25 +42,36 @@ def identity_scaling(d: int, dtype: Any) -> Scaling:
 
 
 def feature_moments(
-    X: Design, sample_weight: Array | None = None, block_rows: int = 8192
+    X: Design,
+    sample_weight: Array | None = None,
+    block_rows: int = 8192,
+    dtype: Any = None,
 ) -> tuple[Array, Array]:
-    """Weighted mean and variance of each feature (two passes over X).
+    """Weighted mean and variance of each feature (two passes over X), in ``dtype``
+    (default: X's and the weights' promoted; float64 for a float32 X held by a float64
+    fit).
 
     mean = X^T c / sum c, then var = sum_i c_i (x_i - mean)^2 / sum c (centred before
     squaring: no cancellation). On a feature-major X both are row reductions; on a
     row-major (n, d) X the second pass runs a block of ``block_rows`` rows at a time
     (a column reduction over the whole X measured 5x slower).
     """
+    if dtype is None:
+        dtype = (
+            X.dtype
+            if sample_weight is None
+            else jnp.result_type(X.dtype, sample_weight.dtype)
+        )
     if isinstance(X, FeatureMajor):
         xt = X.xt
         n = xt.shape[1]
-        c = jnp.ones((n,), xt.dtype) if sample_weight is None else sample_weight
+        c = jnp.ones((n,), dtype) if sample_weight is None else sample_weight
         total = jnp.sum(c)
         mean = (xt @ c) / total
         var = jnp.sum(jnp.square(xt - mean[:, None]) * c, axis=1) / total
         return mean, var
     n, d = X.shape
-    c = jnp.ones((n,), X.dtype) if sample_weight is None else sample_weight
+    c = jnp.ones((n,), dtype) if sample_weight is None else sample_weight
     total = jnp.sum(c)
     mean = (c @ X) / total
     size, n_blocks = block_layout(n, block_rows)
@@ -71,7 +82,7 @@ def feature_moments(
         cb = jnp.where(fresh, jax.lax.dynamic_slice(c, (start,), (size,)), 0)
         return acc + cb @ jnp.square(xb)
 
-    sq = jax.lax.fori_loop(0, n_blocks, body, jnp.zeros((d,), X.dtype))
+    sq = jax.lax.fori_loop(0, n_blocks, body, jnp.zeros((d,), dtype))
     return mean, sq / total
 
 
@@ -93,8 +104,14 @@ def feature_scaling(
     log-loss's curvature is at most 1/4) plus alpha; dividing by var_j + 4 alpha
     balances both terms, where plain standardisation would leave a penalty curvature
     alpha / var_j that is huge for features of small spread.
+
+    Computed in the promoted dtype of X, the weights and ``l2`` (a float64 ``l2``
+    array makes the scaling of a float32 X float64).
     """
-    return scaling_from_moments(*feature_moments(X, sample_weight), l2)
+    dtype = jnp.result_type(
+        X.dtype, *(a for a in (sample_weight, l2) if hasattr(a, "dtype"))
+    )
+    return scaling_from_moments(*feature_moments(X, sample_weight, dtype=dtype), l2)
 
 
 def to_raw(params: LinearParams, scaling: Scaling) -> LinearParams:
