@@ -35,15 +35,19 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxlogloss import _validation as v
+from jaxlogloss.data.codebook import codebook_of
 from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.fitting.covariance import CovSpec, check_cov_type, robust_meat
 from jaxlogloss.fitting.host_loop import minimise_host, use_host_loop
 from jaxlogloss.fitting.inference import coefficient_inference
 from jaxlogloss.fitting.result import FitResult, fit_warnings
 from jaxlogloss.fitting.solve import minimise_compiled
+from jaxlogloss.fitting.statistics import model_statistics
 from jaxlogloss.fitting.stream_steps import first_order_passes
 from jaxlogloss.fitting.train import train
 from jaxlogloss.model.objective import Problem, prepare_problem
 from jaxlogloss.model.objectives import InMemoryObjective, ravel
+from jaxlogloss.model.offset import with_offset
 from jaxlogloss.model.params import LinearParams, init_params, linear_logits
 from jaxlogloss.model.penalties import get_penalty
 from jaxlogloss.model.scaling import feature_scaling, to_standardized
@@ -135,6 +139,9 @@ def fit(
     batch_rows: int | None = None,
     row_range: tuple[int, int] | None = None,
     log: Callable[[str], None] | None = None,
+    offset: Any = None,
+    cov_type: str = "nonrobust",
+    groups: Any = None,
 ) -> FitResult:
     """Fit a binary logistic regression (see the module docstring).
 
@@ -164,6 +171,10 @@ def fit(
       row_range: the stream rows [start, stop) this process reads when several
         processes share the fit (each passes its own; the sums are added across them).
       log: called with one line about the passes over a stream (e.g. ``print``).
+      offset: optional (n,) known term added to every logit, z = X w + b + offset
+        (in memory, newton/lbfgs; :mod:`jaxlogloss.model.offset`).
+      cov_type: "nonrobust" (H^-1), "HC0" (sandwich) or "cluster" (cluster-robust,
+        with ``groups``: one label a row); :mod:`jaxlogloss.fitting.covariance`.
     """
     fn = _CALLER.get()
     solver = resolve_solver(solver, X, l2)
@@ -196,6 +207,10 @@ def fit(
             objective, names, n_samples, local = _in_memory_objective(
                 fn, X, y, feature_names, sample_weight, l2, dtype, mesh, process_local
             )
+        if offset is not None:
+            objective = with_offset(fn, objective, offset, solver in SOLVER_CLASSES)
+        n_rows = None if local is None else int(local.targets.shape[0])
+        cov = check_cov_type(fn, cov_type, groups, n_rows, objective)
         start = time.perf_counter()
         theta, status, n_iter, value, grad_norm, history, kept = _solve(
             objective, solver, tol, max_iter, learning_rate, mesh, local,
@@ -205,7 +220,7 @@ def fit(
         seconds = time.perf_counter() - start
         result = _finish(
             objective, theta, kept, status, value, l2, names, confidence, solver,
-            max_iter, n_samples,
+            max_iter, n_samples, cov,
         )  # fmt: skip
     if log is not None and isinstance(objective, StreamedObjective):
         src = objective.source
@@ -214,7 +229,8 @@ def fit(
     return FitResult(
         objective=float(value), n_iter=int(n_iter), solver=solver, l2=l2,
         tol=float(tol), grad_norm=float(grad_norm), n_samples=n_samples,
-        seconds=seconds, loss_history=np.asarray(history), **result,
+        seconds=seconds, loss_history=np.asarray(history),
+        codebook=codebook_of(X, names), **result,
     )  # fmt: skip
 
 
@@ -370,7 +386,7 @@ def _separation_counts(
 def _finish(
     objective: Any, theta: Any, kept: EndPoint, status: str, value: float, l2: float,
     names: tuple[str, ...], confidence: float, solver: str, max_iter: int,
-    n_samples: int,
+    n_samples: int, cov: CovSpec = CovSpec(),
 ) -> dict[str, Any]:  # fmt: skip
     """The one inference step: information, quasi-separation, statistics, warnings."""
     theta = jnp.asarray(theta, objective.dtype)
@@ -395,12 +411,20 @@ def _finish(
     counts = None
     if status == "separation" and isinstance(objective, InMemoryObjective):
         counts = tuple(int(c) for c in _separation_counts(params, objective.problem))
-    inference = coefficient_inference(params, information, scaling, names, confidence)
+    stats = model_statistics(
+        objective, theta, cov_type=cov.kind, dtype=np.dtype(objective.dtype).name,
+        n_groups=cov.n_groups or None,
+    )  # fmt: skip
+    meat = robust_meat(objective, theta, cov, stats.nobs)
+    inference = coefficient_inference(
+        params, information, scaling, names, confidence, meat=meat
+    )
     return dict(
         feature_names=names, intercept=float(params.b),
         coef=np.asarray(params.w, np.float64), inference=inference,
         log_loss=value - penalty, status=status,
         warnings=fit_warnings(status, solver, max_iter, n_samples, counts),
+        statistics=stats,
     )  # fmt: skip
 
 
