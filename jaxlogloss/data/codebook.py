@@ -30,11 +30,13 @@ def plan_encoding(plan: Any) -> Encoding:
 
 @dataclasses.dataclass(frozen=True)
 class Codebook:
-    """Feature columns with their levels, the target and its (negative, positive)."""
+    """Feature columns with their levels, the target and its (negative, positive), and
+    the column added to the logits when the model has an offset."""
 
     columns: Encoding
     target: str | None = None
     classes: tuple = (0, 1)
+    offset: str | None = None
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -52,6 +54,7 @@ class Codebook:
             "target": self.target,
             "classes": list(self.classes),
             "positive": self.classes[1],
+            "offset": self.offset,
             "columns": [
                 {"name": n, "kind": "numeric"}
                 if lv is None
@@ -71,7 +74,9 @@ class Codebook:
             (c["name"], None if c["kind"] == "numeric" else tuple(c["levels"]))
             for c in data["columns"]
         )
-        return cls(columns, data.get("target"), tuple(data["classes"]))
+        return cls(
+            columns, data.get("target"), tuple(data["classes"]), data.get("offset")
+        )
 
 
 def codebook_of(data: Any, feature_names: Any = None) -> Codebook:

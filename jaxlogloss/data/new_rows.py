@@ -129,3 +129,53 @@ def read_batches(
         except (pa.ArrowException, TypeError) as err:
             raise DataError(f"{fn}: the files of '{label}' disagree: {err}") from err
         yield table, Origin(label, tuple(names), tuple(starts), csv)
+
+
+def read_columns(
+    fn: str, path: str | os.PathLike, names: list[str]
+) -> tuple[dict[str, pa.ChunkedArray], list[str], Origin]:
+    """The columns ``names`` of every file at ``path`` (files concatenated in order),
+    every column name of the first file, and the :class:`Origin` of the rows; a
+    :class:`DataError` when a name is not a column or a value is missing."""
+    kind, paths = data_files(fn, path)
+    label = os.fspath(path)
+    fmt = file_format(kind)
+    tables, files, starts, available, total = [], [], [], [], 0
+    for p in paths:
+        name = label if len(paths) == 1 else str(p)
+        try:
+            dataset = pads.dataset(str(p), format=fmt)
+            if not available:
+                available = list(dataset.schema.names)
+            missing = [c for c in names if c not in dataset.schema.names]
+            if missing:
+                raise DataError(
+                    f"{fn}: column {missing[0]!r} is not in '{name}' (its columns: "
+                    f"{quote_list(list(dataset.schema.names), 12)})"
+                )
+            tables.append(dataset.to_table(columns=names))
+        except (pa.ArrowException, OSError) as err:
+            raise arrow_error(fn, name, err) from err
+        files.append(name)
+        starts.append(total)
+        total += tables[-1].num_rows
+    table = pa.concat_tables(tables, promote_options="permissive")
+    origin = Origin(label, tuple(files), tuple(starts), kind != "parquet")
+    columns = {}
+    for c in names:
+        col = decoded(table[c])
+        check_present(fn, col, c, origin)
+        columns[c] = col
+    return columns, available, origin
+
+
+def numeric_column(fn: str, col: pa.ChunkedArray, name: str, origin: Origin) -> Any:
+    """A present numeric column as float64 (a DataError for another type)."""
+    if not (is_number(col.type) or pa.types.is_boolean(col.type)):
+        raise DataError(
+            f"{fn}: column {name!r} of '{origin.label}' has type {col.type}; "
+            "expected numbers"
+        )
+    out = np.empty(len(col), np.float64)
+    fill_numeric(fn, out, col, name, origin)
+    return out

@@ -386,9 +386,10 @@ def _separation_counts(
 def _finish(
     objective: Any, theta: Any, kept: EndPoint, status: str, value: float, l2: float,
     names: tuple[str, ...], confidence: float, solver: str, max_iter: int,
-    n_samples: int, cov: CovSpec = CovSpec(),
+    n_samples: int, cov: CovSpec | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The one inference step: information, quasi-separation, statistics, warnings."""
+    cov = CovSpec() if cov is None else cov
     theta = jnp.asarray(theta, objective.dtype)
     if kept.hessian is not None:  # already at theta: no pass
         hess = np.asarray(kept.hessian, np.float64)
