@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from jaxlogloss.cli import fit_options
 from jaxlogloss.cli.args import (
     command_error,
     int_at_least,
     nonnegative_float,
     positive_float,
 )
-from jaxlogloss.cli import fit_options
 from jaxlogloss.cli.cluster import add_cluster_arguments, join
 from jaxlogloss.solvers.registry import SOLVER_CLASSES
 

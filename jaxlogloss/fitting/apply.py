@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from jaxlogloss.data.files import DataError
 from jaxlogloss.data.encoding import check_present, decoded
+from jaxlogloss.data.files import DataError
 from jaxlogloss.data.new_rows import encode_rows, numeric_column, read_batches
 
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
