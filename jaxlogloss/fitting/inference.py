@@ -75,13 +75,14 @@ def coefficient_inference(
     order = np.r_[len(feature_names), np.arange(len(feature_names))]  # intercept first
     cov = cov[np.ix_(order, order)]
     coef = np.r_[float(params.b), np.asarray(params.w, np.float64)]
-    return inference_from_covariance(feature_names, coef, cov, confidence)
+    names = ("intercept", *feature_names)
+    return inference_from_covariance(names, coef, cov, confidence)
 
 
 def inference_from_covariance(
-    feature_names: tuple[str, ...], coef: Any, cov: Any, confidence: float = 0.95
+    names: tuple[str, ...], coef: Any, cov: Any, confidence: float = 0.95
 ) -> Inference:
-    """The statistics of ``coef`` (intercept first) with covariance ``cov``."""
+    """The statistics of estimates ``coef`` named ``names`` with covariance ``cov``."""
     coef, cov = np.asarray(coef, np.float64), np.asarray(cov, np.float64)
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -91,7 +92,7 @@ def inference_from_covariance(
     p = np.array([2 * normal.cdf(-abs(v)) if np.isfinite(v) else 0.0 for v in z])
     q = normal.inv_cdf(0.5 + confidence / 2)
     return Inference(
-        names=("intercept", *feature_names),
+        names=tuple(names),
         coef=coef,
         std_err=se,
         z=z,

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from statistics import NormalDist
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaincc
 
+from jaxlogloss.fitting.inference import Inference, inference_from_covariance
 from jaxlogloss.precision import enable_x64
 
 
@@ -109,18 +109,13 @@ def lr_test(full: Any, reduced: Any) -> HypothesisTest:
 
 
 @dataclasses.dataclass(frozen=True)
-class MarginalEffects:
-    """Average marginal effects dP(y=1)/dx_j with delta-method standard errors."""
+class MarginalEffects(Inference):
+    """Average marginal effects dP(y=1)/dx_j (``effect``, the same as ``coef``) with
+    delta-method standard errors, z, p-values and intervals, one a feature."""
 
-    names: tuple[str, ...]
-    effect: np.ndarray
-    std_err: np.ndarray
-    z: np.ndarray
-    p_value: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    covariance: np.ndarray
-    confidence: float
+    @property
+    def effect(self) -> np.ndarray:
+        return self.coef
 
     def to_dict(self) -> dict[str, dict[str, float]]:
         """{feature: {effect, std_err, z, p_value, ci_low, ci_high}}."""
@@ -161,13 +156,5 @@ def marginal_effects(result: Any, confidence: float | None = None) -> MarginalEf
     jac[:, 1:] += m0 * np.eye(d)
     effect = m0 * beta
     cov = jac @ inf.covariance @ jac.T
-    se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, effect / se, np.nan)
-    normal = NormalDist()
-    p = np.array([2 * normal.cdf(-abs(v)) if np.isfinite(v) else np.nan for v in z])
-    q = normal.inv_cdf(0.5 + level / 2)
-    return MarginalEffects(
-        tuple(result.feature_names), effect, se, z, p, effect - q * se,
-        effect + q * se, cov, level,
-    )  # fmt: skip
+    inf = inference_from_covariance(tuple(result.feature_names), effect, cov, level)
+    return MarginalEffects(**vars(inf))

@@ -27,13 +27,7 @@ import jax.numpy as jnp
 
 from jaxlogloss.losses.pointwise import reduce_loss
 from jaxlogloss.losses.registry import get_loss
-from jaxlogloss.model.objectives import (
-    Evaluation,
-    InMemoryObjective,
-    curvature_sums,
-    least_margin,
-    penalty_hessian,
-)
+from jaxlogloss.model.objectives import Evaluation, InMemoryObjective, least_margin
 from jaxlogloss.model.params import linear_logits
 from jaxlogloss.model.penalties import get_penalty
 
@@ -52,12 +46,11 @@ class OffsetObjective(InMemoryObjective):
         return linear_logits(self.raw_params(theta), self.problem.X) + self.offset
 
     def _value_and_logits(self, theta: Array) -> tuple[Array, Array]:
-        raw = self.raw_params(theta)
-        z = linear_logits(raw, self.problem.X) + self.offset
-        per_example = get_loss(self.loss).value(self.problem.targets, z)
-        value = reduce_loss(per_example, self.problem.sample_weight)
-        pen = get_penalty(self.penalty).value(raw.w, self.problem.l2)
-        return value + pen, z
+        z, p = self.logits(theta), self.problem
+        pen = get_penalty(self.penalty).value(self.raw_params(theta).w, p.l2)
+        return reduce_loss(
+            get_loss(self.loss).value(p.targets, z), p.sample_weight
+        ) + pen, z
 
     def _separated(self, z: Array) -> Array:
         p = self.problem
@@ -73,18 +66,9 @@ class OffsetObjective(InMemoryObjective):
         return Evaluation(f, g, h, self._separated(z), z)
 
     def hessian(self, theta: Array, aux: Any = None) -> Array:
-        """X~^T diag(c l''(z)) X~ / sum c + the penalty's Hessian, z with the offset."""
-        p = self.problem
-        z = self.logits(theta) if aux is None else aux
-        c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
-        summed = curvature_sums(
-            p.X, p.targets, c, self.scaling, z, get_loss(self.loss).curvature,
-            self.block_size, self.mesh,
-        )  # fmt: skip
-        pen = penalty_hessian(
-            theta, self.penalty, p.l2, self.scaling, self.n_features, None
-        )
-        return summed / jnp.sum(c) + pen
+        """X~^T diag(c l''(z)) X~ / sum c + the penalty's Hessian, z with the offset
+        (the plain objective's Hessian at these logits)."""
+        return super().hessian(theta, self.logits(theta) if aux is None else aux)
 
 
 def with_offset(
