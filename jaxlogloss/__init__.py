@@ -17,6 +17,7 @@ The public API, in the order data flows through it:
   :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`evaluate`;
 * training and solvers: :func:`make_optimizer`, :func:`train`, :func:`sweep`,
   :func:`fit` (Newton/IRLS, L-BFGS, first-order) with :class:`FitResult`;
+* statistics: :func:`lr_test`, :func:`load_model` (``FitResult.save``);
 * precision: :func:`enable_x64`.
 """
 
@@ -29,6 +30,8 @@ from jaxlogloss.data.design import feature_major as feature_major
 from jaxlogloss.fitting.fit import FitResult as FitResult
 from jaxlogloss.fitting.fit import fit as fit
 from jaxlogloss.fitting.fit import fit_stream as fit_stream
+from jaxlogloss.fitting.load import load_model as load_model
+from jaxlogloss.fitting.model_tests import lr_test as lr_test
 from jaxlogloss.fitting.sweeps import SweepResult as SweepResult
 from jaxlogloss.fitting.sweeps import sweep as sweep
 from jaxlogloss.fitting.train import TrainResult as TrainResult
@@ -123,11 +126,13 @@ __all__ = [
     "gradcheck",
     "init_params",
     "linear_loss",
+    "load_model",
     "log_loss",
     "log_loss_from_logits",
     "log_loss_gradient",
     "log_loss_hessian",
     "logits",
+    "lr_test",
     "make_optimizer",
     "mse_gradient",
     "mse_hessian",
