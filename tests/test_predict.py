@@ -25,7 +25,9 @@ def workdir(tmp_path_factory):
         "city": rng.choice(["paris", "oslo", "rome"], n),
         "exposure": 0.3 * rng.normal(size=n),
     })  # fmt: skip
-    z = 0.05 * (frame.age - 40) + frame.city.map({"oslo": 0, "paris": 0.8, "rome": -0.5})
+    z = 0.05 * (frame.age - 40) + frame.city.map(
+        {"oslo": 0, "paris": 0.8, "rome": -0.5}
+    )
     frame["buy"] = np.where(rng.random(n) < 1 / (1 + np.exp(-z)), "yes", "no")
     path = tmp_path_factory.mktemp("predict")
     frame.to_csv(path / "train.csv", index=False)
@@ -87,7 +89,9 @@ def test_predict_writes_rows_probability_and_prediction(workdir, capsys, out, st
     code, err = run(capsys, "predict", str(path / "model.json"), str(path / "new.csv"),
                     "--out", str(path / out), *extra)  # fmt: skip
     assert code == 0, err
-    got = pd.read_csv(path / out) if out.endswith(".csv") else pd.read_parquet(path / out)
+    got = (
+        pd.read_csv(path / out) if out.endswith(".csv") else pd.read_parquet(path / out)
+    )
     new = frame.drop(columns="buy").iloc[:25]
     pd.testing.assert_frame_equal(got[list(new.columns)], new, check_dtype=False)
     doc = json.loads((path / "model.json").read_text())

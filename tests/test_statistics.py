@@ -71,7 +71,9 @@ def test_offset_equals_statsmodels_glm(data, fits):
     ours = fits["offset"]
     np.testing.assert_allclose(ours.inference.coef, ref.params, rtol=RTOL)
     np.testing.assert_allclose(ours.inference.std_err, ref.bse, rtol=1e-6)
-    np.testing.assert_allclose([ours.llf, ours.llnull], [ref.llf, ref.llnull], rtol=1e-9)
+    np.testing.assert_allclose(
+        [ours.llf, ours.llnull], [ref.llf, ref.llnull], rtol=1e-9
+    )
     # the offset moved the estimate: the plain fit differs
     assert not np.allclose(ours.coef, fits["nonrobust"].coef, rtol=1e-3)
 
@@ -159,7 +161,9 @@ def test_frequency_weights_equal_the_expanded_rows(data):
     with enable_x64():
         for cov, g in [("HC0", None), ("cluster", groups[:200])]:
             a = jl.fit(X[:200], y[:200], sample_weight=w, cov_type=cov, groups=g)
-            b = jl.fit(X[rep], y[rep], cov_type=cov, groups=None if g is None else g[rep])
+            b = jl.fit(
+                X[rep], y[rep], cov_type=cov, groups=None if g is None else g[rep]
+            )
             np.testing.assert_allclose(a.inference.covariance, b.inference.covariance,
                                        rtol=1e-7)  # fmt: skip
             np.testing.assert_allclose([a.llf, a.aic, a.bic], [b.llf, b.aic, b.bic],

@@ -68,7 +68,7 @@ def wald_test(result: Any, names: Any) -> HypothesisTest:
     idx = [inf.names.index(n) for n in names]
     beta = inf.coef[idx]
     cov = inf.covariance[np.ix_(idx, idx)]
-    stat = float(beta @ np.linalg.solve(cov, beta))
+    stat = float(beta @ np.linalg.pinv(cov, hermitian=True) @ beta)  # singular: pinv
     return HypothesisTest(stat, len(idx), chi2_sf(stat, len(idx)))
 
 
