@@ -154,3 +154,22 @@ def test_every_bad_predict_input_exits_2_with_one_line_and_writes_nothing(
     code, err = run(capsys, "predict", str(path / "model.json"), str(path / "new.csv"),
                     "--out", str(path / "bad" / "out.txt"))  # fmt: skip
     assert code == 2 and "must end in .csv or .parquet" in err
+
+
+def test_fit_statistics_flags_usage_errors_exit_2_before_reading(workdir, capsys):
+    path, _, _ = workdir
+    train = str(path / "train.csv")
+    cases = [
+        (["--cov-type", "cluster"], "--cov-type cluster and --groups COL go together"),
+        (["--offset", "exposure", "--stream"], "need the data in memory"),
+        (["--offset", "nope"], "column 'nope' is not in"),
+        (["--offset", "city"], "column 'city' of .* has type string; expected numbers"),
+        (["--offset", "age", "--features", "age,city"], "is in --features"),
+    ]
+    import re
+
+    for extra, message in cases:
+        code, err = run(capsys, "fit", train, "--target", "buy", *extra)
+        assert code == 2 and err.count("\n") == 1 and re.search(message, err), err
+    code, err = run(capsys, "fit", "builtin:jackets", "--offset", "x")
+    assert code == 2 and "apply to files" in err

@@ -201,6 +201,7 @@ def test_bad_arguments_are_named(data):
         (dict(groups=groups), "groups is used with cov_type='cluster' only"),
         (dict(cov_type="cluster", groups=groups[:5]), r"expected shape \(400,\)"),
         (dict(cov_type="cluster", groups=np.zeros(400)), "at least 2 groups"),
+        (dict(cov_type="cluster", groups=np.array(["a", None] * 200)), "one kind"),
         (dict(offset=offset[:5]), r"offset has shape \(5,\)"),
         (dict(offset=np.full(400, np.nan)), "offset must be finite"),
         (dict(offset=offset, solver="adam"), "offset needs solver newton"),

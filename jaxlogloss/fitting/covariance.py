@@ -85,7 +85,12 @@ def check_cov_type(
     if labels.dtype.kind == "f" and not np.isfinite(labels).all():
         i = int(np.argmax(~np.isfinite(labels)))
         raise ValueError(f"{fn}: groups must be finite labels, got {labels[i]} at {i}")
-    _, ids = np.unique(labels, return_inverse=True)
+    try:
+        _, ids = np.unique(labels, return_inverse=True)
+    except TypeError as err:  # labels of kinds that do not compare (str and None)
+        raise ValueError(
+            f"{fn}: groups must be labels of one kind (numbers or strings): {err}"
+        ) from None
     n_groups = int(ids.max()) + 1 if ids.size else 0
     if n_groups < 2:
         raise ValueError(

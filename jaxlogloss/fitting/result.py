@@ -23,6 +23,8 @@ class FitResult:
     ``objective`` adds it. ``status`` is one of
     :data:`jaxlogloss.solvers.base.STATUSES` ("converged", "max_iter", "diverged",
     "separation", "stalled"; first-order solvers: the first three).
+    ``statistics`` holds llf, llnull, ... (properties ``llf``, ``aic``, ...);
+    ``codebook`` how a table's columns became the features (for ``save``/predict).
     """
 
     feature_names: tuple[str, ...]
