@@ -154,6 +154,9 @@ def test_every_bad_predict_input_exits_2_with_one_line_and_writes_nothing(
     code, err = run(capsys, "predict", str(path / "model.json"), str(path / "new.csv"),
                     "--out", str(path / "bad" / "out.txt"))  # fmt: skip
     assert code == 2 and "must end in .csv or .parquet" in err
+    code, err = run(capsys, "predict", str(path / "model.json"), str(path / "new.csv"),
+                    "--out", str(path / "no" / "such" / "dir.csv"))  # fmt: skip
+    assert code == 2 and "cannot write" in err and err.count("\n") == 1, err
 
 
 def test_fit_statistics_flags_usage_errors_exit_2_before_reading(workdir, capsys):

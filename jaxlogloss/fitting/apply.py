@@ -137,10 +137,12 @@ def predict_file(
     rows = 0
     try:
         for table, origin in parts:
+            rows_out = scored(fn, model, table, origin, threshold)
             try:
-                sink.write(scored(fn, model, table, origin, threshold))
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-                raise DataError(f"{fn}: cannot write '{out}': {err}") from err
+                sink.write(rows_out)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as err:
+                text = " ".join(str(err).split())
+                raise DataError(f"{fn}: cannot write '{out}': {text}") from None
             rows += table.num_rows
         if sink.writer is None:
             raise DataError(f"{fn}: '{data}' has no rows")
