@@ -171,7 +171,7 @@ def test_frequency_weights_equal_the_expanded_rows(data):
 
 
 def test_streamed_and_sharded_hc0_equal_in_memory(tmp_path, data, fits):
-    X, y, *_ = data
+    X, y, groups, *_ = data
     frame = pd.DataFrame(X, columns=["x0", "x1", "x2"]).assign(y=y.astype(int))
     frame.to_csv(tmp_path / "d.csv", index=False)
     stream = jl.open_stream(tmp_path / "d.csv", target="y", dtype="float64",
@@ -187,6 +187,10 @@ def test_streamed_and_sharded_hc0_equal_in_memory(tmp_path, data, fits):
                                    rtol=1e-10)  # fmt: skip
         np.testing.assert_allclose(got.marginal_effects().std_err,
                                    want.marginal_effects().std_err, rtol=1e-7)  # fmt: skip
+    with enable_x64():  # cluster over a mesh: the group sums on the unsharded rows
+        sharded = jl.fit(X, y, cov_type="cluster", groups=groups, mesh=jl.data_mesh())
+    np.testing.assert_allclose(sharded.inference.covariance,
+                               fits["cluster"].inference.covariance, rtol=1e-7)  # fmt: skip
     with pytest.raises(ValueError, match="cluster.*needs the data in memory"):
         jl.fit(stream, cov_type="cluster", groups=np.zeros(len(y)))
     with pytest.raises(ValueError, match="offset needs the data in memory"):
@@ -206,7 +210,15 @@ def test_bad_arguments_are_named(data):
         (dict(offset=np.full(400, np.nan)), "offset must be finite"),
         (dict(offset=offset, solver="adam"), "offset needs solver newton"),
         (dict(offset=offset, mesh=jl.data_mesh()), "offset is not available with mesh"),
-        (dict(cov_type="cluster", groups=groups, mesh=jl.data_mesh()), "mesh"),
+        (
+            dict(
+                cov_type="cluster",
+                groups=groups,
+                mesh=jl.data_mesh(),
+                process_local=True,
+            ),
+            "every row in each process",
+        ),  # fmt: skip
     ]
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):

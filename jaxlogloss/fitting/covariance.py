@@ -13,7 +13,8 @@ score of row i (x~ = [x, 1] in the solver's coordinates, l' = p - y for the log-
 The meat M is one more sum over rows: a blocked, centred Gram with weights c l'^2
 (the same :func:`~jaxlogloss.model.objectives.curvature_sums` that gives the Hessian),
 so it runs in memory, over rows sharded on a mesh, and over a stream batch by batch.
-The cluster meat needs one score sum per group id (``jax.ops.segment_sum``), in memory.
+The cluster meat needs one score sum per group id (``jax.ops.segment_sum``), in memory
+(with a mesh: on the unsharded rows that every process holds; not per process).
 
 Sample weights c count as frequencies: a row of weight 2 is two rows, in the same
 cluster. So N = sum_i c_i (= n for unit weights), and the HC0 meat adds c_i s_i s_i^T
@@ -23,6 +24,7 @@ With an L2 penalty the bread is the penalised Hessian and the meat the loss's sc
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, NamedTuple
 
@@ -35,6 +37,7 @@ from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.objectives import curvature_sums, unravel
 from jaxlogloss.model.params import linear_logits
 from jaxlogloss.model.scaling import Scaling, to_raw
+from jaxlogloss.parallel import mesh as dist
 
 COV_TYPES = ("nonrobust", "HC0", "cluster")
 
@@ -46,13 +49,16 @@ class CovSpec(NamedTuple):
     kind: str = "nonrobust"
     group_ids: np.ndarray | None = None
     n_groups: int = 0
+    rows: Any = None  # a mesh fit's rows on one device, where the group ids live
 
 
 def check_cov_type(
-    fn: str, cov_type: Any, groups: Any, n: int | None, objective: Any = None
-) -> CovSpec:
+    fn: str, cov_type: Any, groups: Any, n: int | None, objective: Any = None,
+    local: Any = None, process_local: bool = False,
+) -> CovSpec:  # fmt: skip
     """Validate ``cov_type`` and ``groups`` (n labels of any kind, for "cluster")
-    before a fit on ``objective`` (a cluster sandwich needs the rows in memory)."""
+    before a fit on ``objective`` (a cluster sandwich needs the rows in memory: with a
+    mesh, ``local``, the whole unsharded Problem every process holds)."""
     if cov_type not in COV_TYPES:
         raise ValueError(
             f"{fn}: cov_type must be one of {', '.join(COV_TYPES)}, got {cov_type!r}"
@@ -71,11 +77,16 @@ def check_cov_type(
             f"{fn}: cov_type='cluster' needs the data in memory (a stream has no "
             "group column); read the data with read_table, or use cov_type='HC0'"
         )
+    rows = None
     if getattr(objective, "mesh", None) is not None:
-        raise ValueError(
-            f"{fn}: cov_type='cluster' is not available with mesh= (the group ids "
-            "are not sharded with the rows); fit without mesh, or use cov_type='HC0'"
-        )
+        if process_local or local is None:
+            raise ValueError(
+                f"{fn}: cov_type='cluster' with a mesh needs every row in each "
+                "process (process_local=False): group labels are not matched across "
+                "processes; use cov_type='HC0', or give every process all rows"
+            )
+        scaling = jax.tree.map(dist.to_host, objective.scaling)
+        rows = dataclasses.replace(objective, problem=local, mesh=None, scaling=scaling)
     labels = np.asarray(groups)
     if labels.ndim != 1 or (n is not None and labels.shape[0] != n):
         raise ValueError(
@@ -96,7 +107,7 @@ def check_cov_type(
         raise ValueError(
             f"{fn}: cov_type='cluster' needs at least 2 groups, got {n_groups}"
         )
-    return CovSpec("cluster", ids.astype(np.int32), n_groups)
+    return CovSpec("cluster", ids.astype(np.int32), n_groups, rows)
 
 
 def cluster_correction(n_groups: int, nobs: float, k: int) -> float:
@@ -189,7 +200,8 @@ def robust_meat(objective: Any, theta: Any, spec: CovSpec, nobs: float) -> Any:
         return None
     if hasattr(objective, "source"):  # a stream: HC0 only (checked)
         return streamed_meat(objective, theta)
-    meat = in_memory_meat(objective, theta, spec)
+    rows = objective if spec.rows is None else spec.rows  # mesh: the unsharded rows
+    meat = in_memory_meat(rows, theta, spec)
     if spec.kind == "cluster":
         meat = meat * cluster_correction(spec.n_groups, nobs, meat.shape[0])
     return meat

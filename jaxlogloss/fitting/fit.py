@@ -210,7 +210,9 @@ def fit(
         if offset is not None:
             objective = with_offset(fn, objective, offset, solver in SOLVER_CLASSES)
         n_rows = None if local is None else int(local.targets.shape[0])
-        cov = check_cov_type(fn, cov_type, groups, n_rows, objective)
+        cov = check_cov_type(
+            fn, cov_type, groups, n_rows, objective, local, process_local
+        )
         start = time.perf_counter()
         theta, status, n_iter, value, grad_norm, history, kept = _solve(
             objective, solver, tol, max_iter, learning_rate, mesh, local,
