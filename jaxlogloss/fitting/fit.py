@@ -173,8 +173,9 @@ def fit(
       log: called with one line about the passes over a stream (e.g. ``print``).
       offset: optional (n,) known term added to every logit, z = X w + b + offset
         (in memory, newton/lbfgs; :mod:`jaxlogloss.model.offset`).
-      cov_type: "nonrobust" (H^-1), "HC0" (sandwich) or "cluster" (cluster-robust,
-        with ``groups``: one label a row); :mod:`jaxlogloss.fitting.covariance`.
+      cov_type: "nonrobust" (H^-1), "HC0" (sandwich) or "cluster" (cluster-robust);
+        :mod:`jaxlogloss.fitting.covariance`.
+      groups: with cov_type="cluster", one cluster label a row (n,).
     """
     fn = _CALLER.get()
     solver = resolve_solver(solver, X, l2)
