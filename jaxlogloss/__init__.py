@@ -19,6 +19,7 @@ The public API, in the order data flows through it:
   :func:`fit` (Newton/IRLS, L-BFGS, first-order) with :class:`FitResult`;
 * regularisation: :func:`fit_path` (:class:`PathResult`), :func:`cv`
   (:class:`CVResult`);
+* statistics: :func:`lr_test`, :func:`load_model` (``FitResult.save``);
 * precision: :func:`enable_x64`.
 """
 
@@ -33,6 +34,8 @@ from jaxlogloss.fitting.cv import cv as cv
 from jaxlogloss.fitting.fit import FitResult as FitResult
 from jaxlogloss.fitting.fit import fit as fit
 from jaxlogloss.fitting.fit import fit_stream as fit_stream
+from jaxlogloss.fitting.load import load_model as load_model
+from jaxlogloss.fitting.model_tests import lr_test as lr_test
 from jaxlogloss.fitting.path import PathResult as PathResult
 from jaxlogloss.fitting.path import fit_path as fit_path
 from jaxlogloss.fitting.sweeps import SweepResult as SweepResult
@@ -133,11 +136,13 @@ __all__ = [
     "gradcheck",
     "init_params",
     "linear_loss",
+    "load_model",
     "log_loss",
     "log_loss_from_logits",
     "log_loss_gradient",
     "log_loss_hessian",
     "logits",
+    "lr_test",
     "make_optimizer",
     "mse_gradient",
     "mse_hessian",

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxlogloss.cli import fit_options
 from jaxlogloss.cli.args import (
     command_error,
     int_at_least,
@@ -95,6 +96,7 @@ def add_arguments(fit: argparse.ArgumentParser) -> None:
         metavar="N",
         help="rows per batch with --stream (default 65536)",
     )
+    fit_options.add_arguments(fit)
     add_cluster_arguments(fit)
 
 
@@ -133,6 +135,8 @@ def handle(args: argparse.Namespace) -> int:
     from jaxlogloss.parallel import mesh as dist
 
     features = feature_list(args)
+    fit_options.check(args)
+    features, extra = fit_options.extra_columns(args, features)
     mesh = join(args)
     processes = jax.process_count()
     if args.stream:
@@ -140,7 +144,7 @@ def handle(args: argparse.Namespace) -> int:
         rows = own_rows(data.n_samples, processes)
         result = fit_stream(
             data, solver=args.solver, l2=args.l2, max_iter=args.max_iter, tol=args.tol,
-            learning_rate=args.learning_rate, row_range=rows,
+            learning_rate=args.learning_rate, row_range=rows, cov_type=args.cov_type,
         )  # fmt: skip
     else:
         data = read_rows(args, features, processes)
@@ -152,11 +156,12 @@ def handle(args: argparse.Namespace) -> int:
             X, y, feature_names=names, sample_weight=weights, solver=args.solver,
             l2=args.l2, max_iter=args.max_iter, tol=args.tol,
             learning_rate=args.learning_rate, dtype=args.dtype, mesh=mesh,
-            process_local=processes > 1,
+            process_local=processes > 1, cov_type=args.cov_type, **extra,
         )  # fmt: skip
         del X
     if not dist.is_writer():
         return 0
+    fit_options.save(args, result, data)
     if args.json:
         out = result.to_dict()
         out.update(

@@ -12,10 +12,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from jaxlogloss.cli import bench, cv, fit, gradcheck, launch, run
+from jaxlogloss.cli import bench, cv, fit, gradcheck, launch, predict, run
 from jaxlogloss.cli.args import PROG, Parser, UsageError
 
-COMMANDS = (gradcheck, fit, cv, run, bench, launch)
+COMMANDS = (gradcheck, fit, cv, predict, run, bench, launch)
 
 
 def build_parser() -> argparse.ArgumentParser:

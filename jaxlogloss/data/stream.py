@@ -60,6 +60,7 @@ import numpy as np
 import pyarrow as pa
 
 from jaxlogloss.data.arguments import count, float_dtype
+from jaxlogloss.data.codebook import plan_encoding
 from jaxlogloss.data.encoding import (
     check_present,
     fill_labels,
@@ -141,6 +142,7 @@ class TableStream:
         self.has_weights = schema.weights is not None
         self._weights = schema.weights
         self._plan = schema.plan
+        self.encoding = plan_encoding(schema.plan)  # as TabularData.encoding
         self._types = schema.types
         self._columns = list(schema.types)  # features, target, weights
         self._files = schema.files
@@ -205,6 +207,7 @@ class TableStream:
             target=self.target,
             classes=self.classes,
             source=self.source,
+            encoding=self.encoding,
         )
 
     # ---------------------------------------------------------------- internal

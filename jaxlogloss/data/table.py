@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from jaxlogloss.data.arguments import float_dtype
+from jaxlogloss.data.codebook import plan_encoding
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.data.encoding import (
     decoded,
@@ -76,6 +77,9 @@ class TabularData:
     target: str
     classes: tuple
     source: str
+    #: per feature column (name, sorted levels or None): a reader's one-hot plan, kept
+    #: so that a saved model encodes new rows the same way (data/codebook.py)
+    encoding: Any = None
 
     def __post_init__(self) -> None:
         fn = "TabularData"
@@ -197,6 +201,7 @@ class TabularData:
             target=self.target,
             classes=self.classes,
             source=self.source,
+            encoding=self.encoding,
         )
 
     def split(
@@ -336,6 +341,7 @@ def read_table(
         target=target,
         classes=classes,
         source=origin.label,
+        encoding=plan_encoding(plan),
     )
 
 

@@ -36,7 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from jaxlogloss.data.codebook import codebook_of
 from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.fitting.covariance import CovSpec, check_cov_type, robust_meat
 from jaxlogloss.fitting.inference import coefficient_inference, unreported_inference
 from jaxlogloss.fitting.inputs import as_design
 from jaxlogloss.fitting.penalised import (
@@ -48,9 +50,11 @@ from jaxlogloss.fitting.penalised import (
 )
 from jaxlogloss.fitting.result import FitResult, fit_warnings
 from jaxlogloss.fitting.solve import EndPoint, run_solver
+from jaxlogloss.fitting.statistics import model_statistics
 from jaxlogloss.model.class_weight import class_weights
 from jaxlogloss.model.objective import Problem, prepare_problem
 from jaxlogloss.model.objectives import InMemoryObjective
+from jaxlogloss.model.offset import with_offset
 from jaxlogloss.model.params import LinearParams, linear_logits
 from jaxlogloss.model.scaling import feature_scaling, to_raw
 from jaxlogloss.model.streamed import (
@@ -154,6 +158,9 @@ def fit(
     batch_rows: int | None = None,
     row_range: tuple[int, int] | None = None,
     log: Callable[[str], None] | None = None,
+    offset: Any = None,
+    cov_type: str = "nonrobust",
+    groups: Any = None,
 ) -> FitResult:
     """Fit a binary logistic regression (see the module docstring).
 
@@ -194,6 +201,11 @@ def fit(
       row_range: the stream rows [start, stop) this process reads when several
         processes share the fit (each passes its own; the sums are added across them).
       log: called with one line about the passes over a stream (e.g. ``print``).
+      offset: optional (n,) known term added to every logit, z = X w + b + offset
+        (in memory, newton/lbfgs; :mod:`jaxlogloss.model.offset`).
+      cov_type: "nonrobust" (H^-1), "HC0" (sandwich) or "cluster" (cluster-robust);
+        :mod:`jaxlogloss.fitting.covariance`.
+      groups: with cov_type="cluster", one cluster label a row (n,).
     """
     fn = _CALLER.get()
     spec = resolve_penalty(fn, penalty, alpha, l1_ratio, l2)
@@ -232,6 +244,12 @@ def fit(
                 class_weight, row_major=solver in (*SOLVER_CLASSES, *PROXIMAL_SOLVERS),
             )  # fmt: skip
         spec = with_factors(fn, spec, penalty_factor, names)
+        if offset is not None:
+            objective = with_offset(fn, objective, offset, solver in SOLVER_CLASSES)
+        n_rows = None if local is None else int(local.targets.shape[0])
+        cov = check_cov_type(
+            fn, cov_type, groups, n_rows, objective, local, process_local
+        )
         start = time.perf_counter()
         if proximal:
             objective = objective.unpenalised()
@@ -243,7 +261,7 @@ def fit(
         seconds = time.perf_counter() - start
         result = _finish(
             objective, theta, kept, status, value, spec, names, confidence, solver,
-            max_iter, n_samples, proximal,
+            max_iter, n_samples, proximal, cov,
         )  # fmt: skip
     if log is not None and isinstance(objective, StreamedObjective):
         src = objective.source
@@ -254,7 +272,8 @@ def fit(
         tol=float(tol), grad_norm=float(grad_norm), n_samples=n_samples,
         seconds=seconds, loss_history=np.asarray(history), penalty=spec.name,
         alpha=spec.alpha, l1_ratio=spec.l1_ratio, kkt_violation=kkt,
-        penalty_factor=spec.penalty_factor, inference_note=spec.note, **result,
+        penalty_factor=spec.penalty_factor, inference_note=spec.note,
+        codebook=codebook_of(X, names), **result,
     )  # fmt: skip
 
 
@@ -367,9 +386,10 @@ def _separation_counts(
 def _finish(
     objective: Any, theta: Any, kept: EndPoint, status: str, value: float,
     spec: PenaltySpec, names: tuple[str, ...], confidence: float, solver: str,
-    max_iter: int, n_samples: int, proximal: bool,
+    max_iter: int, n_samples: int, proximal: bool, cov: CovSpec | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The one inference step: information, quasi-separation, statistics, warnings."""
+    cov = CovSpec() if cov is None else cov
     theta = jax.device_put(np.asarray(theta, objective.dtype))  # no XLA program
     if kept.hessian is not None:  # already at theta: no pass
         hess = np.asarray(kept.hessian, np.float64)
@@ -396,9 +416,14 @@ def _finish(
     counts = None
     if status == "separation" and isinstance(objective, InMemoryObjective):
         counts = tuple(int(c) for c in _separation_counts(params, objective.problem))
+    stats = model_statistics(
+        objective, theta, cov_type=cov.kind, dtype=np.dtype(objective.dtype).name,
+        n_groups=cov.n_groups or None,
+    )  # fmt: skip
     if spec.reports_std_err:
+        meat = robust_meat(objective, theta, cov, stats.nobs)
         inference = coefficient_inference(
-            params, information, scaling, names, confidence
+            params, information, scaling, names, confidence, meat=meat
         )
     else:
         inference = unreported_inference(params, names, confidence)
@@ -407,4 +432,5 @@ def _finish(
         coef=np.asarray(params.w, np.float64), inference=inference,
         log_loss=value - penalty, status=status,
         warnings=fit_warnings(status, solver, max_iter, n_samples, counts),
+        statistics=stats,
     )  # fmt: skip

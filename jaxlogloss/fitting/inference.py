@@ -58,18 +58,32 @@ def coefficient_inference(
     scaling: Scaling,
     feature_names: tuple[str, ...],
     confidence: float = 0.95,
+    meat: Any = None,
 ) -> Inference:
     """Statistics of binary log-loss coefficients ``params`` (raw scale) at the optimum.
 
     ``information`` is the Hessian of the summed penalised loss over the standardised
-    parameters at ``params`` (the observed information).
+    parameters at ``params`` (the observed information). With ``meat`` (the sum of
+    score outer products over the same parameters, :mod:`covariance`) the covariance
+    is the sandwich H^-1 M H^-1 instead of H^-1.
     """
     cov_std = _invert(np.asarray(information, np.float64))
+    if meat is not None:
+        cov_std = cov_std @ np.asarray(meat, np.float64) @ cov_std
     A = np.asarray(raw_jacobian(scaling), np.float64)
     cov = A @ cov_std @ A.T
     order = np.r_[len(feature_names), np.arange(len(feature_names))]  # intercept first
     cov = cov[np.ix_(order, order)]
     coef = np.r_[float(params.b), np.asarray(params.w, np.float64)]
+    names = ("intercept", *feature_names)
+    return inference_from_covariance(names, coef, cov, confidence)
+
+
+def inference_from_covariance(
+    names: tuple[str, ...], coef: Any, cov: Any, confidence: float = 0.95
+) -> Inference:
+    """The statistics of estimates ``coef`` named ``names`` with covariance ``cov``."""
+    coef, cov = np.asarray(coef, np.float64), np.asarray(cov, np.float64)
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, coef / se, np.inf * np.sign(coef))
@@ -78,7 +92,7 @@ def coefficient_inference(
     p = np.array([2 * normal.cdf(-abs(v)) if np.isfinite(v) else 0.0 for v in z])
     q = normal.inv_cdf(0.5 + confidence / 2)
     return Inference(
-        names=("intercept", *feature_names),
+        names=tuple(names),
         coef=coef,
         std_err=se,
         z=z,

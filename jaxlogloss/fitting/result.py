@@ -9,7 +9,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlogloss.fitting import model_tests
 from jaxlogloss.fitting.inference import Inference
+from jaxlogloss.fitting.statistics import ModelStatistics
 from jaxlogloss.model.params import LinearParams
 
 
@@ -27,6 +29,8 @@ class FitResult:
     L1/elastic-net fit. ``status`` is one of
     :data:`jaxlogloss.solvers.base.STATUSES` ("converged", "max_iter", "diverged",
     "separation", "stalled"; first-order solvers: the first three).
+    ``statistics`` holds llf, llnull, ... (properties ``llf``, ``aic``, ...);
+    ``codebook`` how a table's columns became the features (for ``save``/predict).
     """
 
     feature_names: tuple[str, ...]
@@ -51,6 +55,8 @@ class FitResult:
     kkt_violation: float | None = None
     penalty_factor: np.ndarray | None = None
     inference_note: str | None = None
+    statistics: ModelStatistics | None = None  # llf, llnull, ... (statistics.py)
+    codebook: Any = None  # how a table's columns became the features (codebook.py)
 
     @property
     def converged(self) -> bool:
@@ -59,6 +65,35 @@ class FitResult:
     @property
     def params(self) -> LinearParams:
         return LinearParams(jnp.asarray(self.coef), jnp.asarray(self.intercept))
+
+    def _stat(self, name: str) -> float:
+        return math.nan if self.statistics is None else getattr(self.statistics, name)
+
+    llf = property(lambda self: self._stat("llf"), doc="log-likelihood (a sum)")
+    llnull = property(lambda self: self._stat("llnull"), doc="intercept-only llf")
+    aic = property(lambda self: self._stat("aic"), doc="-2 llf + 2 k")
+    bic = property(lambda self: self._stat("bic"), doc="-2 llf + k log N")
+    pseudo_r2 = property(lambda self: self._stat("pseudo_r2"), doc="McFadden's R^2")
+
+    @property
+    def cov_type(self) -> str:
+        return "nonrobust" if self.statistics is None else self.statistics.cov_type
+
+    def wald_test(self, names: Any) -> model_tests.HypothesisTest:
+        """Wald chi-squared test that the coefficients ``names`` are all 0."""
+        return model_tests.wald_test(self, names)
+
+    def marginal_effects(
+        self, confidence: float | None = None
+    ) -> model_tests.MarginalEffects:
+        """Average marginal effects dP/dx_j with delta-method standard errors."""
+        return model_tests.marginal_effects(self, confidence)
+
+    def save(self, path: Any) -> None:
+        """Write the model as one JSON document (:func:`jaxlogloss.load_model`)."""
+        from jaxlogloss.fitting.persist import save_model
+
+        save_model(self, path)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary (non-finite numbers become None)."""
@@ -105,6 +140,12 @@ class FitResult:
             if self.kkt_violation is None
             else num(self.kkt_violation),
             "inference_note": self.inference_note,
+            "llf": num(self.llf),
+            "llnull": num(self.llnull),
+            "aic": num(self.aic),
+            "bic": num(self.bic),
+            "pseudo_r2": num(self.pseudo_r2),
+            "cov_type": self.cov_type,
         }
 
     def _penalty_words(self) -> str:
@@ -137,6 +178,9 @@ class FitResult:
             f"rows: {self.n_samples}   log-loss: {self.log_loss:.10g}   "
             f"-log-likelihood: {self.log_loss * self.n_samples:.6g}   "
             f"time: {self.seconds:.3f} s   CI level: {level}",
+            f"llf: {self.llf:.6g}   llnull: {self.llnull:.6g}   pseudo R2: "
+            f"{self.pseudo_r2:.4f}   AIC: {self.aic:.6g}   BIC: {self.bic:.6g}   "
+            f"covariance: {self.cov_type}",
             rule,
             head,
             "-" * len(head),
