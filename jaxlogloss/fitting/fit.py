@@ -50,7 +50,7 @@ from jaxlogloss.fitting.penalised import (
 )
 from jaxlogloss.fitting.result import FitResult, fit_warnings
 from jaxlogloss.fitting.solve import EndPoint, run_solver
-from jaxlogloss.fitting.statistics import model_statistics
+from jaxlogloss.fitting.statistics import logit_sums, model_statistics
 from jaxlogloss.model.class_weight import class_weights
 from jaxlogloss.model.objective import Problem, prepare_problem
 from jaxlogloss.model.objectives import InMemoryObjective
@@ -366,9 +366,16 @@ _scaling = jax.jit(feature_scaling)
 
 
 @jax.jit
-def _information(objective: InMemoryObjective, theta: jax.Array, aux: Any) -> jax.Array:
-    """The Hessian of the summed penalised loss over theta: the observed information."""
-    return objective.hessian(theta, aux) * objective.total_weight()
+def _information(
+    objective: InMemoryObjective, theta: jax.Array, aux: Any
+) -> tuple[jax.Array, Any]:
+    """The Hessian of the summed penalised loss over theta (the observed information)
+    and the model statistics' sums, in one program from the logits ``aux`` (formed
+    here when the solver kept none)."""
+    z = objective.logits(theta) if aux is None else aux
+    information = objective.hessian(theta, z) * objective.total_weight()
+    sums = None if objective.n_classes is not None else logit_sums(objective, z)
+    return information, sums
 
 
 @jax.jit
@@ -391,6 +398,7 @@ def _finish(
     """The one inference step: information, quasi-separation, statistics, warnings."""
     cov = CovSpec() if cov is None else cov
     theta = jax.device_put(np.asarray(theta, objective.dtype))  # no XLA program
+    sums = None  # the statistics' sums, when the information's program gives them
     if kept.hessian is not None:  # already at theta: no pass
         hess = np.asarray(kept.hessian, np.float64)
         information = hess * float(dist.to_host(objective.total_weight()))
@@ -398,7 +406,8 @@ def _finish(
         information = np.asarray(objective.hessian(theta), np.float64)
         information = information * objective.total_weight()
     else:
-        information = dist.to_host(_information(objective, theta, kept.aux))
+        information, sums = _information(objective, theta, kept.aux)
+        information = dist.to_host(information)
     if proximal:  # the objective is penalty-free: add the ridge part's curvature
         weight = float(dist.to_host(objective.total_weight()))
         information = information + ridge_information(spec, objective.scaling, weight)
@@ -417,7 +426,7 @@ def _finish(
     if status == "separation" and isinstance(objective, InMemoryObjective):
         counts = tuple(int(c) for c in _separation_counts(params, objective.problem))
     stats = model_statistics(
-        objective, theta, cov_type=cov.kind, dtype=np.dtype(objective.dtype).name,
+        objective, theta, sums, cov_type=cov.kind, dtype=np.dtype(objective.dtype).name,
         n_groups=cov.n_groups or None,
     )  # fmt: skip
     if spec.reports_std_err:

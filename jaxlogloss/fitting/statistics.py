@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.data.design import Design, FeatureMajor
+from jaxlogloss.data.design import Design, FeatureMajor, rmatvec
 from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.params import LinearParams, linear_logits
 
@@ -89,6 +89,23 @@ def _sums(
 _sums_jit = jax.jit(_sums, static_argnames="loss")
 
 
+def logit_sums(objective: Any, z: jax.Array) -> tuple[jax.Array, ...]:
+    """:func:`_sums` from the logits z (offset included) an evaluation kept: no pass
+    to form them, and the gradient of the mean slope is one X^T v (pure: jit it with
+    the inference Hessian, :func:`jaxlogloss.fitting.fit`)."""
+    spec = get_loss(objective.loss)
+    p = objective.problem
+    y = p.targets
+    c = jnp.ones_like(y) if p.sample_weight is None else p.sample_weight
+    curv, dcurv = jax.jvp(lambda t: spec.curvature(y, t), (z,), (jnp.ones_like(z),))
+    v = c * dcurv
+    grad = jnp.concatenate([jnp.sum(v)[None], rmatvec(p.X, v)])
+    return (
+        jnp.sum(c), jnp.sum(c * spec.value(y, z)), jnp.sum(c * y), jnp.sum(c * curv),
+        grad,
+    )  # fmt: skip
+
+
 @jax.jit
 def _null_intercept_llf(
     y: jax.Array, c: jax.Array, offset: jax.Array, b0: jax.Array
@@ -124,12 +141,20 @@ def _statistics(
     )  # fmt: skip
 
 
-def model_statistics(objective: Any, theta: Any, **info: Any) -> ModelStatistics:
+def model_statistics(
+    objective: Any, theta: Any, sums: Any = None, **info: Any
+) -> ModelStatistics:
     """The statistics at theta of an in-memory (one device or sharded) or streamed
-    binary objective: one pass over the rows. ``info``: ModelStatistics' descriptive
-    fields (cov_type, n_groups, dtype)."""
-    raw = objective.raw_params(jnp.asarray(theta, objective.dtype))
+    binary objective: one pass over the rows, or none when ``sums`` (from
+    :func:`logit_sums`) are given. ``info``: ModelStatistics' descriptive fields
+    (cov_type, n_groups, dtype)."""
     d = objective.n_features
+    if sums is not None and getattr(objective, "offset", None) is None:
+        totals = tuple(float(jax.device_get(v)) for v in sums[:4])
+        grad = np.asarray(jax.device_get(sums[4]), np.float64)
+        llnull = null_llf(totals[0], totals[2])
+        return _statistics(totals, grad, llnull, d, offset=False, **info)
+    raw = objective.raw_params(jnp.asarray(theta, objective.dtype))
     if hasattr(objective, "source"):  # a stream: add the batches' sums
         acc = np.zeros(4 + d + 1)
         for xt, y, c in objective.source.batches():

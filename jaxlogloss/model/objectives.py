@@ -232,6 +232,10 @@ class InMemoryObjective:
         h = self.hessian(theta, z) if order >= 2 else None
         return Evaluation(f, g, h, self._separated(z), z)
 
+    def logits(self, theta: Array) -> Array:
+        """z = X w + b at theta (raw parameters)."""
+        return linear_logits(self.raw_params(theta), self.problem.X)
+
     def hessian(self, theta: Array, aux: Any = None) -> Array:
         """The exact Hessian over theta: X~^T diag(c l'') X~ / sum c + the penalty's
         (binary losses: a blocked, centred Gram with no copy of X; multiclass: autodiff)."""
