@@ -14,6 +14,7 @@ with its L2 term; L1, elastic net, or any penalty with factors runs a proximal s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -195,14 +196,23 @@ def run_proximal(
     objective: Any, name: str, spec: PenaltySpec, tol: float, max_iter: int,
     to_host: Any,
 ) -> ProximalRun:  # fmt: skip
-    """Run proximal solver ``name`` from 0: compiled in memory, a host loop on a stream."""
+    """Run proximal solver ``name`` from 0: compiled in memory, a host loop on a stream.
+    In memory, unit weights and factors are passed as arrays, so every proximal fit of
+    one shape runs one compiled program."""
     dtype = objective.dtype
-    factors = spec.penalty_factor
+    factors = jnp.asarray(spec.factors(objective.n_features), dtype)
     solver = make_proximal_solver(
         name, jnp.asarray(tol, dtype), max_iter, jnp.asarray(spec.alpha, dtype),
-        jnp.asarray(spec.l1_ratio, dtype),
-        None if factors is None else jnp.asarray(factors, dtype),
+        jnp.asarray(spec.l1_ratio, dtype), factors,
     )  # fmt: skip
+    problem = getattr(objective, "problem", None)
+    if problem is not None and problem.sample_weight is None:
+        # unit weights and factors as arrays: every proximal fit of one shape runs
+        # the same compiled program (the weights cost one multiply a row)
+        ones = jnp.ones(problem.targets.shape[:1], dtype)
+        objective = dataclasses.replace(
+            objective, problem=problem._replace(sample_weight=ones)
+        )
     theta0 = jnp.zeros((objective.n_features + 1,), dtype)
     if objective.derivatives_with_value:  # a stream: the loop runs on the host
         state = minimise(solver, objective, theta0)

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 from jaxlogloss.model.objectives import Evaluation
 from jaxlogloss.solvers.base import (
     RUNNING,
+    STALLED,
     Iterate,
     advance,
     minimise,
@@ -160,6 +161,11 @@ class FISTA:
         )
         x, ev, ok = where_tree(restart, (x2, ev2, ok2), (x, ev, ok))
         iterate, kept = advance(it, x, with_violations(ev, x, lam), self.tol, ok)
+        # a step that met the decrease condition is no stall, even where F is flat
+        # to rounding (FISTA's violation need not fall every step): only a failed
+        # backtracking stops it
+        stalled = (iterate.status == STALLED) & ok
+        iterate = iterate._replace(status=jnp.where(stalled, RUNNING, iterate.status))
         grad = jnp.where(kept, ev.grad, state.grad)
         y, t = momentum_point(iterate.theta, it.theta, state.momentum, restart | ~kept)
         y_eval = f.evaluate(y, 1)
