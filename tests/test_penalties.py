@@ -323,3 +323,18 @@ def test_bad_arguments_are_named(kwargs, match):
     y = np.array([0.0, 1.0, 0.0, 1.0])
     with pytest.raises((ValueError, TypeError), match=match):
         jl.fit(X, y, **kwargs)
+
+
+def test_paired_gram_under_vmap_with_fewer_rows_than_a_block():
+    """Regression: the K-runs Gram under vmap failed for n < 64 (its block > n)."""
+    from jaxlogloss.data.gram import centered_gram
+
+    rng = np.random.default_rng([SEED, 40])
+    with enable_x64():
+        X = jnp.asarray(rng.standard_normal((40, 3)))
+        h = jnp.asarray(rng.random((4, 40)))
+        mean, scale = jnp.zeros(3), jnp.ones(3)
+        batched = jax.vmap(lambda c: centered_gram(X, c, mean, scale))(h)
+        for k in range(4):
+            want = (X.T * h[k]) @ X
+            np.testing.assert_allclose(batched[0][k], want, rtol=1e-12)

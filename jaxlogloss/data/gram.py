@@ -40,7 +40,7 @@ def _paired_grams(
     k = h.shape[0]
     rows, cols = np.triu_indices(d)
     pairs = len(rows)
-    block = int(max(64, min(n, PAIR_BLOCK_BYTES // (pairs * xt.dtype.itemsize))))
+    block = int(min(n, max(64, PAIR_BLOCK_BYTES // (pairs * xt.dtype.itemsize))))
     n_blocks, rest = divmod(n, block)
     mean_col = mean[:, None]
 
