@@ -34,7 +34,6 @@ from jaxlogloss.solvers.base import (
     STALLED,
     Iterate,
     advance,
-    minimise,
     start,
     static_field,
     where_tree,
@@ -42,7 +41,7 @@ from jaxlogloss.solvers.base import (
 from jaxlogloss.solvers.kkt import composite, l1_part, soft_threshold
 from jaxlogloss.solvers.prox_newton import (
     ProxNewtonResult,
-    proximal_result,
+    solve_with,
     with_violations,
 )
 
@@ -184,8 +183,5 @@ def fista_solve(
 ) -> ProxNewtonResult:
     """:func:`~jaxlogloss.solvers.prox_newton.prox_newton_solve`'s problem by FISTA
     (same arguments and result; pure, jit- and vmap-compatible)."""
-    solver = FISTA(
-        tol=jnp.asarray(tol, objective.dtype), max_iter=max_iter, alpha=alpha,
-        l1_ratio=l1_ratio, penalty_factor=penalty_factor,
-    )  # fmt: skip
-    return proximal_result(solver, objective, minimise(solver, objective, theta0))
+    options = dict(alpha=alpha, l1_ratio=l1_ratio, penalty_factor=penalty_factor)
+    return solve_with(FISTA, objective, theta0, tol, max_iter, options)
