@@ -118,6 +118,12 @@ def test_cv_scores_equal_fold_by_fold_paths(data, result):
                 np.testing.assert_allclose(result.fold_scores[r, k, j], ref, rtol=1e-7)
     means = result.fold_scores.mean(axis=1)
     r = int(np.argmin(means.min(axis=1)))  # the best l1_ratio
+    # the path on all rows, run in the same program as the folds
+    full = jl.fit_path(X, y, penalty="elasticnet", l1_ratio=RATIOS[r],
+                       alphas=result.alphas_all[r], sample_weight=np.ones(N))  # fmt: skip
+    np.testing.assert_allclose(result.path.coef, full.coef, atol=1e-9)
+    np.testing.assert_allclose(result.path.objective, full.objective, rtol=1e-12)
+    assert result.path.l1_ratio == RATIOS[r] and np.all(result.path.kkt < 1e-8)
     assert result.l1_ratio == RATIOS[r]
     np.testing.assert_allclose(result.alphas, result.alphas_all[r], rtol=0)
     np.testing.assert_allclose(result.mean_score, means[r], rtol=1e-12)
