@@ -213,6 +213,13 @@ def test_streamed_l1_equals_in_memory(stream_file):
     assert got.intercept == pytest.approx(ref.intercept, rel=1e-8)
     assert np.array_equal(got.coef == 0, ref.coef == 0)
     assert got.kkt_violation < 1e-8
+    # L2 through proximal Newton on the stream: the standard errors of the in-memory fit
+    ref2 = jl.fit(read_table(stream_file, target="y", dtype="float64"), penalty="l2",
+                  alpha=0.02, solver="prox_newton")  # fmt: skip
+    got2 = jl.fit(stream, penalty="l2", alpha=0.02, solver="prox_newton")
+    np.testing.assert_allclose(
+        got2.inference.std_err, ref2.inference.std_err, rtol=1e-8
+    )
 
 
 SHARDED = """

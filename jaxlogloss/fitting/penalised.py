@@ -182,7 +182,7 @@ class ProximalRun(NamedTuple):
     violation: float  # the largest KKT violation, standardised features
     kkt: float  # the same on the raw coefficients
     history: np.ndarray
-    hessian: Any  # the Hessian a stream's last pass kept (None in memory)
+    hessian: Any  # the loss's Hessian a stream's last pass kept (None in memory)
     aux: Any
 
 
@@ -221,11 +221,13 @@ def run_proximal(
         state, result = _minimise_compiled(solver, objective, theta0)
     it = jax.tree.map(to_host, state.iterate)
     k = int(it.n_iter)
+    hessian = getattr(state, "hessian", None)  # a stream's: of S, the ridge part in
+    if hessian is not None:
+        hessian = hessian - jnp.diag(solver.problem(objective).weights.mu)
     return ProximalRun(
         it.theta, STATUSES[int(result.status)], k, float(result.value),
         float(np.max(np.abs(it.grad))), float(to_host(result.kkt)),
-        np.asarray(it.loss_history)[: k + 1], getattr(state, "hessian", None),
-        getattr(state, "aux", None),
+        np.asarray(it.loss_history)[: k + 1], hessian, getattr(state, "aux", None),
     )  # fmt: skip
 
 
