@@ -122,10 +122,11 @@ def test_warm_started_scan_equals_cold_fits(data, l1_path):
 
 
 def test_screening_changes_nothing(data, l1_path):
-    X, y, sw = data
-    screened = jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=K,
-                           alpha_min_ratio=1e-3, screening=True)  # fmt: skip
-    np.testing.assert_allclose(screened.coef, l1_path.coef, atol=1e-8)
+    X, y, sw = data  # l1_path screens (the default)
+    plain = jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=K,
+                        alpha_min_ratio=1e-3, screening=False)  # fmt: skip
+    np.testing.assert_allclose(plain.coef, l1_path.coef, atol=1e-8)
+    assert np.array_equal(plain.coef == 0, l1_path.coef == 0)
 
 
 def test_l2_path_equals_sklearn(data):

@@ -219,7 +219,7 @@ def cv(
     seed: int = 0, sample_weight: Any = None, class_weight: Any = None,
     penalty_factor: Any = None, feature_names: Any = None, refit: bool = True,
     tol: float | None = None, max_iter: int = DEFAULT_MAX_ITER,
-    screening: bool = False, dtype: str = "float64",
+    screening: bool = True, dtype: str = "float64",
 ) -> CVResult:  # fmt: skip
     """Cross-validate a penalised logistic regression over an alpha grid.
 
