@@ -138,7 +138,7 @@ def test_l2_path_equals_sklearn(data):
     np.testing.assert_allclose(path.alphas[0], top / 1e-3, rtol=1e-12)
     for k in (1, 3):
         C = 1 / (sw.sum() * path.alphas[k])
-        sk = LogisticRegression(C=C, tol=1e-12, max_iter=100000)
+        sk = LogisticRegression(C=C, solver="newton-cholesky", tol=1e-12, max_iter=1000)
         sk.fit(X, y, sample_weight=sw)
         np.testing.assert_allclose(path.coef[k], sk.coef_[0], rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(path.intercept[k], sk.intercept_[0], atol=1e-6)
