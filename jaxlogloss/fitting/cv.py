@@ -32,18 +32,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlogloss.fitting.path import (
-    DEFAULT_MAX_ITER,
     PathResult,
+    check_max_iter,
+    path_method,
+    scaling_of,
+    solve_path,
+)
+from jaxlogloss.fitting.path_data import (
     check_penalty,
     check_penalty_factor,
     path_grid,
-    path_method,
     prepare_data,
-    solve_path,
 )
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import unravel
-from jaxlogloss.model.scaling import Scaling, feature_scaling, to_raw
+from jaxlogloss.model.scaling import Scaling, to_raw
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
 
@@ -218,7 +221,7 @@ def cv(
     alpha_min_ratio: float | None = None, folds: int = 5, scoring: str = "log_loss",
     seed: int = 0, sample_weight: Any = None, class_weight: Any = None,
     penalty_factor: Any = None, feature_names: Any = None, refit: bool = True,
-    tol: float | None = None, max_iter: int = DEFAULT_MAX_ITER,
+    tol: float | None = None, max_iter: int | None = None,
     screening: bool = True, dtype: str = "float64",
 ) -> CVResult:  # fmt: skip
     """Cross-validate a penalised logistic regression over an alpha grid.
@@ -256,6 +259,7 @@ def cv(
         d = data.X.shape[1]
         dt = data.targets.dtype
         factor = check_penalty_factor(fn, penalty_factor, d, dt)
+        method = path_method(penalty, penalty_factor, d)
         grids = np.stack(
             [
                 path_grid(fn, data, r, factor, alphas, n_alphas, alpha_min_ratio)
@@ -268,11 +272,11 @@ def cv(
         masks = (fold_of[None, :] != np.arange(-1, folds)[:, None]).astype(dt)
         tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
         problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
-        scaling = jax.jit(feature_scaling)(data.X, data.sample_weight)
+        scaling = scaling_of(data.X, data.sample_weight)
         scores, n_iter, status, value, kkt, w, b = compiled_cv(
             problem, scaling, data.score_weight, jnp.asarray(grids, dt),
             jnp.asarray(ratios, dt), factor, jnp.asarray(masks), jnp.asarray(tol, dt),
-            max_iter, path_method(penalty, penalty_factor), scoring, screening,
+            check_max_iter(fn, max_iter, method), method, scoring, screening,
         )  # fmt: skip
     scores = np.asarray(scores, np.float64)[:, 1:]
     mean = scores.mean(axis=1)
