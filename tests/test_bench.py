@@ -55,6 +55,7 @@ def test_quick_bench_schema_and_ratios(tmp_path, monkeypatch, capsys):
         "grad",
         "fit",
         "sweep",
+        "penalised",
         "memory",
     }
     assert r["device"]["platform"] == "cpu" and r["versions"]["jax"]
@@ -90,8 +91,14 @@ def test_quick_bench_schema_and_ratios(tmp_path, monkeypatch, capsys):
         assert isinstance(value, int | float) and math.isfinite(value) and value > 0, (
             where
         )
+    pen = r["penalised"]
+    assert pen["l1_path"]["ours"]["max_kkt"] < 1e-6
+    for name in ("skglm", "sklearn saga"):
+        if name in pen["l1_path"]:  # ours reaches the peer's objective to 1e-8
+            assert pen["l1_path"][name]["max_objective_gap"] <= 1e-8
     text = capsys.readouterr().out
     assert "memory ceiling" in text and "time to the optimum" in text
+    assert "penalised (2,000 x 8 float64" in text
 
 
 def test_bad_bench_arguments(capsys):

@@ -256,6 +256,57 @@ def bad_files(tmp_path_factory):
         (["ok.csv", "--target", "y", "--learning-rate", "0.1"], "--learning-rate"),
         (["builtin:nosuch"], "nosuch"),
         (["ok.csv", "--target", "y", "--features", "x,,z"], "--features"),
+        (
+            ["ok.csv", "--target", "y", "--penalty", "l3", "--alpha", "1"],
+            "--penalty: invalid choice: 'l3'",
+        ),
+        (["ok.csv", "--target", "y", "--penalty", "l1", "--alpha", "-1"], "--alpha"),
+        (
+            [
+                "ok.csv",
+                "--target",
+                "y",
+                "--penalty",
+                "elasticnet",
+                "--alpha",
+                "1",
+                "--l1-ratio",
+                "1.5",
+            ],
+            "--l1-ratio",
+        ),  # fmt: skip
+        (
+            [
+                "ok.csv",
+                "--target",
+                "y",
+                "--penalty",
+                "l1",
+                "--alpha",
+                "1",
+                "--class-weight",
+                "heavy",
+            ],
+            "--class-weight",
+        ),  # fmt: skip
+        (["ok.csv", "--target", "y", "--class-weight", "2=1"], "'2'"),
+        (
+            [
+                "ok.csv",
+                "--target",
+                "y",
+                "--penalty",
+                "l1",
+                "--alpha",
+                "1",
+                "--penalty-factor",
+                "q=0",
+            ],
+            "'q'",
+        ),  # fmt: skip
+        (["ok.csv", "--target", "y", "--penalty-factor", "x"], "--penalty-factor"),
+        (["ok.csv", "--target", "y", "--l2", "1", "--penalty", "l1"], "l2"),
+        (["ok.csv", "--target", "y", "--penalty", "none", "--alpha", "1"], "alpha"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_naming_the_culprit(
@@ -321,3 +372,44 @@ def test_solver_auto_with_a_learning_rate_is_a_usage_error(tmp_path, capsys):
         ["fit", str(path), "--target", "y", "--learning-rate", "0.1"], capsys
     )
     assert code == 2 and "--learning-rate" in err and "auto" in err
+
+
+def test_penalty_flags_equal_the_python_api(tmp_path, capsys):
+    """--penalty l1 --alpha --class-weight --penalty-factor: the JSON equals fit()'s
+    (200 x 5 float64: the shape tests/test_penalties.py compiles)."""
+    import jaxlogloss as jl
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((200, 5))
+    y = (rng.random(200) < 1 / (1 + np.exp(-X[:, 0] + X[:, 1]))).astype(int)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(5)])
+    frame["y"] = np.where(y == 1, "yes", "no")
+    path = tmp_path / "pen.csv"
+    frame.to_csv(path, index=False)
+    argv = ["fit", str(path), "--target", "y", "--penalty", "elasticnet", "--alpha",
+            "0.05", "--l1-ratio", "0.7", "--class-weight", "yes=2,no=1",
+            "--penalty-factor", "x0=0,x2=3"]  # fmt: skip
+    code, out, err = run([*argv, "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(out)
+    ref = jl.fit(X, y.astype(float), penalty="elasticnet", alpha=0.05, l1_ratio=0.7,
+                 class_weight={1: 2.0, 0: 1.0}, penalty_factor=[0, 1, 3, 1, 1])  # fmt: skip
+    np.testing.assert_allclose(
+        [res["coef"][f"x{j}"] for j in range(5)], ref.coef, rtol=1e-10, atol=1e-12
+    )
+    assert res["penalty"] == "elasticnet" and res["l1_ratio"] == 0.7
+    assert res["alpha"] == 0.05 and res["kkt_violation"] < 1e-8
+    assert res["penalty_factor"] == {
+        "x0": 0.0,
+        "x1": 1.0,
+        "x2": 3.0,
+        "x3": 1.0,
+        "x4": 1.0,
+    }
+    assert (
+        set(res["std_err"].values()) == {None}
+        and "not reported" in res["inference_note"]
+    )
+    code, out, _ = run(argv, capsys)
+    assert code == 0 and "elastic net penalty, alpha=0.05, l1_ratio=0.7" in out
+    assert "std err" not in out and "Note: standard errors are not reported" in out

@@ -17,21 +17,26 @@ from jaxlogloss.fitting.cv import (
 )
 from jaxlogloss.precision import enable_x64
 
-N, D, K, F = 200, 4, 6, 3
+# the shapes of tests/test_path.py: its compiled path programs serve these tests too
+N, D, K, F = 240, 5, 5, 3
+RATIOS = [0.5, 1.0]
 
 
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng([SEED, 13])
     X = rng.normal(size=(N, D))
-    y = rng.random(N) < 1 / (1 + np.exp(-(X @ np.array([1.2, -1.0, 0, 0]) - 0.8)))
+    w = np.array([1.2, -1.0, 0, 0, 0.3])
+    y = rng.random(N) < 1 / (1 + np.exp(-(X @ w - 0.8)))
     return X, y.astype(np.float64)
 
 
 @pytest.fixture(scope="module")
 def result(data):
+    """Elastic net at two l1_ratios: both run in one compiled program."""
     X, y = data
-    return jl.cv(X, y, penalty="l1", n_alphas=K, folds=F, seed=3)
+    return jl.cv(X, y, penalty="elasticnet", l1_ratio=RATIOS, n_alphas=K, folds=F,
+                 seed=3)  # fmt: skip
 
 
 def test_stratified_folds_keep_proportions_and_replay_by_seed():
@@ -84,12 +89,14 @@ def test_held_out_scores_equal_sklearn_metrics(rng):
         "roc_auc": roc_auc_score(y, z, sample_weight=h),
     }
     with enable_x64():
+        import jax
         import jax.numpy as jnp
 
+        score = jax.jit(held_out_score, static_argnames="scoring")
         xt = jl.FeatureMajor(jnp.asarray(X2.T))
         for scoring, value in expected.items():
-            got = held_out_score(xt, jnp.asarray(y), jnp.asarray(h),
-                                 jnp.array([1.0, 0, 0]), 0.0, scoring)  # fmt: skip
+            got = score(xt, jnp.asarray(y), jnp.asarray(h), jnp.array([1.0, 0, 0]),
+                        0.0, scoring=scoring)  # fmt: skip
             np.testing.assert_allclose(float(got), value, rtol=1e-12)
 
 
@@ -98,45 +105,48 @@ def test_cv_scores_equal_fold_by_fold_paths(data, result):
 
     X, y = data
     folds = stratified_folds(y, F, seed=3)
-    assert result.fold_scores.shape == (1, F, K)
-    for k in range(F):
-        train = folds != k
-        path = jl.fit_path(X[train], y[train], penalty="l1", alphas=result.alphas)
-        for j in range(0, K, 2):
-            z = X[~train] @ path.coef[j] + path.intercept[j]
-            ref = log_loss(y[~train], 1 / (1 + np.exp(-z)), labels=[0, 1])
-            np.testing.assert_allclose(result.fold_scores[0, k, j], ref, rtol=1e-7)
-    mean = result.fold_scores[0].mean(axis=0)
-    np.testing.assert_allclose(result.mean_score, mean, rtol=1e-12)
-    se = result.fold_scores[0].std(axis=0, ddof=1) / np.sqrt(F)
+    assert result.fold_scores.shape == (2, F, K) and result.alphas_all.shape == (2, K)
+    for r, ratio in enumerate(RATIOS):
+        for k in range(F):
+            train = folds != k  # a fold's fit: the rows of the other folds
+            path = jl.fit_path(X, y, penalty="elasticnet", l1_ratio=ratio,
+                               alphas=result.alphas_all[r],
+                               sample_weight=train.astype(float))  # fmt: skip
+            for j in range(0, K, 2):
+                z = X[~train] @ path.coef[j] + path.intercept[j]
+                ref = log_loss(y[~train], 1 / (1 + np.exp(-z)), labels=[0, 1])
+                np.testing.assert_allclose(result.fold_scores[r, k, j], ref, rtol=1e-7)
+    means = result.fold_scores.mean(axis=1)
+    r = int(np.argmin(means.min(axis=1)))  # the best l1_ratio
+    # the path on all rows, run in the same program as the folds
+    full = jl.fit_path(X, y, penalty="elasticnet", l1_ratio=RATIOS[r],
+                       alphas=result.alphas_all[r], sample_weight=np.ones(N))  # fmt: skip
+    np.testing.assert_allclose(result.path.coef, full.coef, atol=1e-9)
+    np.testing.assert_allclose(result.path.objective, full.objective, rtol=1e-12)
+    assert result.path.l1_ratio == RATIOS[r] and np.all(result.path.kkt < 1e-8)
+    assert result.l1_ratio == RATIOS[r]
+    np.testing.assert_allclose(result.alphas, result.alphas_all[r], rtol=0)
+    np.testing.assert_allclose(result.mean_score, means[r], rtol=1e-12)
+    se = result.fold_scores[r].std(axis=0, ddof=1) / np.sqrt(F)
     np.testing.assert_allclose(result.se_score, se, rtol=1e-12)
-    i, j = one_se_rule(result.alphas, mean, se, False)
+    i, j = one_se_rule(result.alphas, means[r], se, False)
     assert (result.alpha_min, result.alpha_1se) == (result.alphas[i], result.alphas[j])
     assert result.alpha_1se >= result.alpha_min
 
 
 def test_refit_equals_fit_at_alpha_min(data, result):
     X, y = data
-    ref = jl.fit(X, y, penalty="l1", alpha=result.alpha_min)
+    ref = jl.fit(X, y, penalty="elasticnet", alpha=result.alpha_min,
+                 l1_ratio=result.l1_ratio)  # fmt: skip
     np.testing.assert_allclose(result.coef, ref.coef, atol=1e-9)
     np.testing.assert_allclose(result.intercept, ref.intercept, atol=1e-9)
-
-
-def test_a_list_of_l1_ratios_picks_the_best(data):
-    X, y = data
-    res = jl.cv(X, y, penalty="elasticnet", l1_ratio=[0.2, 1.0], n_alphas=K, folds=F,
-                seed=3, refit=False)  # fmt: skip
-    assert res.fold_scores.shape == (2, F, K) and res.alphas_all.shape == (2, K)
-    best = [res.fold_scores[r].mean(axis=0).min() for r in range(2)]
-    assert res.l1_ratio == [0.2, 1.0][int(np.argmin(best))]
-    assert res.mean_score.min() == min(best)
 
 
 @pytest.fixture(scope="module")
 def csv(tmp_path_factory, data):
     X, y = data
     path = tmp_path_factory.mktemp("cv") / "d.csv"
-    rows = ["a,b,c,d,y"] + [
+    rows = ["a,b,c,d,e,y"] + [
         ",".join(map(str, [*x, int(t)])) for x, t in zip(X, y, strict=True)
     ]
     path.write_text("\n".join(rows) + "\n")
@@ -144,15 +154,18 @@ def csv(tmp_path_factory, data):
 
 
 def test_cli_json_has_exactly_the_keys(csv, capsys):
+    # the settings of the ``result`` fixture: the same compiled programs
     argv = ["cv", csv, "--target", "y", "--alphas", str(K), "--folds", str(F),
-            "--seed", "3", "--json"]  # fmt: skip
+            "--seed", "3", "--penalty", "elasticnet", "--l1-ratio", "0.5,1",
+            "--json"]  # fmt: skip
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {
         "alphas", "mean_score", "se_score", "alpha_min", "alpha_1se", "scoring",
         "coef", "intercept", "l1_ratio", "penalty",
     }  # fmt: skip
-    assert list(out["coef"]) == ["a", "b", "c", "d"] and out["penalty"] == "l1"
+    assert list(out["coef"]) == ["a", "b", "c", "d", "e"]
+    assert out["penalty"] == "elasticnet" and out["l1_ratio"] in RATIOS
     assert len(out["alphas"]) == K and out["scoring"] == "log_loss"
 
 

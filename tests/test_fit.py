@@ -183,6 +183,22 @@ def test_summary_table_and_json(rng):
     assert set(d["coef"]) == {"price", "ratio", "visits", "balance"}
     assert set(d["std_err"]) == {"intercept", "price", "ratio", "visits", "balance"}
     assert isinstance(d["intercept"], float) and isinstance(d["converged"], bool)
+    assert d["penalty"] == "none" and d["alpha"] == 0.0 and d["l2"] == 0.0
+    assert d["kkt_violation"] is None and d["inference_note"] is None
+    assert "Note:" not in text
+
+
+def test_l2_is_a_synonym_of_penalty_l2_alpha(rng):
+    X, y = badly_scaled(rng, n=300)
+    a = fit(X, y, l2=0.05)
+    b = fit(X, y, penalty="l2", alpha=0.05)
+    c = fit(X, y, alpha=0.05)  # alpha alone means penalty l2
+    for r in (a, b, c):
+        assert r.penalty == "l2" and r.alpha == 0.05 and r.l2 == 0.05
+        np.testing.assert_array_equal(r.coef, a.coef)
+    assert (
+        "L2 penalty, alpha=0.05" in a.summary() and "penalised objective" in a.summary()
+    )
 
 
 def test_float32_fit_is_close_to_float64(rng):
@@ -203,6 +219,11 @@ def test_float32_fit_is_close_to_float64(rng):
         (dict(max_iter=0), "max_iter must be an integer >= 1"),
         (dict(dtype="float16"), "dtype must be one of float32, float64"),
         (dict(feature_names=("a",)), "feature_names has 1 names but X has 4 columns"),
+        (dict(penalty="lasso", alpha=1.0), "penalty must be one of"),
+        (dict(penalty="l1", alpha=-1.0), "alpha must be a finite number >= 0"),
+        (dict(l2=1.0, penalty="l2", alpha=1.0), "l2= is a synonym"),
+        (dict(penalty="elasticnet", alpha=1.0, l1_ratio=-0.1), "l1_ratio must be"),
+        (dict(penalty="l1", alpha=1.0, solver="adam"), "needs solver one of"),
     ],
 )
 def test_bad_fit_settings(rng, kwargs, match):

@@ -8,7 +8,7 @@ from conftest import SEED
 from scipy.optimize import minimize
 
 import jaxlogloss as jl
-from jaxlogloss.fitting.path import alpha_grid
+from jaxlogloss.fitting.path_data import alpha_grid
 
 N, D = 240, 5
 K = 5  # every L1 / elastic-net path here has K points: one compiled program
@@ -122,10 +122,11 @@ def test_warm_started_scan_equals_cold_fits(data, l1_path):
 
 
 def test_screening_changes_nothing(data, l1_path):
-    X, y, sw = data
-    screened = jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=K,
-                           alpha_min_ratio=1e-3, screening=True)  # fmt: skip
-    np.testing.assert_allclose(screened.coef, l1_path.coef, atol=1e-8)
+    X, y, sw = data  # l1_path screens (the default)
+    plain = jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=K,
+                        alpha_min_ratio=1e-3, screening=False)  # fmt: skip
+    np.testing.assert_allclose(plain.coef, l1_path.coef, atol=1e-8)
+    assert np.array_equal(plain.coef == 0, l1_path.coef == 0)
 
 
 def test_l2_path_equals_sklearn(data):
@@ -137,21 +138,44 @@ def test_l2_path_equals_sklearn(data):
     np.testing.assert_allclose(path.alphas[0], top / 1e-3, rtol=1e-12)
     for k in (1, 3):
         C = 1 / (sw.sum() * path.alphas[k])
-        sk = LogisticRegression(C=C, tol=1e-12, max_iter=100000)
+        sk = LogisticRegression(C=C, solver="newton-cholesky", tol=1e-12, max_iter=1000)
         sk.fit(X, y, sample_weight=sw)
         np.testing.assert_allclose(path.coef[k], sk.coef_[0], rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(path.intercept[k], sk.intercept_[0], atol=1e-6)
 
 
+def test_wide_l2_path_runs_lbfgs_and_equals_sklearn(rng):
+    from sklearn.linear_model import LogisticRegression
+
+    from jaxlogloss.fitting.path import path_method
+
+    n, d = 150, 34  # d > 32: L-BFGS, the rule of fit's solver "auto"
+    X = rng.normal(size=(n, d))
+    y = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(float)
+    assert path_method("l2", None, d) == "lbfgs"
+    path = jl.fit_path(X, y, penalty="l2", n_alphas=K, alpha_min_ratio=1e-3)
+    # at the largest alphas L-BFGS may end "stalled" at the rounding floor
+    assert set(path.status) <= {"converged", "stalled"} and path.kkt.max() < 1e-8
+    for k in (2, 4):
+        sk = LogisticRegression(C=1 / (n * path.alphas[k]), solver="newton-cholesky",
+                                tol=1e-12, max_iter=1000).fit(X, y)  # fmt: skip
+        np.testing.assert_allclose(path.coef[k], sk.coef_[0], rtol=1e-6, atol=1e-8)
+
+
 def test_penalty_factors(data):
+    from sklearn.linear_model import LogisticRegression
+
     X, y, sw = data
     f = np.array([0.0, 1.0, 2.0, 1.0, 0.5])
     path = jl.fit_path(X, y, penalty="l1", sample_weight=sw, penalty_factor=f,
                        n_alphas=K)  # fmt: skip
-    c = sw / sw.sum()
-    score = np.abs(X.T @ (c * (y - np.sum(c * y))))
-    np.testing.assert_allclose(path.alphas[0], np.max(score[1:] / f[1:]), rtol=1e-12)
+    # alpha_max: the residual of the unpenalised fit on x0 (factor 0)
+    free = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000)
+    p0 = free.fit(X[:, :1], y, sample_weight=sw).predict_proba(X[:, :1])[:, 1]
+    score = np.abs(X.T @ (sw * (y - p0))) / sw.sum()
+    np.testing.assert_allclose(path.alphas[0], np.max(score[1:] / f[1:]), rtol=1e-6)
     assert path.coef[0, 0] != 0 and np.all(path.coef[0, 1:] == 0)  # x0 unpenalised
+    np.testing.assert_allclose(path.coef[0, 0], free.coef_[0, 0], rtol=1e-6)
     a = path.alphas[2]
     w_ref, b_ref = reference_fit(X, y, sw, a, 1.0, f)
     np.testing.assert_allclose(path.coef[2], w_ref, atol=2e-5)

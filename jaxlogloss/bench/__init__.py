@@ -15,14 +15,17 @@ medians of several repeats, fresh parameters every call:
    reach the best mean log-loss within ``1e-6`` relative, else "not comparable".
    Compilation is timed apart from the steady state.
 4. ``sweep``: an L2 path of K fits in one vmapped call against K sequential fits.
-5. ``memory``: peak resident memory of a fit, in a child process, over the bytes of X.
+5. ``penalised``: an L1 path, L1 and L2 cross-validation against skglm and
+   scikit-learn (saga path, ``LogisticRegressionCV``), with the objective gap at every
+   alpha (:mod:`jaxlogloss.bench.penalised`; 100,000 x 50, 20 alphas, 5 folds).
+6. ``memory``: peak resident memory of a fit, in a child process, over the bytes of X.
 
 Peers that are not installed are skipped with a note. Keys of ratios end in ``_ratio``
 or are named ``speedup``. :func:`run_bench` returns the JSON-able result.
 
 Modules: ``workload`` (the data, the reference loss), ``timing`` (timers, the
 bandwidth ceiling), ``peers`` (NumPy, scikit-learn, PyTorch), ``parts`` (gradient, fit,
-sweep), ``memory`` (peak memory), ``report`` (tables, plot), ``run`` (all of it).
+sweep), ``penalised`` (paths and CV), ``memory`` (peak memory), ``report`` (tables, plot), ``run`` (all of it).
 """
 
 from jaxlogloss.bench.memory import bench_memory as bench_memory

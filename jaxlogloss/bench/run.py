@@ -11,12 +11,15 @@ import numpy as np
 
 from jaxlogloss.bench.memory import bench_memory
 from jaxlogloss.bench.parts import bench_fit, bench_grad, bench_sweep
+from jaxlogloss.bench.penalised import bench_penalised, penalised_lines
 from jaxlogloss.bench.report import fit_table, grad_table, memory_line, sweep_line
 from jaxlogloss.bench.timing import memory_ceiling, select_device
 from jaxlogloss.bench.workload import make_data
 
 QUICK_SIZES = ((2_000, 10), (20_000, 20))
 DEFAULT_SIZES = ((10_000, 100), (100_000, 100), (1_000_000, 100))
+# the penalised rows: (n, d, alphas, folds), as the issue measures them
+PENALISED_SIZE, PENALISED_QUICK = (100_000, 50, 20, 5), (2_000, 8, 5, 3)
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -84,6 +87,9 @@ def run_bench(
         16 if quick else 256, 2_000 if quick else 20_000, 10 if quick else 20
     )
     log(sweep_line(result["sweep"]))
+    size = PENALISED_QUICK if quick else PENALISED_SIZE
+    result["penalised"] = bench_penalised(*size)
+    log(penalised_lines(result["penalised"]))
     result["memory"] = bench_memory(*sizes[-1])
     line = memory_line(result["memory"])
     if line is not None:

@@ -13,7 +13,9 @@ DESCRIPTION = (
     "time, GB/s, fraction of the ceiling and ratio to the two-pass floor; time to "
     "the optimum (Newton, L-BFGS, adam vs scikit-learn lbfgs / newton-cholesky, a "
     "NumPy gradient-descent loop, PyTorch L-BFGS; compile time apart); a vmapped "
-    "L2 path vs sequential scikit-learn fits; peak memory of a fit. Peers that "
+    "L2 path vs sequential scikit-learn fits; an L1 path, L1 and L2 cross-"
+    "validation vs skglm and scikit-learn (saga, LogisticRegressionCV) with the "
+    "objective gap at every alpha; peak memory of a fit. Peers that "
     "are not installed are skipped. For a GPU: pip install -e '.[cuda13]' and "
     "--device gpu."
 )

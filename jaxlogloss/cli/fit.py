@@ -34,14 +34,17 @@ DESCRIPTION = (
     "builtin:breast_cancer. Non-numeric feature columns are one-hot encoded "
     "with the first sorted level dropped (named col[level]). --l2 ALPHA "
     "minimises the mean log-loss + (ALPHA/2)||w||^2 with the intercept "
-    "unpenalised, i.e. scikit-learn's C = 1/(n * ALPHA). Bad input exits 2 with "
-    "one line on stderr."
+    "unpenalised, i.e. scikit-learn's C = 1/(n * ALPHA); --penalty l1|elasticnet "
+    "--alpha A [--l1-ratio R] adds A (R ||w||_1 + (1-R)/2 ||w||^2) instead "
+    "(glmnet's lambda = A, its alpha = R), fitted by proximal Newton. Bad input "
+    "exits 2 with one line on stderr."
 )
 
 
 def add_arguments(fit: argparse.ArgumentParser) -> None:
     """The flags of ``fit``."""
     from jaxlogloss.fitting import SOLVERS
+    from jaxlogloss.model.penalties import penalty_names
 
     fit.add_argument(
         "data", metavar="DATA", help="data file, directory or builtin:NAME"
@@ -67,8 +70,35 @@ def add_arguments(fit: argparse.ArgumentParser) -> None:
     fit.add_argument(
         "--l2",
         type=nonnegative_float,
-        default=0.0,
-        help="ALPHA of (ALPHA/2)||w||^2 on the mean log-loss; sklearn C = 1/(n*ALPHA)",
+        help="ALPHA of (ALPHA/2)||w||^2 on the mean log-loss; sklearn C = 1/(n*ALPHA) "
+        "(the same as --penalty l2 --alpha ALPHA)",
+    )
+    fit.add_argument(
+        "--penalty",
+        choices=penalty_names(),
+        help="none, l2, l1 or elasticnet (default: l2 with --alpha, else none)",
+    )
+    fit.add_argument(
+        "--alpha",
+        type=nonnegative_float,
+        help="penalty strength A >= 0 (glmnet's lambda; sklearn C = 1/(n*A))",
+    )
+    fit.add_argument(
+        "--l1-ratio",
+        type=unit_interval,
+        help="R in [0, 1] of --penalty elasticnet (default 0.5; glmnet's alpha)",
+    )
+    fit.add_argument(
+        "--class-weight",
+        metavar="balanced|VALUE=W,...",
+        help="weight rows by class: balanced (n / (2 n_k), as scikit-learn) or the "
+        "target values' weights, e.g. yes=3,no=1",
+    )
+    fit.add_argument(
+        "--penalty-factor",
+        metavar="COL=F,...",
+        help="per-feature penalty factors F >= 0 (0: unpenalised), glmnet's "
+        "penalty.factor; unnamed features keep 1",
     )
     fit.add_argument("--max-iter", type=int_at_least(1), help="iteration budget")
     fit.add_argument(
@@ -143,8 +173,9 @@ def handle(args: argparse.Namespace) -> int:
         data = _open(args, features, batch_rows=args.batch_rows)
         rows = own_rows(data.n_samples, processes)
         result = fit_stream(
-            data, solver=args.solver, l2=args.l2, max_iter=args.max_iter, tol=args.tol,
+            data, solver=args.solver, max_iter=args.max_iter, tol=args.tol,
             learning_rate=args.learning_rate, row_range=rows, cov_type=args.cov_type,
+            **penalty_options(args, data.classes),
         )  # fmt: skip
     else:
         data = read_rows(args, features, processes)
@@ -154,7 +185,7 @@ def handle(args: argparse.Namespace) -> int:
             names, weights = data.feature_names, data.sample_weight
         result = fit(
             X, y, feature_names=names, sample_weight=weights, solver=args.solver,
-            l2=args.l2, max_iter=args.max_iter, tol=args.tol,
+            **penalty_options(args, data.classes), max_iter=args.max_iter, tol=args.tol,
             learning_rate=args.learning_rate, dtype=args.dtype, mesh=mesh,
             process_local=processes > 1, cov_type=args.cov_type, **extra,
         )  # fmt: skip
@@ -172,6 +203,60 @@ def handle(args: argparse.Namespace) -> int:
         print(f"data: {data.source}   target: {data.target} (1 = {data.classes[1]!r})")
         print(result.summary())
     return 0
+
+
+def unit_interval(text: str) -> float:
+    """An argument type: a number in [0, 1]."""
+    value = nonnegative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
+def pairs(flag: str, text: str) -> dict[str, float]:
+    """``NAME=NUMBER,...`` as a dict; a usage error for anything else."""
+    out = {}
+    for item in text.split(","):
+        name, sep, number = item.partition("=")
+        try:
+            value = float(number) if sep and name.strip() else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise command_error(
+                "fit", f"{flag} expects NAME=NUMBER,..., got {item!r} in {text!r}"
+            )
+        out[name.strip()] = value
+    return out
+
+
+def penalty_options(args: argparse.Namespace, classes: Any) -> dict[str, Any]:
+    """The penalty and class-weight keyword arguments of ``fit`` from the flags
+    (target values in --class-weight mapped to the 0/1 labels of ``classes``)."""
+    options: dict[str, Any] = dict(
+        l2=args.l2, penalty=args.penalty, alpha=args.alpha, l1_ratio=args.l1_ratio
+    )
+    if args.penalty_factor is not None:
+        options["penalty_factor"] = pairs("--penalty-factor", args.penalty_factor)
+    weight = args.class_weight
+    if weight is not None and weight != "balanced":
+        if "=" not in weight:
+            raise command_error(
+                "fit",
+                f"--class-weight must be balanced or VALUE=W,..., got {weight!r}",
+            )
+        labels = {str(_plain(c)): k for k, c in enumerate(classes)}
+        weight = {}
+        for value, w in pairs("--class-weight", args.class_weight).items():
+            if value not in labels:
+                raise command_error(
+                    "fit",
+                    f"--class-weight names {value!r}, not a value of the target "
+                    f"({', '.join(labels)})",
+                )
+            weight[labels[value]] = w
+    options["class_weight"] = weight
+    return options
 
 
 def on_device(xt: np.ndarray) -> Any:

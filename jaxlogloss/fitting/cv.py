@@ -7,7 +7,8 @@ Fold k is not a copy of X: its training run is the path of
 mask), and its held-out rows are scored with the weights c * [fold == k]. One
 ``jax.vmap`` over the folds (and another over the l1_ratios) of that warm-started
 ``lax.scan`` is compiled once; under it the Newton Hessians of all folds are one GEMM
-(:mod:`jaxlogloss.data.gram`).
+(:mod:`jaxlogloss.data.gram`). One more run in the same vmap trains on every row: the
+path on all data (``CVResult.path``), as glmnet's ``cv.glmnet`` returns it.
 
 Scores (:data:`SCORINGS`; held-out rows weighted by the sample weights, not by class
 weights): ``log_loss`` and ``brier`` (lower is better), ``roc_auc`` (ties count 1/2)
@@ -31,17 +32,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlogloss.fitting.path import (
-    DEFAULT_MAX_ITER,
+    PathResult,
+    check_max_iter,
+    path_method,
+    scaling_of,
+    solve_path,
+)
+from jaxlogloss.fitting.path_data import (
     check_penalty,
     check_penalty_factor,
     path_grid,
-    path_method,
     prepare_data,
-    solve_path,
 )
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import unravel
-from jaxlogloss.model.scaling import Scaling, feature_scaling, to_raw
+from jaxlogloss.model.scaling import Scaling, to_raw
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
 
@@ -63,6 +68,9 @@ class CVResult:
       alphas_all: (R, K) each l1_ratio's grid.
       coef, intercept: the refit on all rows at alpha_min (raw features); fit: that
         FitResult. n_iter, status: (R, F, K) of the fold paths.
+      path: the chosen l1_ratio's path on all rows (a
+        :class:`~jaxlogloss.fitting.path.PathResult`), computed in the same program as
+        the folds.
     """
 
     alphas: np.ndarray
@@ -81,6 +89,7 @@ class CVResult:
     alphas_all: np.ndarray
     n_iter: np.ndarray
     status: np.ndarray
+    path: PathResult | None = None
     fit: Any = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,12 +186,14 @@ def compiled_cv(
     problem: Problem, scaling: Scaling, score_weight: Array, grids: Array,
     ratios: Array, factor: Array, train_masks: Array, tol: Array, max_iter: int,
     method: str, scoring: str, screening: bool = False,
-) -> tuple[Array, Array, Array]:  # fmt: skip
-    """Held-out scores (R, F, K), iterations and statuses of every fold's path: vmap
-    over the l1_ratios (R) of a vmap over the folds (F) of the path's scan."""
+) -> tuple[Any, ...]:  # fmt: skip
+    """Every run's path: a vmap over the l1_ratios (R) of a vmap over the training
+    masks (M) of the path's scan. Returns held-out scores, iterations, statuses,
+    objective values, KKT violations (R, M, K) and the raw coef (R, M, K, d) and
+    intercepts (R, M, K)."""
     d = factor.shape[0]
 
-    def one(ratio: Array, grid: Array, mask: Array) -> tuple[Array, Array, Array]:
+    def one(ratio: Array, grid: Array, mask: Array) -> tuple[Any, ...]:
         c = problem.sample_weight * mask
         ybar = jnp.sum(c * problem.targets) / jnp.sum(c)
         theta0 = jnp.zeros((d + 1,), grid.dtype).at[d].set(jnp.log(ybar / (1 - ybar)))
@@ -196,7 +207,9 @@ def compiled_cv(
             raw = to_raw(unravel(theta, d, None), scaling)
             return held_out_score(problem.X, problem.targets, h, raw.w, raw.b, scoring)
 
-        return jax.lax.map(score, out.theta), out.n_iter, out.status
+        raw = jax.vmap(lambda t: to_raw(unravel(t, d, None), scaling))(out.theta)
+        scores = jax.lax.map(score, out.theta)
+        return scores, out.n_iter, out.status, out.value, out.kkt, raw.w, raw.b
 
     folds = jax.vmap(one, in_axes=(None, None, 0))
     return jax.vmap(folds, in_axes=(0, 0, None))(ratios, grids, train_masks)
@@ -208,8 +221,8 @@ def cv(
     alpha_min_ratio: float | None = None, folds: int = 5, scoring: str = "log_loss",
     seed: int = 0, sample_weight: Any = None, class_weight: Any = None,
     penalty_factor: Any = None, feature_names: Any = None, refit: bool = True,
-    tol: float | None = None, max_iter: int = DEFAULT_MAX_ITER,
-    screening: bool = False, dtype: str = "float64",
+    tol: float | None = None, max_iter: int | None = None,
+    screening: bool = True, dtype: str = "float64",
 ) -> CVResult:  # fmt: skip
     """Cross-validate a penalised logistic regression over an alpha grid.
 
@@ -246,6 +259,7 @@ def cv(
         d = data.X.shape[1]
         dt = data.targets.dtype
         factor = check_penalty_factor(fn, penalty_factor, d, dt)
+        method = path_method(penalty, penalty_factor, d)
         grids = np.stack(
             [
                 path_grid(fn, data, r, factor, alphas, n_alphas, alpha_min_ratio)
@@ -253,16 +267,18 @@ def cv(
             ]
         )
         fold_of = stratified_folds(labels, folds, seed)
-        masks = (fold_of[None, :] != np.arange(folds)[:, None]).astype(dt)
+        # run 0 trains on every row (the path on all rows, as glmnet's cv fits it);
+        # run k >= 1 leaves fold k - 1 out
+        masks = (fold_of[None, :] != np.arange(-1, folds)[:, None]).astype(dt)
         tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
         problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
-        scaling = jax.jit(feature_scaling)(data.X, data.sample_weight)
-        scores, n_iter, status = compiled_cv(
+        scaling = scaling_of(data.X, data.sample_weight)
+        scores, n_iter, status, value, kkt, w, b = compiled_cv(
             problem, scaling, data.score_weight, jnp.asarray(grids, dt),
             jnp.asarray(ratios, dt), factor, jnp.asarray(masks), jnp.asarray(tol, dt),
-            max_iter, path_method(penalty, penalty_factor), scoring, screening,
+            check_max_iter(fn, max_iter, method), method, scoring, screening,
         )  # fmt: skip
-    scores = np.asarray(scores, np.float64)
+    scores = np.asarray(scores, np.float64)[:, 1:]
     mean = scores.mean(axis=1)
     se = scores.std(axis=1, ddof=1) / np.sqrt(folds)
     higher = SCORINGS[scoring]
@@ -273,6 +289,14 @@ def cv(
     r = int(np.argmax(picks) if higher else np.argmin(picks))
     i_min, i_1se = one_se_rule(grids[r], mean[r], se[r], higher)
     alpha_min = float(grids[r, i_min])
+    path = PathResult(
+        alphas=grids[r], coef=np.asarray(w[r, 0], np.float64),
+        intercept=np.asarray(b[r, 0], np.float64),
+        objective=np.asarray(value[r, 0], np.float64), n_iter=np.asarray(n_iter[r, 0]),
+        status=np.array(STATUSES)[np.asarray(status[r, 0])],
+        kkt=np.asarray(kkt[r, 0], np.float64), penalty=penalty, l1_ratio=ratios[r],
+        feature_names=data.feature_names,
+    )  # fmt: skip
     result = None
     coef, intercept = np.full(d, np.nan), float("nan")
     if refit:
@@ -287,8 +311,8 @@ def cv(
         alpha_1se=float(grids[r, i_1se]), l1_ratio=ratios[r], scoring=scoring,
         penalty=penalty, coef=coef, intercept=intercept,
         feature_names=data.feature_names, l1_ratios=tuple(ratios), fold_scores=scores,
-        alphas_all=grids, n_iter=np.asarray(n_iter),
-        status=np.array(STATUSES)[np.asarray(status)], fit=result,
+        alphas_all=grids, n_iter=np.asarray(n_iter)[:, 1:],
+        status=np.array(STATUSES)[np.asarray(status)[:, 1:]], path=path, fit=result,
     )  # fmt: skip
 
 

@@ -344,9 +344,10 @@ def _streamed_objective(
             f"{fn}: row_range must satisfy 0 <= start <= stop <= {stream.n_samples}, "
             f"got {row_range!r}"
         )
-    if jax.process_count() > 1 and solver in OPTIMIZERS:
+    if jax.process_count() > 1 and solver not in (*SOLVER_CLASSES, *PROXIMAL_SOLVERS):
         raise ValueError(
-            f"{fn}: with several processes stream with solver newton or lbfgs, got "
+            f"{fn}: with several processes stream with solver newton, lbfgs, "
+            f"prox_newton or fista, got "
             f"{solver!r} (a first-order step would need an all-reduce per batch)"
         )
     source = BatchSource(stream, start, stop, rows)

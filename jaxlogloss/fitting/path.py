@@ -19,7 +19,8 @@ point is solved by
 The path function is pure, so :mod:`jaxlogloss.fitting.cv` vmaps it over folds (0/1
 sample-weight masks on one X) and l1_ratios.
 
-Default grid (:func:`alpha_max`): alpha_max is the smallest alpha whose solution is all
+Default grid (:func:`jaxlogloss.fitting.path_data.alpha_max`, which also handles
+unpenalised features): alpha_max is the smallest alpha whose solution is all
 zeros,
 
     alpha_max = max_{j: f_j > 0} |x_j^T c (y - ybar_c)| / (sum c * l1_ratio * f_j),
@@ -27,22 +28,23 @@ zeros,
 and the grid is log-spaced from alpha_max down to ``alpha_min_ratio * alpha_max``
 (1e-4, or 1e-2 when d > n). For the pure L2 penalty (l1_ratio = 0) that formula is
 infinite: as glmnet does, the grid then uses l1_ratio = max(l1_ratio, 1e-3)
-(:data:`L2_RATIO_FLOOR`), i.e. alpha_max = 1000 times the lasso's, where every
+(``path_data.L2_RATIO_FLOOR``), i.e. alpha_max = 1000 times the lasso's, where every
 coefficient of the L2 fit is already near zero.
 
-Screening (``screening=True``, the sequential strong rule of Tibshirani et al. 2012):
+Screening (``screening=True``, the default; the sequential strong rule of Tibshirani et
+al. 2012):
 at alpha_k a feature with |grad_j(theta_{k-1})| < l1_ratio f_j (2 alpha_k - alpha_{k-1})
 is held at zero (its penalty factor raised so the prox step zeroes it); its KKT
 condition is checked at the solution and the point re-solved without screening where
-any screened feature violates it. On a fixed-shape compiled program the screened
-features still cost their share of every pass over X, so it only pays through fewer
-iterations; benchmarks/NOTES.md has the measurement.
+any screened feature violates it. The path is the same (tested); on a fixed-shape
+compiled program a screened feature still costs its share of every pass over X, but the
+proximal Newton's coordinate descent skips it: measured 1.9x faster on a 20-alpha path
+and 1.5x on 5-fold CV (20,000 x 50, benchmarks/NOTES.md).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -50,21 +52,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
-from jaxlogloss.model.objective import Problem, prepare_problem
-from jaxlogloss.model.objectives import InMemoryObjective, unravel
-from jaxlogloss.model.params import LinearParams, init_params, linear_logits
-from jaxlogloss.model.penalties import penalty_names, resolve_l1_ratio
-from jaxlogloss.model.scaling import Scaling, feature_scaling, to_raw
+from jaxlogloss.fitting.fit import AUTO_NEWTON_MAX_FEATURES
+from jaxlogloss.fitting.path_data import (
+    PathData,
+    check_penalty,
+    check_penalty_factor,
+    path_grid,
+    prepare_data,
+)
+from jaxlogloss.model.objective import Problem
+from jaxlogloss.model.objectives import InMemoryObjective, ravel, unravel
+from jaxlogloss.model.params import LinearParams, linear_logits
+from jaxlogloss.model.scaling import (
+    Scaling,
+    feature_scaling,
+    scaling_from_moments,
+    to_raw,
+    to_standardized,
+)
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES, minimise
-from jaxlogloss.solvers.newton import Newton
+from jaxlogloss.solvers.registry import make_solver
 
 Array = jax.Array
 
-L2_RATIO_FLOOR = 1e-3  # the grid's l1_ratio for a pure L2 path (glmnet's choice)
-DEFAULT_MAX_ITER = 100
 SCREEN_FACTOR = 1e12  # a screened feature's penalty factor: its prox step gives 0
 
 
@@ -96,118 +108,6 @@ class PathResult:
     def n_nonzero(self) -> np.ndarray:
         """(K,) the number of nonzero coefficients at each alpha."""
         return np.count_nonzero(self.coef, axis=1)
-
-
-class PathData(NamedTuple):
-    """Validated data of a path or a CV run, in compiled form (feature-major X)."""
-
-    X: FeatureMajor
-    targets: Array
-    sample_weight: Array  # the fit's weights: sample weights x class weights
-    feature_names: tuple[str, ...]
-    score_weight: Array  # the sample weights alone (held-out scores)
-
-
-def check_penalty(fn: str, penalty: Any, l1_ratio: Any) -> float:
-    """Validate the penalty (a registered one other than "none") and return the
-    l1_ratio it means: its fixed one (l1: 1, l2: 0), or the user's for "elasticnet"."""
-    known = [p for p in penalty_names() if p != "none"]
-    if penalty not in known:
-        names = ", ".join(repr(p) for p in known)
-        raise ValueError(f"{fn}: penalty must be one of {names}, got {penalty!r}")
-    return resolve_l1_ratio(penalty, l1_ratio, fn)
-
-
-def prepare_data(
-    fn: str,
-    X: Any,
-    y: Any,
-    *,
-    sample_weight: Any = None,
-    class_weight: Any = None,
-    feature_names: Any = None,
-    dtype: str = "float64",
-) -> PathData:
-    """Validate (X, y, weights) -- an (n, d) array or a TabularData -- and return them
-    feature-major, with the class weights multiplied into the sample weights."""
-    if dtype not in DEFAULT_TOL:
-        raise ValueError(f"{fn}: dtype must be one of float32, float64, got {dtype!r}")
-    if hasattr(X, "xt") and hasattr(X, "feature_names") and hasattr(X, "y"):
-        data = X
-        X, y = FeatureMajor(jnp.asarray(np.asarray(data.xt, dtype))), data.y
-        feature_names = tuple(data.feature_names)
-        if sample_weight is None:
-            sample_weight = data.sample_weight
-    elif y is None:
-        raise TypeError(f"{fn}: y is required unless X is a jaxlogloss.TabularData")
-    else:
-        arr = np.asarray(X)
-        if arr.ndim != 2:
-            raise ValueError(f"{fn}: X must be an (n, d) matrix, got shape {arr.shape}")
-        if not np.issubdtype(arr.dtype, np.floating) and arr.dtype.kind not in "iu":
-            raise TypeError(f"{fn}: X must be numeric, got dtype {arr.dtype}")
-        X = FeatureMajor(jnp.asarray(np.ascontiguousarray(arr.T, dtype)))
-    d = X.shape[1]
-    names = tuple(f"x{j}" for j in range(d)) if feature_names is None else feature_names
-    if len(names) != d:
-        raise ValueError(
-            f"{fn}: feature_names has {len(names)} names but X has {d} columns"
-        )
-    _, X, targets, sw, _ = prepare_problem(
-        fn, init_params(d, dtype=X.dtype), X, y, loss="log_loss",
-        sample_weight=sample_weight,
-    )  # fmt: skip
-    n = targets.shape[0]
-    sw = jnp.ones((n,), targets.dtype) if sw is None else sw
-    score_weight = sw
-    if class_weight is not None:
-        from jaxlogloss.model.class_weight import class_weights
-
-        mult = class_weights(np.asarray(targets), class_weight, fn)
-        sw = sw * jnp.asarray(mult, targets.dtype)
-    v.check_finite(fn, "X", X.xt)
-    return PathData(X, targets, sw, tuple(str(s) for s in names), score_weight)
-
-
-def check_penalty_factor(fn: str, penalty_factor: Any, d: int, dtype: Any) -> Array:
-    """(d,) non-negative finite penalty factors (ones when None)."""
-    if penalty_factor is None:
-        return jnp.ones((d,), dtype)
-    f = np.asarray(penalty_factor, dtype=np.float64)
-    if f.shape != (d,) or not np.all(np.isfinite(f)) or np.any(f < 0):
-        raise ValueError(
-            f"{fn}: penalty_factor must be {d} finite numbers >= 0, got "
-            f"{np.asarray(penalty_factor)!r}"
-        )
-    return jnp.asarray(f, dtype)
-
-
-@jax.jit
-def alpha_max(X: Any, targets: Array, c: Array, l1_ratio: Any, factor: Array) -> Array:
-    """The smallest alpha with all-zero coefficients (module docstring); features with
-    factor 0 are skipped (always free). l1_ratio below :data:`L2_RATIO_FLOOR` uses it."""
-    xt = X.xt if isinstance(X, FeatureMajor) else X.T
-    ybar = jnp.sum(c * targets) / jnp.sum(c)
-    score = jnp.abs(xt @ (c * (targets - ybar))) / jnp.sum(c)
-    ratio = jnp.maximum(l1_ratio, L2_RATIO_FLOOR)
-    per = jnp.where(factor > 0, score / jnp.where(factor > 0, factor, 1.0), 0.0)
-    return jnp.max(per) / ratio
-
-
-def alpha_grid(top: float, n_alphas: int, min_ratio: float) -> np.ndarray:
-    """n_alphas log-spaced from ``top`` down to ``min_ratio * top``."""
-    return top * np.logspace(0.0, math.log10(min_ratio), n_alphas)
-
-
-def check_alphas(fn: str, alphas: Any) -> np.ndarray:
-    """A user's grid: finite numbers >= 0, returned sorted decreasing."""
-    a = np.asarray(alphas, dtype=np.float64).ravel()
-    if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0):
-        raise ValueError(
-            f"{fn}: alphas must be a non-empty list of finite numbers >= 0, got "
-            f"{alphas!r}"
-        )
-    return np.sort(a)[::-1].copy()
 
 
 def smooth_gradient(problem: Problem, w: Array, b: Array) -> tuple[Array, Array]:
@@ -243,16 +143,23 @@ class PointResult(NamedTuple):
     kkt: Array
 
 
-def _newton_point(
+def _smooth_point(
     problem: Problem, scaling: Scaling, theta: Array, alpha: Array, l1_ratio: Array,
-    factor: Array, tol: Array, max_iter: int,
+    factor: Array, tol: Array, max_iter: int, solver: str = "newton",
 ) -> PointResult:  # fmt: skip
+    """Newton or L-BFGS at one alpha, on fit's scaling for this alpha (scale
+    sqrt(var + 4 alpha): :func:`~jaxlogloss.model.scaling.feature_scaling`); theta in
+    and out on the path's ``scaling``."""
     del l1_ratio, factor  # the smooth route: l1_ratio 0, unit factors
-    obj = InMemoryObjective(problem._replace(l2=alpha), scaling, "log_loss", "l2")
-    it = minimise(Newton(tol, max_iter), obj, theta).iterate
+    d = scaling.mean.shape[0]
+    own = scaling_from_moments(scaling.mean, jnp.square(scaling.scale), alpha)
+    start = ravel(to_standardized(to_raw(unravel(theta, d, None), scaling), own))
+    obj = InMemoryObjective(problem._replace(l2=alpha), own, "log_loss", "l2")
+    it = minimise(make_solver(solver, tol, max_iter), obj, start).iterate
     raw = obj.raw_params(it.theta)
     kkt = kkt_violation(problem, raw.w, raw.b, alpha, 0.0, jnp.ones_like(raw.w))
-    return PointResult(it.theta, it.value, it.n_iter, it.status, kkt)
+    back = ravel(to_standardized(raw, scaling))
+    return PointResult(back, it.value, it.n_iter, it.status, kkt)
 
 
 def _prox_point(
@@ -269,7 +176,13 @@ def _prox_point(
     return PointResult(out.theta, out.value, out.n_iter, out.status, out.kkt)
 
 
-POINT_SOLVERS = {"newton": _newton_point, "prox_newton": _prox_point}
+POINT_SOLVERS = {
+    "newton": _smooth_point,
+    "lbfgs": functools.partial(_smooth_point, solver="lbfgs"),
+    "prox_newton": _prox_point,
+}
+scaling_of = jax.jit(feature_scaling)  # one compiled program for every call
+MAX_ITER = {"newton": 100, "lbfgs": 1000, "prox_newton": 100}  # per point, by method
 
 
 def solve_path(
@@ -290,7 +203,7 @@ def solve_path(
 
     def body(carry: tuple[Array, Array], alpha: Array) -> tuple[Any, PointResult]:
         theta, prev_alpha = carry
-        if screening:
+        if screening and method == "prox_newton":  # nothing to screen for Newton
             out = _screened_point(
                 point, problem, scaling, theta, alpha, prev_alpha, l1_ratio, factor,
                 tol, max_iter,
@@ -347,9 +260,21 @@ def compiled_path(
     return raw.w, raw.b, out
 
 
-def path_method(penalty: str, penalty_factor: Any) -> str:
-    """Newton for a plain L2 path (smooth), proximal Newton otherwise."""
-    return "newton" if penalty == "l2" and penalty_factor is None else "prox_newton"
+def path_method(penalty: str, penalty_factor: Any, d: int) -> str:
+    """A plain L2 path is smooth: Newton for d <= 32 features, L-BFGS above (the
+    measured rule of ``fit``'s solver "auto"); proximal Newton otherwise."""
+    if penalty == "l2" and penalty_factor is None:
+        return "newton" if d <= AUTO_NEWTON_MAX_FEATURES else "lbfgs"
+    return "prox_newton"
+
+
+def check_max_iter(fn: str, max_iter: Any, method: str) -> int:
+    """The iteration budget per point (None: the method's default)."""
+    if max_iter is None:
+        return MAX_ITER[method]
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"{fn}: max_iter must be an integer >= 1, got {max_iter!r}")
+    return max_iter
 
 
 def start_point(data: PathData, scaling: Scaling) -> Array:
@@ -375,8 +300,8 @@ def fit_path(
     penalty_factor: Any = None,
     feature_names: Any = None,
     tol: float | None = None,
-    max_iter: int = DEFAULT_MAX_ITER,
-    screening: bool = False,
+    max_iter: int | None = None,
+    screening: bool = True,
     dtype: str = "float64",
 ) -> PathResult:
     """Fit a penalised logistic regression at every alpha of a decreasing grid.
@@ -392,7 +317,8 @@ def fit_path(
         label -> weight (multiplied into sample_weight).
       penalty_factor: (d,) per-feature factors f_j >= 0 (0: unpenalised).
       tol: each point's stopping tolerance (default 1e-10 float64, 1e-5 float32).
-      max_iter: iterations per point. screening: the strong rule (module docstring).
+      max_iter: iterations per point (default 100; 1000 for L-BFGS).
+      screening: the strong rule (module docstring).
       dtype: "float64" or "float32".
     """
     fn = "fit_path"
@@ -406,17 +332,15 @@ def fit_path(
         factor = check_penalty_factor(fn, penalty_factor, d, data.targets.dtype)
         grid = path_grid(fn, data, ratio, factor, alphas, n_alphas, alpha_min_ratio)
         tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
-        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-            raise ValueError(
-                f"{fn}: max_iter must be an integer >= 1, got {max_iter!r}"
-            )
+        method = path_method(penalty, penalty_factor, d)
+        max_iter = check_max_iter(fn, max_iter, method)
         problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
-        scaling = jax.jit(feature_scaling)(data.X, data.sample_weight)
+        scaling = scaling_of(data.X, data.sample_weight)
         dt = data.targets.dtype
         w, b, out = compiled_path(
             problem, scaling, start_point(data, scaling), jnp.asarray(grid, dt),
-            jnp.asarray(ratio, dt), factor, jnp.asarray(tol, dt), max_iter,
-            path_method(penalty, penalty_factor), screening,
+            jnp.asarray(ratio, dt), factor, jnp.asarray(tol, dt), max_iter, method,
+            screening,
         )  # fmt: skip
         return PathResult(
             alphas=grid,
@@ -430,28 +354,3 @@ def fit_path(
             l1_ratio=ratio,
             feature_names=data.feature_names,
         )
-
-
-def path_grid(
-    fn: str, data: PathData, l1_ratio: float, factor: Array, alphas: Any,
-    n_alphas: int, alpha_min_ratio: float | None,
-) -> np.ndarray:  # fmt: skip
-    """The user's grid (checked, sorted decreasing) or the default one."""
-    if alphas is not None:
-        return check_alphas(fn, alphas)
-    if isinstance(n_alphas, bool) or not isinstance(n_alphas, int) or n_alphas < 1:
-        raise ValueError(f"{fn}: n_alphas must be an integer >= 1, got {n_alphas!r}")
-    n, d = data.X.shape
-    if alpha_min_ratio is None:
-        alpha_min_ratio = 1e-2 if d > n else 1e-4
-    if not (isinstance(alpha_min_ratio, int | float) and 0 < alpha_min_ratio <= 1):
-        raise ValueError(
-            f"{fn}: alpha_min_ratio must be in (0, 1], got {alpha_min_ratio!r}"
-        )
-    top = float(alpha_max(data.X, data.targets, data.sample_weight, l1_ratio, factor))
-    if not top > 0:
-        raise ValueError(
-            f"{fn}: alpha_max is 0 (no penalised feature is correlated with y); "
-            "pass alphas"
-        )
-    return alpha_grid(top, n_alphas, float(alpha_min_ratio))

@@ -14,6 +14,7 @@ with its L2 term; L1, elastic net, or any penalty with factors runs a proximal s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -181,7 +182,7 @@ class ProximalRun(NamedTuple):
     violation: float  # the largest KKT violation, standardised features
     kkt: float  # the same on the raw coefficients
     history: np.ndarray
-    hessian: Any  # the Hessian a stream's last pass kept (None in memory)
+    hessian: Any  # the loss's Hessian a stream's last pass kept (None in memory)
     aux: Any
 
 
@@ -195,14 +196,23 @@ def run_proximal(
     objective: Any, name: str, spec: PenaltySpec, tol: float, max_iter: int,
     to_host: Any,
 ) -> ProximalRun:  # fmt: skip
-    """Run proximal solver ``name`` from 0: compiled in memory, a host loop on a stream."""
+    """Run proximal solver ``name`` from 0: compiled in memory, a host loop on a stream.
+    In memory, unit weights and factors are passed as arrays, so every proximal fit of
+    one shape runs one compiled program."""
     dtype = objective.dtype
-    factors = spec.penalty_factor
+    factors = jnp.asarray(spec.factors(objective.n_features), dtype)
     solver = make_proximal_solver(
         name, jnp.asarray(tol, dtype), max_iter, jnp.asarray(spec.alpha, dtype),
-        jnp.asarray(spec.l1_ratio, dtype),
-        None if factors is None else jnp.asarray(factors, dtype),
+        jnp.asarray(spec.l1_ratio, dtype), factors,
     )  # fmt: skip
+    problem = getattr(objective, "problem", None)
+    if problem is not None and problem.sample_weight is None:
+        # unit weights and factors as arrays: every proximal fit of one shape runs
+        # the same compiled program (the weights cost one multiply a row)
+        ones = jnp.ones(problem.targets.shape[:1], dtype)
+        objective = dataclasses.replace(
+            objective, problem=problem._replace(sample_weight=ones)
+        )
     theta0 = jnp.zeros((objective.n_features + 1,), dtype)
     if objective.derivatives_with_value:  # a stream: the loop runs on the host
         state = minimise(solver, objective, theta0)
@@ -211,11 +221,13 @@ def run_proximal(
         state, result = _minimise_compiled(solver, objective, theta0)
     it = jax.tree.map(to_host, state.iterate)
     k = int(it.n_iter)
+    hessian = getattr(state, "hessian", None)  # a stream's: of S, the ridge part in
+    if hessian is not None:
+        hessian = hessian - jnp.diag(solver.problem(objective).weights.mu)
     return ProximalRun(
         it.theta, STATUSES[int(result.status)], k, float(result.value),
         float(np.max(np.abs(it.grad))), float(to_host(result.kkt)),
-        np.asarray(it.loss_history)[: k + 1], getattr(state, "hessian", None),
-        getattr(state, "aux", None),
+        np.asarray(it.loss_history)[: k + 1], hessian, getattr(state, "aux", None),
     )  # fmt: skip
 
 

@@ -31,9 +31,9 @@ import jax.numpy as jnp
 from jaxlogloss.model.objectives import Evaluation
 from jaxlogloss.solvers.base import (
     RUNNING,
+    STALLED,
     Iterate,
     advance,
-    minimise,
     start,
     static_field,
     where_tree,
@@ -41,7 +41,7 @@ from jaxlogloss.solvers.base import (
 from jaxlogloss.solvers.kkt import composite, l1_part, soft_threshold
 from jaxlogloss.solvers.prox_newton import (
     ProxNewtonResult,
-    proximal_result,
+    solve_with,
     with_violations,
 )
 
@@ -160,6 +160,11 @@ class FISTA:
         )
         x, ev, ok = where_tree(restart, (x2, ev2, ok2), (x, ev, ok))
         iterate, kept = advance(it, x, with_violations(ev, x, lam), self.tol, ok)
+        # a step that met the decrease condition is no stall, even where F is flat
+        # to rounding (FISTA's violation need not fall every step): only a failed
+        # backtracking stops it
+        stalled = (iterate.status == STALLED) & ok
+        iterate = iterate._replace(status=jnp.where(stalled, RUNNING, iterate.status))
         grad = jnp.where(kept, ev.grad, state.grad)
         y, t = momentum_point(iterate.theta, it.theta, state.momentum, restart | ~kept)
         y_eval = f.evaluate(y, 1)
@@ -178,8 +183,5 @@ def fista_solve(
 ) -> ProxNewtonResult:
     """:func:`~jaxlogloss.solvers.prox_newton.prox_newton_solve`'s problem by FISTA
     (same arguments and result; pure, jit- and vmap-compatible)."""
-    solver = FISTA(
-        tol=jnp.asarray(tol, objective.dtype), max_iter=max_iter, alpha=alpha,
-        l1_ratio=l1_ratio, penalty_factor=penalty_factor,
-    )  # fmt: skip
-    return proximal_result(solver, objective, minimise(solver, objective, theta0))
+    options = dict(alpha=alpha, l1_ratio=l1_ratio, penalty_factor=penalty_factor)
+    return solve_with(FISTA, objective, theta0, tol, max_iter, options)

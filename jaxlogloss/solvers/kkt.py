@@ -80,8 +80,8 @@ def l1_part(theta: Array, lam: Array) -> Array:
 
 
 def soft_threshold(x: Array, t: Array) -> Array:
-    """sign(x) max(|x| - t, 0): the proximal map of t |.| (exact zeros)."""
-    return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0)
+    """sign(x) max(|x| - t, 0): the proximal map of t |.| (exact, positive zeros)."""
+    return jnp.where(jnp.abs(x) > t, x - jnp.sign(x) * t, jnp.zeros_like(x))
 
 
 def kkt_violations(theta: Array, grad: Array, lam: Array) -> Array:

@@ -210,6 +210,14 @@ def proximal_result(solver: Any, objective: Any, state: Any) -> ProxNewtonResult
     return ProxNewtonResult(it.theta, it.n_iter, it.status, it.value, kkt)
 
 
+def solve_with(
+    cls: Any, objective: Any, theta0: Array, tol: Any, max_iter: int, options: dict
+) -> ProxNewtonResult:
+    """Run proximal solver class ``cls`` (its elastic net in ``options``) from theta0."""
+    solver = cls(jnp.asarray(tol, objective.dtype), max_iter, **options)
+    return proximal_result(solver, objective, minimise(solver, objective, theta0))
+
+
 def prox_newton_solve(
     objective: Any,
     theta0: Array,
@@ -245,8 +253,5 @@ def prox_newton_solve(
     >>> int(res.status), bool(res.theta[1] == 0)
     (1, True)
     """
-    solver = ProxNewton(
-        tol=jnp.asarray(tol, objective.dtype), max_iter=max_iter, alpha=alpha,
-        l1_ratio=l1_ratio, penalty_factor=penalty_factor,
-    )  # fmt: skip
-    return proximal_result(solver, objective, minimise(solver, objective, theta0))
+    options = dict(alpha=alpha, l1_ratio=l1_ratio, penalty_factor=penalty_factor)
+    return solve_with(ProxNewton, objective, theta0, tol, max_iter, options)

@@ -34,12 +34,6 @@ def _penalty(ctx: Context, claim_id: str) -> dict:
     return out
 
 
-def _path(ctx: Context, claim_id: str):  # noqa: ANN202
-    from jaxlogloss.fitting.path import fit_path
-
-    return fit_path(ctx.train_data, n_alphas=N_ALPHAS, **_penalty(ctx, claim_id))
-
-
 def _cv(ctx: Context, claim_id: str):  # noqa: ANN202
     from jaxlogloss.fitting.cv import cv
 
@@ -53,7 +47,7 @@ def _cv(ctx: Context, claim_id: str):  # noqa: ANN202
 def r1_path(ctx: Context) -> ClaimResult:
     from jaxlogloss.experiments.path_figures import draw_path
 
-    path = _path(ctx, "R1")
+    path = _cv(ctx, "R1").path  # the path on all rows, run with the folds
     nnz = path.n_nonzero
     first_in = int(np.argmax(nnz > 0))
     passed = (
@@ -129,8 +123,8 @@ def r3_support_recovery(ctx: Context) -> ClaimResult:
         )
     truth = sparse_coefficients(data.d, data.seed)
     support = set(np.flatnonzero(truth).tolist())
-    path = _path(ctx, "R3")
     res = _cv(ctx, "R3")
+    path = res.path
     nonzero = path.coef != 0
     # each feature's entry: the largest alpha at which it is nonzero (inf: never)
     entry = np.where(nonzero.any(axis=0), np.argmax(nonzero, axis=0), np.inf)
