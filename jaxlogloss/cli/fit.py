@@ -69,6 +69,12 @@ def add_arguments(fit: argparse.ArgumentParser) -> None:
         default=0.0,
         help="ALPHA of (ALPHA/2)||w||^2 on the mean log-loss; sklearn C = 1/(n*ALPHA)",
     )
+    fit.add_argument(
+        "--firth",
+        action="store_true",
+        help="Firth's penalised likelihood (l + 1/2 log det I): finite estimates and "
+        "standard errors under separation (in memory; not with --l2 or --stream)",
+    )
     fit.add_argument("--max-iter", type=int_at_least(1), help="iteration budget")
     fit.add_argument(
         "--tol",
@@ -135,6 +141,10 @@ def handle(args: argparse.Namespace) -> int:
     features = feature_list(args)
     mesh = join(args)
     processes = jax.process_count()
+    if args.firth and (args.stream or args.l2 > 0):
+        flag = "--stream" if args.stream else "--l2"
+        raise command_error("fit", f"--firth cannot be combined with {flag}: Firth's "
+                            "penalty needs every row in memory and no other penalty")  # fmt: skip
     if args.stream:
         data = _open(args, features, batch_rows=args.batch_rows)
         rows = own_rows(data.n_samples, processes)
@@ -152,7 +162,7 @@ def handle(args: argparse.Namespace) -> int:
             X, y, feature_names=names, sample_weight=weights, solver=args.solver,
             l2=args.l2, max_iter=args.max_iter, tol=args.tol,
             learning_rate=args.learning_rate, dtype=args.dtype, mesh=mesh,
-            process_local=processes > 1,
+            process_local=processes > 1, method="firth" if args.firth else "ml",
         )  # fmt: skip
         del X
     if not dist.is_writer():

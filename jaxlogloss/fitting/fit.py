@@ -39,6 +39,7 @@ from jax.sharding import Mesh
 
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.fitting.firth import check_method, firth_result
 from jaxlogloss.fitting.inference import coefficient_inference, unreported_inference
 from jaxlogloss.fitting.penalised import (
     PenaltySpec,
@@ -155,6 +156,7 @@ def fit(
     batch_rows: int | None = None,
     row_range: tuple[int, int] | None = None,
     log: Callable[[str], None] | None = None,
+    method: str = "ml",
 ) -> FitResult:
     """Fit a binary logistic regression (see the module docstring).
 
@@ -195,9 +197,16 @@ def fit(
       row_range: the stream rows [start, stop) this process reads when several
         processes share the fit (each passes its own; the sums are added across them).
       log: called with one line about the passes over a stream (e.g. ``print``).
+      method: "ml" (maximum likelihood, penalised as asked) or "firth" (Firth's
+        penalised likelihood l + 1/2 log det I, :mod:`jaxlogloss.fitting.firth`:
+        finite under separation; in memory, no other penalty).
     """
     fn = _CALLER.get()
     spec = resolve_penalty(fn, penalty, alpha, l1_ratio, l2)
+    firth = check_method(
+        fn, method, stream=is_stream(X), mesh=mesh, penalty=spec.name,
+        alpha=spec.alpha, penalty_factor=penalty_factor, solver=solver,
+    )  # fmt: skip
     proximal = spec.proximal or penalty_factor is not None or solver in PROXIMAL_SOLVERS
     if proximal:
         solver = proximal_solver_name(fn, solver, spec)
@@ -234,6 +243,13 @@ def fit(
             )  # fmt: skip
         spec = with_factors(fn, spec, penalty_factor, names)
         start = time.perf_counter()
+        if firth:
+            fields = firth_result(objective, names, n_samples, tol, max_iter,
+                                  confidence)  # fmt: skip
+            return FitResult(
+                **fields, l2=0.0, tol=float(tol), n_samples=n_samples,
+                seconds=time.perf_counter() - start,
+            )  # fmt: skip
         if proximal:
             objective = objective.unpenalised()
         theta, status, n_iter, value, grad_norm, history, kept, kkt = run_solver(

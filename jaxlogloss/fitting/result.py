@@ -51,6 +51,7 @@ class FitResult:
     kkt_violation: float | None = None
     penalty_factor: np.ndarray | None = None
     inference_note: str | None = None
+    method: str = "ml"
 
     @property
     def converged(self) -> bool:
@@ -105,10 +106,13 @@ class FitResult:
             if self.kkt_violation is None
             else num(self.kkt_violation),
             "inference_note": self.inference_note,
+            "method": self.method,
         }
 
     def _penalty_words(self) -> str:
         """'maximum likelihood' or the penalty, e.g. 'L1 penalty, alpha=0.01'."""
+        if self.method == "firth":
+            return "Firth's penalised likelihood"
         if self.penalty == "none" or self.alpha == 0:
             return "maximum likelihood"
         words = {"l2": "L2", "l1": "L1", "elasticnet": "elastic net"}[self.penalty]
@@ -178,7 +182,8 @@ def fit_warnings(
         return (
             f"the classes are (quasi-)separable{counts} while ||w|| keeps growing, so "
             "the maximum-likelihood estimate does not exist (coefficients and standard "
-            "errors are not meaningful); add an L2 penalty, e.g. --l2 1e-3 (l2=1e-3)",
+            "errors are not meaningful); add an L2 penalty, e.g. --l2 1e-3 (l2=1e-3), or "
+            "use Firth's penalised likelihood, --firth (method='firth')",
         )
     if status == "max_iter":
         return (
