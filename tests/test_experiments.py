@@ -74,7 +74,7 @@ def test_quick_run_writes_every_file_and_every_claim_passes(quick_results):
                 assert (folder / target).exists(), target
         assert f"{path.stem}/report.md" in index
         assert not [p for p in folder.rglob(".*") if p.is_file()], "temp files left"
-    assert "18 of 18 claim checks passed" in index
+    assert "21 of 21 claim checks passed" in index
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ under complete and quasi-complete separation.
 The iteration is logistf's (Heinze & Schemper 2002) with Newton's step where it is
 safe: beta <- beta + H^-1 U* with H = -Hessian of l* (``jax.hessian``; logistf's
 I^-1 U* where H is not positive definite), each coordinate's step capped at 5,
-halved until l* does not decrease; on standardised
+halved until l* does not decrease (beyond rounding); on standardised
 features (Jeffreys' prior is invariant: l* changes by a constant under the change of
 parameters, so the optimum maps back exactly). It stops when ||U*||_inf / sum(c) <= tol,
 the same scale as ``fit``'s other solvers.
@@ -34,6 +34,7 @@ stream or a mesh is refused with an error naming that limitation.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -162,6 +163,9 @@ def _solve(
 
     def body(s: FirthState) -> FirthState:
         step = _direction(s.theta, s.score, xs, y, c)
+        # a decrease below l*'s rounding is no decrease: near the optimum Newton's
+        # steps change l* by less than that and must not be halved away
+        slack = 64 * jnp.finfo(xs.dtype).eps * (1 + jnp.abs(s.value))
         step = step * jnp.minimum(1.0, MAX_STEP / jnp.max(jnp.abs(step)))
 
         def halve(carry: tuple) -> tuple:
@@ -172,7 +176,7 @@ def _solve(
 
         def worse(carry: tuple) -> Array:
             _, k, v, _ = carry
-            return ((v < s.value) | ~jnp.isfinite(v)) & (k < MAX_HALVINGS)
+            return ((v < s.value - slack) | ~jnp.isfinite(v)) & (k < MAX_HALVINGS)
 
         v0, g0 = value_and_score(s.theta + step, xs, y, c)
         step, k, value, score = lax.while_loop(worse, halve, (step, 0, v0, g0))
@@ -224,29 +228,38 @@ def firth_solve(
     xt: Array, y: Array, c: Array | None, scaling: Scaling, tol: float, max_iter: int
 ) -> FirthFit:
     """Maximise l* on feature-major data ``xt`` (d, n) with labels ``y`` in {0, 1}."""
-    xs = _design(jnp.asarray(xt), scaling)
-    dtype = xs.dtype
-    y = jnp.asarray(y, dtype)
-    c = jnp.ones_like(y) if c is None else jnp.asarray(c, dtype)
-    extra = padding(y.shape[0])  # rows of weight 0: one compiled loop for nearby n
-    xs = jnp.pad(xs, ((0, 0), (0, extra)))
-    y, c = jnp.pad(y, (0, extra)), jnp.pad(c, (0, extra))
-    theta0 = jnp.zeros((xs.shape[0],), dtype)
-    history0 = jnp.full((max_iter,), jnp.nan, dtype)
-    s = _solve(xs, y, c, theta0, jnp.asarray(tol, dtype), jnp.asarray(max_iter),
-               history0)  # fmt: skip
+    xt = jnp.asarray(xt)
+    c = jnp.ones(xt.shape[1], xt.dtype) if c is None else jnp.asarray(c, xt.dtype)
+    extra = padding(xt.shape[1])  # rows of weight 0: one compiled loop for nearby n
+    xs, y, c = _padded(xt, jnp.asarray(y, xt.dtype), c, scaling, extra)
+    s = _solve(xs, y, c, jnp.zeros((xs.shape[0],), xs.dtype),
+               jnp.asarray(tol, xs.dtype), jnp.asarray(max_iter),
+               jnp.full((max_iter,), jnp.nan, xs.dtype))  # fmt: skip
+    info, loglik, total = _at_optimum(s.theta, xs, y, c)
     n_iter = int(s.n_iter)
-    total = float(jnp.sum(c))
     return FirthFit(
         theta=np.asarray(s.theta, np.float64),
-        information=np.asarray(fisher_information(s.theta, xs, c), np.float64),
-        log_likelihood=float(log_likelihood(s.theta, xs, y, c)),
+        information=np.asarray(info, np.float64),
+        log_likelihood=float(loglik),
         penalised=float(s.value),
-        score_norm=float(jnp.max(jnp.abs(s.score))) / total,
+        score_norm=float(jnp.max(jnp.abs(s.score)) / total),
         n_iter=n_iter,
         status=STATUS_NAMES[int(s.status)],
         history=np.asarray(s.history[:n_iter], np.float64),
     )
+
+
+@functools.partial(jax.jit, static_argnames="extra")
+def _padded(xt: Array, y: Array, c: Array, scaling: Scaling, extra: int) -> tuple:
+    """X~ standardised (p, n + extra), y and c, padded with ``extra`` rows of weight 0."""
+    xs = jnp.pad(_design(xt, scaling), ((0, 0), (0, extra)))
+    return xs, jnp.pad(y, (0, extra)), jnp.pad(c, (0, extra))
+
+
+@jax.jit
+def _at_optimum(theta: Array, xs: Array, y: Array, c: Array) -> tuple:
+    """I(theta), l(theta) and sum(c)."""
+    return fisher_information(theta, xs, c), log_likelihood(theta, xs, y, c), c.sum()
 
 
 def firth_result(
