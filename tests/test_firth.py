@@ -99,9 +99,11 @@ def test_firth_equals_the_numpy_modified_score_iteration(data, weighted):
 
 def test_frequency_weights_equal_repeated_rows(data):
     X, y, c = data
+    X, y, c = X[:24], y[:24], c[:24]  # <= 64 rows repeated: one compiled Firth loop
     reps = c.astype(int)
     a = jl.fit(X, y, sample_weight=c, method="firth")
     b = jl.fit(np.repeat(X, reps, axis=0), np.repeat(y, reps), method="firth")
+    assert len(b.coef) == 3 and reps.sum() <= 64
     np.testing.assert_allclose(a.coef, b.coef, rtol=1e-8)
     np.testing.assert_allclose(a.inference.std_err, b.inference.std_err, rtol=1e-8)
 
@@ -126,8 +128,8 @@ def test_finite_estimates_and_std_errors_under_separation(data, kind):
     X, _, _ = data
     y = (X[:, 0] > 0).astype(float)
     if kind == "quasi-complete":  # two rows on the boundary with both labels
-        X = np.vstack([X, [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
-        y = np.r_[y, 0.0, 1.0]
+        X, y = X.copy(), y.copy()
+        X[:2], y[:2] = 0.0, [0.0, 1.0]
     ml = jl.fit(X, y)
     if kind == "complete":
         assert ml.status == "separation"
@@ -190,3 +192,28 @@ def test_cli_firth_on_separable_data(data, tmp_path, capsys, monkeypatch):
     )
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "--firth cannot be combined with --l2" in err
+
+
+def test_profile_intervals_cut_the_penalised_profile_at_the_chi2_level():
+    # the 2x2 table of the docs (a zero cell): beta = (b0, b1); with b1 fixed at an end
+    # the penalised log-likelihood maximised over b0 by SciPy must sit chi2_1(0.95)/2
+    # below its maximum, on both sides, and the interval is asymmetric
+    optimize = pytest.importorskip("scipy.optimize")
+    x = np.r_[np.zeros(8), np.ones(4)]
+    y = np.r_[np.ones(5), np.zeros(3), np.ones(4)]
+    ci = jl.firth_profile_intervals(x[:, None], y)
+    Xt = np.column_stack([x, np.ones_like(x)])
+
+    def pll(beta):
+        z = Xt @ beta
+        p = _sigmoid(z)
+        info = Xt.T @ ((p * (1 - p))[:, None] * Xt)
+        return np.sum(y * z - np.logaddexp(0, z)) + 0.5 * np.linalg.slogdet(info)[1]
+
+    top = pll(np.array([ci.estimate[1], ci.estimate[0]]))
+    for v in (ci.low[1], ci.high[1]):
+        best = optimize.minimize_scalar(lambda b0, v=v: -pll(np.array([v, b0])))
+        assert 2 * (top + best.fun) == pytest.approx(3.841458820694124, abs=1e-6)
+    assert ci.low[1] < ci.estimate[1] < ci.high[1]
+    assert ci.high[1] - ci.estimate[1] > ci.estimate[1] - ci.low[1]  # asymmetric
+    assert ci.names == ("intercept", "x0") and np.all(np.isfinite(ci.low))

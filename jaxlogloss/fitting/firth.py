@@ -24,9 +24,10 @@ parameters, so the optimum maps back exactly). It stops when ||U*||_inf / sum(c)
 the same scale as ``fit``'s other solvers.
 
 Standard errors are logistf's: the inverse of the Fisher information I(beta_hat) at the
-Firth estimate (the penalty's own curvature, O(1) against I's O(n), left out). Profile
-penalised-likelihood intervals (logistf's default) are not computed: the intervals
-reported are Wald intervals from those standard errors.
+Firth estimate (the penalty's own curvature, O(1) against I's O(n), left out). The
+intervals ``fit`` reports are Wald intervals from those standard errors;
+:func:`jaxlogloss.fitting.firth_profile.firth_profile_intervals` computes the profile
+penalised-likelihood intervals (logistf's default) on request.
 
 Firth needs every row in one place (its penalty couples all rows through I^-1): a
 stream or a mesh is refused with an error naming that limitation.
@@ -55,7 +56,7 @@ MAX_HALVINGS = 30
 FIRTH_NOTE = (
     "Firth's penalised likelihood (l + 1/2 log det I): std err, z, P>|z| and Wald "
     "intervals from the inverse Fisher information at the Firth estimate, as logistf "
-    "reports them (profile-likelihood intervals are not computed)"
+    "reports them (profile-likelihood intervals: firth_profile_intervals)"
 )
 
 
