@@ -17,7 +17,9 @@ estimator fits the symmetrised data [X; -X] with labels [y; 1 - y] and the same 
 Since l(1 - y, -z) = l(y, z), that objective at (w, b) is the mean of the original one
 at (w, b) and at (w, -b): convex and even in b, so (w, 0) is a minimiser whenever (w, b)
 is, and w minimises the no-intercept objective exactly (same alpha: the mean is
-unchanged). It costs a fit on 2n rows.
+unchanged). It costs a fit on 2n rows; ``fit_result_`` is then the fit of the
+symmetrised data, whose standard errors (the information of 2n rows) are not the
+no-intercept model's.
 
 Binary only: a target with more than two classes raises a ValueError (the estimator's
 tags say so: ``classifier_tags.multi_class = False``).
