@@ -77,7 +77,7 @@ def _budgets(steps: int) -> np.ndarray:
 def _penalised_fits(X: np.ndarray, y: np.ndarray, l2: float) -> tuple:
     from jaxlogloss.fitting.fit import fit
 
-    return fit(X, y, method="firth"), fit(X, y, l2=l2), fit(X, y)
+    return fit(X, y, method="firth"), fit(X, y, l2=l2)
 
 
 def _l2_bound(alpha: float) -> float:
@@ -142,7 +142,7 @@ def f2_firth_and_l2_finite(ctx: Context) -> ClaimResult:
     _needs_separable(ctx, "F2")
     sep = ctx.config.separation
     X, y = xy(ctx)
-    firth, ridge, _ = _penalised_fits(X, y, sep.l2)
+    firth, ridge = _penalised_fits(X, y, sep.l2)
     norms, _ = _descent(X, y, sep.steps, sep.learning_rate)
     ml_norm = float(norms[-1])
     nf, nr = float(np.linalg.norm(firth.coef)), float(np.linalg.norm(ridge.coef))
@@ -200,7 +200,7 @@ def f3_shrinking_margin(ctx: Context) -> ClaimResult:
     ml_norm, ml_loss = np.asarray(norms[:, -1]), np.asarray(losses[:, -1])
     firth_norm, firth_se, ridge_norm, ok = [], [], [], True
     for s in sets:
-        firth, ridge, _ = _penalised_fits(np.asarray(s.X), np.asarray(s.y), sep.l2)
+        firth, ridge = _penalised_fits(np.asarray(s.X), np.asarray(s.y), sep.l2)
         firth_norm.append(float(np.linalg.norm(firth.coef)))
         firth_se.append(float(np.max(firth.inference.std_err)))
         ridge_norm.append(float(np.linalg.norm(ridge.coef)))
