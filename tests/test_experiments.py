@@ -225,7 +225,11 @@ def test_bad_overrides_and_missing_config(tmp_path, capsys):
 def test_claim_ids_come_from_the_claims_registration():
     from jaxlogloss.experiments.claims import CLAIMS, claim, claim_ids
 
-    expected = (*(f"R{i}" for i in range(1, 5)), *(f"S{i}" for i in range(1, 14)))
+    expected = (
+        *(f"F{i}" for i in range(1, 4)),
+        *(f"R{i}" for i in range(1, 5)),
+        *(f"S{i}" for i in range(1, 14)),
+    )
     assert CLAIM_IDS == claim_ids() == expected
     assert CLAIMS["S3"].__name__ == "s3_mse_nonconvex"
     with pytest.raises(ValueError, match="'S3' is already registered"):
