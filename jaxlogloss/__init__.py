@@ -16,7 +16,8 @@ The public API, in the order data flows through it:
 * metrics: :func:`accuracy`, :func:`roc_auc`, :func:`brier_score`,
   :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`evaluate`;
 * training and solvers: :func:`make_optimizer`, :func:`train`, :func:`sweep`,
-  :func:`fit` (Newton/IRLS, L-BFGS, first-order) with :class:`FitResult`;
+  :func:`fit` (Newton/IRLS, L-BFGS, first-order; ``method="firth"``) with
+  :class:`FitResult`, :func:`firth_profile_intervals`;
 * regularisation: :func:`fit_path` (:class:`PathResult`), :func:`cv`
   (:class:`CVResult`);
 * statistics: :func:`lr_test`, :func:`load_model` (``FitResult.save``);
@@ -31,6 +32,9 @@ from jaxlogloss.data.design import FeatureMajor as FeatureMajor
 from jaxlogloss.data.design import feature_major as feature_major
 from jaxlogloss.fitting.cv import CVResult as CVResult
 from jaxlogloss.fitting.cv import cv as cv
+from jaxlogloss.fitting.firth_profile import (
+    firth_profile_intervals as firth_profile_intervals,
+)
 from jaxlogloss.fitting.fit import FitResult as FitResult
 from jaxlogloss.fitting.fit import fit as fit
 from jaxlogloss.fitting.fit import fit_stream as fit_stream
@@ -129,6 +133,7 @@ __all__ = [
     "evaluate",
     "expected_calibration_error",
     "feature_major",
+    "firth_profile_intervals",
     "fit",
     "fit_path",
     "fit_stream",

@@ -74,7 +74,7 @@ def test_quick_run_writes_every_file_and_every_claim_passes(quick_results):
                 assert (folder / target).exists(), target
         assert f"{path.stem}/report.md" in index
         assert not [p for p in folder.rglob(".*") if p.is_file()], "temp files left"
-    assert "18 of 18 claim checks passed" in index
+    assert "21 of 21 claim checks passed" in index
 
 
 @pytest.mark.slow
@@ -101,6 +101,10 @@ def test_claim_numbers_are_the_evidence(quick_results):
     assert claims["R1"]["numbers"]["nonzero"][0] == 0
     assert claims["R1"]["numbers"]["max_kkt"] <= 1e-6
     assert claims["R2"]["numbers"]["alpha_1se"] >= claims["R2"]["numbers"]["alpha_min"]
+    f1, f3 = claims["F1"]["numbers"], claims["F3"]["numbers"]
+    assert all(b > a for a, b in zip(f1["norm_w"], f1["norm_w"][1:], strict=False))
+    assert f1["log_loss"][-1] < f1["log_loss"][0] / 100
+    assert all(f < m for f, m in zip(f3["firth_norm_w"], f3["ml_norm_w"], strict=True))
     r3 = claims["R3"]["numbers"]
     assert r3["first_to_enter"] == r3["true_support"]
     assert set(r3["true_support"]) <= set(r3["support_at_alpha_1se"])
@@ -138,7 +142,7 @@ def write(tmp_path: Path, text: str) -> Path:
     [
         (
             "[trian]\nsteps = 3\n",
-            "unknown key 'trian'; expected one of: title, data, model, loss, optimizer, train, sweep, metrics, figures, claims",
+            "unknown key 'trian'; expected one of: title, data, model, loss, optimizer, train, sweep, separation, metrics, figures, claims",
         ),
         ("[train]\nstep = 3\n", "unknown key 'train.step'; expected one of: steps"),
         ("[train]\nsteps = 'many'\n", "train.steps must be an integer, got 'many'"),
@@ -154,7 +158,10 @@ def write(tmp_path: Path, text: str) -> Path:
             "[data]\nsource = 'file'\npath = 'nope.csv'\ntarget = 'y'\n",
             "nope.csv' does not exist",
         ),
-        ("claims = ['S14']\n", "claims must be a list of claim ids R1..R4, S1..S13"),
+        (
+            "claims = ['S14']\n",
+            "claims must be a list of claim ids F1..F3, R1..R4, S1..S13",
+        ),
         (
             "[loss]\npenalty = 'l3'\n",
             "loss.penalty must be one of none, l2, l1, elasticnet",
@@ -218,7 +225,11 @@ def test_bad_overrides_and_missing_config(tmp_path, capsys):
 def test_claim_ids_come_from_the_claims_registration():
     from jaxlogloss.experiments.claims import CLAIMS, claim, claim_ids
 
-    expected = (*(f"R{i}" for i in range(1, 5)), *(f"S{i}" for i in range(1, 14)))
+    expected = (
+        *(f"F{i}" for i in range(1, 4)),
+        *(f"R{i}" for i in range(1, 5)),
+        *(f"S{i}" for i in range(1, 14)),
+    )
     assert CLAIM_IDS == claim_ids() == expected
     assert CLAIMS["S3"].__name__ == "s3_mse_nonconvex"
     with pytest.raises(ValueError, match="'S3' is already registered"):

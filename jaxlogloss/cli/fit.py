@@ -100,6 +100,12 @@ def add_arguments(fit: argparse.ArgumentParser) -> None:
         help="per-feature penalty factors F >= 0 (0: unpenalised), glmnet's "
         "penalty.factor; unnamed features keep 1",
     )
+    fit.add_argument(
+        "--firth",
+        action="store_true",
+        help="Firth's penalised likelihood (l + 1/2 log det I): finite estimates and "
+        "standard errors under separation (in memory; not with --l2 or --stream)",
+    )
     fit.add_argument("--max-iter", type=int_at_least(1), help="iteration budget")
     fit.add_argument(
         "--tol",
@@ -169,6 +175,10 @@ def handle(args: argparse.Namespace) -> int:
     features, extra = fit_options.extra_columns(args, features)
     mesh = join(args)
     processes = jax.process_count()
+    if args.firth and (args.stream or args.l2 > 0):
+        flag = "--stream" if args.stream else "--l2"
+        raise command_error("fit", f"--firth cannot be combined with {flag}: Firth's "
+                            "penalty needs every row in memory and no other penalty")  # fmt: skip
     if args.stream:
         data = _open(args, features, batch_rows=args.batch_rows)
         rows = own_rows(data.n_samples, processes)
@@ -187,7 +197,8 @@ def handle(args: argparse.Namespace) -> int:
             X, y, feature_names=names, sample_weight=weights, solver=args.solver,
             **penalty_options(args, data.classes), max_iter=args.max_iter, tol=args.tol,
             learning_rate=args.learning_rate, dtype=args.dtype, mesh=mesh,
-            process_local=processes > 1, cov_type=args.cov_type, **extra,
+            process_local=processes > 1, cov_type=args.cov_type,
+            method="firth" if args.firth else "ml", **extra,
         )  # fmt: skip
         del X
     if not dist.is_writer():

@@ -1,10 +1,11 @@
 """Experiment configs: TOML files read with ``tomllib`` and validated into dataclasses.
 
 A config has the top-level keys of :data:`TOP_LEVEL` -- ``title``, the sections
-``data``, ``model``, ``loss``, ``optimizer``, ``train``, ``sweep``, ``metrics``,
+``data``, ``model``, ``loss``, ``optimizer``, ``train``, ``sweep``, ``separation``, ``metrics``,
 ``figures``, and ``claims`` (a list of the claim ids registered by
 :mod:`jaxlogloss.experiments.claims`, S1-S13). Every section and key is optional and has
-a documented default (the dataclasses of :mod:`jaxlogloss.experiments.schema`).
+a documented default (the dataclasses of :mod:`jaxlogloss.experiments.schema`);
+``separation`` holds the settings of claims F1-F3.
 Validation rejects unknown keys by name, wrong types and out-of-range values, each with
 one line naming the key:
 ``config 'x.toml': unknown key 'trian'; expected one of: title, data, model, ...``.
@@ -38,6 +39,7 @@ from jaxlogloss.experiments.schema import (
     MetricsConfig,
     ModelConfig,
     OptimizerConfig,
+    SeparationConfig,
     SweepConfig,
     TrainConfig,
 )
@@ -61,6 +63,7 @@ __all__ = [
     "MetricsConfig",
     "ModelConfig",
     "OptimizerConfig",
+    "SeparationConfig",
     "SweepConfig",
     "TrainConfig",
     "apply_overrides",
@@ -117,6 +120,7 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("data", "d"): (lambda v: v >= 1, "an integer >= 1"),
     ("data", "separation"): (lambda v: v >= 0, "a number >= 0"),
     ("data", "noise"): (lambda v: v > 0, "a number > 0"),
+    ("data", "margin"): (lambda v: v > 0, "a number > 0"),
     ("data", "seed"): (lambda v: v >= 0, "an integer >= 0"),
     ("data", "test_size"): (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     ("data", "dtype"): (lambda v: v in ("float32", "float64"), "float32 or float64"),
@@ -143,6 +147,13 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("sweep", "steps"): (lambda v: v >= 1, "an integer >= 1"),
     ("sweep", "learning_rate"): (lambda v: v > 0, "a number > 0"),
     ("sweep", "seed"): (lambda v: v >= 0, "an integer >= 0"),
+    ("separation", "margins"): (
+        lambda v: len(v) > 0 and all(m > 0 for m in v),
+        "a non-empty list of numbers > 0",
+    ),
+    ("separation", "steps"): (lambda v: v >= 10, "an integer >= 10"),
+    ("separation", "learning_rate"): (lambda v: v > 0, "a number > 0"),
+    ("separation", "l2"): (lambda v: v > 0, "a number > 0"),
     ("metrics", "names"): _names(lambda: METRIC_NAMES, non_empty=False),
     ("figures", "dpi"): (lambda v: 30 <= v <= 600, "an integer in [30, 600]"),
     ("figures", "grid"): (lambda v: 5 <= v <= 401, "an integer in [5, 401]"),
@@ -274,6 +285,8 @@ def _check_consistency(config: ExperimentConfig, prefix: str) -> None:
         ("R3",): (data.source == "sparse", "data.source = 'sparse'", data.source),
         ("R4",): (loss.class_weight == "balanced", "loss.class_weight = 'balanced'",
                   loss.class_weight),
+        ("F1", "F2", "F3"): (data.source == "separable", "data.source = 'separable'",
+                             data.source),
     }  # fmt: skip
     for ids, (ok, what, got) in needs.items():
         for claim_id in ids:

@@ -61,7 +61,7 @@ def load_data(config: ExperimentConfig) -> TabularData:
             d.n, d.d, separation=d.separation, noise=d.noise, seed=d.seed, dtype=d.dtype
         )
     if d.source == "separable":
-        return separable(d.n, d.d, seed=d.seed, dtype=d.dtype)
+        return separable(d.n, d.d, margin=d.margin, seed=d.seed, dtype=d.dtype)
     if d.source == "jackets":
         return jacket_cardigan(d.n, seed=d.seed, dtype=d.dtype)
     if d.source == "breast_cancer":

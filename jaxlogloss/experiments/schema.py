@@ -30,6 +30,7 @@ class DataConfig:
     n: int = 1000  # rows for generated data
     d: int = 2  # features for gaussian / separable
     separation: float = 2.0  # gaussian: distance between the class means
+    margin: float = 0.5  # separable: the least distance of a point to the boundary
     noise: float = 1.0  # gaussian: within-class standard deviation
     seed: int = 0
     test_size: float = 0.25  # share of rows held out for evaluation
@@ -81,6 +82,18 @@ class SweepConfig:
 
 
 @dataclass(frozen=True)
+class SeparationConfig:
+    """Claims F1-F3 (experiments/09_separation.toml): separable data."""
+
+    margins: list[float] = field(
+        default_factory=lambda: [1.0, 0.5, 0.25, 0.1]
+    )  # F3: the margins of the separable data sets, largest first
+    steps: int = 10000  # F1, F3: gradient-descent steps of the maximum-likelihood run
+    learning_rate: float = 1.0  # of that run (on standardised features)
+    l2: float = 0.01  # F2, F3: alpha of the L2 fits, (alpha/2)||w||^2
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     names: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
 
@@ -101,6 +114,7 @@ class ExperimentConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
+    separation: SeparationConfig = field(default_factory=SeparationConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     figures: FiguresConfig = field(default_factory=FiguresConfig)
     claims: list[str] = field(default_factory=list)

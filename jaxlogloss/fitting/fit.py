@@ -39,6 +39,7 @@ from jax.sharding import Mesh
 from jaxlogloss.data.codebook import codebook_of
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting.covariance import CovSpec, check_cov_type, robust_meat
+from jaxlogloss.fitting.firth import check_method, firth_result
 from jaxlogloss.fitting.inference import coefficient_inference, unreported_inference
 from jaxlogloss.fitting.inputs import as_design
 from jaxlogloss.fitting.penalised import (
@@ -161,6 +162,7 @@ def fit(
     offset: Any = None,
     cov_type: str = "nonrobust",
     groups: Any = None,
+    method: str = "ml",
 ) -> FitResult:
     """Fit a binary logistic regression (see the module docstring).
 
@@ -206,9 +208,20 @@ def fit(
       cov_type: "nonrobust" (H^-1), "HC0" (sandwich) or "cluster" (cluster-robust);
         :mod:`jaxlogloss.fitting.covariance`.
       groups: with cov_type="cluster", one cluster label a row (n,).
+      method: "ml" (maximum likelihood, penalised as asked) or "firth" (Firth's
+        penalised likelihood l + 1/2 log det I, :mod:`jaxlogloss.fitting.firth`:
+        finite under separation; in memory, no other penalty).
     """
     fn = _CALLER.get()
     spec = resolve_penalty(fn, penalty, alpha, l1_ratio, l2)
+    firth = check_method(
+        fn, method, stream=is_stream(X), mesh=mesh, penalty=spec.name,
+        alpha=spec.alpha, penalty_factor=penalty_factor, solver=solver,
+    )  # fmt: skip
+    if firth and (offset is not None or cov_type != "nonrobust"):
+        raise ValueError(
+            f"{fn}: method='firth' takes no offset and cov_type='nonrobust' only"
+        )
     proximal = spec.proximal or penalty_factor is not None or solver in PROXIMAL_SOLVERS
     if proximal:
         solver = proximal_solver_name(fn, solver, spec)
@@ -251,6 +264,13 @@ def fit(
             fn, cov_type, groups, n_rows, objective, local, process_local
         )
         start = time.perf_counter()
+        if firth:
+            fields = firth_result(objective, names, n_samples, tol, max_iter,
+                                  confidence)  # fmt: skip
+            return FitResult(
+                **fields, l2=0.0, tol=float(tol), n_samples=n_samples,
+                seconds=time.perf_counter() - start,
+            )  # fmt: skip
         if proximal:
             objective = objective.unpenalised()
         theta, status, n_iter, value, grad_norm, history, kept, kkt = run_solver(

@@ -57,6 +57,7 @@ class FitResult:
     inference_note: str | None = None
     statistics: ModelStatistics | None = None  # llf, llnull, ... (statistics.py)
     codebook: Any = None  # how a table's columns became the features (codebook.py)
+    method: str = "ml"
 
     @property
     def converged(self) -> bool:
@@ -146,10 +147,13 @@ class FitResult:
             "bic": num(self.bic),
             "pseudo_r2": num(self.pseudo_r2),
             "cov_type": self.cov_type,
+            "method": self.method,
         }
 
     def _penalty_words(self) -> str:
         """'maximum likelihood' or the penalty, e.g. 'L1 penalty, alpha=0.01'."""
+        if self.method == "firth":
+            return "Firth's penalised likelihood"
         if self.penalty == "none" or self.alpha == 0:
             return "maximum likelihood"
         words = {"l2": "L2", "l1": "L1", "elasticnet": "elastic net"}[self.penalty]
@@ -222,7 +226,8 @@ def fit_warnings(
         return (
             f"the classes are (quasi-)separable{counts} while ||w|| keeps growing, so "
             "the maximum-likelihood estimate does not exist (coefficients and standard "
-            "errors are not meaningful); add an L2 penalty, e.g. --l2 1e-3 (l2=1e-3)",
+            "errors are not meaningful); add an L2 penalty, e.g. --l2 1e-3 (l2=1e-3), or "
+            "use Firth's penalised likelihood, --firth (method='firth')",
         )
     if status == "max_iter":
         return (

@@ -1,4 +1,4 @@
-"""The claims S1-S13 of the source texts (and R1-R4, regularisation), each a numeric check with its evidence.
+"""The claims S1-S13 of the source texts (and R1-R4, regularisation; F1-F3, separation), each a numeric check with its evidence.
 
 Every check takes the run's :class:`~jaxlogloss.experiments.types.Context` (config,
 data, trained runs) and returns a :class:`~jaxlogloss.experiments.types.ClaimResult`:
@@ -18,6 +18,7 @@ likelihood             S6 maximum likelihood, S8 the gradient's form
 accuracy               S10 accuracy is not differentiable, S11 optimise vs evaluate
 case_study             S12 jackets and cardigans
 regularisation         R1 the L1 path, R2 CV, R3 support recovery, R4 class weights
+separation             F1 ML runs off, F2 Firth and L2 finite, F3 shrinking margin
 optimizers             the optimizer comparison
 =====================  =========================================================
 """
@@ -47,11 +48,19 @@ from jaxlogloss.experiments.claims.regularisation import (
     r3_support_recovery,
     r4_class_weights,
 )
+from jaxlogloss.experiments.claims.separation import (
+    f1_ml_runs_off,
+    f2_firth_and_l2_finite,
+    f3_shrinking_margin,
+)
 
 __all__ = [
     "CLAIMS",
     "claim",
     "claim_ids",
+    "f1_ml_runs_off",
+    "f2_firth_and_l2_finite",
+    "f3_shrinking_margin",
     "optimizer_comparison",
     "r1_path",
     "r2_cross_validation",
