@@ -175,8 +175,11 @@ def handle(args: argparse.Namespace) -> int:
     features, extra = fit_options.extra_columns(args, features)
     mesh = join(args)
     processes = jax.process_count()
-    if args.firth and (args.stream or args.l2 > 0):
-        flag = "--stream" if args.stream else "--l2"
+    penalised = bool(args.l2) or bool(args.alpha) or args.penalty not in (None, "none")
+    if args.firth and (args.stream or penalised):
+        flag = (
+            "--stream" if args.stream else ("--l2" if args.l2 else "--penalty/--alpha")
+        )
         raise command_error("fit", f"--firth cannot be combined with {flag}: Firth's "
                             "penalty needs every row in memory and no other penalty")  # fmt: skip
     if args.stream:

@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting.inference import coefficient_inference
 from jaxlogloss.fitting.result import fit_warnings
 from jaxlogloss.model.params import LinearParams
@@ -271,8 +272,11 @@ def firth_result(
     weights and scaling; its loss and penalty are not used)."""
     problem = objective.problem
     sw = problem.sample_weight
-    firth = firth_solve(problem.X.xt, problem.targets, sw, objective.scaling, tol,
-                        max_iter)  # fmt: skip
+    X = problem.X  # row-major as fit holds it, or feature-major; held maybe float32
+    xt = (X.xt if isinstance(X, FeatureMajor) else jnp.transpose(X)).astype(
+        objective.dtype
+    )
+    firth = firth_solve(xt, problem.targets, sw, objective.scaling, tol, max_iter)
     d = len(names)
     std = LinearParams(jnp.asarray(firth.theta[:d]), jnp.asarray(firth.theta[d]))
     params = jax.tree.map(np.asarray, to_raw(std, objective.scaling))
