@@ -11,6 +11,11 @@ from hypothesis import settings
 
 from jaxlogloss.precision import enable_x64, x64_enabled
 
+# The CLI switches JAX's persistent compilation cache on for its process (a
+# process-wide setting): tests that call its main() in-process must not leave it on
+# for every later test. A test of the cache sets the variable itself.
+os.environ.setdefault("JAXLOGLOSS_CACHE_DIR", "off")
+
 # jit compiles make the first example slow: no deadline; fewer examples on CI.
 settings.register_profile("default", deadline=None, max_examples=40)
 settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)
