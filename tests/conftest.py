@@ -65,3 +65,18 @@ def dtype(request: pytest.FixtureRequest):
 def rtol_for(dtype) -> float:
     """Relative tolerance against a float64 reference for results in ``dtype``."""
     return {np.float32: 2e-6, np.float64: 1e-12}[np.dtype(dtype).type]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop every compiled XLA program after each test module.
+
+    Each loaded CPU executable holds a few memory mappings; a whole-suite run compiles
+    enough programs to reach the kernel's limit (vm.max_map_count, 65530), after which
+    XLA crashes inside compilation. Programs are shared within a module (module-scoped
+    fixtures), rarely across modules.
+    """
+    yield
+    import jax
+
+    jax.clear_caches()
