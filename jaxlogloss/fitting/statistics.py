@@ -66,44 +66,39 @@ class ModelStatistics:
         return 1 - self.llf / self.llnull
 
 
+def sums_from_logits(
+    X: Design, y: jax.Array, c: jax.Array, z: jax.Array, loss: str
+) -> tuple[jax.Array, ...]:
+    """sum c, sum c l, sum c y, sum c l'' and its gradient over (b, w), from the logits
+    z (offset included): the mean slope's gradient is one X^T v, no second pass."""
+    spec = get_loss(loss)
+    curv, dcurv = jax.jvp(lambda t: spec.curvature(y, t), (z,), (jnp.ones_like(z),))
+    v = c * dcurv
+    grad = jnp.concatenate([jnp.sum(v)[None], rmatvec(X, v)])
+    return (
+        jnp.sum(c), jnp.sum(c * spec.value(y, z)), jnp.sum(c * y), jnp.sum(c * curv),
+        grad,
+    )  # fmt: skip
+
+
 def _sums(
     X: Design, y: jax.Array, c: jax.Array, offset: Any, w: jax.Array, b: jax.Array,
     loss: str,
 ) -> tuple[jax.Array, ...]:  # fmt: skip
-    """sum c, sum c l, sum c y, sum c p(1-p) and its gradient over (b, w)."""
-    spec = get_loss(loss)
-
-    def slope(params: LinearParams) -> jax.Array:
-        z = linear_logits(params, X) + offset
-        return jnp.sum(c * spec.curvature(y, z))
-
-    params = LinearParams(w, b)
-    z = linear_logits(params, X) + offset
-    m0, g = jax.value_and_grad(slope)(params)
-    return (
-        jnp.sum(c), jnp.sum(c * spec.value(y, z)), jnp.sum(c * y), m0,
-        jnp.concatenate([g.b[None], g.w]),
-    )  # fmt: skip
+    """:func:`sums_from_logits` at the raw parameters (w, b)."""
+    z = linear_logits(LinearParams(w, b), X) + offset
+    return sums_from_logits(X, y, c, z, loss)
 
 
 _sums_jit = jax.jit(_sums, static_argnames="loss")
 
 
 def logit_sums(objective: Any, z: jax.Array) -> tuple[jax.Array, ...]:
-    """:func:`_sums` from the logits z (offset included) an evaluation kept: no pass
-    to form them, and the gradient of the mean slope is one X^T v (pure: jit it with
-    the inference Hessian, :func:`jaxlogloss.fitting.fit`)."""
-    spec = get_loss(objective.loss)
+    """:func:`sums_from_logits` of an in-memory objective from the logits an evaluation
+    kept (pure: jitted with the inference Hessian, :func:`jaxlogloss.fitting.fit`)."""
     p = objective.problem
-    y = p.targets
-    c = jnp.ones_like(y) if p.sample_weight is None else p.sample_weight
-    curv, dcurv = jax.jvp(lambda t: spec.curvature(y, t), (z,), (jnp.ones_like(z),))
-    v = c * dcurv
-    grad = jnp.concatenate([jnp.sum(v)[None], rmatvec(p.X, v)])
-    return (
-        jnp.sum(c), jnp.sum(c * spec.value(y, z)), jnp.sum(c * y), jnp.sum(c * curv),
-        grad,
-    )  # fmt: skip
+    c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
+    return sums_from_logits(p.X, p.targets, c, z, objective.loss)
 
 
 @jax.jit
