@@ -149,6 +149,24 @@ def test_quasi_complete_separation(rng, solver):
     assert any("separable" in w for w in result.warnings)
 
 
+def test_quasi_separation_with_a_several_dimensional_near_null_space():
+    # 12 rows, 3 features, separated by a hyperplane but for two tied rows on it with
+    # both labels: the Hessian at the fit has three near-null eigenvalues and the
+    # separating direction mixes their eigenvectors (it was reported "converged" with
+    # coefficients near 50 before the near-null space was searched)
+    rng = np.random.default_rng(23)
+    n, d = 12, 3
+    X = rng.standard_normal((n, d))
+    w, b = rng.standard_normal(d), 0.3 * rng.standard_normal()
+    y = (X @ w + b > 0).astype(float)
+    x = rng.standard_normal(d)
+    X[0] = X[1] = x - (x @ w + b) / (w @ w) * w  # on the hyperplane
+    y[0], y[1] = 0.0, 1.0
+    result = fit(X, y)
+    assert result.status == "separation"
+    assert any("separable" in w for w in result.warnings)
+
+
 def test_nearly_separable_real_data_is_not_called_separated():
     bc = load_breast_cancer()
     cols = list(range(10))  # large standardised coefficients and margins, finite MLE
