@@ -38,6 +38,16 @@ def plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def _statistic(name: str, doc: str) -> property:
+    """A property reading ``statistics.<name>`` (NaN without statistics)."""
+
+    def get(self: Any) -> float:
+        stats = self.statistics
+        return math.nan if stats is None else float(getattr(stats, name))
+
+    return property(get, doc=doc)
+
+
 @dataclass(frozen=True)
 class MultinomialResult:
     """A fitted multinomial logistic regression (module docstring).
@@ -53,14 +63,14 @@ class MultinomialResult:
     coef: np.ndarray
     intercept: np.ndarray
     inference: Inference
-    log_loss: float
-    objective: float
-    n_iter: int
     status: str
+    n_iter: int
     solver: str
-    l2: float
     tol: float
     grad_norm: float
+    log_loss: float
+    objective: float
+    l2: float
     n_samples: int
     seconds: float
     loss_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -96,14 +106,11 @@ class MultinomialResult:
     def alpha(self) -> float:
         return self.l2
 
-    def _stat(self, name: str) -> float:
-        return math.nan if self.statistics is None else getattr(self.statistics, name)
-
-    llf = property(lambda self: self._stat("llf"), doc="log-likelihood (a sum)")
-    llnull = property(lambda self: self._stat("llnull"), doc="intercept-only llf")
-    aic = property(lambda self: self._stat("aic"), doc="-2 llf + 2 k")
-    bic = property(lambda self: self._stat("bic"), doc="-2 llf + k log N")
-    pseudo_r2 = property(lambda self: self._stat("pseudo_r2"), doc="McFadden's R^2")
+    llf = _statistic("llf", "log-likelihood (a sum)")
+    llnull = _statistic("llnull", "llf of the intercept-only model")
+    aic = _statistic("aic", "-2 llf + 2 k, k = (d + 1)(K - 1)")
+    bic = _statistic("bic", "-2 llf + k log N")
+    pseudo_r2 = _statistic("pseudo_r2", "McFadden's R^2, 1 - llf / llnull")
 
     def _matrix(self, flat: np.ndarray) -> np.ndarray:
         """Flat class-major statistics as (len(names), columns), statsmodels' layout."""
@@ -179,13 +186,11 @@ class MultinomialResult:
     def summary(self) -> str:
         """A statsmodels-like table, one block of rows per non-reference class."""
         inf = self.inference
-        lo = f"[{(1 - inf.confidence) / 2:.3f}"
-        hi = f"{1 - (1 - inf.confidence) / 2:.3f}]"
+        tail = (1 - inf.confidence) / 2
+        columns = {"coef": 11, "std err": 11, "z": 9, "P>|z|": 8,
+                   f"[{tail:.3f}": 11, f"{1 - tail:.3f}]": 11}  # fmt: skip
         width = max(12, *(len(n) for n in self.names))
-        head = (
-            f"{'':<{width}} {'coef':>11} {'std err':>11} {'z':>9} {'P>|z|':>8} "
-            f"{lo:>11} {hi:>11}"
-        )
+        head = " ".join([" " * width, *(f"{c:>{w}}" for c, w in columns.items())])
         rule = "=" * len(head)
         words = (
             "maximum likelihood" if self.l2 == 0 else f"L2 penalty, alpha={self.l2:g}"
