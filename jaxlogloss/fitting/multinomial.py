@@ -188,6 +188,9 @@ def fit_softmax(
         feature_names = tuple(table.feature_names)
         if sample_weight is None:
             sample_weight = table.sample_weight
+    if isinstance(X, FeatureMajor):  # one layout: one compiled program a shape
+        xt = X.xt
+        X = xt.T if isinstance(xt, jax.Array) else np.ascontiguousarray(xt.T)
     codes = np.asarray(codes).astype(np.int64)
     k = len(classes)
     with enable_x64(dtype == "float64"):

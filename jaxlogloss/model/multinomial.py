@@ -30,6 +30,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.losses.pointwise import reduce_loss, softmax_cross_entropy_pointwise
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import Evaluation, least_margin
@@ -128,18 +129,55 @@ class MultinomialObjective:
             g = None
         else:
             (f, z), g = jax.value_and_grad(self._value_and_logits, has_aux=True)(theta)
-        h = self.hessian(theta) if order >= 2 else None
+        h = self.hessian(theta, z) if order >= 2 else None
         separated = (p.l2 == 0) & (least_margin(z, p.targets, p.sample_weight) > 0)
         return Evaluation(f, g, h, separated, z)
 
     def hessian(self, theta: Array, aux: Any = None) -> Array:
-        """The exact Hessian over theta (autodiff; ``aux`` is not needed)."""
-        del aux
-        return jax.hessian(self.value)(theta)
+        """The exact Hessian over theta, in closed form from the logits ``aux`` (formed
+        when None): with x~ the standardised features and a 1, and
+        A_i = diag(p_i) - p_i p_i^T,
+
+            H = sum_i c_i (x~_i x~_i^T) (x) A_i / sum_i c_i + alpha diag(1 / scale^2)
+
+        over the (feature-or-intercept, class) pairs theta holds
+        (:func:`theta_positions`); tests check it against ``jax.hessian``."""
+        p = self.problem
+        z = self.full_logits(self.raw_params(theta)) if aux is None else aux
+        prob = jax.nn.softmax(z, axis=-1)
+        a = jax.vmap(jnp.diag)(prob) - prob[:, :, None] * prob[:, None, :]
+        X = p.X.xt.T if isinstance(p.X, FeatureMajor) else p.X
+        xs = (X - self.scaling.mean) / self.scaling.scale
+        xs = jnp.concatenate([xs, jnp.ones((xs.shape[0], 1), xs.dtype)], axis=1)
+        c = (
+            jnp.ones(xs.shape[0], xs.dtype)
+            if p.sample_weight is None
+            else p.sample_weight
+        )
+        k = self.n_classes
+        grid = jnp.einsum("ia,ikl,ib->akbl", xs * c[:, None], a, xs) / jnp.sum(c)
+        at = theta_positions(self.n_features, k, self.symmetric, self.fit_intercept)
+        h = grid.reshape(xs.shape[1] * k, -1)[jnp.ix_(at, at)]
+        d, m = self.n_features, self.n_columns
+        curv = jnp.zeros(theta.shape, h.dtype)
+        curv = curv.at[: d * m].set(jnp.repeat(p.l2 / self.scaling.scale**2, m))
+        return h + jnp.diag(curv)
 
     @staticmethod
     def while_loop(cond: Any, body: Any, state: Any) -> Any:
         return jax.lax.while_loop(cond, body, state)
+
+
+def theta_positions(d: int, k: int, symmetric: bool, fit_intercept: bool) -> Any:
+    """Where each entry of theta sits in the (d + 1, K) grid of (feature or intercept,
+    class) pairs, flattened as a K + class: W' row by row, then the intercepts (the
+    reference's, class 0, fixed at 0 and left out)."""
+    import numpy as np
+
+    first = 0 if symmetric else 1
+    w = [j * k + c for j in range(d) for c in range(first, k)]
+    b = [d * k + c for c in range(1, k)] if fit_intercept else []
+    return np.asarray(w + b, np.int32)
 
 
 def raw_vector(objective: MultinomialObjective, theta: Array) -> Array:
