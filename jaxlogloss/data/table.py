@@ -231,7 +231,7 @@ class TabularData:
         rng = np.random.default_rng(seed)
         n = self.n_samples
         if stratify:
-            groups = [np.flatnonzero(self.y == 0), np.flatnonzero(self.y == 1)]
+            groups = [np.flatnonzero(self.y == k) for k in range(len(self.classes))]
         else:
             groups = [np.arange(n)]
         test_parts, train_parts = [], []

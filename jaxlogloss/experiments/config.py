@@ -76,7 +76,9 @@ __all__ = [
     "to_toml",
 ]
 
-DATA_SOURCES = ("gaussian", "separable", "jackets", "breast_cancer", "sparse", "file")
+DATA_SOURCES = ("gaussian", "separable", "jackets", "breast_cancer", "sparse", "file",
+                "multinomial")  # fmt: skip
+MULTINOMIAL_OPTIMIZERS = ("newton", "lbfgs")  # the runs on a K-level target
 METRIC_NAMES = tuple(METRICS)
 CLAIM_IDS = claim_ids()  # the ids the claims registered (R1..R4, S1..S13)
 
@@ -120,6 +122,7 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("data", "d"): (lambda v: v >= 1, "an integer >= 1"),
     ("data", "separation"): (lambda v: v >= 0, "a number >= 0"),
     ("data", "noise"): (lambda v: v > 0, "a number > 0"),
+    ("data", "classes"): (lambda v: v >= 2, "an integer >= 2"),
     ("data", "margin"): (lambda v: v > 0, "a number > 0"),
     ("data", "seed"): (lambda v: v >= 0, "an integer >= 0"),
     ("data", "test_size"): (lambda v: 0 <= v < 1, "a number in [0, 1)"),
@@ -269,6 +272,8 @@ def _check_consistency(config: ExperimentConfig, prefix: str) -> None:
             raise ConfigError(
                 f"{prefix}data.path: data file {str(path)!r} does not exist"
             )
+    if data.source == "multinomial":
+        _check_multinomial(config, prefix)
     loss = config.loss
     if loss.penalty == "none" and loss.alpha > 0:
         raise ConfigError(
@@ -296,6 +301,27 @@ def _check_consistency(config: ExperimentConfig, prefix: str) -> None:
         raise ConfigError(
             f"{prefix}optimizer.name 'newton' needs loss.names = ['log_loss'], got "
             f"{config.loss.names}"
+        )
+
+
+def _check_multinomial(config: ExperimentConfig, prefix: str) -> None:
+    """A K-level target: its training runs are multinomial fits (newton / lbfgs, the
+    log-loss), and the claims (about binary targets) do not apply."""
+    if config.data.classes < 3:
+        raise ConfigError(
+            f"{prefix}data.classes = {config.data.classes}: data.source = "
+            "'multinomial' needs an integer >= 3"
+        )
+    bad = [n for n in config.optimizer.name if n not in MULTINOMIAL_OPTIMIZERS]
+    if bad:
+        raise ConfigError(
+            f"{prefix}optimizer.name {bad[0]!r}: a multinomial target is fitted by "
+            f"{' or '.join(MULTINOMIAL_OPTIMIZERS)}"
+        )
+    if config.loss.names != ["log_loss"] or config.claims:
+        raise ConfigError(
+            f"{prefix}data.source = 'multinomial' takes loss.names = ['log_loss'] and "
+            "no claims (they are about binary targets)"
         )
 
 

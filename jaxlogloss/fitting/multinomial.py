@@ -113,9 +113,11 @@ def fit_multinomial(
     arguments) against the limits (module docstring), then :func:`fit_softmax`."""
     for name, (default, why) in _UNSUPPORTED.items():
         value = options.get(name, default)
-        if not (value is default or value == default):
+        simple = isinstance(value, str | bool | int | float | type(None))
+        if not (value is default or (simple and value == default)):
+            shown = f"{name}={value!r}" if simple else f"{name}="
             raise ValueError(
-                f"{fn}: {name}={value!r} is not supported with a target of "
+                f"{fn}: {shown} is not supported with a target of "
                 f"{len(target[0])} levels: {why}"
             )
     spec = resolve_penalty(
@@ -221,6 +223,8 @@ def fit_softmax(
                 else cw * np.asarray(sample_weight, np.float64)
             )
         sw = v.check_sample_weight(fn, sample_weight, (n,), dtype)
+        if sw is None:  # ones: the same compiled program with and without weights
+            sw = jax.device_put(np.ones((n,), dtype))
         targets = jax.device_put(np.eye(k, dtype=dtype)[codes])
         problem = Problem(design, targets, sw, jax.device_put(np.asarray(alpha, dtype)))
         scaling = _scaling(design, sw, problem.l2)
