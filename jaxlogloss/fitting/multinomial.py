@@ -272,13 +272,25 @@ def fit_softmax(
         status=status, solver=solver, l2=float(alpha), tol=float(tol),
         grad_norm=float(np.max(np.abs(it.grad))), n_samples=n, seconds=seconds,
         loss_history=np.asarray(it.loss_history)[: n_iter + 1],
-        warnings=fit_warnings(status, solver, max_iter, n),
+        warnings=_warnings(status, solver, max_iter, n),
         penalty="l2" if alpha > 0 else "none", statistics=stats, codebook=book,
         symmetric=symmetric, fit_intercept=fit_intercept, penalty_value=penalty,
     )  # fmt: skip
 
 
 _scaling = jax.jit(feature_scaling)
+
+
+def _warnings(status: str, solver: str, max_iter: int, n: int) -> tuple[str, ...]:
+    """The binary fit's warnings, but separation says what a multinomial fit offers."""
+    if status == "separation":
+        return (
+            "the classes are separable (every row's own class has the largest logit) "
+            "while ||W|| keeps growing, so the maximum-likelihood estimate does not "
+            "exist (coefficients and standard errors are not meaningful); add an L2 "
+            "penalty, e.g. --l2 1e-3 (l2=1e-3)",
+        )
+    return fit_warnings(status, solver, max_iter, n)
 
 
 @functools.partial(jax.jit)
