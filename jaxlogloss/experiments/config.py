@@ -122,7 +122,6 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("data", "d"): (lambda v: v >= 1, "an integer >= 1"),
     ("data", "separation"): (lambda v: v >= 0, "a number >= 0"),
     ("data", "noise"): (lambda v: v > 0, "a number > 0"),
-    ("data", "classes"): (lambda v: v >= 2, "an integer >= 2"),
     ("data", "margin"): (lambda v: v > 0, "a number > 0"),
     ("data", "seed"): (lambda v: v >= 0, "an integer >= 0"),
     ("data", "test_size"): (lambda v: 0 <= v < 1, "a number in [0, 1)"),

@@ -51,6 +51,7 @@ from sklearn.utils.validation import validate_data
 
 from jaxlogloss.fitting.fit import fit, solver_names
 from jaxlogloss.fitting.multinomial import fit_softmax
+from jaxlogloss.fitting.multinomial_result import MultinomialResult
 from jaxlogloss.fitting.result import fit_warnings
 
 PENALTIES = {"l2": "l2", "l1": "l1", "elasticnet": "elasticnet", None: "none"}
@@ -178,18 +179,23 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, tol=float(self.tol),
             max_iter=int(self.max_iter),
         )  # fmt: skip
-        rows = X.shape[0] * (1 if self.fit_intercept else 2)
-        result = dataclasses.replace(
-            result, n_samples=rows,
-            warnings=fit_warnings(result.status, result.solver, self.max_iter, rows),
-        )  # fmt: skip
-        for message in result.warnings:
-            warnings.warn(f"jaxlogloss: {message}", ConvergenceWarning, stacklevel=2)
+        result = self._reported(result, X.shape[0] * (1 if self.fit_intercept else 2))
         self.coef_ = np.asarray(result.coef, np.float64)[None, :]
         self.intercept_ = np.array([result.intercept if self.fit_intercept else 0.0])
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.fit_result_ = result
         return self
+
+    def _reported(self, result: Any, rows: int) -> Any:
+        """``result`` counting the caller's ``rows`` (not the padding), its warnings
+        raised as ConvergenceWarnings."""
+        said = fit_warnings(result.status, result.solver, self.max_iter, rows)
+        if isinstance(result, MultinomialResult):  # its own words (no Firth there)
+            said = result.warnings
+        result = dataclasses.replace(result, n_samples=rows, warnings=said)
+        for message in result.warnings:
+            warnings.warn(f"jaxlogloss: {message}", ConvergenceWarning, stacklevel=4)
+        return result
 
     def _fit_multinomial(
         self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, penalty: str,
@@ -211,13 +217,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             max_iter=int(self.max_iter), symmetric=alpha > 0,
             fit_intercept=self.fit_intercept,
         )  # fmt: skip
-        rows = y.shape[0]
-        result = dataclasses.replace(
-            result, n_samples=rows,
-            warnings=fit_warnings(result.status, result.solver, self.max_iter, rows),
-        )  # fmt: skip
-        for message in result.warnings:
-            warnings.warn(f"jaxlogloss: {message}", ConvergenceWarning, stacklevel=3)
+        result = self._reported(result, y.shape[0])
         coef, intercept = result.coef, result.intercept
         if not result.symmetric:  # the reference class's zero column
             coef = np.concatenate([np.zeros((coef.shape[0], 1)), coef], axis=1)
