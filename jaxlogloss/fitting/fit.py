@@ -442,8 +442,9 @@ def _finish(
         information = information + ridge_information(spec, objective.scaling, weight)
     if spec.alpha == 0 and status != "separation":
         direction = quasi_separation_direction(
-            np.asarray(information, np.float64), objective.margin_range
-        )
+            np.asarray(information, np.float64), objective.margin_range,
+            candidates=(np.asarray(dist.to_host(theta), np.float64),),
+        )  # fmt: skip
         if direction is not None:
             status = "separation"
     # the raw parameters on the host (eager JAX ops would each compile on a first call)

@@ -11,7 +11,7 @@ grows and the gradient vanishes. Never reported with a penalty.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -22,8 +22,16 @@ def quasi_separation_direction(
     rel_eig: float = 1e-6,
     slack: float = 1e-6,
     strict: float = 1e-3,
+    candidates: Sequence[np.ndarray] = (),
 ) -> np.ndarray | None:
     """A certificate of quasi-complete separation, or None.
+
+    The near-null space of the Hessian (eigenvalues <= rel_eig * lambda_max) holds the
+    separating direction. When it has more than one dimension -- far along the
+    direction every row but the boundary ones has l'' ~ 0, so the Hessian keeps the
+    boundary rows' few directions only -- its first eigenvector is an arbitrary vector
+    of it; the fitted theta (growing along the separating direction) projected onto it
+    is tried first (``candidates``), then every near-null eigenvector.
 
     Args:
       hess_std: the Hessian over [w', b'] on standardised features at the fit.
@@ -33,16 +41,27 @@ def quasi_separation_direction(
       rel_eig: only a Hessian with lambda_min <= rel_eig * lambda_max is examined.
       slack, strict: v certifies when every weighted margin (2y - 1) x~'.v >= -slack
         and the largest is > strict.
+      candidates: directions over [w', b'] (e.g. the fitted theta) whose projections
+        onto the near-null space are tried first.
 
     Returns:
       the direction v (oriented so margins are >= 0) or None.
     """
     eig, vec = np.linalg.eigh(hess_std)
-    if not eig[0] <= rel_eig * max(eig[-1], np.finfo(float).tiny):
+    small = eig <= rel_eig * max(eig[-1], np.finfo(float).tiny)
+    if not small[0]:
         return None
-    v = vec[:, 0]
-    low, high = margin_range(v)
-    for sign, least, greatest in ((1.0, low, high), (-1.0, -high, -low)):
-        if least >= -slack and greatest > strict:
-            return sign * v
+    null = vec[:, small]
+    tries = []
+    for c in candidates:
+        projected = null @ (null.T @ np.asarray(c, np.float64))
+        size = np.linalg.norm(projected)
+        if size > 0:
+            tries.append(projected / size)
+    tries += list(null.T)
+    for v in tries:
+        low, high = margin_range(v)
+        for sign, least, greatest in ((1.0, low, high), (-1.0, -high, -low)):
+            if least >= -slack and greatest > strict:
+                return sign * v
     return None
