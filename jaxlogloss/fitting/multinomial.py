@@ -17,8 +17,11 @@ MultinomialResult`).
 Limits (each a ValueError naming the argument): in memory on one device (no stream,
 ``mesh``, ``process_local``, ``row_range``, ``batch_rows``), penalty "none" or "l2"
 (no L1, elastic net or ``penalty_factor``), solvers "newton", "lbfgs" or "auto"
-(Newton), ``method="ml"``, no ``offset``, ``cov_type="nonrobust"``. Quasi-complete
-separation is not certified (complete separation is: status "separation").
+(Newton), ``method="ml"``, no ``offset``, ``cov_type="nonrobust"``. Complete
+separation (every row's own class has the largest logit) stops the solver, and
+quasi-complete separation is certified after the fit as in the binary case (a
+direction of the Hessian's near-null space along which no row's own-class margin
+falls): status "separation".
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from jaxlogloss.model.scaling import Scaling, feature_scaling
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
 from jaxlogloss.solvers.registry import make_solver
+from jaxlogloss.solvers.separation import quasi_separation_direction
 
 SOLVERS = ("newton", "lbfgs")
 DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000}
@@ -240,6 +244,15 @@ def fit_softmax(
         out = jax.device_get(_at_optimum(objective, state.iterate.theta))
     information, jac, raw_w, raw_b, loss_sum, class_totals = out
     status = STATUSES[int(it.status)]
+    if alpha == 0 and status != "separation":  # quasi-complete separation
+        theta = np.asarray(it.theta, np.float64)
+        with enable_x64(dtype == "float64"):
+            direction = quasi_separation_direction(
+                np.asarray(information, np.float64), objective.margin_range,
+                candidates=(theta,),
+            )  # fmt: skip
+        if direction is not None:
+            status = "separation"
     n_iter = int(it.n_iter)
     m = objective.n_columns
     cov = jac @ _invert(np.asarray(information, np.float64)) @ jac.T
@@ -285,8 +298,8 @@ def _warnings(status: str, solver: str, max_iter: int, n: int) -> tuple[str, ...
     """The binary fit's warnings, but separation says what a multinomial fit offers."""
     if status == "separation":
         return (
-            "the classes are separable (every row's own class has the largest logit) "
-            "while ||W|| keeps growing, so the maximum-likelihood estimate does not "
+            "the classes are (quasi-)separable (no row's own-class logit falls behind "
+            "along a direction of W) while ||W|| keeps growing, so the maximum-likelihood estimate does not "
             "exist (coefficients and standard errors are not meaningful); add an L2 "
             "penalty, e.g. --l2 1e-3 (l2=1e-3)",
         )

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.losses.pointwise import reduce_loss, softmax_cross_entropy_pointwise
 from jaxlogloss.model.objective import Problem
-from jaxlogloss.model.objectives import Evaluation, least_margin
+from jaxlogloss.model.objectives import Evaluation, least_margin, margins
 from jaxlogloss.model.params import LinearParams, linear_logits
 from jaxlogloss.model.penalties import l2_value
 from jaxlogloss.model.scaling import Scaling, to_raw
@@ -166,6 +166,20 @@ class MultinomialObjective:
     @staticmethod
     def while_loop(cond: Any, body: Any, state: Any) -> Any:
         return jax.lax.while_loop(cond, body, state)
+
+    def margin_range(self, direction: Any) -> tuple[float, float]:
+        """Least and greatest margin z_{i, y_i} - max_{k != y_i} z_ik over the weighted
+        rows of the logits *change* along a direction v over theta (linear in v): the
+        quasi-separation check of :mod:`jaxlogloss.solvers.separation`."""
+        low, high = _margin_range(self, jnp.asarray(direction, self.dtype))
+        return float(low), float(high)
+
+
+@jax.jit
+def _margin_range(obj: MultinomialObjective, v: Array) -> tuple[Array, Array]:
+    m = margins(obj.full_logits(obj.raw_params(v)), obj.problem.targets)
+    used = obj.problem.sample_weight > 0
+    return jnp.min(jnp.where(used, m, jnp.inf)), jnp.max(jnp.where(used, m, -jnp.inf))
 
 
 def theta_positions(d: int, k: int, symmetric: bool, fit_intercept: bool) -> Any:
