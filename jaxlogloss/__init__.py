@@ -17,7 +17,8 @@ The public API, in the order data flows through it:
   :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`evaluate`;
 * training and solvers: :func:`make_optimizer`, :func:`train`, :func:`sweep`,
   :func:`fit` (Newton/IRLS, L-BFGS, first-order; ``method="firth"``) with
-  :class:`FitResult`, :func:`firth_profile_intervals`;
+  :class:`FitResult` (:class:`MultinomialResult` for K > 2 classes),
+  :func:`firth_profile_intervals`;
 * regularisation: :func:`fit_path` (:class:`PathResult`), :func:`cv`
   (:class:`CVResult`);
 * statistics: :func:`lr_test`, :func:`load_model` (``FitResult.save``);
@@ -40,6 +41,9 @@ from jaxlogloss.fitting.fit import fit as fit
 from jaxlogloss.fitting.fit import fit_stream as fit_stream
 from jaxlogloss.fitting.load import load_model as load_model
 from jaxlogloss.fitting.model_tests import lr_test as lr_test
+from jaxlogloss.fitting.multinomial_result import (
+    MultinomialResult as MultinomialResult,
+)
 from jaxlogloss.fitting.path import PathResult as PathResult
 from jaxlogloss.fitting.path import fit_path as fit_path
 from jaxlogloss.fitting.sweeps import SweepResult as SweepResult
@@ -118,6 +122,7 @@ __all__ = [
     "GradcheckReport",
     "LOSSES",
     "LinearParams",
+    "MultinomialResult",
     "PathResult",
     "SolverResult",
     "SweepResult",

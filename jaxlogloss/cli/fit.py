@@ -26,7 +26,9 @@ from jaxlogloss.solvers.registry import SOLVER_CLASSES
 NAME = "fit"
 HELP = "fit a logistic regression to a CSV/Parquet file and report inference"
 DESCRIPTION = (
-    "Fit a binary logistic regression by maximum likelihood and print a "
+    "Fit a binary logistic regression (a multinomial one, reference = the first "
+    "sorted level, when the target has more than two levels) by maximum "
+    "likelihood and print a "
     "statsmodels-like table: coef, std err, z, P>|z| and the 95%% interval, with "
     "the log-loss, iterations and convergence. DATA is a CSV (.csv, .csv.gz, "
     ".tsv) or Parquet (.parquet, .pq) file, a directory of them, or a built-in "
@@ -49,10 +51,15 @@ def add_arguments(fit: argparse.ArgumentParser) -> None:
     fit.add_argument(
         "data", metavar="DATA", help="data file, directory or builtin:NAME"
     )
-    fit.add_argument("--target", help="target column (two distinct values)")
+    fit.add_argument(
+        "--target",
+        help="target column: two values (binary) or K > 2 levels (multinomial, the "
+        "first sorted level the reference; in memory, penalty none/l2)",
+    )
     fit.add_argument(
         "--positive",
-        help="the target value counted as 1 (default: the second of the two sorted values)",
+        help="the target value counted as 1 (default: the second of the two sorted "
+        "values); a two-level target only",
     )
     fit.add_argument(
         "--features", help="comma-separated feature columns (default: all others)"
@@ -193,7 +200,13 @@ def handle(args: argparse.Namespace) -> int:
     else:
         data = read_rows(args, features, processes)
         X, y, names, weights = data, None, None, None
-        if mesh is None and processes == 1 and jax.default_backend() == "cpu":
+        binary = len(data.classes) == 2  # else multinomial: fit reads data's levels
+        if (
+            binary
+            and mesh is None
+            and processes == 1
+            and jax.default_backend() == "cpu"
+        ):
             X, y = on_device(data.xt), data.y
             names, weights = data.feature_names, data.sample_weight
         result = fit(
@@ -209,12 +222,15 @@ def handle(args: argparse.Namespace) -> int:
     fit_options.save(args, result, data)
     if args.json:
         out = result.to_dict()
-        out.update(
-            target=data.target, positive=_plain(data.classes[1]), source=data.source
-        )
+        out.update(target=data.target, source=data.source)
+        if len(data.classes) == 2:
+            out["positive"] = _plain(data.classes[1])
         print(json.dumps(out))
     else:
-        print(f"data: {data.source}   target: {data.target} (1 = {data.classes[1]!r})")
+        levels = f"{len(data.classes)} classes, reference {_plain(data.classes[0])!r}"
+        if len(data.classes) == 2:
+            levels = f"1 = {data.classes[1]!r}"
+        print(f"data: {data.source}   target: {data.target} ({levels})")
         print(result.summary())
     return 0
 
@@ -306,7 +322,7 @@ def read_rows(args: argparse.Namespace, features: Any, processes: int) -> Any:
     if processes == 1:
         return read_table(
             args.data, target=args.target, features=features, positive=args.positive,
-            weights=args.weights, dtype=storage(args.dtype),
+            weights=args.weights, dtype=storage(args.dtype), multiclass=True,
         )  # fmt: skip
     stream = _open(args, features)
     return stream.read(*own_rows(stream.n_samples, processes))

@@ -11,7 +11,8 @@ NAME = "predict"
 HELP = "apply a model saved by `fit --save` to a CSV/Parquet file"
 DESCRIPTION = """Encode the rows of DATA as the fit encoded its data (the same
 columns, one-hot levels and dropped levels) and write them to OUT (.csv or .parquet)
-with two more columns: probability (P(positive class)) and prediction (the class). OUT
+with two more columns: probability (P(positive class)) and prediction (the class);
+a multinomial model writes one probability[level] column per class instead. OUT
 is written atomically: an unseen category level, a missing feature column, a missing or
 NaN value in a used column, or a model file of a newer format exits 2 with one line on
 stderr and writes nothing."""

@@ -53,7 +53,7 @@ class Codebook:
         return {
             "target": self.target,
             "classes": list(self.classes),
-            "positive": self.classes[1],
+            "positive": self.classes[1] if len(self.classes) == 2 else None,
             "offset": self.offset,
             "columns": [
                 {"name": n, "kind": "numeric"}

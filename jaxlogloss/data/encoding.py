@@ -227,17 +227,42 @@ def read_target(
     positive: Any,
     origin: Origin,
     y: np.ndarray,
-) -> tuple[Any, Any]:
-    """Fill ``y`` (1 for the positive label); return (negative, positive)."""
+    multiclass: bool = False,
+) -> tuple[Any, ...]:
+    """Fill ``y`` (1 for the positive label); return (negative, positive). With
+    ``multiclass`` a target of K > 2 levels is read too: ``y`` the index of each
+    row's level in the sorted levels, which are returned (the first the reference)."""
     col = decoded(table[target])
     check_target_type(fn, col.type, target, origin.label)
     check_present(fn, col, target, origin)
-    values = levels_of(col).to_pylist()
+    levels = levels_of(col)
+    values = levels.to_pylist()
+    shown = f"({quote_list(values, SHOWN_VALUES)})"
+    if len(values) > 2 and multiclass:
+        if positive is not None:
+            raise DataError(
+                f"{fn}: a positive label only applies to a two-level target; target "
+                f"column {target!r} of '{origin.label}' has {len(values)} levels "
+                f"{shown} (fitted as multinomial, the first the reference): leave "
+                f"out positive={positive!r}"
+            )
+        offset = 0
+        for chunk in col.chunks:
+            codes = pc.index_in(chunk, value_set=levels).to_numpy(zero_copy_only=False)
+            y[offset : offset + len(chunk)] = codes
+            offset += len(chunk)
+        return tuple(values)
     if len(values) != 2:
+        hint = (
+            ""
+            if len(values) < 2
+            else " here (more levels fit a multinomial model "
+            "in memory: read_table(..., multiclass=True), or fit without --stream)"
+        )
         raise DataError(
             f"{fn}: target column {target!r} of '{origin.label}' has "
             f"{len(values)} distinct value{'s' if len(values) != 1 else ''} "
-            f"({quote_list(values, SHOWN_VALUES)}); expected exactly two classes"
+            f"{shown}; expected exactly two classes{hint}"
         )
     if positive is None:
         negative, positive_value = values

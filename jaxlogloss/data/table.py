@@ -62,12 +62,14 @@ _READ = "read_table"
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class TabularData:
-    """A binary classification data set with the features stored feature-major.
+    """A classification data set with the features stored feature-major.
 
     ``xt`` has shape ``(d, n)`` (C-contiguous, float32 or float64), ``y`` shape ``(n,)``
     with 0/1 in the same dtype (1 = ``classes[1]``, the positive label),
     ``sample_weight`` shape ``(n,)`` or None. ``classes`` is ``(negative, positive)``
     as the labels appear in the source, e.g. ``("cardigan", "jacket")`` or ``(0, 1)``.
+    A multinomial target (``read_table(..., multiclass=True)`` on K > 2 levels) has
+    the K sorted levels as ``classes`` and each row's index among them as ``y``.
     """
 
     xt: np.ndarray
@@ -100,10 +102,12 @@ class TabularData:
                 f"y of shape ({n},)"
             )
         y = y.astype(xt.dtype, copy=False)
-        bad = (y != 0) & (y != 1)
+        k = max(2, len(tuple(self.classes)))
+        bad = (y != np.round(y)) | (y < 0) | (y > k - 1)
         if bad.any():
             i = int(np.argmax(bad))
-            raise ValueError(f"{fn}: y must be 0 or 1, got {y[i]} at index {i}")
+            what = "0 or 1" if k == 2 else f"a class index in 0..{k - 1}"
+            raise ValueError(f"{fn}: y must be {what}, got {y[i]} at index {i}")
         sw = self.sample_weight
         if sw is not None:
             sw = np.asarray(sw)
@@ -121,9 +125,10 @@ class TabularData:
                 f"{xt.shape})"
             )
         classes = tuple(self.classes)
-        if len(classes) != 2:
+        if len(classes) < 2:
             raise ValueError(
-                f"{fn}: classes must be (negative, positive), got {self.classes!r}"
+                f"{fn}: classes must be (negative, positive) or K > 2 sorted levels, "
+                f"got {self.classes!r}"
             )
         for name, value in [
             ("xt", xt),
@@ -226,7 +231,7 @@ class TabularData:
         rng = np.random.default_rng(seed)
         n = self.n_samples
         if stratify:
-            groups = [np.flatnonzero(self.y == 0), np.flatnonzero(self.y == 1)]
+            groups = [np.flatnonzero(self.y == k) for k in range(len(self.classes))]
         else:
             groups = [np.arange(n)]
         test_parts, train_parts = [], []
@@ -275,6 +280,7 @@ def read_table(
     positive: Any = None,
     weights: str | None = None,
     dtype: Any = "float32",
+    multiclass: bool = False,
 ) -> TabularData:
     """Read a CSV or Parquet file (or a directory of them) into :class:`TabularData`.
 
@@ -284,7 +290,9 @@ def read_table(
     encoded (sorted levels, first dropped, named ``col[level]``). ``positive`` is the
     label for ``y = 1`` (matched against the target's values, also as text, so ``"1"``
     picks ``1``); by default the second of the two sorted values. ``weights`` names a
-    numeric column of sample weights.
+    numeric column of sample weights. ``multiclass=True`` also reads a target of
+    K > 2 levels (a multinomial fit: ``classes`` the sorted levels, ``y`` their
+    indices; ``positive`` is then an error); two levels stay a binary target.
 
     ``dtype``: "float32", "float64", or "auto": the features in float32 when every
     feature column is exactly representable there (float32 or narrower floats, 8- and
@@ -305,7 +313,7 @@ def read_table(
     check_row_count(fn, origin.label, n, origin.csv)
 
     y = np.empty(n, dt)
-    classes = read_target(fn, table, target, positive, origin, y)
+    classes = read_target(fn, table, target, positive, origin, y, multiclass)
     sample_weight = (
         None if weights is None else read_weights(fn, table, weights, origin, dt)
     )

@@ -76,7 +76,9 @@ __all__ = [
     "to_toml",
 ]
 
-DATA_SOURCES = ("gaussian", "separable", "jackets", "breast_cancer", "sparse", "file")
+DATA_SOURCES = ("gaussian", "separable", "jackets", "breast_cancer", "sparse", "file",
+                "multinomial")  # fmt: skip
+MULTINOMIAL_OPTIMIZERS = ("newton", "lbfgs")  # the runs on a K-level target
 METRIC_NAMES = tuple(METRICS)
 CLAIM_IDS = claim_ids()  # the ids the claims registered (R1..R4, S1..S13)
 
@@ -269,6 +271,8 @@ def _check_consistency(config: ExperimentConfig, prefix: str) -> None:
             raise ConfigError(
                 f"{prefix}data.path: data file {str(path)!r} does not exist"
             )
+    if data.source == "multinomial":
+        _check_multinomial(config, prefix)
     loss = config.loss
     if loss.penalty == "none" and loss.alpha > 0:
         raise ConfigError(
@@ -296,6 +300,27 @@ def _check_consistency(config: ExperimentConfig, prefix: str) -> None:
         raise ConfigError(
             f"{prefix}optimizer.name 'newton' needs loss.names = ['log_loss'], got "
             f"{config.loss.names}"
+        )
+
+
+def _check_multinomial(config: ExperimentConfig, prefix: str) -> None:
+    """A K-level target: its training runs are multinomial fits (newton / lbfgs, the
+    log-loss), and the claims (about binary targets) do not apply."""
+    if config.data.classes < 3:
+        raise ConfigError(
+            f"{prefix}data.classes = {config.data.classes}: data.source = "
+            "'multinomial' needs an integer >= 3"
+        )
+    bad = [n for n in config.optimizer.name if n not in MULTINOMIAL_OPTIMIZERS]
+    if bad:
+        raise ConfigError(
+            f"{prefix}optimizer.name {bad[0]!r}: a multinomial target is fitted by "
+            f"{' or '.join(MULTINOMIAL_OPTIMIZERS)}"
+        )
+    if config.loss.names != ["log_loss"] or config.claims:
+        raise ConfigError(
+            f"{prefix}data.source = 'multinomial' takes loss.names = ['log_loss'] and "
+            "no claims (they are about binary targets)"
         )
 
 

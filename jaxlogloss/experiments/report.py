@@ -28,7 +28,7 @@ def write_report(
         "",
         f"{data.source}: {data.n_samples} rows, {data.n_features} features "
         f"({', '.join(data.feature_names[:8])}{', ...' if data.n_features > 8 else ''}); "
-        f"target `{data.target}` (1 = {data.classes[1]!r}); "
+        f"target `{data.target}` ({_levels(data.classes)}); "
         f"training rows: {ctx.train_data.n_samples}"
         + (
             f", held out: {ctx.test_data.n_samples}"
@@ -94,3 +94,10 @@ def write_index(
     path = out / "index.md"
     ckpt.atomic_write_text(path, "\n".join(lines) + "\n")
     return path
+
+
+def _levels(classes: tuple) -> str:
+    """'1 = positive' for a binary target, the levels and the reference for more."""
+    if len(classes) == 2:
+        return f"1 = {classes[1]!r}"
+    return f"{len(classes)} classes, reference {classes[0]!r}"

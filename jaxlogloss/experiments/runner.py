@@ -42,9 +42,10 @@ from jaxlogloss.experiments import config as cfg
 from jaxlogloss.experiments.claims import CLAIMS, optimizer_comparison
 from jaxlogloss.experiments.config import ExperimentConfig
 from jaxlogloss.experiments.report import write_index, write_report
-from jaxlogloss.experiments.synthetic import sparse_logistic
+from jaxlogloss.experiments.synthetic import multinomial_logistic, sparse_logistic
 from jaxlogloss.experiments.types import ClaimResult, Context, Run
 from jaxlogloss.fitting import checkpoint as ckpt
+from jaxlogloss.fitting.multinomial import fit_softmax
 from jaxlogloss.fitting.solve import solve
 from jaxlogloss.fitting.train import train
 from jaxlogloss.model.objective import Problem
@@ -68,9 +69,12 @@ def load_data(config: ExperimentConfig) -> TabularData:
         return breast_cancer(dtype=d.dtype)
     if d.source == "sparse":
         return sparse_logistic(d.n, d.d, seed=d.seed, dtype=d.dtype)
+    if d.source == "multinomial":
+        return multinomial_logistic(d.n, d.d, d.classes, seed=d.seed, dtype=d.dtype)
     return read_table(
         d.path, target=d.target, features=d.features or None,
         positive=d.positive or None, weights=d.weights or None, dtype=d.dtype,
+        multiclass=not d.positive,
     )  # fmt: skip
 
 
@@ -128,6 +132,8 @@ def train_runs(
 
     ``mesh``: the optax runs split their rows over it (every process holds all of
     ``data`` and contributes its own share)."""
+    if len(data.classes) > 2:  # a K-level target
+        return multinomial_runs(config, data)
     runs: dict[str, Run] = {}
     X = data.design()
     y = jnp.asarray(data.y)
@@ -165,6 +171,37 @@ def train_runs(
             history = dict(result.history)
             history["seconds"] = clock.seconds(len(history["step"]))
             runs[label] = Run(loss, name, result.params, result.status, history)
+    return runs
+
+
+def multinomial_runs(config: ExperimentConfig, data: TabularData) -> dict[str, Run]:
+    """A K-level target's runs: the multinomial fit (reference: the first level) by
+    each of ``optimizer.name`` (newton, lbfgs), with the L2 strength of the runs.
+    Timed without compilation (a first fit compiles)."""
+    bad = [n for n in config.optimizer.name if n not in cfg.MULTINOMIAL_OPTIMIZERS]
+    if bad:
+        raise cfg.ConfigError(
+            f"{config.source}: optimizer.name {bad[0]!r}: the {len(data.classes)}-level "
+            f"target is fitted by {' or '.join(cfg.MULTINOMIAL_OPTIMIZERS)}"
+        )
+    runs = {}
+    for name in config.optimizer.name:
+        options = dict(
+            solver=name, alpha=training_l2(config), max_iter=config.train.steps,
+            tol=config.train.tol or None, dtype=data.xt.dtype.name,
+        )  # fmt: skip
+        codes = np.asarray(data.y, np.int64)
+        fit_softmax("run", data, codes, data.classes, **options)  # compile
+        res = fit_softmax("run", data, codes, data.classes, **options)
+        k = np.arange(res.n_iter + 1)
+        grad_norm = np.full(k.size, np.nan)
+        grad_norm[-1] = res.grad_norm
+        history = {
+            "step": k, "loss": res.loss_history, "grad_norm": grad_norm,
+            "seconds": k * res.seconds / max(res.n_iter, 1),
+        }  # fmt: skip
+        params = LinearParams(res.coef, res.intercept)
+        runs[f"softmax/{name}"] = Run("softmax", name, params, res.status, history)
     return runs
 
 

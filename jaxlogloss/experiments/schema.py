@@ -32,6 +32,7 @@ class DataConfig:
     separation: float = 2.0  # gaussian: distance between the class means
     margin: float = 0.5  # separable: the least distance of a point to the boundary
     noise: float = 1.0  # gaussian: within-class standard deviation
+    classes: int = 2  # multinomial: K >= 3 classes of the generated softmax data
     seed: int = 0
     test_size: float = 0.25  # share of rows held out for evaluation
     dtype: str = "float32"  # float32 | float64

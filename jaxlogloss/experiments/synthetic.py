@@ -45,3 +45,32 @@ def sparse_logistic(
         classes=(0, 1),
         source=f"sparse_logistic(n={n}, d={d}, intercept={intercept:g}, seed={seed})",
     )
+
+
+def multinomial_coefficients(d: int, k: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """The true W (d, k - 1) and b (k - 1,) of :func:`multinomial_logistic`:
+    N(0, 1) weights and N(0, 0.25) intercepts drawn from the seed."""
+    rng = np.random.default_rng([seed, 10])
+    return rng.standard_normal((d, k - 1)), 0.5 * rng.standard_normal(k - 1)
+
+
+def multinomial_logistic(
+    n: int, d: int, k: int, *, seed: int = 0, dtype: Any = "float64"
+) -> TabularData:
+    """n rows of the softmax model with reference class 0: X ~ N(0, I), y = c with
+    probability softmax([0, X W + b])_c (:func:`multinomial_coefficients`); classes
+    0..k-1 (y their index)."""
+    w, b = multinomial_coefficients(d, k, seed)
+    rng = np.random.default_rng([seed, 11])
+    X = rng.standard_normal((n, d))
+    z = np.concatenate([np.zeros((n, 1)), X @ w + b], axis=1)
+    y = np.argmax(z + rng.gumbel(size=(n, k)), axis=1)  # Gumbel-max: a softmax draw
+    return TabularData(
+        xt=np.ascontiguousarray(X.T, dtype=dtype),
+        y=y.astype(np.float64),
+        sample_weight=None,
+        feature_names=tuple(f"x{j}" for j in range(d)),
+        target="y",
+        classes=tuple(range(k)),
+        source=f"multinomial_logistic(n={n}, d={d}, k={k}, seed={seed})",
+    )

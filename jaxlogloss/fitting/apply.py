@@ -9,6 +9,9 @@ a :class:`~jaxlogloss.data.DataError`), and written out with two more columns:
 * ``prediction``  -- the positive class where the probability exceeds ``threshold``
   (0.5: b + x . w > 0), else the negative class, as the target's values appear.
 
+A multinomial model writes ``probability[level]`` for each class instead (softmax of
+[0, x W + b]) and ``prediction``, the most probable level (``threshold`` unused).
+
 The output (``.csv`` or ``.parquet``) is written to a temporary file next to it and
 renamed into place when every row is done: a failure leaves nothing behind. With
 ``stream`` the rows go through in record batches of ``batch_rows`` (memory bounded by
@@ -32,6 +35,7 @@ import pyarrow.parquet as pq
 from jaxlogloss.data.encoding import check_present, decoded
 from jaxlogloss.data.files import DataError
 from jaxlogloss.data.new_rows import encode_rows, numeric_column, read_batches
+from jaxlogloss.model.multinomial import class_log_probabilities
 
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 NEW_COLUMNS = ("probability", "prediction")
@@ -57,6 +61,8 @@ def scored(fn: str, model: Any, table: pa.Table, origin: Any, threshold: float) 
             )
     book = model.codebook
     xt = encode_rows(fn, table, book, np.float64, origin)
+    if len(getattr(model, "classes", ())) > 2:  # multinomial: one column per class
+        return _class_columns(fn, model, table, xt, origin)
     z = float(model.intercept) + np.asarray(model.coef, np.float64) @ xt
     if book.offset is not None:  # the model's known term, from the same column
         if book.offset not in table.column_names:
@@ -74,6 +80,24 @@ def scored(fn: str, model: Any, table: pa.Table, origin: Any, threshold: float) 
     prediction = labels.take(pa.array(np.where(z > cut, 0, 1)))
     table = table.append_column("probability", pa.array(prob))
     return table.append_column("prediction", prediction)
+
+
+def _class_columns(
+    fn: str, model: Any, table: pa.Table, xt: np.ndarray, origin: Any
+) -> pa.Table:
+    """``table`` with ``probability[level]`` per class and ``prediction`` (the most
+    probable level) of a multinomial model."""
+    names = [f"probability[{c}]" for c in model.classes]
+    for name in (*names, "prediction"):
+        if name in table.column_names:
+            raise DataError(
+                f"{fn}: '{origin.label}' already has a column {name!r}; rename it"
+            )
+    log_p = class_log_probabilities(model.coef, model.intercept, xt, model.symmetric)
+    for name, column in zip(names, np.exp(log_p).T, strict=True):
+        table = table.append_column(name, pa.array(column))
+    best = pa.array(np.argmax(log_p, axis=1))
+    return table.append_column("prediction", pa.array(list(model.classes)).take(best))
 
 
 class _Out:

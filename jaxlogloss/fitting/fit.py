@@ -42,6 +42,8 @@ from jaxlogloss.fitting.covariance import CovSpec, check_cov_type, robust_meat
 from jaxlogloss.fitting.firth import check_method, firth_result
 from jaxlogloss.fitting.inference import coefficient_inference, unreported_inference
 from jaxlogloss.fitting.inputs import as_design
+from jaxlogloss.fitting.multinomial import fit_multinomial, multinomial_target
+from jaxlogloss.fitting.multinomial_result import MultinomialResult
 from jaxlogloss.fitting.penalised import (
     PenaltySpec,
     proximal_solver_name,
@@ -163,14 +165,17 @@ def fit(
     cov_type: str = "nonrobust",
     groups: Any = None,
     method: str = "ml",
-) -> FitResult:
-    """Fit a binary logistic regression (see the module docstring).
+) -> FitResult | MultinomialResult:
+    """Fit a binary logistic regression (see the module docstring), or a multinomial
+    one when the target has K > 2 levels (:mod:`jaxlogloss.fitting.multinomial`:
+    the first sorted level the reference; in memory, penalty none/l2, newton/lbfgs).
 
     Args:
       X: the data: (n, d) features (an array or a FeatureMajor view), a
         ``TabularData`` (its labels, weights and names are used), or a ``TableStream``
         from :func:`jaxlogloss.open_stream` (read batch by batch).
-      y: labels in {0, 1} (omit it for a TabularData or a stream).
+      y: labels in {0, 1}, or K > 2 sortable labels (multinomial); omit it for a
+        TabularData or a stream.
       feature_names: names of the d columns (default x0, x1, ...).
       sample_weight: optional (n,) frequency weights.
       solver: "newton", "lbfgs", "auto" (:func:`resolve_solver`: Newton for d <= 32,
@@ -212,7 +217,10 @@ def fit(
         penalised likelihood l + 1/2 log det I, :mod:`jaxlogloss.fitting.firth`:
         finite under separation; in memory, no other penalty).
     """
+    options = dict(locals())  # every keyword argument, for the multinomial branch
     fn = _CALLER.get()
+    if (target := multinomial_target(fn, X, y)) is not None:  # K > 2 levels
+        return fit_multinomial(fn, X, target, options)
     spec = resolve_penalty(fn, penalty, alpha, l1_ratio, l2)
     firth = check_method(
         fn, method, stream=is_stream(X), mesh=mesh, penalty=spec.name,
@@ -435,7 +443,7 @@ def _finish(
     if spec.alpha == 0 and status != "separation":
         direction = quasi_separation_direction(
             np.asarray(information, np.float64), objective.margin_range,
-            theta=np.asarray(dist.to_host(theta), np.float64),
+            candidates=(np.asarray(dist.to_host(theta), np.float64),),
         )  # fmt: skip
         if direction is not None:
             status = "separation"

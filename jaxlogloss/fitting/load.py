@@ -11,6 +11,8 @@ import numpy as np
 
 from jaxlogloss.data.codebook import Codebook
 from jaxlogloss.fitting.inference import inference_from_covariance
+from jaxlogloss.fitting.multinomial_result import MODEL as MULTINOMIAL
+from jaxlogloss.fitting.multinomial_result import MultinomialResult, from_document
 from jaxlogloss.fitting.persist import FORMAT, FORMAT_VERSION, package_version
 from jaxlogloss.fitting.result import FitResult
 from jaxlogloss.fitting.statistics import ModelStatistics
@@ -20,8 +22,10 @@ def _float(x: Any) -> float:
     return math.nan if x is None else float(x)
 
 
-def load_model(path: str | os.PathLike[str]) -> FitResult:
-    """The fit saved at ``path`` by :meth:`FitResult.save`.
+def load_model(path: str | os.PathLike[str]) -> FitResult | MultinomialResult:
+    """The fit saved at ``path`` by :meth:`FitResult.save` (a
+    :class:`~jaxlogloss.fitting.multinomial_result.MultinomialResult` for a
+    multinomial model).
 
     Raises ValueError (one line) when the file is not a jaxlogloss model, is of a newer
     format version than this package reads, or is inconsistent.
@@ -44,6 +48,8 @@ def load_model(path: str | os.PathLike[str]) -> FitResult:
             "jaxlogloss"
         )
     try:
+        if doc.get("model") == MULTINOMIAL:
+            return from_document(doc)
         return _result(doc)
     except (KeyError, TypeError, ValueError, IndexError) as err:
         raise ValueError(

@@ -21,8 +21,14 @@ unchanged). It costs a fit on 2n rows; ``fit_result_`` is then the fit of the
 symmetrised data, whose standard errors (the information of 2n rows) are not the
 no-intercept model's.
 
-Binary only: a target with more than two classes raises a ValueError (the estimator's
-tags say so: ``classifier_tags.multi_class = False``).
+K > 2 classes fit scikit-learn's multinomial model (softmax over K weight vectors,
+``coef_`` (K, d), ``intercept_`` (K,)) with :func:`jaxlogloss.fitting.multinomial.
+fit_softmax`: with ``penalty="l2"`` the symmetric objective C sum_i s_i l_i +
+||W||_F^2 / 2, whose minimiser is unique and is scikit-learn's (its intercepts are
+unpenalised, so only their differences are determined: they are centred to sum 0, as
+scikit-learn's L-BFGS keeps them); with no penalty the reference-class maximum
+likelihood fit, centred the same way. L1 and elastic net, and solvers other than
+"auto", "newton" and "lbfgs", are binary only (a ValueError with K > 2).
 """
 
 from __future__ import annotations
@@ -44,13 +50,16 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import validate_data
 
 from jaxlogloss.fitting.fit import fit, solver_names
+from jaxlogloss.fitting.multinomial import fit_softmax
+from jaxlogloss.fitting.multinomial_result import MultinomialResult
 from jaxlogloss.fitting.result import fit_warnings
 
 PENALTIES = {"l2": "l2", "l1": "l1", "elasticnet": "elasticnet", None: "none"}
 
 
 class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
-    """Binary logistic regression with scikit-learn's parameters (see the module).
+    """Logistic regression with scikit-learn's parameters (see the module): binary,
+    or multinomial for K > 2 classes.
 
     Args:
       penalty: "l2" (default), "l1", "elasticnet" or None (maximum likelihood).
@@ -65,7 +74,8 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         net) or a :func:`jaxlogloss.fit` solver name ("newton", "lbfgs",
         "prox_newton", "fista", ...).
 
-    Attributes: ``classes_`` (2,), ``coef_`` (1, d), ``intercept_`` (1,), ``n_iter_``
+    Attributes: ``classes_`` (K,), ``coef_`` (1, d) for two classes, (K, d) for more,
+    ``intercept_`` (1,) or (K,), ``n_iter_``
     (1,), ``n_features_in_``, ``feature_names_in_`` (given a DataFrame), and
     ``fit_result_``: the :class:`jaxlogloss.FitResult` (its status, warnings, and for
     L2/no penalty the standard errors).
@@ -110,7 +120,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
+        tags.classifier_tags.multi_class = True
         tags.input_tags.sparse = False
         return tags
 
@@ -127,19 +137,13 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         return penalty, self.l1_ratio if penalty == "elasticnet" else None
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
-        """Fit on X (n, d) and two-class labels y (any two values), with optional
-        sample weights."""
+        """Fit on X (n, d) and class labels y (any sortable values; two: binary, more:
+        multinomial), with optional sample weights."""
         self._validate_params()
         penalty, l1_ratio = self._penalty()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
-        y_type = type_of_target(y, input_name="y", raise_unknown=True)
-        if y_type != "binary" and np.unique(y).size > 2:
-            raise ValueError(
-                "Only binary classification is supported. The type of the target "
-                f"is {y_type}; jaxlogloss.sklearn.LogisticRegression fits two classes "
-                "(wrap it in OneVsRestClassifier for more)."
-            )
+        type_of_target(y, input_name="y", raise_unknown=True)
         self.classes_ = np.unique(y)
         sample_weight = _weights(sample_weight, X.shape[0])
         if self.class_weight is not None:
@@ -159,10 +163,12 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                 "LogisticRegression needs samples of 2 classes with positive weight; "
                 f"got {present.size} class: {present.tolist()!r}"
             )
-        labels = (y == self.classes_[1]).astype(np.float64)
         X64 = np.asarray(X, np.float64)
         total = float(sample_weight.sum())
         alpha = 0.0 if penalty == "none" else 1.0 / (self.C * total)
+        if self.classes_.size > 2:
+            return self._fit_multinomial(X64, y, sample_weight, penalty, alpha)
+        labels = (y == self.classes_[1]).astype(np.float64)
         if not self.fit_intercept:  # symmetrise (module docstring)
             X64 = np.concatenate([X64, -X64])
             labels = np.concatenate([labels, 1.0 - labels])
@@ -173,27 +179,67 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, tol=float(self.tol),
             max_iter=int(self.max_iter),
         )  # fmt: skip
-        rows = X.shape[0] * (1 if self.fit_intercept else 2)
-        result = dataclasses.replace(
-            result, n_samples=rows,
-            warnings=fit_warnings(result.status, result.solver, self.max_iter, rows),
-        )  # fmt: skip
-        for message in result.warnings:
-            warnings.warn(f"jaxlogloss: {message}", ConvergenceWarning, stacklevel=2)
+        result = self._reported(result, X.shape[0] * (1 if self.fit_intercept else 2))
         self.coef_ = np.asarray(result.coef, np.float64)[None, :]
         self.intercept_ = np.array([result.intercept if self.fit_intercept else 0.0])
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.fit_result_ = result
         return self
 
+    def _reported(self, result: Any, rows: int) -> Any:
+        """``result`` counting the caller's ``rows`` (not the padding), its warnings
+        raised as ConvergenceWarnings."""
+        said = fit_warnings(result.status, result.solver, self.max_iter, rows)
+        if isinstance(result, MultinomialResult):  # its own words (no Firth there)
+            said = result.warnings
+        result = dataclasses.replace(result, n_samples=rows, warnings=said)
+        for message in result.warnings:
+            warnings.warn(f"jaxlogloss: {message}", ConvergenceWarning, stacklevel=4)
+        return result
+
+    def _fit_multinomial(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, penalty: str,
+        alpha: float,
+    ) -> LogisticRegression:  # fmt: skip
+        """K > 2 classes (module docstring): coef_ (K, d), intercept_ (K,)."""
+        fn = "LogisticRegression"
+        k = self.classes_.size
+        if penalty not in ("l2", "none"):
+            raise ValueError(
+                f"{fn}: penalty={self.penalty!r} supports two classes only; with "
+                f"{k} classes use penalty='l2' or None"
+            )
+        codes = np.searchsorted(self.classes_, y).astype(np.float64)
+        X, codes, sample_weight = _pad(X, codes, sample_weight)
+        result = fit_softmax(
+            fn, X, codes.astype(np.int64), tuple(range(k)), sample_weight=sample_weight,
+            alpha=alpha, solver=self.solver, tol=float(self.tol),
+            max_iter=int(self.max_iter), symmetric=alpha > 0,
+            fit_intercept=self.fit_intercept,
+        )  # fmt: skip
+        result = self._reported(result, y.shape[0])
+        coef, intercept = result.coef, result.intercept
+        if not result.symmetric:  # the reference class's zero column
+            coef = np.concatenate([np.zeros((coef.shape[0], 1)), coef], axis=1)
+            intercept = np.r_[0.0, intercept]
+        self.coef_ = (coef - coef.mean(axis=1, keepdims=True)).T
+        self.intercept_ = intercept - intercept.mean()
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.fit_result_ = result
+        return self
+
     def predict_proba(self, X: Any) -> np.ndarray:
-        """(n, 2): P(classes_[0]), P(classes_[1]) = sigmoid(x w + b)."""
-        z = self.decision_function(X)
-        return np.exp(_log_proba(z))
+        """(n, K): P(classes_[k]); sigmoid(x w + b) for two classes, softmax of the
+        K decision values for more."""
+        return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """(n, 2): log P, computed as log-sigmoid (accurate far in the tails)."""
-        return _log_proba(self.decision_function(X))
+        """(n, K): log P, as log-sigmoid / log-softmax (accurate far in the tails)."""
+        z = self.decision_function(X)
+        if z.ndim == 2:  # K > 2 classes
+            top = z.max(axis=1, keepdims=True)
+            return z - top - np.log(np.exp(z - top).sum(axis=1, keepdims=True))
+        return _log_proba(z)
 
 
 PAD_UP_TO, PAD_AT_LEAST = 4096, 256

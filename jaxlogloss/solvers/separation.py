@@ -3,17 +3,15 @@
 Complete separation is certified inside every solver's stopping rule (an evaluation's
 ``separated``: every example of positive weight classified right with a positive
 margin). Quasi-complete separation is certified after a fit by
-:func:`quasi_separation_direction`: a direction v in the Hessian's near-null space (one
-of its eigenvectors, or the fit's own parameters projected onto it: with few rows that
-space has several dimensions and the separating direction mixes them), along which
-every example's margin is >= 0 and some are > 0 -- moving along v never
+:func:`quasi_separation_direction`: a direction v, the Hessian's near-null eigenvector,
+along which every example's margin is >= 0 and some are > 0 -- moving along v never
 raises the loss, so the fitted probabilities of those examples go to 0 or 1 while ||w||
 grows and the gradient vanishes. Never reported with a penalty.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -24,9 +22,16 @@ def quasi_separation_direction(
     rel_eig: float = 1e-6,
     slack: float = 1e-6,
     strict: float = 1e-3,
-    theta: np.ndarray | None = None,
+    candidates: Sequence[np.ndarray] = (),
 ) -> np.ndarray | None:
     """A certificate of quasi-complete separation, or None.
+
+    The near-null space of the Hessian (eigenvalues <= rel_eig * lambda_max) holds the
+    separating direction. When it has more than one dimension -- far along the
+    direction every row but the boundary ones has l'' ~ 0, so the Hessian keeps the
+    boundary rows' few directions only -- its first eigenvector is an arbitrary vector
+    of it; the fitted theta (growing along the separating direction) projected onto it
+    is tried first (``candidates``), then every near-null eigenvector.
 
     Args:
       hess_std: the Hessian over [w', b'] on standardised features at the fit.
@@ -36,24 +41,25 @@ def quasi_separation_direction(
       rel_eig: only a Hessian with lambda_min <= rel_eig * lambda_max is examined.
       slack, strict: v certifies when every weighted margin (2y - 1) x~'.v >= -slack
         and the largest is > strict.
-      theta: the fitted [w', b']; its projection onto the near-null space is tried too
-        (the solver moved along the separating direction, however many dimensions the
-        near-null space has).
+      candidates: directions over [w', b'] (e.g. the fitted theta) whose projections
+        onto the near-null space are tried first.
 
     Returns:
       the direction v (oriented so margins are >= 0) or None.
     """
     eig, vec = np.linalg.eigh(hess_std)
-    if not eig[0] <= rel_eig * max(eig[-1], np.finfo(float).tiny):
+    small = eig <= rel_eig * max(eig[-1], np.finfo(float).tiny)
+    if not small[0]:
         return None
-    null = vec[:, eig <= rel_eig * eig[-1]]
-    candidates = [null[:, k] for k in range(null.shape[1])]
-    if theta is not None and null.shape[1] > 1:
-        projected = null @ (null.T @ np.asarray(theta, np.float64))
+    null = vec[:, small]
+    tries = []
+    for c in candidates:
+        projected = null @ (null.T @ np.asarray(c, np.float64))
         size = np.linalg.norm(projected)
         if size > 0:
-            candidates.insert(0, projected / size)
-    for v in candidates:
+            tries.append(projected / size)
+    tries += list(null.T)
+    for v in tries:
         low, high = margin_range(v)
         for sign, least, greatest in ((1.0, low, high), (-1.0, -high, -low)):
             if least >= -slack and greatest > strict:
