@@ -81,7 +81,7 @@ def run_solver(
         method = make_solver(solver, tol_arr, max_iter)
         in_memory = isinstance(objective, InMemoryObjective)
         run = minimise_compiled if in_memory else minimise
-        if use_host_loop(objective):  # large X: no whole-run program to compile
+        if use_host_loop(objective, method):  # one compiled evaluation, a host loop
             run = minimise_host
         state = run(method, objective, theta0)
         it = jax.tree.map(dist.to_host, state.iterate)
