@@ -313,7 +313,8 @@ def use_host_loop(objective: Any, solver: Any = None) -> bool:
         return False
     if solver is not None and type(solver) not in (Newton, LBFGS):
         return False
-    if objective.mesh is not None or objective.n_classes is not None:
+    targets = objective.problem.targets
+    if objective.mesh is not None or getattr(targets, "ndim", 1) != 1:
         return False
     n, d = objective.problem.X.shape
     return n * d >= limit
