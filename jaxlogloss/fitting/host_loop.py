@@ -27,6 +27,7 @@ results in the measurements of ``benchmarks/compile_time.py``.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, NamedTuple
 
 import jax
@@ -196,11 +197,17 @@ def _search(
     return theta, pt, accepted
 
 
-def newton_host(solver: Newton, objective: Any, theta: np.ndarray) -> HostState:
-    """:class:`~jaxlogloss.solvers.newton.Newton` with its loop on the host."""
+def newton_host(
+    solver: Newton, objective: Any, theta: np.ndarray,
+    compiling: threading.Thread | None = None,
+) -> HostState:  # fmt: skip
+    """:class:`~jaxlogloss.solvers.newton.Newton` with its loop on the host
+    (``compiling``: the thread compiling :func:`curvature`, joined before its use)."""
     import scipy.linalg
 
     run = _Run(theta, _at(objective, theta), solver.tol, solver.max_iter)
+    if compiling is not None:
+        compiling.join()
     no_sums = np.bool_(False)
     while run.running:
         hess, _, _ = curvature(objective, run.theta, run.z, no_sums)
@@ -294,14 +301,39 @@ def lbfgs_host(solver: LBFGS, objective: Any, theta: np.ndarray) -> HostState:
     return run.state()
 
 
+def compile_curvature(objective: Any, theta: np.ndarray) -> threading.Thread:
+    """Compile :func:`curvature` for ``objective`` in a background thread, while the
+    first evaluation compiles: XLA compiles without holding the GIL, so on two cores
+    the two compilations overlap. Join the thread before calling ``curvature``."""
+    targets = objective.problem.targets  # the logits: its shape and placement
+    z = jax.ShapeDtypeStruct(
+        targets.shape, objective.dtype, sharding=getattr(targets, "sharding", None)
+    )
+
+    def work() -> None:
+        try:
+            curvature.lower(objective, theta, z, np.bool_(False)).compile()
+        except Exception:  # noqa: BLE001 - the call itself compiles and reports it
+            pass
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
 def minimise_host(solver: Any, objective: InMemoryObjective, theta: Any) -> HostState:
     """Newton or L-BFGS from ``theta`` with the loop on the host (module docstring):
-    the final state, shaped as :func:`~jaxlogloss.solvers.base.minimise`'s."""
-    theta = np.asarray(theta)
+    the final state, shaped as :func:`~jaxlogloss.solvers.base.minimise`'s. The
+    curvature program (Newton's, and the inference step's) compiles meanwhile."""
     tol = np.asarray(solver.tol)
-    if type(solver) is Newton:
-        return newton_host(solver, objective, theta.astype(tol.dtype))
-    return lbfgs_host(solver, objective, theta.astype(tol.dtype))
+    theta = np.asarray(theta).astype(tol.dtype)
+    compiling = compile_curvature(objective, theta)
+    try:
+        if type(solver) is Newton:
+            return newton_host(solver, objective, theta, compiling)
+        return lbfgs_host(solver, objective, theta)
+    finally:
+        compiling.join()
 
 
 def use_host_loop(objective: Any, solver: Any = None) -> bool:
