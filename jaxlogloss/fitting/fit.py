@@ -40,6 +40,8 @@ from jaxlogloss.data.codebook import codebook_of
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting.covariance import CovSpec, check_cov_type, robust_meat
 from jaxlogloss.fitting.firth import check_method, firth_result
+from jaxlogloss.fitting.host_loop import fast_compile
+from jaxlogloss.fitting.host_loop import information as information_and_sums
 from jaxlogloss.fitting.inference import coefficient_inference, unreported_inference
 from jaxlogloss.fitting.inputs import as_design
 from jaxlogloss.fitting.multinomial import fit_multinomial, multinomial_target
@@ -53,7 +55,7 @@ from jaxlogloss.fitting.penalised import (
 )
 from jaxlogloss.fitting.result import FitResult, fit_warnings
 from jaxlogloss.fitting.solve import EndPoint, run_solver
-from jaxlogloss.fitting.statistics import logit_sums, model_statistics
+from jaxlogloss.fitting.statistics import model_statistics
 from jaxlogloss.model.class_weight import class_weights
 from jaxlogloss.model.objective import Problem, prepare_problem
 from jaxlogloss.model.objectives import InMemoryObjective
@@ -391,20 +393,7 @@ def _streamed_objective(
     return objective, tuple(stream.feature_names), n_samples
 
 
-_scaling = jax.jit(feature_scaling)
-
-
-@jax.jit
-def _information(
-    objective: InMemoryObjective, theta: jax.Array, aux: Any
-) -> tuple[jax.Array, Any]:
-    """The Hessian of the summed penalised loss over theta (the observed information)
-    and the model statistics' sums, in one program from the logits ``aux`` (formed
-    here when the solver kept none)."""
-    z = objective.logits(theta) if aux is None else aux
-    information = objective.hessian(theta, z) * objective.total_weight()
-    sums = None if objective.n_classes is not None else logit_sums(objective, z)
-    return information, sums
+_scaling = fast_compile(feature_scaling)
 
 
 @jax.jit
@@ -435,8 +424,9 @@ def _finish(
         information = np.asarray(objective.hessian(theta), np.float64)
         information = information * objective.total_weight()
     else:
-        information, sums = _information(objective, theta, kept.aux)
-        information = dist.to_host(information)
+        # the Hessian and the statistics' sums in one program (Newton's own, when
+        # its loop ran on the host: compiled once)
+        information, sums = information_and_sums(objective, theta, kept.aux)
     if proximal:  # the objective is penalty-free: add the ridge part's curvature
         weight = float(dist.to_host(objective.total_weight()))
         information = information + ridge_information(spec, objective.scaling, weight)

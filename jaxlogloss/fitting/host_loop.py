@@ -1,93 +1,352 @@
-"""The in-memory objective with its loops on the host: a first call that compiles fast.
+"""Newton and L-BFGS driven from the host around one compiled evaluation: a fast first call.
 
 :func:`jaxlogloss.fitting.solve.minimise_compiled` compiles a whole solver run (the
-solver's loop, the nested line-search loops, every evaluation) into one program: the
-fastest run once compiled, but the first call of a fit spends seconds in XLA.
-:class:`HostLoopObjective` holds an :class:`~jaxlogloss.model.objectives.InMemoryObjective`
-and offers the same interface with
+solver's loop, the nested line-search loops, every evaluation) into one program: XLA
+then spends seconds on the first call of a fit. Here the solver's logic -- the
+stopping rule, the backtracking line search, the L-BFGS two-loop recursion, Newton's
+damped (p x p) Cholesky solve -- runs in NumPy on the host, and the data are touched
+only by two compiled programs, each compiled once per shape and dtype:
 
-* ``evaluate(theta, order)`` and ``hessian(theta, aux)`` as jitted calls of the inner
-  objective's (small programs: one per order, compiled in a fraction of a second);
-* ``while_loop`` as a Python loop (as a stream's objective does), so the very same
-  solver code (:mod:`jaxlogloss.solvers`) runs on the host between those calls, its small
-  pure pieces jitted where the solvers jit them.
+* :func:`evaluate`: f, df/dtheta, the separation certificate and the logits z at theta
+  (``objective.evaluate(theta, 1)``: one pass over X);
+* :func:`curvature`: the Hessian at theta from the kept logits (Newton's steps) and,
+  when asked, the model statistics' sums (the inference step of every fit uses the
+  same program: :func:`information`).
 
-Measured (issue 11, ``benchmarks/compile_and_steps.py``, 2 shared cores): the host loop
-runs as fast as the compiled one on 1,000,000 x 100 float32 (dispatch costs microseconds
-next to a pass) and up to a few times slower on 20,000 x 20 float64 (milliseconds
-either way), but it does not compile faster: its dozen small programs (two or three
-evaluations, the L-BFGS two-loop update, the stopping rule, the line-search pieces)
-take about as long in XLA as the one whole-run program. So ``fit`` keeps the compiled
-loop (:data:`HOST_LOOP_MIN_ELEMENTS` is None); setting it to a number of elements of X
-makes ``fit`` drive larger problems from the host (the same iterates; a test checks it).
+Each step costs one dispatch and a transfer of p numbers (microseconds, next to a
+pass over X of tens of milliseconds at 10^6 x 100). The rules are those of
+:mod:`jaxlogloss.solvers` (:func:`~jaxlogloss.solvers.base.advance`,
+:func:`~jaxlogloss.solvers.linesearch.backtracking`,
+:class:`~jaxlogloss.solvers.newton.Newton`, :class:`~jaxlogloss.solvers.lbfgs.LBFGS`
+with optax's two-loop recursion), in the objective's dtype: the same iterates to
+rounding (``tests/test_solvers_host.py``). The programs are compiled with XLA's
+classic CPU emitters (:data:`COMPILER_OPTIONS`): half the compile time, bit-identical
+results in the measurements of ``benchmarks/compile_time.py``.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+import threading
+from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
-from jaxlogloss.model.objectives import Evaluation, InMemoryObjective
-from jaxlogloss.solvers.base import minimise
+from jaxlogloss.fitting.statistics import logit_sums
+from jaxlogloss.model.objectives import InMemoryObjective
+from jaxlogloss.parallel import mesh as dist
+from jaxlogloss.solvers.base import (
+    CONVERGED,
+    DIVERGED,
+    MAX_ITER,
+    RUNNING,
+    SEPARATION,
+    STALLED,
+    Iterate,
+)
+from jaxlogloss.solvers.lbfgs import LBFGS
+from jaxlogloss.solvers.linesearch import ARMIJO_C1
+from jaxlogloss.solvers.newton import Newton
 
 Array = jax.Array
 
+# XLA CPU compile options of fit's programs: the classic (non-MLIR) fusion emitters
+# compile a blocked pass over X in about half the time, with the same results
+COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
 # fit drives an in-memory solver from the host when X has at least this many elements
-# (rows x features); None: never (measured: no faster first call, see above)
-HOST_LOOP_MIN_ELEMENTS: int | None = None
+# (rows x features); 0: always (one device, binary loss, Newton or L-BFGS)
+HOST_LOOP_MIN_ELEMENTS: int | None = 0
 
 
-@functools.partial(jax.jit, static_argnames="order")
-def _evaluate(objective: InMemoryObjective, theta: Array, order: int) -> Evaluation:
-    return objective.evaluate(theta, order)
+def fast_compile(fun: Any = None, **jit_kwargs: Any) -> Any:
+    """``jax.jit`` with :data:`COMPILER_OPTIONS` (usable as a decorator)."""
+    if fun is None:
+        return functools.partial(fast_compile, **jit_kwargs)
+    return jax.jit(fun, compiler_options=COMPILER_OPTIONS, **jit_kwargs)
 
 
-@jax.jit
-def _hessian(objective: InMemoryObjective, theta: Array, aux: Any) -> Array:
-    return objective.hessian(theta, aux)
+@fast_compile
+def evaluate(objective: InMemoryObjective, theta: Array) -> tuple[Array, ...]:
+    """f, df/dtheta, the separation certificate and the logits at theta (one pass)."""
+    ev = objective.evaluate(theta, 1)
+    return ev.value, ev.grad, ev.separated, ev.aux
 
 
-class HostLoopObjective:
-    """An :class:`InMemoryObjective` whose solver loops run on the host (see the
-    module docstring); every other attribute is the inner objective's."""
-
-    derivatives_with_value = False
-
-    def __init__(self, inner: InMemoryObjective) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def evaluate(self, theta: Array, order: int = 1) -> Evaluation:
-        return _evaluate(self.inner, theta, order)
-
-    def hessian(self, theta: Array, aux: Any = None) -> Array:
-        return _hessian(self.inner, theta, aux)
-
-    @staticmethod
-    def while_loop(cond: Any, body: Any, state: Any) -> Any:
-        while bool(cond(state)):
-            state = body(state)
-        return state
+@fast_compile
+def curvature(
+    objective: InMemoryObjective, theta: Array, aux: Any, with_sums: Array
+) -> tuple[Array, Array, Any]:
+    """The Hessian of f at theta (from the logits ``aux``, formed here when None), the
+    total weight, and -- where ``with_sums`` (a traced flag: one program for both) --
+    the model statistics' sums from the same logits (zeros otherwise)."""
+    z = objective.logits(theta) if aux is None else aux
+    hessian = objective.hessian(theta, z)
+    if objective.n_classes is not None:
+        return hessian, objective.total_weight(), None
+    shapes = jax.eval_shape(lambda: logit_sums(objective, z))
+    zeros = jax.tree.map(lambda s: jax.numpy.zeros(s.shape, s.dtype), shapes)
+    sums = jax.lax.cond(with_sums, lambda: logit_sums(objective, z), lambda: zeros)
+    return hessian, objective.total_weight(), sums
 
 
-def minimise_host(solver: Any, objective: InMemoryObjective, theta: Array) -> Any:
-    """:func:`~jaxlogloss.solvers.base.minimise` with the loops on the host: the same
-    iterates as the compiled run, with no whole-run program to compile."""
-    return minimise(solver, HostLoopObjective(objective), theta)
+def information(objective: Any, theta: Array, aux: Any) -> tuple[np.ndarray, Any]:
+    """The Hessian of the summed penalised loss (the observed information), on the
+    host, and the model statistics' sums (None for a multiclass loss)."""
+    hessian, total, sums = curvature(objective, theta, aux, np.bool_(True))
+    hessian = dist.to_host(hessian)
+    return hessian * np.asarray(dist.to_host(total), hessian.dtype), sums
 
 
-def use_host_loop(objective: Any) -> bool:
-    """Whether ``fit`` runs this in-memory objective's solver loop on the host: on one
-    device when X has at least :data:`HOST_LOOP_MIN_ELEMENTS` elements (never when
-    that is None, the default)."""
+class HostState(NamedTuple):
+    """A host run's final state, shaped as a compiled run's (``iterate``, what it
+    keeps at theta: the logits ``aux``; no Hessian)."""
+
+    iterate: Iterate
+    hessian: Any = None
+    aux: Any = None
+
+
+class _Point(NamedTuple):
+    value: np.ndarray
+    grad: np.ndarray
+    separated: bool
+    z: Any
+
+
+def _at(objective: Any, theta: np.ndarray) -> _Point:
+    value, grad, separated, z = evaluate(objective, theta)
+    value, grad, separated = jax.device_get((value, grad, separated))
+    return _Point(value, grad, bool(separated), z)
+
+
+class _Run:
+    """The iterate and its histories, with :func:`~jaxlogloss.solvers.base.start` and
+    :func:`~jaxlogloss.solvers.base.advance`'s rule, on NumPy arrays."""
+
+    def __init__(self, theta: np.ndarray, pt: _Point, tol: Any, max_iter: int):
+        self.dtype = np.dtype(pt.value.dtype)
+        self.tol, self.max_iter = self.dtype.type(tol), max_iter
+        self.theta, self.value, self.grad, self.z = theta, pt.value, pt.grad, pt.z
+        gn = np.max(np.abs(pt.grad))
+        finite = np.isfinite(pt.value) and np.isfinite(gn)
+        self.status = (CONVERGED if gn <= self.tol else RUNNING) if finite else DIVERGED
+        self.k = 0
+        self.loss = np.full(max_iter + 1, np.nan, self.dtype)
+        self.gnorm = np.full(max_iter + 1, np.nan, self.dtype)
+        self.loss[0], self.gnorm[0] = pt.value, gn
+
+    @property
+    def running(self) -> bool:
+        return self.status == RUNNING and self.k < self.max_iter
+
+    def advance(self, theta: np.ndarray, pt: _Point, accepted: bool) -> bool:
+        """The stopping rule on a step's point; whether the step was kept."""
+        gn_old = np.max(np.abs(self.grad))
+        gn = np.max(np.abs(pt.grad))
+        finite = bool(np.isfinite(pt.value) and np.isfinite(gn))
+        progress = pt.value < self.value or gn < gn_old
+        if not finite:
+            self.status = DIVERGED
+        elif gn <= self.tol:
+            self.status = CONVERGED
+        elif pt.separated:
+            self.status = SEPARATION
+        elif not accepted or not progress:
+            self.status = STALLED
+        keep = finite and accepted
+        if keep:
+            self.theta, self.value, self.grad, self.z = theta, pt.value, pt.grad, pt.z
+        self.k += 1
+        self.loss[self.k] = self.value
+        self.gnorm[self.k] = np.max(np.abs(self.grad))
+        return keep
+
+    def state(self) -> HostState:
+        status = MAX_ITER if self.status == RUNNING else self.status
+        it = Iterate(
+            self.theta, self.value, self.grad, np.int32(status), np.int32(self.k),
+            self.loss, self.gnorm,
+        )  # fmt: skip
+        return HostState(it, None, self.z)
+
+
+def _search(
+    objective: Any, run: _Run, direction: np.ndarray, slope: Any, active: bool,
+    max_halvings: int,
+) -> tuple[np.ndarray, _Point, bool]:  # fmt: skip
+    """Backtracking from t = 1 (:func:`~jaxlogloss.solvers.linesearch.backtracking`):
+    the next theta (unchanged when no trial was accepted), the last trial's point and
+    whether Armijo held."""
+    dt = run.dtype.type
+    value = run.value
+    slack = dt(4) * np.finfo(run.dtype).eps * np.abs(value)
+    i = 0
+    while True:
+        t = dt(0.5) ** i
+        pt = _at(objective, run.theta + t * direction)
+        ok = bool(np.isfinite(pt.value)) and bool(
+            pt.value <= value + dt(ARMIJO_C1) * t * slope + slack
+        )
+        if ok or i + 1 >= max_halvings or not active:
+            break
+        i += 1
+    accepted = ok and active
+    theta = run.theta + t * direction if accepted else run.theta
+    return theta, pt, accepted
+
+
+def newton_host(
+    solver: Newton, objective: Any, theta: np.ndarray,
+    compiling: threading.Thread | None = None,
+) -> HostState:  # fmt: skip
+    """:class:`~jaxlogloss.solvers.newton.Newton` with its loop on the host
+    (``compiling``: the thread compiling :func:`curvature`, joined before its use)."""
+    import scipy.linalg
+
+    run = _Run(theta, _at(objective, theta), solver.tol, solver.max_iter)
+    if compiling is not None:
+        compiling.join()
+    no_sums = np.bool_(False)
+    while run.running:
+        hess, _, _ = curvature(objective, run.theta, run.z, no_sums)
+        hess = np.asarray(hess)
+        delta = 10 * np.finfo(run.dtype).eps * np.max(np.diag(hess))
+        damped = hess + delta * np.eye(hess.shape[0], dtype=run.dtype)
+        try:
+            factor = scipy.linalg.cho_factor(damped, check_finite=False)
+            direction = -scipy.linalg.cho_solve(factor, run.grad, check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):  # not positive definite: NaNs,
+            direction = np.full_like(run.grad, np.nan)  # as jax's Cholesky gives
+        direction = direction.astype(run.dtype)
+        slope = run.grad @ direction
+        usable = bool(np.all(np.isfinite(direction)) and slope < 0)
+        theta_new, pt, accepted = _search(
+            objective, run, direction, slope, usable, solver.max_halvings
+        )
+        run.advance(theta_new, pt, accepted)
+    return run.state()
+
+
+class _Memory:
+    """optax's ``scale_by_lbfgs`` state and update (the two-loop recursion), in NumPy."""
+
+    def __init__(self, size: int, p: int, dtype: Any) -> None:
+        self.size, self.dtype = size, dtype
+        self.count = 0
+        self.params = np.zeros(p, dtype)
+        self.updates = np.zeros(p, dtype)
+        self.dparams = np.zeros((size, p), dtype)
+        self.dupdates = np.zeros((size, p), dtype)
+        self.weights = np.zeros(size, dtype)
+
+    def update(self, grad: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, Any]:
+        """H_k g after adding the pair (theta - last theta, grad - last grad); the
+        new memory (``count``, buffers) is returned as a tuple to commit or drop."""
+        m, dt = self.size, self.dtype
+        idx, prev = self.count % m, (self.count - 1) % m
+        dparams, dupdates = theta - self.params, grad - self.updates
+        vdot = dupdates @ dparams
+        weight = dt.type(0) if vdot == 0 else dt.type(1) / vdot
+        if self.count == 0:
+            dparams, dupdates = np.zeros_like(dparams), np.zeros_like(dupdates)
+            weight = dt.type(0)
+        S, Y, rho = self.dparams.copy(), self.dupdates.copy(), self.weights.copy()
+        S[prev], Y[prev], rho[prev] = dparams, dupdates, weight
+        if self.count > 0:
+            denominator = dupdates @ dupdates
+            scale = dupdates @ dparams / denominator if denominator > 0 else dt.type(1)
+        else:
+            scale = min(dt.type(1), dt.type(1) / np.sqrt(grad @ grad))
+        order = (idx + np.arange(m)) % m
+        q = grad.copy()
+        alphas = np.zeros(m, dt)
+        for j in range(m - 1, -1, -1):  # newest pair first
+            a = rho[order[j]] * (S[order[j]] @ q)
+            q = q - a * Y[order[j]]
+            alphas[j] = a
+        q = dt.type(scale) * q
+        for j in range(m):  # oldest pair first
+            beta = rho[order[j]] * (Y[order[j]] @ q)
+            q = q + (alphas[j] - beta) * S[order[j]]
+        return q, (self.count + 1, theta, grad, S, Y, rho)
+
+    def commit(self, new: Any) -> None:
+        self.count, self.params, self.updates = new[:3]
+        self.dparams, self.dupdates, self.weights = new[3:]
+
+    def reset(self) -> None:
+        self.__init__(self.size, self.params.shape[0], self.dtype)
+
+
+def lbfgs_host(solver: LBFGS, objective: Any, theta: np.ndarray) -> HostState:
+    """:class:`~jaxlogloss.solvers.lbfgs.LBFGS` with its loop on the host."""
+    run = _Run(theta, _at(objective, theta), solver.tol, solver.max_iter)
+    memory = _Memory(solver.memory_size, theta.shape[0], run.dtype)
+    while run.running:
+        with np.errstate(all="ignore"):
+            scaled, new = memory.update(run.grad, run.theta)
+            direction = -scaled
+            slope = run.grad @ direction
+        if np.all(np.isfinite(direction)) and slope < 0:
+            memory.commit(new)
+        else:  # not a descent direction: forget the pairs, steepest descent
+            direction, slope = -run.grad, -(run.grad @ run.grad)
+            memory.reset()
+        theta_new, pt, accepted = _search(
+            objective, run, direction, slope, True, solver.max_halvings
+        )
+        run.advance(theta_new, pt, accepted)
+    return run.state()
+
+
+def compile_curvature(objective: Any, theta: np.ndarray) -> threading.Thread:
+    """Compile :func:`curvature` for ``objective`` in a background thread, while the
+    first evaluation compiles: XLA compiles without holding the GIL, so on two cores
+    the two compilations overlap. Join the thread before calling ``curvature``."""
+    targets = objective.problem.targets  # the logits: its shape and placement
+    z = jax.ShapeDtypeStruct(
+        targets.shape, objective.dtype, sharding=getattr(targets, "sharding", None)
+    )
+
+    def work() -> None:
+        try:
+            curvature.lower(objective, theta, z, np.bool_(False)).compile()
+        except Exception:  # noqa: BLE001 - the call itself compiles and reports it
+            pass
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def minimise_host(solver: Any, objective: InMemoryObjective, theta: Any) -> HostState:
+    """Newton or L-BFGS from ``theta`` with the loop on the host (module docstring):
+    the final state, shaped as :func:`~jaxlogloss.solvers.base.minimise`'s. The
+    curvature program (Newton's, and the inference step's) compiles meanwhile."""
+    tol = np.asarray(solver.tol)
+    theta = np.asarray(theta).astype(tol.dtype)
+    compiling = compile_curvature(objective, theta)
+    try:
+        if type(solver) is Newton:
+            return newton_host(solver, objective, theta, compiling)
+        return lbfgs_host(solver, objective, theta)
+    finally:
+        compiling.join()
+
+
+def use_host_loop(objective: Any, solver: Any = None) -> bool:
+    """Whether ``fit`` runs this solver on this objective from the host: Newton or
+    L-BFGS, a binary loss on one device, X of at least :data:`HOST_LOOP_MIN_ELEMENTS`
+    elements (never when that is None)."""
     limit = HOST_LOOP_MIN_ELEMENTS
     if limit is None or not isinstance(objective, InMemoryObjective):
         return False
-    if objective.mesh is not None:
+    if solver is not None and type(solver) not in (Newton, LBFGS):
+        return False
+    targets = objective.problem.targets
+    if objective.mesh is not None or getattr(targets, "ndim", 1) != 1:
         return False
     n, d = objective.problem.X.shape
     return n * d >= limit

@@ -3,9 +3,12 @@
 ``solve("newton", problem, scaling, params_std, tol, max_iter)`` builds the in-memory
 objective (:class:`jaxlogloss.model.objectives.InMemoryObjective`) and runs
 :func:`jaxlogloss.solvers.base.minimise` under ``jit``: what the experiment runner calls.
-:func:`run_solver` is ``fit``'s run on any objective kind, by solver name: compiled in
-memory, a host loop on a stream, optax's first-order steps, or a proximal solver
-(:mod:`jaxlogloss.fitting.penalised`) for L1 / elastic net.
+:func:`run_solver` is ``fit``'s run on any objective kind, by solver name: Newton and
+L-BFGS in memory on one device driven from the host around one compiled evaluation
+(:mod:`jaxlogloss.fitting.host_loop`: a first call compiles in a fraction of the time),
+compiled whole on a mesh or for other solvers, a host loop on a stream, optax's
+first-order steps, or a proximal solver (:mod:`jaxlogloss.fitting.penalised`) for L1 /
+elastic net.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def run_solver(
         method = make_solver(solver, tol_arr, max_iter)
         in_memory = isinstance(objective, InMemoryObjective)
         run = minimise_compiled if in_memory else minimise
-        if use_host_loop(objective):  # large X: no whole-run program to compile
+        if use_host_loop(objective, method):  # one compiled evaluation, a host loop
             run = minimise_host
         state = run(method, objective, theta0)
         it = jax.tree.map(dist.to_host, state.iterate)

@@ -24,7 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlogloss import _validation as v
-from jaxlogloss.data.design import Design, FeatureMajor, block_layout, block_start
+from jaxlogloss.data.design import (
+    Design,
+    FeatureMajor,
+    block_layout,
+    block_start,
+    rmatvec,
+)
 from jaxlogloss.model.params import LinearParams
 
 Array = jax.Array
@@ -73,7 +79,7 @@ def feature_moments(
     n, d = X.shape
     c = jnp.ones((n,), dtype) if sample_weight is None else sample_weight
     total = jnp.sum(c)
-    mean = (c @ X) / total
+    mean = rmatvec(X, c) / total  # c @ X (blocked when c is wider than X)
     size, n_blocks = block_layout(n, block_rows)
 
     def body(i: Array, acc: Array) -> Array:

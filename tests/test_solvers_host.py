@@ -1,0 +1,139 @@
+"""Newton and L-BFGS driven from the host (jaxlogloss.fitting.host_loop): the same fit
+as the compiled whole-run solver, from three compiled programs; and the row-major
+products that widen a float32 X a block at a time (no float64 copy of X)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlogloss as jl
+from jaxlogloss.data.design import matvec, rmatvec
+from jaxlogloss.fitting import host_loop
+from jaxlogloss.precision import enable_x64
+
+
+def _data(n: int = 300, d: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + rng.normal(0, 2, d)
+    z = X @ rng.normal(0, 0.5, d) - 0.3
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.float64)
+    return X, y
+
+
+def _both(monkeypatch: pytest.MonkeyPatch, X, y, **kw) -> tuple[jl.FitResult, ...]:
+    out = []
+    for limit in (1 << 62, 0):  # compiled whole run, then the host loop
+        monkeypatch.setattr(host_loop, "HOST_LOOP_MIN_ELEMENTS", limit)
+        out.append(jl.fit(X, y, **kw))
+    return tuple(out)
+
+
+# tests/test_host_loop.py compares both runs for Newton and L-BFGS in float64 and
+# float32 and at max_iter; here: weights with an L2 penalty, separation
+@pytest.mark.parametrize(
+    "solver,kw",
+    [("newton", dict(dtype="float64", l2=0.3, weights=True))],
+    ids=["newton-l2-weights"],
+)
+def test_host_loop_equals_the_compiled_run(monkeypatch, solver, kw):
+    X, y = _data()
+    kw = dict(kw)
+    if kw.pop("weights", False):
+        kw["sample_weight"] = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
+    compiled, host = _both(monkeypatch, X, y, solver=solver, **kw)
+    assert host.n_iter == compiled.n_iter
+    assert host.status == compiled.status
+    assert host.status == ("max_iter" if kw.get("max_iter") else "converged")
+    tol = 1e-5 if kw["dtype"] == "float32" else 1e-10
+    np.testing.assert_allclose(host.coef, compiled.coef, rtol=tol, atol=tol)
+    np.testing.assert_allclose(host.intercept, compiled.intercept, rtol=tol, atol=tol)
+    k = host.n_iter + 1
+    np.testing.assert_allclose(
+        host.loss_history[:k], compiled.loss_history[:k], rtol=tol, atol=tol
+    )
+    se_host, se_compiled = host.inference.std_err, compiled.inference.std_err
+    np.testing.assert_allclose(se_host, se_compiled, rtol=10 * tol)
+
+
+def test_separation_on_the_host(monkeypatch):
+    X, _ = _data()
+    y = (X[:, 0] > np.median(X[:, 0])).astype(np.float64)  # completely separated
+    compiled, host = _both(monkeypatch, X, y, solver="newton")
+    assert host.status == compiled.status == "separation"
+    assert host.n_iter == compiled.n_iter
+
+
+def test_the_rule():
+    X, y = _data(50, 3)
+    with enable_x64():
+        from jaxlogloss.model.objective import Problem
+        from jaxlogloss.model.objectives import InMemoryObjective
+        from jaxlogloss.model.scaling import identity_scaling
+        from jaxlogloss.solvers.registry import make_solver
+
+        problem = Problem(jnp.asarray(X), jnp.asarray(y), None, jnp.asarray(0.0))
+        objective = InMemoryObjective(problem, identity_scaling(3, np.float64))
+        newton = make_solver("newton", 1e-8, 10)
+        assert host_loop.use_host_loop(objective, newton)
+        multi = problem._replace(targets=jnp.ones((50, 2)))
+        assert not host_loop.use_host_loop(InMemoryObjective(multi, objective.scaling))
+
+
+class _Programs(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.names: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        m = re.search(r"Finished XLA compilation of (\S+)", record.getMessage())
+        if m:
+            self.names.append(m.group(1))
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_a_first_fit_compiles_three_programs(solver):
+    """Moments, evaluation, curvature (Newton's steps and the inference step share it):
+    a fresh shape (no compiled program to reuse) compiles exactly these."""
+    X, y = _data(1237 if solver == "newton" else 1239, 3, seed=2)
+    handler = _Programs()
+    logger = logging.getLogger("jax")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True):
+            jl.fit(X, y, solver=solver)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert sorted(handler.names) == [
+        "jit(curvature)", "jit(evaluate)", "jit(feature_scaling)"
+    ], handler.names  # fmt: skip
+
+
+@pytest.mark.parametrize("k", [None, 3])
+def test_widened_products_equal_float64_and_copy_no_x(k):
+    rng = np.random.default_rng(3)
+    n, d = 20000, 6  # more rows than one block (8192): the blocked rule, 3 blocks
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    w = rng.standard_normal((d,) if k is None else (d, k))
+    r = rng.standard_normal((n,) if k is None else (n, k))
+    X64 = X.astype(np.float64)
+    with enable_x64():
+        Xj = jnp.asarray(X)
+        z = jax.jit(matvec)(Xj, jnp.asarray(w))
+        g = jax.jit(rmatvec)(Xj, jnp.asarray(r))
+        np.testing.assert_allclose(np.asarray(z), X64 @ w, rtol=1e-13, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(g), X64.T @ r, rtol=1e-13, atol=1e-10)
+        for f, v in ((matvec, w), (rmatvec, r)):
+            hlo = jax.jit(f).lower(Xj, jnp.asarray(v)).compile().as_text()
+            assert f"f64[{n},{d}]" not in hlo  # no float64 copy of X
+        # same dtype: the rows are contracted in place (no transposed copy of X)
+        hlo = jax.jit(rmatvec).lower(jnp.asarray(X64), jnp.asarray(r)).compile()
+        assert f"[{d},{n}]" not in hlo.as_text()
