@@ -137,3 +137,18 @@ def test_widened_products_equal_float64_and_copy_no_x(k):
         # same dtype: the rows are contracted in place (no transposed copy of X)
         hlo = jax.jit(rmatvec).lower(jnp.asarray(X64), jnp.asarray(r)).compile()
         assert f"[{d},{n}]" not in hlo.as_text()
+
+
+def test_compiler_options_fall_back_where_xla_lacks_them(monkeypatch):
+    # a jaxlib whose XLA no longer has the option must still fit (with no options)
+    from jaxlogloss.fitting import host_loop
+
+    host_loop.compiler_options.cache_clear()
+    monkeypatch.setattr(host_loop, "COMPILER_OPTIONS", {"xla_no_such_option": False})
+    try:
+        assert host_loop.compiler_options() == {}
+    finally:
+        host_loop.compiler_options.cache_clear()
+    monkeypatch.undo()
+    expected = host_loop.COMPILER_OPTIONS if jax.default_backend() == "cpu" else {}
+    assert host_loop.compiler_options() == expected

@@ -60,11 +60,49 @@ COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 HOST_LOOP_MIN_ELEMENTS: int | None = 0
 
 
+@functools.cache
+def compiler_options() -> dict[str, Any]:
+    """:data:`COMPILER_OPTIONS` where this XLA knows them (a CPU backend whose debug
+    options have the field: checked once on a one-op program), else none."""
+    if jax.default_backend() != "cpu":
+        return {}
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=COMPILER_OPTIONS).lower(
+            np.float32(0)
+        ).compile()
+    except Exception:  # an XLA without the option (e.g. a newer jaxlib)
+        return {}
+    return dict(COMPILER_OPTIONS)
+
+
+class _LazyJit:
+    """``jax.jit(fun, compiler_options=compiler_options())`` built on the first use,
+    so that importing the module neither starts a backend nor compiles."""
+
+    def __init__(self, fun: Any, jit_kwargs: dict[str, Any]) -> None:
+        self._fun, self._kwargs, self._jitted = fun, jit_kwargs, None
+        functools.update_wrapper(self, fun)
+
+    def _get(self) -> Any:
+        if self._jitted is None:
+            self._jitted = jax.jit(
+                self._fun, compiler_options=compiler_options(), **self._kwargs
+            )
+        return self._jitted
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get()(*args, **kwargs)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get().lower(*args, **kwargs)
+
+
 def fast_compile(fun: Any = None, **jit_kwargs: Any) -> Any:
-    """``jax.jit`` with :data:`COMPILER_OPTIONS` (usable as a decorator)."""
+    """``jax.jit`` with :data:`COMPILER_OPTIONS` where XLA has them (usable as a
+    decorator)."""
     if fun is None:
         return functools.partial(fast_compile, **jit_kwargs)
-    return jax.jit(fun, compiler_options=COMPILER_OPTIONS, **jit_kwargs)
+    return _LazyJit(fun, jit_kwargs)
 
 
 @fast_compile
