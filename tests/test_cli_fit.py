@@ -239,7 +239,7 @@ def bad_files(tmp_path_factory):
         (["nan.csv", "--target", "y"], "'z'"),
         (["inf.csv", "--target", "y"], "'z'"),
         (["one_class.csv", "--target", "y"], "one"),
-        (["three_classes.csv", "--target", "y"], "'c'"),
+        (["three_classes.csv", "--target", "y", "--positive", "c"], "two-level target"),
         (["one_row.csv", "--target", "y"], "row"),
         (["header_only.csv", "--target", "y"], "header_only.csv"),
         (["notes.txt", "--target", "y"], "notes.txt"),

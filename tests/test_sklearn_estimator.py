@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 
+import chex
 import numpy as np
 import pytest
 
@@ -98,11 +99,13 @@ def test_any_two_labels(data, labels):
     assert est.score(X, y2) == np.mean(est.predict(X) == y2)
 
 
-def test_multiclass_target_raises_a_clear_error(data):
+def test_a_three_class_target_fits_k_coefficient_vectors(data):
     X, _, _ = data
-    with pytest.raises(ValueError, match="Only binary classification is supported"):
-        LogisticRegression().fit(X, np.arange(len(X)) % 3)
-    assert LogisticRegression().__sklearn_tags__().classifier_tags.multi_class is False
+    est = LogisticRegression().fit(X, np.arange(len(X)) % 3)
+    assert est.coef_.shape == (3, X.shape[1]) and est.intercept_.shape == (3,)
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+    chex.assert_shape(est.predict_proba(X), (len(X), 3))
+    assert LogisticRegression().__sklearn_tags__().classifier_tags.multi_class is True
 
 
 def test_log_proba_is_accurate_in_the_tails():
