@@ -34,9 +34,9 @@ import numpy as np
 from jaxlogloss.fitting.path import (
     PathResult,
     check_max_iter,
-    path_method,
+    path_point,
+    path_start,
     scaling_of,
-    solve_path,
 )
 from jaxlogloss.fitting.path_data import (
     check_penalty,
@@ -179,40 +179,66 @@ def weighted_auc(z: Array, targets: Array, h: Array) -> Array:
     return wins / (jnp.sum(pos) * cum[-1])
 
 
-@functools.partial(
-    jax.jit, static_argnames=("max_iter", "method", "scoring", "screening")
-)
+@functools.partial(jax.jit, static_argnames=("max_iter", "scoring", "screening"))
 def compiled_cv(
     problem: Problem, scaling: Scaling, score_weight: Array, grids: Array,
     ratios: Array, factor: Array, train_masks: Array, tol: Array, max_iter: int,
-    method: str, scoring: str, screening: bool = False,
+    scoring: str, screening: bool = False,
 ) -> tuple[Any, ...]:  # fmt: skip
-    """Every run's path: a vmap over the l1_ratios (R) of a vmap over the training
-    masks (M) of the path's scan. Returns held-out scores, iterations, statuses,
-    objective values, KKT violations (R, M, K) and the raw coef (R, M, K, d) and
-    intercepts (R, M, K)."""
+    """Every run's path: a vmap over the l1_ratios (R) of one scan over the alphas
+    that solves the all-rows run (mask 0, all ones) and then, vmapped, the folds
+    (masks 1..M-1) with the all-rows run's Hessian as their model's. Returns held-out
+    scores, iterations, statuses, objective values, KKT violations (R, M, K) and the
+    raw coef (R, M, K, d) and intercepts (R, M, K)."""
     d = factor.shape[0]
+    weights = problem.sample_weight * train_masks  # (M, n)
 
-    def one(ratio: Array, grid: Array, mask: Array) -> tuple[Any, ...]:
-        c = problem.sample_weight * mask
+    def theta0(c: Array) -> Array:
         ybar = jnp.sum(c * problem.targets) / jnp.sum(c)
-        theta0 = jnp.zeros((d + 1,), grid.dtype).at[d].set(jnp.log(ybar / (1 - ybar)))
-        out = solve_path(
-            problem._replace(sample_weight=c), scaling, theta0, grid, ratio, factor,
-            tol, max_iter, method, screening,
-        )  # fmt: skip
-        h = score_weight * (1 - mask)
+        return jnp.zeros((d + 1,), c.dtype).at[d].set(jnp.log(ybar / (1 - ybar)))
 
-        def score(theta: Array) -> Array:
-            raw = to_raw(unravel(theta, d, None), scaling)
-            return held_out_score(problem.X, problem.targets, h, raw.w, raw.b, scoring)
+    def one(ratio: Array, grid: Array) -> tuple[Any, ...]:
+        full = problem._replace(sample_weight=weights[0])
+        start = path_start(full, scaling, theta0(weights[0]), grid[0])
+        folds = jax.vmap(
+            lambda c: path_start(problem._replace(sample_weight=c), scaling,
+                                 theta0(c), grid[0], start.hessian)  # fmt: skip
+        )(weights[1:])
+        args = (ratio, factor, tol, max_iter, screening)
 
-        raw = jax.vmap(lambda t: to_raw(unravel(t, d, None), scaling))(out.theta)
-        scores = jax.lax.map(score, out.theta)
-        return scores, out.n_iter, out.status, out.value, out.kkt, raw.w, raw.b
+        def fold(c: Array, carry: Any, alpha: Array, hess: Array) -> Any:
+            own = problem._replace(sample_weight=c)
+            return path_point(own, scaling, carry, alpha, *args, hessian=hess)
 
-    folds = jax.vmap(one, in_axes=(None, None, 0))
-    return jax.vmap(folds, in_axes=(0, 0, None))(ratios, grids, train_masks)
+        def body(carries: Any, alpha: Array) -> Any:
+            top, rest = carries
+            top, out = path_point(full, scaling, top, alpha, *args)
+            rest, outs = jax.vmap(fold, in_axes=(0, 0, None, None))(
+                weights[1:], rest, alpha, top.hessian
+            )
+            both = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), out, outs)
+            return (top, rest), both
+
+        out = jax.lax.scan(body, (start, folds), grid)[1]  # fields (K, M, ...)
+        out = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), out)  # (M, K, ...)
+
+        def scores(theta: Array, mask: Array) -> Array:
+            h = score_weight * (1 - mask)
+
+            def score(t: Array) -> Array:
+                raw = to_raw(unravel(t, d, None), scaling)
+                return held_out_score(problem.X, problem.targets, h, raw.w, raw.b,
+                                      scoring)  # fmt: skip
+
+            return jax.lax.map(score, theta)
+
+        held = jax.vmap(scores)(out.theta, train_masks)
+        raw = jax.vmap(jax.vmap(lambda t: to_raw(unravel(t, d, None), scaling)))(
+            out.theta
+        )
+        return held, out.n_iter, out.status, out.value, out.kkt, raw.w, raw.b
+
+    return jax.vmap(one)(ratios, grids)
 
 
 def cv(
@@ -259,7 +285,6 @@ def cv(
         d = data.X.shape[1]
         dt = data.targets.dtype
         factor = check_penalty_factor(fn, penalty_factor, d, dt)
-        method = path_method(penalty, penalty_factor, d)
         grids = np.stack(
             [
                 path_grid(fn, data, r, factor, alphas, n_alphas, alpha_min_ratio)
@@ -276,7 +301,7 @@ def cv(
         scores, n_iter, status, value, kkt, w, b = compiled_cv(
             problem, scaling, data.score_weight, jnp.asarray(grids, dt),
             jnp.asarray(ratios, dt), factor, jnp.asarray(masks), jnp.asarray(tol, dt),
-            check_max_iter(fn, max_iter, method), method, scoring, screening,
+            check_max_iter(fn, max_iter), scoring, screening,
         )  # fmt: skip
     scores = np.asarray(scores, np.float64)[:, 1:]
     mean = scores.mean(axis=1)
