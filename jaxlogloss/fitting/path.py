@@ -59,18 +59,24 @@ from jaxlogloss.fitting.path_data import (
     path_grid,
     prepare_data,
 )
+from jaxlogloss.fitting.path_objective import penalty_free
 from jaxlogloss.model.objective import Problem
-from jaxlogloss.model.objectives import InMemoryObjective, unravel
+from jaxlogloss.model.objectives import Evaluation, least_margin, unravel
 from jaxlogloss.model.scaling import Scaling, feature_scaling, to_raw
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
-from jaxlogloss.solvers.kkt import penalty_weights, raw_kkt_violation
+from jaxlogloss.solvers.kkt import (
+    PenaltyWeights,
+    l1_part,
+    penalty_weights,
+    raw_kkt_violation,
+)
 from jaxlogloss.solvers.prox_newton import prox_newton_solve, when
 
 Array = jax.Array
 
 SCREEN_FACTOR = 1e12  # a screened feature's penalty factor: its prox step gives 0
-REFRESH = 0.1  # the model Hessian is recomputed after a step that shrank KKT less
+REFRESH = 0.03  # the model Hessian is recomputed after a step that shrank KKT less
 MAX_ITER = 100  # proximal Newton steps per point
 
 
@@ -116,44 +122,51 @@ class PointResult(NamedTuple):
 
 class PathCarry(NamedTuple):
     """What the scan carries from one alpha to the next: theta, its alpha, the
-    gradient of the smooth part S there (standardised) and the loss Hessian the
-    quadratic model last used."""
+    penalty-free loss's evaluation there (value, gradient, logits: the next solve
+    starts from it without a pass over X) and the loss Hessian its model last used."""
 
     theta: Array
     alpha: Array
-    grad: Array
+    loss: Evaluation
     hessian: Array
-
-
-def penalty_free(problem: Problem, scaling: Scaling) -> InMemoryObjective:
-    """The path's smooth objective: the weighted mean log-loss on fixed scaling."""
-    return InMemoryObjective(problem._replace(l2=0.0), scaling, "log_loss", "none")
 
 
 def path_start(
     problem: Problem, scaling: Scaling, theta: Array, alpha: Array,
     hessian: Array | None = None,
 ) -> PathCarry:  # fmt: skip
-    """The carry at the start: the gradient at theta and the exact loss Hessian there
-    (or ``hessian`` where the caller has one)."""
+    """The carry at the start: the loss's evaluation at theta and its exact Hessian
+    there (or ``hessian`` where the caller has one)."""
     obj = penalty_free(problem, scaling)
     ev = obj.evaluate(theta, 1)
     if hessian is None:
         hessian = obj.hessian(theta, ev.aux)
-    return PathCarry(theta, alpha, ev.grad, hessian)
+    return PathCarry(theta, alpha, ev, hessian)
 
 
 def solve_point(
-    problem: Problem, scaling: Scaling, theta: Array, hessian: Array, alpha: Array,
-    l1_ratio: Array, factor: Array, tol: Array, max_iter: int,
+    problem: Problem, scaling: Scaling, theta: Array, loss: Evaluation,
+    hessian: Array, alpha: Array, l1_ratio: Array, factor: Array, tol: Array,
+    max_iter: int,
 ) -> Any:  # fmt: skip
-    """Proximal Newton at one alpha from theta, its model starting from ``hessian``
-    and refreshed by the rule :data:`REFRESH` (a ProxNewtonResult)."""
+    """Proximal Newton at one alpha from theta (``loss``: the evaluation there), its
+    model starting from ``hessian`` and refreshed by the rule :data:`REFRESH` (a
+    ProxNewtonResult)."""
     return prox_newton_solve(
         penalty_free(problem, scaling), theta, alpha=alpha, l1_ratio=l1_ratio,
         penalty_factor=factor, tol=tol, max_iter=max_iter, hessian=hessian,
-        refresh=jnp.asarray(REFRESH, theta.dtype),
+        refresh=jnp.asarray(REFRESH, theta.dtype), start=loss,
     )  # fmt: skip
+
+
+def loss_at(problem: Problem, out: Any, weights: PenaltyWeights) -> Evaluation:
+    """The penalty-free loss's evaluation at a solution ``out`` of F (its value and
+    gradient less the penalty's, its logits)."""
+    lam, mu = weights
+    theta = out.theta
+    value = out.value - 0.5 * jnp.sum(mu * jnp.square(theta)) - l1_part(theta, lam)
+    separated = least_margin(out.aux, problem.targets, problem.sample_weight) > 0
+    return Evaluation(value, out.grad - mu * theta, None, separated, out.aux)
 
 
 def raw_gradient(grad: Array, scaling: Scaling) -> Array:
@@ -171,27 +184,32 @@ def path_point(
     ``hessian`` where given: cross-validation folds take the all-rows run's)."""
     hess = carry.hessian if hessian is None else hessian
     args = (alpha, l1_ratio, factor, tol, max_iter)
+    weights = penalty_weights(scaling, alpha, l1_ratio, factor)
+    d = factor.shape[0]
     if not screening:
-        out = solve_point(problem, scaling, carry.theta, hess, *args)
+        out = solve_point(problem, scaling, carry.theta, carry.loss, hess, *args)
         kkt = out.kkt
     else:  # the sequential strong rule (module docstring)
-        d = factor.shape[0]
-        g_prev = raw_gradient(carry.grad, scaling)
+        w = carry.theta[:d] / scaling.scale
+        g_prev = raw_gradient(carry.loss.grad, scaling)
+        g_prev = g_prev + carry.alpha * (1 - l1_ratio) * factor * w
         strong = jnp.abs(g_prev) < l1_ratio * factor * (2 * alpha - carry.alpha)
-        screened = strong & (carry.theta[:d] == 0)
+        screened = strong & (w == 0)
         held = jnp.where(screened, SCREEN_FACTOR, factor)
-        out = solve_point(problem, scaling, carry.theta, hess, alpha, l1_ratio, held,
-                          tol, max_iter)  # fmt: skip
+        out = solve_point(problem, scaling, carry.theta, carry.loss, hess, alpha,
+                          l1_ratio, held, tol, max_iter)  # fmt: skip
         g_new = jnp.abs(raw_gradient(out.grad, scaling))
         violated = jnp.any(screened & (g_new > alpha * l1_ratio * factor + tol))
         out = when(
             violated,
-            lambda: solve_point(problem, scaling, out.theta, out.hessian, *args),
+            lambda: solve_point(
+                problem, scaling, out.theta, loss_at(problem, out, weights),
+                out.hessian, *args,
+            ),  # fmt: skip
             out,
         )
-        lam = penalty_weights(scaling, alpha, l1_ratio, factor).lam
-        kkt = raw_kkt_violation(out.theta, out.grad, lam, scaling, d, None)
-    nxt = PathCarry(out.theta, alpha, out.grad, out.hessian)
+        kkt = raw_kkt_violation(out.theta, out.grad, weights.lam, scaling, d, None)
+    nxt = PathCarry(out.theta, alpha, loss_at(problem, out, weights), out.hessian)
     return nxt, PointResult(out.theta, out.value, out.n_iter, out.status, kkt)
 
 

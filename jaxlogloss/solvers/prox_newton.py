@@ -55,6 +55,7 @@ from jaxlogloss.solvers.base import (
     where_tree,
 )
 from jaxlogloss.solvers.kkt import (
+    compose,
     composite,
     kkt_violations,
     l1_part,
@@ -70,8 +71,9 @@ Array = jax.Array
 class ProxNewtonResult(NamedTuple):
     """theta (p,), n_iter, status (a :class:`~jaxlogloss.solvers.base.Status` int),
     value (F at theta), kkt (the largest KKT violation on the raw coefficients), grad
-    (S's gradient at theta) and hessian (the model Hessian of the penalty-free loss
-    used last, in memory: a warm start for the next solve; else None)."""
+    (S's gradient at theta), hessian (the model Hessian of the penalty-free loss
+    used last, in memory: a warm start for the next solve; else None) and aux (the
+    objective's by-product at theta: in memory the logits)."""
 
     theta: Array
     n_iter: Array
@@ -80,6 +82,7 @@ class ProxNewtonResult(NamedTuple):
     kkt: Array
     grad: Array | None = None
     hessian: Array | None = None
+    aux: Any = None
 
 
 class ProximalState(NamedTuple):
@@ -146,7 +149,9 @@ class ProxNewton:
     start the model from (None: the exact one at the start), and ``refresh``: the
     model keeps its Hessian while each step shrinks the KKT violation at least by
     that factor, else recomputes it at the iterate (0: every step, the exact proximal
-    Newton; a path passes 0.1 and the previous alpha's Hessian)."""
+    Newton; a path passes its rule and the previous alpha's Hessian); ``start``: the
+    penalty-free objective's evaluation at the start (value, gradient, logits) where
+    the caller has it (a path: the previous alpha's solution), saving one pass."""
 
     tol: Any
     max_iter: int = static_field(100)
@@ -157,6 +162,7 @@ class ProxNewton:
     max_halvings: int = static_field(40)
     refresh: Any = 0.0
     hessian: Any = None
+    start: Any = None
 
     def problem(self, objective: Any) -> Any:
         """The composite F of ``objective`` (:mod:`jaxlogloss.solvers.kkt`)."""
@@ -168,7 +174,10 @@ class ProxNewton:
     def init(self, objective: Any, theta: Array) -> ProximalState:
         f = self.problem(objective)
         order = self._order(objective)
-        ev = f.evaluate(theta, order)
+        if self.start is None or order == 2:
+            ev = f.evaluate(theta, order)
+        else:
+            ev = compose(self.start, theta, f.weights)
         checked = with_violations(ev, theta, f.weights.lam)
         it = start(theta, checked, self.tol, self.max_iter)
         model = self.hessian
@@ -232,7 +241,7 @@ def proximal_result(solver: Any, objective: Any, state: Any) -> ProxNewtonResult
     )  # fmt: skip
     return ProxNewtonResult(
         it.theta, it.n_iter, it.status, it.value, kkt, state.grad,
-        getattr(state, "model", None),
+        getattr(state, "model", None), getattr(state, "aux", None),
     )  # fmt: skip
 
 
@@ -255,6 +264,7 @@ def prox_newton_solve(
     max_iter: int = 100,
     hessian: Any = None,
     refresh: Any = 0.0,
+    start: Any = None,
 ) -> ProxNewtonResult:
     """Minimise mean_c loss + alpha sum_j f_j (r |w_j| + (1 - r)/2 w_j^2) on raw w.
 
@@ -266,7 +276,8 @@ def prox_newton_solve(
       penalty_factor: per-feature f_j >= 0, (d,) (None: ones); 0 leaves w_j free.
       tol: the largest KKT violation allowed (standardised features).
       max_iter: outer iterations (static).
-      hessian, refresh: the model's Hessian reuse (:class:`ProxNewton`; in memory).
+      hessian, refresh, start: the model's Hessian reuse and the evaluation at theta0
+        (:class:`ProxNewton`; in memory).
 
     Returns:
       :class:`ProxNewtonResult`; pure, so ``jax.jit``/``jax.vmap``/``lax.scan`` apply.
@@ -284,6 +295,6 @@ def prox_newton_solve(
     """
     options = dict(
         alpha=alpha, l1_ratio=l1_ratio, penalty_factor=penalty_factor,
-        hessian=hessian, refresh=refresh,
+        hessian=hessian, refresh=refresh, start=start,
     )  # fmt: skip
     return solve_with(ProxNewton, objective, theta0, tol, max_iter, options)

@@ -67,19 +67,21 @@ def active_set_solve(
     dtype = hess.dtype
     steps = 3 * p + 10 if max_steps is None else max_steps
     eye = jnp.eye(p, dtype=dtype)
-    h = hess + _floor(hess) * eye
-    rhs_all = h @ theta - grad  # the model's gradient is m(u) = h u - rhs_all
+    h = 0.5 * (hess + hess.T) + _floor(hess) * eye  # the model the solves use
     free = lam == 0
     idx = jnp.arange(p)
 
     def body(carry: tuple[Array, ...]) -> tuple[Array, ...]:
         u, on, sign, k, _, _ = carry
         pen = on & ~free
-        masked = jnp.where(on[:, None] & on[None, :], h, eye)
-        rhs = jnp.where(on, rhs_all - lam * sign, 0)
-        v = jax.scipy.linalg.cho_solve(
-            (jnp.linalg.cholesky(masked), True), rhs
+        both = on[:, None] & on[None, :]
+        # v = theta + delta on A, 0 off A: h_AA delta_A = -g_A - lam s_A + h_A,~A theta_~A
+        off = jnp.where(on, 0, theta)
+        rhs = jnp.where(on, -grad - lam * sign + h @ off, 0)
+        delta = jax.scipy.linalg.cho_solve(
+            (jnp.linalg.cholesky(jnp.where(both, h, eye)), True), rhs
         )
+        v = jnp.where(on, theta + delta, 0)
         finite = jnp.all(jnp.isfinite(v))
         # (a) a sign conflict: step to the first zero crossing and drop that one
         conflict = pen & (sign * v < 0)
@@ -91,7 +93,7 @@ def active_set_solve(
         u_a = jnp.where(drop, 0, u_a)
         on_a, sign_a = on & ~drop, jnp.where(drop, 0, sign)
         # (b) sign-consistent: take v, activate the worst violator off A
-        m = h @ v - rhs_all
+        m = grad + h @ (v - theta)
         excess = jnp.where(on, -jnp.inf, jnp.abs(m) - lam)
         new = jnp.argmax(excess)
         enter = excess[new] > tol
