@@ -185,11 +185,13 @@ def compiled_cv(
     ratios: Array, factor: Array, train_masks: Array, tol: Array, max_iter: int,
     scoring: str, screening: bool = False,
 ) -> tuple[Any, ...]:  # fmt: skip
-    """Every run's path: a vmap over the l1_ratios (R) of one scan over the alphas
-    that solves the all-rows run (mask 0, all ones) and then, vmapped, the folds
-    (masks 1..M-1) with the all-rows run's Hessian as their model's. Returns held-out
-    scores, iterations, statuses, objective values, KKT violations (R, M, K) and the
-    raw coef (R, M, K, d) and intercepts (R, M, K)."""
+    """Every run's path: for each l1_ratio (R) one scan over the alphas that solves
+    the all-rows run (mask 0, all ones) and then each fold (masks 1..M-1) with the
+    all-rows run's Hessian as its model's. The runs go one after another
+    (``lax.map``): under ``vmap`` a batch of runs waits for its slowest one, and a
+    batched pass over X measured ~10x one run's (benchmarks/NOTES.md, issue 12
+    speed). Returns held-out scores, iterations, statuses, objective values, KKT
+    violations (R, M, K) and the raw coef (R, M, K, d) and intercepts (R, M, K)."""
     d = factor.shape[0]
     weights = problem.sample_weight * train_masks  # (M, n)
 
@@ -197,48 +199,50 @@ def compiled_cv(
         ybar = jnp.sum(c * problem.targets) / jnp.sum(c)
         return jnp.zeros((d + 1,), c.dtype).at[d].set(jnp.log(ybar / (1 - ybar)))
 
-    def one(ratio: Array, grid: Array) -> tuple[Any, ...]:
+    def one(ratio_grid: tuple[Array, Array]) -> tuple[Any, ...]:
+        ratio, grid = ratio_grid
         full = problem._replace(sample_weight=weights[0])
         start = path_start(full, scaling, theta0(weights[0]), grid[0])
-        folds = jax.vmap(
+        folds = jax.lax.map(
             lambda c: path_start(problem._replace(sample_weight=c), scaling,
-                                 theta0(c), grid[0], start.hessian)  # fmt: skip
-        )(weights[1:])
+                                 theta0(c), grid[0], start.hessian),
+            weights[1:],
+        )  # fmt: skip
         args = (ratio, factor, tol, max_iter, screening)
-
-        def fold(c: Array, carry: Any, alpha: Array, hess: Array) -> Any:
-            own = problem._replace(sample_weight=c)
-            return path_point(own, scaling, carry, alpha, *args, hessian=hess)
 
         def body(carries: Any, alpha: Array) -> Any:
             top, rest = carries
             top, out = path_point(full, scaling, top, alpha, *args)
-            rest, outs = jax.vmap(fold, in_axes=(0, 0, None, None))(
-                weights[1:], rest, alpha, top.hessian
-            )
+
+            def fold(run: tuple[Array, Any]) -> Any:
+                own = problem._replace(sample_weight=run[0])
+                return path_point(own, scaling, run[1], alpha, *args,
+                                  hessian=top.hessian)  # fmt: skip
+
+            rest, outs = jax.lax.map(fold, (weights[1:], rest))
             both = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), out, outs)
             return (top, rest), both
 
         out = jax.lax.scan(body, (start, folds), grid)[1]  # fields (K, M, ...)
         out = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), out)  # (M, K, ...)
 
-        def scores(theta: Array, mask: Array) -> Array:
-            h = score_weight * (1 - mask)
+        def scores(run: tuple[Array, Array]) -> Array:
+            h = score_weight * (1 - run[1])
 
             def score(t: Array) -> Array:
                 raw = to_raw(unravel(t, d, None), scaling)
                 return held_out_score(problem.X, problem.targets, h, raw.w, raw.b,
                                       scoring)  # fmt: skip
 
-            return jax.lax.map(score, theta)
+            return jax.lax.map(score, run[0])
 
-        held = jax.vmap(scores)(out.theta, train_masks)
+        held = jax.lax.map(scores, (out.theta, train_masks))
         raw = jax.vmap(jax.vmap(lambda t: to_raw(unravel(t, d, None), scaling)))(
             out.theta
         )
         return held, out.n_iter, out.status, out.value, out.kkt, raw.w, raw.b
 
-    return jax.vmap(one)(ratios, grids)
+    return jax.lax.map(one, (ratios, grids))
 
 
 def cv(

@@ -77,6 +77,8 @@ Array = jax.Array
 
 SCREEN_FACTOR = 1e12  # a screened feature's penalty factor: its prox step gives 0
 REFRESH = 0.03  # the model Hessian is recomputed after a step that shrank KKT less
+REFRESH_AFTER = 1  # ... from the second step of a point on
+SECANT = True  # BFGS updates of the kept model between refreshes
 MAX_ITER = 100  # proximal Newton steps per point
 
 
@@ -155,7 +157,8 @@ def solve_point(
     return prox_newton_solve(
         penalty_free(problem, scaling), theta, alpha=alpha, l1_ratio=l1_ratio,
         penalty_factor=factor, tol=tol, max_iter=max_iter, hessian=hessian,
-        refresh=jnp.asarray(REFRESH, theta.dtype), start=loss,
+        refresh=jnp.asarray(REFRESH, theta.dtype), start=loss, secant=SECANT,
+        refresh_after=REFRESH_AFTER,
     )  # fmt: skip
 
 

@@ -28,7 +28,8 @@ import jax.numpy as jnp
 
 from jaxlogloss.data.design import FeatureMajor, block_layout, block_start
 from jaxlogloss.model.objective import Problem
-from jaxlogloss.model.objectives import InMemoryObjective
+from jaxlogloss.model.objectives import Evaluation, InMemoryObjective, least_margin
+from jaxlogloss.model.params import LinearParams
 from jaxlogloss.model.scaling import Scaling
 
 Array = jax.Array
@@ -67,11 +68,37 @@ def model_hessian(
     return 0.5 * (hess + hess.T)  # float32 products: symmetric to rounding only
 
 
+def loss_and_residual(
+    z: Array, y: Array, c: Array, total: Array
+) -> tuple[Array, Array]:
+    """sum_i c_i (softplus(z_i) - y_i z_i) / total and r_i = c_i (sigmoid(z_i) - y_i)
+    / total, from one exp(-|z|) a row (softplus(z) = max(z, 0) + log1p(e),
+    sigmoid(z) = 1 / (1 + e) or e / (1 + e) by the sign of z: no overflow)."""
+    e = jnp.exp(-jnp.abs(z))
+    value = jnp.sum(c * (jnp.maximum(z, 0) + jnp.log1p(e) - y * z)) / total
+    p = jnp.where(z >= 0, 1, e) / (1 + e)
+    return value, c * (p - y) / total
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class PathObjective(InMemoryObjective):
     """The penalty-free binary log-loss on feature-major X with the float32-product
-    model Hessian (module docstring); a float32 problem keeps its own Hessian."""
+    model Hessian (module docstring; a float32 problem keeps its own Hessian), and
+    value and gradient from one exp a row (:func:`loss_and_residual`) and the two
+    products with X."""
+
+    def evaluate(self, theta: Array, order: int = 1) -> Evaluation:
+        if order != 1:
+            return super().evaluate(theta, order)
+        p = self.problem
+        raw, back = jax.vjp(self.raw_params, theta)
+        z = raw.w @ p.X.xt + raw.b
+        c = p.sample_weight
+        value, r = loss_and_residual(z, p.targets, c, jnp.sum(c))
+        (grad,) = back(LinearParams(p.X.xt @ r, jnp.sum(r)))
+        separated = least_margin(z, p.targets, c) > 0  # l2 is 0 here
+        return Evaluation(value, grad, None, separated, z)
 
     def hessian(self, theta: Array, aux: Any = None) -> Array:
         p = self.problem

@@ -58,7 +58,6 @@ from jaxlogloss.solvers.kkt import (
     compose,
     composite,
     kkt_violations,
-    l1_part,
     raw_kkt_violation,
 )
 from jaxlogloss.solvers.linesearch import backtracking
@@ -117,6 +116,22 @@ def when(pred: Array, compute: Any, default: Any) -> Any:
     return jax.lax.while_loop(lambda c: c[0], body, (pred, default))[1]
 
 
+@jax.jit
+def secant_update(model: Array, step: Array, change: Array) -> Array:
+    """BFGS: H + y y' / y's - H s s' H / s'Hs (s the step, y the loss gradient's
+    change), skipped unless y's / s'Hs lies in [1/5, 5] (the curvature along s
+    near the model's) and |y| is well above the gradient's rounding."""
+    hs = model @ step
+    shs = step @ hs
+    ys = change @ step
+    big = jnp.max(jnp.abs(change)) > 1e-2 * jnp.sqrt(jnp.finfo(model.dtype).eps)
+    ok = big & (shs > 0) & (ys > 0.2 * shs) & (ys < 5 * shs)
+    safe_shs = jnp.where(ok, shs, 1)
+    safe_ys = jnp.where(ok, ys, 1)
+    new = model + jnp.outer(change, change) / safe_ys - jnp.outer(hs, hs) / safe_shs
+    return jnp.where(ok, new, model)
+
+
 @functools.partial(jax.jit, static_argnames="max_sweeps")
 def newton_direction(
     hess: Array,
@@ -134,7 +149,9 @@ def newton_direction(
     inner_tol = jnp.maximum(0.1 * tol, 0.1 * viol * jnp.minimum(viol, 1.0))
     u = model_minimiser(hess, grad, theta, lam, inner_tol, running, max_sweeps)
     direction = u - theta
-    decrease = grad @ direction + l1_part(u, lam) - l1_part(theta, lam)
+    # term by term: near the solution Delta ~ v^2 is far below the rounding of
+    # l1_part(u) - l1_part(theta), and a wrong sign would stop the run short of tol
+    decrease = jnp.sum(grad * direction + lam * (jnp.abs(u) - jnp.abs(theta)))
     usable = jnp.all(jnp.isfinite(direction)) & (decrease < 0)
     return direction, decrease, usable & running
 
@@ -151,7 +168,12 @@ class ProxNewton:
     that factor, else recomputes it at the iterate (0: every step, the exact proximal
     Newton; a path passes its rule and the previous alpha's Hessian); ``start``: the
     penalty-free objective's evaluation at the start (value, gradient, logits) where
-    the caller has it (a path: the previous alpha's solution), saving one pass."""
+    the caller has it (a path: the previous alpha's solution), saving one pass;
+    ``secant``: update the kept model after every step by BFGS on the loss's
+    gradient change (:func:`secant_update`), so that it learns the curvature along
+    the steps and the lagging model converges superlinearly; ``refresh_after``: the
+    first steps that the rule ignores (a warm start's first step is long, and its
+    contraction measures the problem's curvature change more than the model)."""
 
     tol: Any
     max_iter: int = static_field(100)
@@ -163,6 +185,8 @@ class ProxNewton:
     refresh: Any = 0.0
     hessian: Any = None
     start: Any = None
+    secant: bool = static_field(False)
+    refresh_after: int = static_field(0)
 
     def problem(self, objective: Any) -> Any:
         """The composite F of ``objective`` (:mod:`jaxlogloss.solvers.kkt`)."""
@@ -196,7 +220,8 @@ class ProxNewton:
         it = state.iterate
         k = it.n_iter
         history = it.grad_norm_history
-        slow = (k > 0) & (history[k] > self.refresh * history[jnp.maximum(k - 1, 0)])
+        last = history[jnp.maximum(k - 1, 0)]
+        slow = (k > self.refresh_after) & (history[k] > self.refresh * last)
         return when(
             slow & (it.status == RUNNING),
             lambda: f.smooth.hessian(it.theta, state.aux),
@@ -227,6 +252,10 @@ class ProxNewton:
         grad, hess_new, aux = where_tree(
             kept, (ev.grad, ev.hessian, ev.aux), (state.grad, state.hessian, state.aux)
         )
+        if model is not None and self.secant:
+            step = theta - it.theta  # 0 where not kept: no update
+            change = grad - state.grad - f.weights.mu * step  # of the loss's gradient
+            model = secant_update(model, step, change)
         return ProximalState(iterate, grad, hess_new, aux, model)
 
 
@@ -265,6 +294,8 @@ def prox_newton_solve(
     hessian: Any = None,
     refresh: Any = 0.0,
     start: Any = None,
+    secant: bool = False,
+    refresh_after: int = 0,
 ) -> ProxNewtonResult:
     """Minimise mean_c loss + alpha sum_j f_j (r |w_j| + (1 - r)/2 w_j^2) on raw w.
 
@@ -276,8 +307,8 @@ def prox_newton_solve(
       penalty_factor: per-feature f_j >= 0, (d,) (None: ones); 0 leaves w_j free.
       tol: the largest KKT violation allowed (standardised features).
       max_iter: outer iterations (static).
-      hessian, refresh, start: the model's Hessian reuse and the evaluation at theta0
-        (:class:`ProxNewton`; in memory).
+      hessian, refresh, refresh_after, start, secant: the model's Hessian reuse, the
+        evaluation at theta0 and the secant updates (:class:`ProxNewton`; in memory).
 
     Returns:
       :class:`ProxNewtonResult`; pure, so ``jax.jit``/``jax.vmap``/``lax.scan`` apply.
@@ -295,6 +326,7 @@ def prox_newton_solve(
     """
     options = dict(
         alpha=alpha, l1_ratio=l1_ratio, penalty_factor=penalty_factor,
-        hessian=hessian, refresh=refresh, start=start,
+        hessian=hessian, refresh=refresh, start=start, secant=secant,
+        refresh_after=refresh_after,
     )  # fmt: skip
     return solve_with(ProxNewton, objective, theta0, tol, max_iter, options)
