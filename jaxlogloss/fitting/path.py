@@ -8,16 +8,21 @@ For a grid alpha_1 > alpha_2 > ... > alpha_K, :func:`fit_path` minimises, at eac
 (the intercept never penalised; ``f`` the penalty factors, glmnet's ``penalty.factor``)
 starting from the previous alpha's solution. The whole path is ONE compiled program: a
 ``lax.scan`` over the alphas whose carry is theta (the parameters on standardised
-features, one fixed scaling for the path, so a warm start needs no conversion). Each
-point is solved by
+features, one fixed scaling for the path, so a warm start needs no conversion), the
+penalty-free loss's value, gradient and logits there (the next point starts without a
+pass over X) and the loss Hessian of the quadratic model. Each point is solved by
+proximal Newton (:func:`jaxlogloss.solvers.prox_newton.prox_newton_solve`) on
+:class:`~jaxlogloss.fitting.path_objective.PathObjective`, whatever the penalty (with
+no L1 part its model step is one Newton solve): the model starts from the previous
+point's Hessian, is updated by BFGS after every step and recomputed only where a step
+(after a point's first) shrank the KKT violation by less than :data:`REFRESH` (at
+100,000 x 50, 20 alphas: 12 Hessians and 74 passes instead of 60 of each;
+benchmarks/NOTES.md, issue 12 speed). The gradient is exact, so every point meets the
+KKT rule to ``tol`` as a fresh fit would.
 
-* Newton (:mod:`jaxlogloss.solvers.newton`) for ``penalty="l2"`` with unit penalty
-  factors (the penalty is smooth);
-* proximal Newton (:func:`jaxlogloss.solvers.prox_newton.prox_newton_solve`) for
-  ``"l1"``, ``"elasticnet"`` and ``"l2"`` with penalty factors.
-
-The path function is pure, so :mod:`jaxlogloss.fitting.cv` vmaps it over folds (0/1
-sample-weight masks on one X) and l1_ratios.
+The path function is pure; :mod:`jaxlogloss.fitting.cv` runs it over folds (0/1
+sample-weight masks on one X) and l1_ratios, the folds' models starting from the
+all-rows run's Hessian.
 
 Default grid (:func:`jaxlogloss.fitting.path_data.alpha_max`, which also handles
 unpenalised features): alpha_max is the smallest alpha whose solution is all
@@ -36,10 +41,9 @@ al. 2012):
 at alpha_k a feature with |grad_j(theta_{k-1})| < l1_ratio f_j (2 alpha_k - alpha_{k-1})
 is held at zero (its penalty factor raised so the prox step zeroes it); its KKT
 condition is checked at the solution and the point re-solved without screening where
-any screened feature violates it. The path is the same (tested); on a fixed-shape
-compiled program a screened feature still costs its share of every pass over X, but the
-proximal Newton's coordinate descent skips it: measured 1.9x faster on a 20-alpha path
-and 1.5x on 5-fold CV (20,000 x 50, benchmarks/NOTES.md).
+any screened feature violates it. The path is the same (tested). With the exact
+active-set model solve it saves little (the model step never activated such features
+anyway); it stays the default.
 """
 
 from __future__ import annotations
@@ -203,12 +207,16 @@ def path_point(
                           l1_ratio, held, tol, max_iter)  # fmt: skip
         g_new = jnp.abs(raw_gradient(out.grad, scaling))
         violated = jnp.any(screened & (g_new > alpha * l1_ratio * factor + tol))
-        out = when(
+        out = when(  # fmt: skip
             violated,
             lambda: solve_point(
-                problem, scaling, out.theta, loss_at(problem, out, weights),
-                out.hessian, *args,
-            ),  # fmt: skip
+                problem,
+                scaling,
+                out.theta,
+                loss_at(problem, out, weights),
+                out.hessian,
+                *args,
+            ),
             out,
         )
         kkt = raw_kkt_violation(out.theta, out.grad, weights.lam, scaling, d, None)

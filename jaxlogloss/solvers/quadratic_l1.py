@@ -178,6 +178,4 @@ def model_minimiser(
     takes no sweep unless some run needs it)."""
     u, ok = active_set_solve(hess, grad, theta, lam, tol, active)
     u0 = jnp.where(jnp.all(jnp.isfinite(u)), u, theta)
-    return coordinate_descent(
-        hess, grad, theta, lam, u0, tol, active & ~ok, max_sweeps
-    )
+    return coordinate_descent(hess, grad, theta, lam, u0, tol, active & ~ok, max_sweeps)
