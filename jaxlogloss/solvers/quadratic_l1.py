@@ -118,15 +118,9 @@ def active_set_solve(
 
 
 def coordinate_descent(
-    hess: Array,
-    grad: Array,
-    theta: Array,
-    lam: Array,
-    u0: Array,
-    tol: Any,
-    active: Any = True,
-    max_sweeps: int = 200,
-) -> Array:
+    hess: Array, grad: Array, theta: Array, lam: Array, u0: Array, tol: Any,
+    active: Any = True, max_sweeps: int = 200,
+) -> Array:  # fmt: skip
     """Cyclic coordinate descent on the model from u0 (glmnet's update
     u_j <- S(u_j - m_j / H_jj, lam_j / H_jj)) over the coordinates that are non-zero,
     free or violate |m_j| <= lam_j at u0 (the others stay 0), until a sweep moves no
@@ -165,14 +159,9 @@ def coordinate_descent(
 
 
 def model_minimiser(
-    hess: Array,
-    grad: Array,
-    theta: Array,
-    lam: Array,
-    tol: Any,
-    active: Any = True,
+    hess: Array, grad: Array, theta: Array, lam: Array, tol: Any, active: Any = True,
     max_sweeps: int = 200,
-) -> Array:
+) -> Array:  # fmt: skip
     """The model's minimiser: :func:`active_set_solve`, and where it fails
     :func:`coordinate_descent` from where it stopped (under ``vmap`` the fallback loop
     takes no sweep unless some run needs it)."""
