@@ -3,12 +3,14 @@
 :func:`cv` splits the rows into ``folds`` stratified folds (each class shuffled with
 ``seed`` and dealt round-robin, so every fold keeps the class proportions to one row).
 Fold k is not a copy of X: its training run is the path of
-:func:`jaxlogloss.fitting.path.solve_path` with sample weights c * [fold != k] (a 0/1
-mask), and its held-out rows are scored with the weights c * [fold == k]. One
-``jax.vmap`` over the folds (and another over the l1_ratios) of that warm-started
-``lax.scan`` is compiled once; under it the Newton Hessians of all folds are one GEMM
-(:mod:`jaxlogloss.data.gram`). One more run in the same vmap trains on every row: the
-path on all data (``CVResult.path``), as glmnet's ``cv.glmnet`` returns it.
+:mod:`jaxlogloss.fitting.path` with sample weights c * [fold != k] (a 0/1 mask), and
+its held-out rows are scored with the weights c * [fold == k]. One compiled program
+scans the alphas once per l1_ratio: at each alpha it solves the run on every row (the
+path on all data, ``CVResult.path``, as glmnet's ``cv.glmnet`` returns it) and then
+each fold, warm started from its own previous point, its quadratic model starting from
+the all-rows run's Hessian at this alpha (a fold's Hessian differs from it by sampling
+noise). The runs go one after another (``lax.map``), not under ``vmap``: a batch of
+runs waits for its slowest one, and a batched pass over X measured ~10x one run's.
 
 Scores (:data:`SCORINGS`; held-out rows weighted by the sample weights, not by class
 weights): ``log_loss`` and ``brier`` (lower is better), ``roc_auc`` (ties count 1/2)
@@ -34,9 +36,9 @@ import numpy as np
 from jaxlogloss.fitting.path import (
     PathResult,
     check_max_iter,
-    path_method,
+    path_point,
+    path_start,
     scaling_of,
-    solve_path,
 )
 from jaxlogloss.fitting.path_data import (
     check_penalty,
@@ -179,40 +181,70 @@ def weighted_auc(z: Array, targets: Array, h: Array) -> Array:
     return wins / (jnp.sum(pos) * cum[-1])
 
 
-@functools.partial(
-    jax.jit, static_argnames=("max_iter", "method", "scoring", "screening")
-)
+@functools.partial(jax.jit, static_argnames=("max_iter", "scoring", "screening"))
 def compiled_cv(
     problem: Problem, scaling: Scaling, score_weight: Array, grids: Array,
     ratios: Array, factor: Array, train_masks: Array, tol: Array, max_iter: int,
-    method: str, scoring: str, screening: bool = False,
+    scoring: str, screening: bool = False,
 ) -> tuple[Any, ...]:  # fmt: skip
-    """Every run's path: a vmap over the l1_ratios (R) of a vmap over the training
-    masks (M) of the path's scan. Returns held-out scores, iterations, statuses,
-    objective values, KKT violations (R, M, K) and the raw coef (R, M, K, d) and
-    intercepts (R, M, K)."""
+    """Every run's path: for each l1_ratio (R) one scan over the alphas that solves
+    the all-rows run (mask 0, all ones) and then each fold (masks 1..M-1) with the
+    all-rows run's Hessian as its model's. The runs go one after another
+    (``lax.map``): under ``vmap`` a batch of runs waits for its slowest one, and a
+    batched pass over X measured ~10x one run's (benchmarks/NOTES.md, issue 12
+    speed). Returns held-out scores, iterations, statuses, objective values, KKT
+    violations (R, M, K) and the raw coef (R, M, K, d) and intercepts (R, M, K)."""
     d = factor.shape[0]
+    weights = problem.sample_weight * train_masks  # (M, n)
 
-    def one(ratio: Array, grid: Array, mask: Array) -> tuple[Any, ...]:
-        c = problem.sample_weight * mask
+    def theta0(c: Array) -> Array:
         ybar = jnp.sum(c * problem.targets) / jnp.sum(c)
-        theta0 = jnp.zeros((d + 1,), grid.dtype).at[d].set(jnp.log(ybar / (1 - ybar)))
-        out = solve_path(
-            problem._replace(sample_weight=c), scaling, theta0, grid, ratio, factor,
-            tol, max_iter, method, screening,
+        return jnp.zeros((d + 1,), c.dtype).at[d].set(jnp.log(ybar / (1 - ybar)))
+
+    def one(ratio_grid: tuple[Array, Array]) -> tuple[Any, ...]:
+        ratio, grid = ratio_grid
+        full = problem._replace(sample_weight=weights[0])
+        start = path_start(full, scaling, theta0(weights[0]), grid[0])
+        folds = jax.lax.map(
+            lambda c: path_start(problem._replace(sample_weight=c), scaling,
+                                 theta0(c), grid[0], start.hessian),
+            weights[1:],
         )  # fmt: skip
-        h = score_weight * (1 - mask)
+        args = (ratio, factor, tol, max_iter, screening)
 
-        def score(theta: Array) -> Array:
-            raw = to_raw(unravel(theta, d, None), scaling)
-            return held_out_score(problem.X, problem.targets, h, raw.w, raw.b, scoring)
+        def body(carries: Any, alpha: Array) -> Any:
+            top, rest = carries
+            top, out = path_point(full, scaling, top, alpha, *args)
 
-        raw = jax.vmap(lambda t: to_raw(unravel(t, d, None), scaling))(out.theta)
-        scores = jax.lax.map(score, out.theta)
-        return scores, out.n_iter, out.status, out.value, out.kkt, raw.w, raw.b
+            def fold(run: tuple[Array, Any]) -> Any:
+                own = problem._replace(sample_weight=run[0])
+                return path_point(own, scaling, run[1], alpha, *args,
+                                  hessian=top.hessian)  # fmt: skip
 
-    folds = jax.vmap(one, in_axes=(None, None, 0))
-    return jax.vmap(folds, in_axes=(0, 0, None))(ratios, grids, train_masks)
+            rest, outs = jax.lax.map(fold, (weights[1:], rest))
+            both = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), out, outs)
+            return (top, rest), both
+
+        out = jax.lax.scan(body, (start, folds), grid)[1]  # fields (K, M, ...)
+        out = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), out)  # (M, K, ...)
+
+        def scores(run: tuple[Array, Array]) -> Array:
+            h = score_weight * (1 - run[1])
+
+            def score(t: Array) -> Array:
+                raw = to_raw(unravel(t, d, None), scaling)
+                return held_out_score(problem.X, problem.targets, h, raw.w, raw.b,
+                                      scoring)  # fmt: skip
+
+            return jax.lax.map(score, run[0])
+
+        held = jax.lax.map(scores, (out.theta, train_masks))
+        raw = jax.vmap(jax.vmap(lambda t: to_raw(unravel(t, d, None), scaling)))(
+            out.theta
+        )
+        return held, out.n_iter, out.status, out.value, out.kkt, raw.w, raw.b
+
+    return jax.lax.map(one, (ratios, grids))
 
 
 def cv(
@@ -259,7 +291,6 @@ def cv(
         d = data.X.shape[1]
         dt = data.targets.dtype
         factor = check_penalty_factor(fn, penalty_factor, d, dt)
-        method = path_method(penalty, penalty_factor, d)
         grids = np.stack(
             [
                 path_grid(fn, data, r, factor, alphas, n_alphas, alpha_min_ratio)
@@ -276,7 +307,7 @@ def cv(
         scores, n_iter, status, value, kkt, w, b = compiled_cv(
             problem, scaling, data.score_weight, jnp.asarray(grids, dt),
             jnp.asarray(ratios, dt), factor, jnp.asarray(masks), jnp.asarray(tol, dt),
-            check_max_iter(fn, max_iter, method), method, scoring, screening,
+            check_max_iter(fn, max_iter), scoring, screening,
         )  # fmt: skip
     scores = np.asarray(scores, np.float64)[:, 1:]
     mean = scores.mean(axis=1)

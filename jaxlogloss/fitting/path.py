@@ -8,16 +8,21 @@ For a grid alpha_1 > alpha_2 > ... > alpha_K, :func:`fit_path` minimises, at eac
 (the intercept never penalised; ``f`` the penalty factors, glmnet's ``penalty.factor``)
 starting from the previous alpha's solution. The whole path is ONE compiled program: a
 ``lax.scan`` over the alphas whose carry is theta (the parameters on standardised
-features, one fixed scaling for the path, so a warm start needs no conversion). Each
-point is solved by
+features, one fixed scaling for the path, so a warm start needs no conversion), the
+penalty-free loss's value, gradient and logits there (the next point starts without a
+pass over X) and the loss Hessian of the quadratic model. Each point is solved by
+proximal Newton (:func:`jaxlogloss.solvers.prox_newton.prox_newton_solve`) on
+:class:`~jaxlogloss.fitting.path_objective.PathObjective`, whatever the penalty (with
+no L1 part its model step is one Newton solve): the model starts from the previous
+point's Hessian, is updated by BFGS after every step and recomputed only where a step
+(after a point's first) shrank the KKT violation by less than :data:`REFRESH` (at
+100,000 x 50, 20 alphas: 12 Hessians and 74 passes instead of 60 of each;
+benchmarks/NOTES.md, issue 12 speed). The gradient is exact, so every point meets the
+KKT rule to ``tol`` as a fresh fit would.
 
-* Newton (:mod:`jaxlogloss.solvers.newton`) for ``penalty="l2"`` with unit penalty
-  factors (the penalty is smooth);
-* proximal Newton (:func:`jaxlogloss.solvers.prox_newton.prox_newton_solve`) for
-  ``"l1"``, ``"elasticnet"`` and ``"l2"`` with penalty factors.
-
-The path function is pure, so :mod:`jaxlogloss.fitting.cv` vmaps it over folds (0/1
-sample-weight masks on one X) and l1_ratios.
+The path function is pure; :mod:`jaxlogloss.fitting.cv` runs it over folds (0/1
+sample-weight masks on one X) and l1_ratios, the folds' models starting from the
+all-rows run's Hessian.
 
 Default grid (:func:`jaxlogloss.fitting.path_data.alpha_max`, which also handles
 unpenalised features): alpha_max is the smallest alpha whose solution is all
@@ -36,10 +41,9 @@ al. 2012):
 at alpha_k a feature with |grad_j(theta_{k-1})| < l1_ratio f_j (2 alpha_k - alpha_{k-1})
 is held at zero (its penalty factor raised so the prox step zeroes it); its KKT
 condition is checked at the solution and the point re-solved without screening where
-any screened feature violates it. The path is the same (tested); on a fixed-shape
-compiled program a screened feature still costs its share of every pass over X, but the
-proximal Newton's coordinate descent skips it: measured 1.9x faster on a 20-alpha path
-and 1.5x on 5-fold CV (20,000 x 50, benchmarks/NOTES.md).
+any screened feature violates it. The path is the same (tested). With the exact
+active-set model solve it saves little (the model step never activated such features
+anyway); it stays the default.
 """
 
 from __future__ import annotations
@@ -52,8 +56,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.data.design import FeatureMajor
-from jaxlogloss.fitting.fit import AUTO_NEWTON_MAX_FEATURES
 from jaxlogloss.fitting.path_data import (
     PathData,
     check_penalty,
@@ -61,23 +63,27 @@ from jaxlogloss.fitting.path_data import (
     path_grid,
     prepare_data,
 )
+from jaxlogloss.fitting.path_objective import penalty_free
 from jaxlogloss.model.objective import Problem
-from jaxlogloss.model.objectives import InMemoryObjective, ravel, unravel
-from jaxlogloss.model.params import LinearParams, linear_logits
-from jaxlogloss.model.scaling import (
-    Scaling,
-    feature_scaling,
-    scaling_from_moments,
-    to_raw,
-    to_standardized,
-)
+from jaxlogloss.model.objectives import Evaluation, least_margin, unravel
+from jaxlogloss.model.scaling import Scaling, feature_scaling, to_raw
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES, minimise
-from jaxlogloss.solvers.registry import make_solver
+from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
+from jaxlogloss.solvers.kkt import (
+    PenaltyWeights,
+    l1_part,
+    penalty_weights,
+    raw_kkt_violation,
+)
+from jaxlogloss.solvers.prox_newton import prox_newton_solve, when
 
 Array = jax.Array
 
 SCREEN_FACTOR = 1e12  # a screened feature's penalty factor: its prox step gives 0
+REFRESH = 0.03  # the model Hessian is recomputed after a step that shrank KKT less
+REFRESH_AFTER = 1  # ... from the second step of a point on
+SECANT = True  # BFGS updates of the kept model between refreshes
+MAX_ITER = 100  # proximal Newton steps per point
 
 
 @dataclass(frozen=True)
@@ -110,32 +116,9 @@ class PathResult:
         return np.count_nonzero(self.coef, axis=1)
 
 
-def smooth_gradient(problem: Problem, w: Array, b: Array) -> tuple[Array, Array]:
-    """The gradient over the raw (w, b) of the weighted mean log-loss."""
-    z = linear_logits(LinearParams(w, b), problem.X)
-    c = problem.sample_weight
-    r = c * (jax.nn.sigmoid(z) - problem.targets) / jnp.sum(c)
-    xt = problem.X.xt if isinstance(problem.X, FeatureMajor) else problem.X.T
-    return xt @ r, jnp.sum(r)
-
-
-def kkt_violation(
-    problem: Problem, w: Array, b: Array, alpha: Any, l1_ratio: Any, factor: Array
-) -> Array:
-    """The largest violation of the optimality conditions at raw (w, b): with g the
-    gradient of the mean loss plus the ridge part alpha (1 - l1_ratio) f w,
-    |g_j| - alpha l1_ratio f_j (if > 0) where w_j = 0, |g_j + alpha l1_ratio f_j
-    sign(w_j)| where w_j != 0, and |g_b| for the intercept."""
-    gw, gb = smooth_gradient(problem, w, b)
-    gw = gw + alpha * (1 - l1_ratio) * factor * w
-    bound = alpha * l1_ratio * factor
-    at_zero = jnp.maximum(jnp.abs(gw) - bound, 0.0)
-    off_zero = jnp.abs(gw + bound * jnp.sign(w))
-    worst = jnp.max(jnp.where(w == 0, at_zero, off_zero))
-    return jnp.maximum(worst, jnp.abs(gb))
-
-
 class PointResult(NamedTuple):
+    """One point of a path: theta (standardised), F, iterations, status, raw KKT."""
+
     theta: Array
     value: Array
     n_iter: Array
@@ -143,46 +126,105 @@ class PointResult(NamedTuple):
     kkt: Array
 
 
-def _smooth_point(
-    problem: Problem, scaling: Scaling, theta: Array, alpha: Array, l1_ratio: Array,
-    factor: Array, tol: Array, max_iter: int, solver: str = "newton",
-) -> PointResult:  # fmt: skip
-    """Newton or L-BFGS at one alpha, on fit's scaling for this alpha (scale
-    sqrt(var + 4 alpha): :func:`~jaxlogloss.model.scaling.feature_scaling`); theta in
-    and out on the path's ``scaling``."""
-    del l1_ratio, factor  # the smooth route: l1_ratio 0, unit factors
-    d = scaling.mean.shape[0]
-    own = scaling_from_moments(scaling.mean, jnp.square(scaling.scale), alpha)
-    start = ravel(to_standardized(to_raw(unravel(theta, d, None), scaling), own))
-    obj = InMemoryObjective(problem._replace(l2=alpha), own, "log_loss", "l2")
-    it = minimise(make_solver(solver, tol, max_iter), obj, start).iterate
-    raw = obj.raw_params(it.theta)
-    kkt = kkt_violation(problem, raw.w, raw.b, alpha, 0.0, jnp.ones_like(raw.w))
-    back = ravel(to_standardized(raw, scaling))
-    return PointResult(back, it.value, it.n_iter, it.status, kkt)
+class PathCarry(NamedTuple):
+    """What the scan carries from one alpha to the next: theta, its alpha, the
+    penalty-free loss's evaluation there (value, gradient, logits: the next solve
+    starts from it without a pass over X) and the loss Hessian its model last used."""
+
+    theta: Array
+    alpha: Array
+    loss: Evaluation
+    hessian: Array
 
 
-def _prox_point(
-    problem: Problem, scaling: Scaling, theta: Array, alpha: Array, l1_ratio: Array,
-    factor: Array, tol: Array, max_iter: int,
-) -> PointResult:  # fmt: skip
-    from jaxlogloss.solvers.prox_newton import prox_newton_solve
+def path_start(
+    problem: Problem, scaling: Scaling, theta: Array, alpha: Array,
+    hessian: Array | None = None,
+) -> PathCarry:  # fmt: skip
+    """The carry at the start: the loss's evaluation at theta and its exact Hessian
+    there (or ``hessian`` where the caller has one)."""
+    obj = penalty_free(problem, scaling)
+    ev = obj.evaluate(theta, 1)
+    if hessian is None:
+        hessian = obj.hessian(theta, ev.aux)
+    return PathCarry(theta, alpha, ev, hessian)
 
-    obj = InMemoryObjective(problem._replace(l2=0.0), scaling, "log_loss", "none")
-    out = prox_newton_solve(
-        obj, theta, alpha=alpha, l1_ratio=l1_ratio, penalty_factor=factor, tol=tol,
-        max_iter=max_iter,
+
+def solve_point(
+    problem: Problem, scaling: Scaling, theta: Array, loss: Evaluation,
+    hessian: Array, alpha: Array, l1_ratio: Array, factor: Array, tol: Array,
+    max_iter: int,
+) -> Any:  # fmt: skip
+    """Proximal Newton at one alpha from theta (``loss``: the evaluation there), its
+    model starting from ``hessian`` and refreshed by the rule :data:`REFRESH` (a
+    ProxNewtonResult)."""
+    return prox_newton_solve(
+        penalty_free(problem, scaling), theta, alpha=alpha, l1_ratio=l1_ratio,
+        penalty_factor=factor, tol=tol, max_iter=max_iter, hessian=hessian,
+        refresh=jnp.asarray(REFRESH, theta.dtype), start=loss, secant=SECANT,
+        refresh_after=REFRESH_AFTER,
     )  # fmt: skip
-    return PointResult(out.theta, out.value, out.n_iter, out.status, out.kkt)
 
 
-POINT_SOLVERS = {
-    "newton": _smooth_point,
-    "lbfgs": functools.partial(_smooth_point, solver="lbfgs"),
-    "prox_newton": _prox_point,
-}
+def loss_at(problem: Problem, out: Any, weights: PenaltyWeights) -> Evaluation:
+    """The penalty-free loss's evaluation at a solution ``out`` of F (its value and
+    gradient less the penalty's, its logits)."""
+    lam, mu = weights
+    theta = out.theta
+    value = out.value - 0.5 * jnp.sum(mu * jnp.square(theta)) - l1_part(theta, lam)
+    separated = least_margin(out.aux, problem.targets, problem.sample_weight) > 0
+    return Evaluation(value, out.grad - mu * theta, None, separated, out.aux)
+
+
+def raw_gradient(grad: Array, scaling: Scaling) -> Array:
+    """dS/dw on the raw features from S's gradient over theta: s g_w + m g_b."""
+    d = scaling.scale.shape[0]
+    return scaling.scale * grad[:d] + scaling.mean * grad[d]
+
+
+def path_point(
+    problem: Problem, scaling: Scaling, carry: PathCarry, alpha: Array,
+    l1_ratio: Array, factor: Array, tol: Array, max_iter: int, screening: bool,
+    hessian: Array | None = None,
+) -> tuple[PathCarry, PointResult]:  # fmt: skip
+    """One alpha of a path, warm started from ``carry`` (the model Hessian from
+    ``hessian`` where given: cross-validation folds take the all-rows run's)."""
+    hess = carry.hessian if hessian is None else hessian
+    args = (alpha, l1_ratio, factor, tol, max_iter)
+    weights = penalty_weights(scaling, alpha, l1_ratio, factor)
+    d = factor.shape[0]
+    if not screening:
+        out = solve_point(problem, scaling, carry.theta, carry.loss, hess, *args)
+        kkt = out.kkt
+    else:  # the sequential strong rule (module docstring)
+        w = carry.theta[:d] / scaling.scale
+        g_prev = raw_gradient(carry.loss.grad, scaling)
+        g_prev = g_prev + carry.alpha * (1 - l1_ratio) * factor * w
+        strong = jnp.abs(g_prev) < l1_ratio * factor * (2 * alpha - carry.alpha)
+        screened = strong & (w == 0)
+        held = jnp.where(screened, SCREEN_FACTOR, factor)
+        out = solve_point(problem, scaling, carry.theta, carry.loss, hess, alpha,
+                          l1_ratio, held, tol, max_iter)  # fmt: skip
+        g_new = jnp.abs(raw_gradient(out.grad, scaling))
+        violated = jnp.any(screened & (g_new > alpha * l1_ratio * factor + tol))
+        out = when(  # fmt: skip
+            violated,
+            lambda: solve_point(
+                problem,
+                scaling,
+                out.theta,
+                loss_at(problem, out, weights),
+                out.hessian,
+                *args,
+            ),
+            out,
+        )
+        kkt = raw_kkt_violation(out.theta, out.grad, weights.lam, scaling, d, None)
+    nxt = PathCarry(out.theta, alpha, loss_at(problem, out, weights), out.hessian)
+    return nxt, PointResult(out.theta, out.value, out.n_iter, out.status, kkt)
+
+
 scaling_of = jax.jit(feature_scaling)  # one compiled program for every call
-MAX_ITER = {"newton": 100, "lbfgs": 1000, "prox_newton": 100}  # per point, by method
 
 
 def solve_path(
@@ -194,84 +236,39 @@ def solve_path(
     factor: Array,
     tol: Array,
     max_iter: int,
-    method: str,
     screening: bool = False,
 ) -> PointResult:
-    """The path as one ``lax.scan`` over ``alphas`` carrying theta (pure: vmap it over
-    the problem's sample weights, the alphas and l1_ratio). Stacked PointResults."""
-    point = POINT_SOLVERS[method]
+    """The path as one ``lax.scan`` over ``alphas`` carrying theta, its gradient and
+    the model Hessian (pure: vmap it over l1_ratio or the alphas). Stacked
+    PointResults."""
 
-    def body(carry: tuple[Array, Array], alpha: Array) -> tuple[Any, PointResult]:
-        theta, prev_alpha = carry
-        if screening and method == "prox_newton":  # nothing to screen for Newton
-            out = _screened_point(
-                point, problem, scaling, theta, alpha, prev_alpha, l1_ratio, factor,
-                tol, max_iter,
-            )  # fmt: skip
-        else:
-            out = point(problem, scaling, theta, alpha, l1_ratio, factor, tol, max_iter)
-        return (out.theta, alpha), out
+    def body(carry: PathCarry, alpha: Array) -> tuple[PathCarry, PointResult]:
+        return path_point(
+            problem, scaling, carry, alpha, l1_ratio, factor, tol, max_iter, screening
+        )
 
-    start = (theta0, alphas[0])
-    _, stacked = jax.lax.scan(body, start, alphas)
-    return stacked
+    start = path_start(problem, scaling, theta0, alphas[0])
+    return jax.lax.scan(body, start, alphas)[1]
 
 
-def _screened_point(
-    point: Any, problem: Problem, scaling: Scaling, theta: Array, alpha: Array,
-    prev_alpha: Array, l1_ratio: Array, factor: Array, tol: Array, max_iter: int,
-) -> PointResult:  # fmt: skip
-    """The sequential strong rule, then a KKT check of the screened features and a
-    full re-solve where one violates it (module docstring)."""
-    d = factor.shape[0]
-    raw = to_raw(unravel(theta, d, None), scaling)
-    gw, _ = smooth_gradient(problem, raw.w, raw.b)
-    gw = gw + prev_alpha * (1 - l1_ratio) * factor * raw.w
-    strong = jnp.abs(gw) < l1_ratio * factor * (2 * alpha - prev_alpha)
-    screened = strong & (raw.w == 0)
-    out = point(
-        problem, scaling, theta, alpha, l1_ratio,
-        jnp.where(screened, SCREEN_FACTOR, factor), tol, max_iter,
-    )  # fmt: skip
-    new = to_raw(unravel(out.theta, d, None), scaling)
-    g_new, _ = smooth_gradient(problem, new.w, new.b)
-    violated = jnp.any(screened & (jnp.abs(g_new) > alpha * l1_ratio * factor + tol))
-    return jax.lax.cond(
-        violated,
-        lambda: point(
-            problem, scaling, out.theta, alpha, l1_ratio, factor, tol, max_iter
-        ),
-        lambda: out,
-    )
-
-
-@functools.partial(jax.jit, static_argnames=("max_iter", "method", "screening"))
+@functools.partial(jax.jit, static_argnames=("max_iter", "screening"))
 def compiled_path(
     problem: Problem, scaling: Scaling, theta0: Array, alphas: Array, l1_ratio: Array,
-    factor: Array, tol: Array, max_iter: int, method: str, screening: bool = False,
+    factor: Array, tol: Array, max_iter: int, screening: bool = False,
 ) -> tuple[Array, Array, PointResult]:  # fmt: skip
     """:func:`solve_path` compiled, with the raw (coef, intercept) of every point."""
     out = solve_path(
-        problem, scaling, theta0, alphas, l1_ratio, factor, tol, max_iter, method,
-        screening,
-    )  # fmt: skip
+        problem, scaling, theta0, alphas, l1_ratio, factor, tol, max_iter, screening
+    )
     d = factor.shape[0]
     raw = jax.vmap(lambda t: to_raw(unravel(t, d, None), scaling))(out.theta)
     return raw.w, raw.b, out
 
 
-def path_method(penalty: str, penalty_factor: Any, d: int) -> str:
-    """A plain L2 path is smooth: Newton for d <= 32 features, L-BFGS above (the
-    measured rule of ``fit``'s solver "auto"); proximal Newton otherwise."""
-    if penalty == "l2" and penalty_factor is None:
-        return "newton" if d <= AUTO_NEWTON_MAX_FEATURES else "lbfgs"
-    return "prox_newton"
-
-
-def check_max_iter(fn: str, max_iter: Any, method: str) -> int:
-    """The iteration budget per point (None: the method's default)."""
+def check_max_iter(fn: str, max_iter: Any) -> int:
+    """The iteration budget per point (None: :data:`MAX_ITER`)."""
     if max_iter is None:
-        return MAX_ITER[method]
+        return MAX_ITER
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"{fn}: max_iter must be an integer >= 1, got {max_iter!r}")
     return max_iter
@@ -332,15 +329,13 @@ def fit_path(
         factor = check_penalty_factor(fn, penalty_factor, d, data.targets.dtype)
         grid = path_grid(fn, data, ratio, factor, alphas, n_alphas, alpha_min_ratio)
         tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
-        method = path_method(penalty, penalty_factor, d)
-        max_iter = check_max_iter(fn, max_iter, method)
+        max_iter = check_max_iter(fn, max_iter)
         problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
         scaling = scaling_of(data.X, data.sample_weight)
         dt = data.targets.dtype
         w, b, out = compiled_path(
             problem, scaling, start_point(data, scaling), jnp.asarray(grid, dt),
-            jnp.asarray(ratio, dt), factor, jnp.asarray(tol, dt), max_iter, method,
-            screening,
+            jnp.asarray(ratio, dt), factor, jnp.asarray(tol, dt), max_iter, screening,
         )  # fmt: skip
         return PathResult(
             alphas=grid,

@@ -1,0 +1,116 @@
+"""The smooth objective of a path: the penalty-free mean log-loss, with a cheap Hessian.
+
+Paths and cross-validation (:mod:`jaxlogloss.fitting.path`, :mod:`jaxlogloss.fitting.cv`)
+run proximal Newton on the weighted mean log-loss on one fixed scaling. Its Hessian
+there is only the quadratic model's (the gradient, the line search and the KKT
+stopping rule stay exact, in the problem's dtype), and the model already lags
+the iterate by design (:class:`~jaxlogloss.solvers.prox_newton.ProxNewton`'s
+``refresh``): so :class:`PathObjective` forms it from the centred rows rounded to
+float32,
+
+    H = sum_i c_i p_i (1 - p_i) [x~_i; 1][x~_i; 1]' / sum_i c_i,
+    x~_i = (x_i - mean) / scale,
+
+a block of rows at a time (centred in the problem's dtype, multiplied in float32,
+each block's sums added in the problem's dtype). A relative error of ~1e-7 in the
+model changes no fixed point and no convergence rate that matters next to the lag;
+CPU GEMMs in float32 ran 2-3x faster than in float64 (benchmarks/NOTES.md, issue 12
+speed). Everything else is :class:`~jaxlogloss.model.objectives.InMemoryObjective`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxlogloss.data.design import FeatureMajor, block_layout, block_start
+from jaxlogloss.model.objective import Problem
+from jaxlogloss.model.objectives import Evaluation, InMemoryObjective, least_margin
+from jaxlogloss.model.params import LinearParams
+from jaxlogloss.model.scaling import Scaling
+
+Array = jax.Array
+
+HESSIAN_BLOCK = 8192  # rows a block of the float32 Gram
+
+
+def model_hessian(
+    xt: Array, c: Array, z: Array, scaling: Scaling, block: int = HESSIAN_BLOCK
+) -> Array:
+    """The (d + 1, d + 1) Hessian over theta = [w', b'] of the weighted mean
+    log-loss at logits z (module docstring), Gram products in float32."""
+    d, n = xt.shape
+    dtype = xt.dtype
+    p = jax.nn.sigmoid(z)
+    h = c * p * (1 - p)
+    size, n_blocks = block_layout(n, block)
+    mean = scaling.mean[:, None]
+
+    def body(i: Array, acc: tuple[Array, Array]) -> tuple[Array, Array]:
+        start, fresh = block_start(i, n, size)
+        xb = jax.lax.dynamic_slice(xt, (0, start), (d, size)) - mean
+        hb = jnp.where(fresh, jax.lax.dynamic_slice(h, (start,), (size,)), 0)
+        low = xb.astype(jnp.float32)
+        gram = (low * hb.astype(jnp.float32)) @ low.T
+        return acc[0] + gram.astype(dtype), acc[1] + xb @ hb
+
+    init = (jnp.zeros((d, d), dtype), jnp.zeros((d,), dtype))
+    gram, sums = jax.lax.fori_loop(0, n_blocks, body, init)
+    scale = scaling.scale
+    gram = gram / jnp.outer(scale, scale)
+    sums = sums / scale
+    top = jnp.concatenate([gram, sums[:, None]], axis=1)
+    bottom = jnp.concatenate([sums, jnp.sum(h)[None]])[None, :]
+    hess = jnp.concatenate([top, bottom], axis=0) / jnp.sum(c)
+    return 0.5 * (hess + hess.T)  # float32 products: symmetric to rounding only
+
+
+def loss_and_residual(
+    z: Array, y: Array, c: Array, total: Array
+) -> tuple[Array, Array]:
+    """sum_i c_i (softplus(z_i) - y_i z_i) / total and r_i = c_i (sigmoid(z_i) - y_i)
+    / total, from one exp(-|z|) a row (softplus(z) = max(z, 0) + log1p(e),
+    sigmoid(z) = 1 / (1 + e) or e / (1 + e) by the sign of z: no overflow)."""
+    e = jnp.exp(-jnp.abs(z))
+    value = jnp.sum(c * (jnp.maximum(z, 0) + jnp.log1p(e) - y * z)) / total
+    p = jnp.where(z >= 0, 1, e) / (1 + e)
+    return value, c * (p - y) / total
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class PathObjective(InMemoryObjective):
+    """The penalty-free binary log-loss on feature-major X with the float32-product
+    model Hessian (module docstring; a float32 problem keeps its own Hessian), and
+    value and gradient from one exp a row (:func:`loss_and_residual`) and the two
+    products with X."""
+
+    def evaluate(self, theta: Array, order: int = 1) -> Evaluation:
+        if order != 1:
+            return super().evaluate(theta, order)
+        p = self.problem
+        raw, back = jax.vjp(self.raw_params, theta)
+        z = raw.w @ p.X.xt + raw.b
+        c = p.sample_weight
+        value, r = loss_and_residual(z, p.targets, c, jnp.sum(c))
+        (grad,) = back(LinearParams(p.X.xt @ r, jnp.sum(r)))
+        separated = least_margin(z, p.targets, c) > 0  # l2 is 0 here
+        return Evaluation(value, grad, None, separated, z)
+
+    def hessian(self, theta: Array, aux: Any = None) -> Array:
+        p = self.problem
+        if p.targets.dtype == jnp.float32:
+            return super().hessian(theta, aux)
+        z = self.logits(theta) if aux is None else aux
+        return model_hessian(p.X.xt, p.sample_weight, z, self.scaling)
+
+
+def penalty_free(problem: Problem, scaling: Scaling) -> PathObjective:
+    """The path's smooth objective: the weighted mean log-loss on fixed scaling
+    (``problem``: feature-major X, sample weights given)."""
+    if not isinstance(problem.X, FeatureMajor) or problem.sample_weight is None:
+        raise TypeError("penalty_free: a feature-major X and sample weights expected")
+    return PathObjective(problem._replace(l2=0.0), scaling, "log_loss", "none")
