@@ -80,3 +80,20 @@ def _release_compiled_programs():
     import jax
 
     jax.clear_caches()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Files holding a test marked ``slow`` run first, the longest of them first.
+
+    The suite runs on 2 workers, one whole file per worker at a time (``--dist
+    loadfile --no-loadscope-reorder`` keeps this order): the long files start first
+    and the short ones fill in behind them, so both workers end together. A file's
+    rank: its ``slow`` marks' ``seconds=`` (a measured estimate) added up.
+    """
+    weight: dict[str, float] = {}
+    for item in items:
+        mark = item.get_closest_marker("slow")
+        if mark is not None:
+            key = str(item.path)
+            weight[key] = weight.get(key, 0.0) + float(mark.kwargs.get("seconds", 1.0))
+    items.sort(key=lambda item: -weight.get(str(item.path), 0.0))

@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import json
 import math
+import pathlib
+import re
+import shlex
 
 import pytest
 
 from jaxlogloss.bench import parse_sizes
+from jaxlogloss.bench.run import QUICK_SIZES
 from jaxlogloss.cli import main
+
+README = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def readme_bench_command() -> list[str]:
+    """The README's one `jaxlogloss bench` example, as argv (tests/test_repo.py leaves
+    it to this file: the quick benchmark is the suite's longest single command)."""
+    lines = [
+        line.strip()
+        for block in re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+        for line in block.splitlines()
+        if line.strip().startswith(".venv/bin/jaxlogloss bench ")
+    ]
+    assert len(lines) == 1, lines
+    return shlex.split(lines[0])[1:]
 
 
 def ratios(obj, path=""):
@@ -25,25 +44,16 @@ def ratios(obj, path=""):
             yield from ratios(v, f"{path}[{i}]")
 
 
-@pytest.mark.slow
-def test_quick_bench_schema_and_ratios(tmp_path, monkeypatch, capsys):
+@pytest.mark.slow(seconds=90)
+def test_readme_quick_bench_schema_and_ratios(tmp_path, monkeypatch, capsys):
+    """The README's example verbatim (in a temporary directory): its JSON and plot."""
     monkeypatch.setenv("JAXLOGLOSS_CACHE_DIR", "off")
-    out, fig = tmp_path / "bench.json", tmp_path / "bench.png"
-    assert (
-        main(
-            [
-                "bench",
-                "--quick",
-                "--sizes",
-                "1500x8,3000x8",
-                "--json",
-                str(out),
-                "--plot",
-                str(fig),
-            ]
-        )
-        == 0
-    )
+    monkeypatch.chdir(tmp_path)
+    argv = readme_bench_command()
+    assert argv[:2] == ["bench", "--quick"]
+    out = tmp_path / argv[argv.index("--json") + 1]
+    fig = tmp_path / argv[argv.index("--plot") + 1]
+    assert main(argv) == 0
     assert fig.stat().st_size > 1000
     r = json.loads(out.read_text())
     assert set(r) >= {
@@ -59,7 +69,7 @@ def test_quick_bench_schema_and_ratios(tmp_path, monkeypatch, capsys):
         "memory",
     }
     assert r["device"]["platform"] == "cpu" and r["versions"]["jax"]
-    assert r["sizes"] == [[1500, 8], [3000, 8]]
+    assert r["sizes"] == [list(size) for size in QUICK_SIZES]
     assert r["ceiling"]["gb_per_s"] > 0
     for g in r["grad"]:
         assert {
@@ -99,6 +109,20 @@ def test_quick_bench_schema_and_ratios(tmp_path, monkeypatch, capsys):
     text = capsys.readouterr().out
     assert "memory ceiling" in text and "time to the optimum" in text
     assert "penalised (2,000 x 8 float64" in text
+
+
+def test_bench_flags_reach_run_bench(tmp_path, monkeypatch):
+    import jaxlogloss.bench
+
+    seen = []
+    monkeypatch.setattr(
+        jaxlogloss.bench, "run_bench", lambda *args: seen.append(args) or {"ok": 1}
+    )
+    out = tmp_path / "r.json"
+    argv = ["bench", "--sizes", "1500x8,3000x8", "--dtype", "float64", "--quick"]
+    assert main([*argv, "--json", str(out)]) == 0
+    assert seen == [("cpu", [(1500, 8), (3000, 8)], "float64", True)]
+    assert json.loads(out.read_text()) == {"ok": 1}
 
 
 def test_bad_bench_arguments(capsys):

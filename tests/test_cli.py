@@ -82,7 +82,7 @@ def _console_script() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "jaxlogloss"]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=7)
 def test_console_script_default_gradcheck_float64_passes():
     """The issue's bar: `jaxlogloss gradcheck --dtype float64` exits 0 with everything."""
     proc = subprocess.run(

@@ -63,6 +63,7 @@ def _check_equal(got: dict, ref: dict) -> None:
         assert abs(a["roc_auc"] - b["roc_auc"]) < 1e-6
 
 
+@pytest.mark.slow(seconds=15)
 @pytest.mark.parametrize("devices", [2, 4])
 def test_rows_over_devices_equal_one_device(devices: int, reference: dict) -> None:
     got = _run([sys.executable, str(SCRIPT), str(N), str(D)], _child_env(devices))
@@ -71,6 +72,7 @@ def test_rows_over_devices_equal_one_device(devices: int, reference: dict) -> No
     _check_equal(got, reference)
 
 
+@pytest.mark.slow(seconds=25)
 def test_two_processes_equal_one_process(reference: dict) -> None:
     cmd = [sys.executable, "-m", "jaxlogloss", "launch", "--local", "2",
            "--timeout", "500", "--", sys.executable, str(SCRIPT), str(N), str(D)]  # fmt: skip
@@ -160,6 +162,7 @@ def test_bad_mesh_argument_is_named() -> None:
         fit(X, y, mesh=bad)
 
 
+@pytest.mark.slow(seconds=25)
 def test_run_over_two_processes_writes_once_and_passes(tmp_path: Path) -> None:
     config = Path(__file__).parents[1] / "experiments" / "07_optimizer_comparison.toml"
     cmd = [sys.executable, "-m", "jaxlogloss", "launch", "--local", "2",

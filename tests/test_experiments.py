@@ -53,7 +53,7 @@ def quick_results(tmp_path_factory):
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=120)  # the module's quick run of every config
 def test_quick_run_writes_every_file_and_every_claim_passes(quick_results):
     out = quick_results
     index = (out / "index.md").read_text()
@@ -291,7 +291,7 @@ enabled = false
 """
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=10)
 def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path):
     config = tmp_path / "resume.toml"
     config.write_text(RESUME_CONFIG)

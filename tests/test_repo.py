@@ -11,6 +11,8 @@ import shlex
 import shutil
 import sys
 
+import pytest
+
 from jaxlogloss.cli.main import main
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -27,6 +29,16 @@ def blocks(text: str, lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
 
 
+def test_code_fences_pair_up():
+    """Every ``` block closes before the next heading (an unclosed one swallows it)."""
+    inside, opened = False, 0
+    for number, line in enumerate(README.splitlines(), 1):
+        if line.startswith("```"):
+            inside, opened = not inside, number
+        assert not (inside and line.startswith("## ")), f"line {opened}: unclosed ```"
+    assert not inside, f"line {opened}: unclosed ```"
+
+
 def test_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one():
     commands = [b.strip() for b in blocks(section("Quickstart"), "bash")]
     assert len(commands) == 2
@@ -38,8 +50,15 @@ def test_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one():
     assert test_command in ci, ".ci/run must run the README's test command verbatim"
 
 
+# README commands that a dedicated test runs verbatim (each the only one of its kind):
+# `jaxlogloss bench --quick ...` in tests/test_bench.py, which checks its output.
+RUN_ELSEWHERE = ("bench",)
+
+
+@pytest.mark.slow(seconds=170)
 def test_readme_examples_run_in_order(tmp_path, monkeypatch):
-    """Every python block, then every documented `jaxlogloss` command line, in a tmp dir."""
+    """Every python block, then every documented `jaxlogloss` command line (but those
+    of RUN_ELSEWHERE), in a tmp dir."""
     # the commands run from the repository root
     shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
     monkeypatch.chdir(tmp_path)
@@ -58,6 +77,8 @@ def test_readme_examples_run_in_order(tmp_path, monkeypatch):
     assert len(commands) >= 6
     for line in commands:
         argv = shlex.split(line)[1:]
+        if argv[0] in RUN_ELSEWHERE:
+            continue
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(argv) == 0, line
 

@@ -157,6 +157,7 @@ def test_cli_stream_equals_in_memory(many_files, capsys) -> None:
     assert "--stream" in capsys.readouterr().err
 
 
+@pytest.mark.slow(seconds=20)
 def test_stream_over_two_processes_equals_one(many_files) -> None:
     env = dict(os.environ, JAXLOGLOSS_CACHE_DIR="off")
     env.pop("XLA_FLAGS", None)

@@ -16,7 +16,7 @@ from jaxlogloss.bench.report import fit_table, grad_table, memory_line, sweep_li
 from jaxlogloss.bench.timing import memory_ceiling, select_device
 from jaxlogloss.bench.workload import make_data
 
-QUICK_SIZES = ((2_000, 10), (20_000, 20))
+QUICK_SIZES = ((1_500, 8), (3_000, 8))  # the README's example, run by the tests
 DEFAULT_SIZES = ((10_000, 100), (100_000, 100), (1_000_000, 100))
 # the penalised rows: (n, d, alphas, folds), as the issue measures them
 PENALISED_SIZE, PENALISED_QUICK = (100_000, 50, 20, 5), (2_000, 8, 5, 3)
