@@ -159,12 +159,28 @@ def test_every_bad_predict_input_exits_2_with_one_line_and_writes_nothing(
     assert code == 2 and "cannot write" in err and err.count("\n") == 1, err
 
 
+def test_cluster_covariance_over_a_stream_equals_in_memory(workdir, capsys):
+    path, _, _ = workdir
+    train = str(path / "train.csv")
+    args = ["fit", train, "--target", "buy", "--features", "age,exposure",
+            "--cov-type", "cluster", "--groups", "city", "--json"]  # fmt: skip
+    outs = []
+    for extra in ([], ["--stream", "--batch-rows", "64"]):
+        assert main([*args, *extra]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    memory, streamed = outs
+    assert streamed["cov_type"] == memory["cov_type"] == "cluster"
+    for key in ("coef", "std_err"):
+        for name, value in memory[key].items():
+            assert streamed[key][name] == pytest.approx(value, rel=1e-7), (key, name)
+
+
 def test_fit_statistics_flags_usage_errors_exit_2_before_reading(workdir, capsys):
     path, _, _ = workdir
     train = str(path / "train.csv")
     cases = [
         (["--cov-type", "cluster"], "--cov-type cluster and --groups COL go together"),
-        (["--offset", "exposure", "--stream"], "need the data in memory"),
+        (["--offset", "exposure", "--stream"], "needs the data in memory"),
         (["--offset", "nope"], "column 'nope' is not in"),
         (["--offset", "city"], "column 'city' of .* has type string; expected numbers"),
         (["--offset", "age", "--features", "age,city"], "is in --features"),

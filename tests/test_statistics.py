@@ -191,10 +191,39 @@ def test_streamed_and_sharded_hc0_equal_in_memory(tmp_path, data, fits):
         sharded = jl.fit(X, y, cov_type="cluster", groups=groups, mesh=jl.data_mesh())
     np.testing.assert_allclose(sharded.inference.covariance,
                                fits["cluster"].inference.covariance, rtol=1e-7)  # fmt: skip
-    with pytest.raises(ValueError, match="cluster.*needs the data in memory"):
-        jl.fit(stream, cov_type="cluster", groups=np.zeros(len(y)))
+    # cluster over a stream: one more pass adding the batches' scores by group id
+    with enable_x64():
+        streamed = jl.fit(stream, cov_type="cluster", groups=groups)
+        # two "processes", each over its own row range: their tables are added
+        tables = []
+        stream_range_meat(stream, groups, (150, 400),
+                          gather=lambda t: tables.append(t) or t[None])  # fmt: skip
+        two = stream_range_meat(stream, groups, (0, 150),
+                                gather=lambda t: np.stack([t, tables[0]]))  # fmt: skip
+        one = stream_range_meat(stream, groups, (0, 400))
+    np.testing.assert_allclose(streamed.inference.covariance,
+                               fits["cluster"].inference.covariance, rtol=1e-7)  # fmt: skip
+    np.testing.assert_allclose(two, one, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"groups has shape \(5,\).*expected shape"):
+        jl.fit(stream, cov_type="cluster", groups=groups[:5])
     with pytest.raises(ValueError, match="offset needs the data in memory"):
         jl.fit(stream, offset=np.zeros(len(y)))
+
+
+def stream_range_meat(stream, groups, rows, gather=None):
+    """The uncorrected cluster meat of the stream rows [start, stop) (theta fixed),
+    with ``gather`` standing for the other processes' group-sum tables."""
+    from jaxlogloss.fitting.covariance import check_cov_type, streamed_cluster_meat
+    from jaxlogloss.model.scaling import identity_scaling
+    from jaxlogloss.model.streamed import BatchSource, StreamedObjective, local_only
+
+    source = BatchSource(stream, rows[0], rows[1], 64)
+    objective = StreamedObjective(
+        source, identity_scaling(3, np.float64), 0.0, "float64",
+        gather=local_only if gather is None else gather,
+    )  # fmt: skip
+    spec = check_cov_type("fit", "cluster", groups, None, objective)
+    return streamed_cluster_meat(objective, np.array([0.3, -0.2, 0.1, 0.05]), spec)
 
 
 def test_bad_arguments_are_named(data):

@@ -195,7 +195,7 @@ def handle(args: argparse.Namespace) -> int:
         result = fit_stream(
             data, solver=args.solver, max_iter=args.max_iter, tol=args.tol,
             learning_rate=args.learning_rate, row_range=rows, cov_type=args.cov_type,
-            **penalty_options(args, data.classes),
+            **penalty_options(args, data.classes), **extra,
         )  # fmt: skip
     else:
         data = read_rows(args, features, processes)

@@ -52,11 +52,9 @@ def check(args: argparse.Namespace) -> None:
     if extra and args.data.startswith("builtin:"):
         raise command_error("fit", f"--offset and --groups apply to files, not to "
                             f"{args.data}")  # fmt: skip
-    if extra and args.stream:
+    if args.offset and args.stream:
         raise command_error(
-            "fit",
-            "--offset and --groups need the data in memory; leave out --stream "
-            "(--cov-type HC0 works with --stream)",
+            "fit", "--offset needs the data in memory; leave out --stream"
         )
 
 

@@ -13,8 +13,11 @@ score of row i (x~ = [x, 1] in the solver's coordinates, l' = p - y for the log-
 The meat M is one more sum over rows: a blocked, centred Gram with weights c l'^2
 (the same :func:`~jaxlogloss.model.objectives.curvature_sums` that gives the Hessian),
 so it runs in memory, over rows sharded on a mesh, and over a stream batch by batch.
-The cluster meat needs one score sum per group id (``jax.ops.segment_sum``), in memory
-(with a mesh: on the unsharded rows that every process holds; not per process).
+The cluster meat needs one score sum per group id: ``jax.ops.segment_sum`` in memory
+(with a mesh: on the unsharded rows that every process holds; not per process), and
+on a stream one more pass adding each batch's scores into a (G, k) table by the
+batch's rows' group ids (the ids are of all the stream's rows, so the tables of several
+processes, each over its own row range, add up).
 
 Sample weights c count as frequencies: a row of weight 2 is two rows, in the same
 cluster. So N = sum_i c_i (= n for unit weights), and the HC0 meat adds c_i s_i s_i^T
@@ -72,11 +75,8 @@ def check_cov_type(
         return CovSpec(cov_type)
     if groups is None:
         raise ValueError(f"{fn}: cov_type='cluster' needs groups= (one label a row)")
-    if hasattr(objective, "source"):
-        raise ValueError(
-            f"{fn}: cov_type='cluster' needs the data in memory (a stream has no "
-            "group column); read the data with read_table, or use cov_type='HC0'"
-        )
+    if hasattr(objective, "source"):  # a stream: one label for each of its rows
+        n = int(objective.source.stream.n_samples)
     rows = None
     if getattr(objective, "mesh", None) is not None:
         if process_local or local is None:
@@ -147,11 +147,15 @@ def _cluster_meat(
     c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
     u = c * get_loss(objective.loss).grad(p.targets, z)  # (n,)
     xt = p.X.xt if isinstance(p.X, FeatureMajor) else p.X.T  # (d, n)
-    s = objective.scaling
-    xs = (xt - s.mean[:, None]) / s.scale[:, None]
-    scores = jnp.concatenate([xs * u, u[None, :]], axis=0).T  # (n, d + 1)
+    scores = row_scores(xt, u, objective.scaling)
     sums = jax.ops.segment_sum(scores, group_ids, num_segments=n_groups)
     return sums.T @ sums
+
+
+def row_scores(xt: jax.Array, u: jax.Array, scaling: Scaling) -> jax.Array:
+    """(n, d + 1) scores u_i [x~_i, 1] of rows ``xt`` (d, n) with l'-weights ``u``."""
+    xs = (xt - scaling.mean[:, None]) / scaling.scale[:, None]
+    return jnp.concatenate([xs * u, u[None, :]], axis=0).T
 
 
 def in_memory_meat(objective: Any, theta: Any, spec: CovSpec) -> np.ndarray:
@@ -193,15 +197,52 @@ def streamed_meat(objective: Any, theta: Any) -> np.ndarray:
     return objective.gather(meat.ravel()).sum(axis=0).reshape(p, p)
 
 
+@functools.partial(jax.jit, static_argnames="loss")
+def _batch_scores(
+    theta: jax.Array, xt: jax.Array, y: jax.Array, c: jax.Array, scaling: Scaling,
+    loss: str,
+) -> jax.Array:  # fmt: skip
+    d = xt.shape[0]
+    z = linear_logits(to_raw(unravel(theta, d, None), scaling), FeatureMajor(xt))
+    return row_scores(xt, c * get_loss(loss).grad(y, z), scaling)
+
+
+def streamed_cluster_meat(objective: Any, theta: Any, spec: CovSpec) -> np.ndarray:
+    """The cluster meat M_G (uncorrected) over a stream: one more pass adding every
+    batch's scores into the (G, k) table of group sums u_g by its rows' group ids
+    (padding rows, of weight 0, add nothing); the tables of the processes are summed
+    through the objective's ``gather``."""
+    theta = jnp.asarray(theta, objective.dtype)
+    k = theta.shape[0]
+    src = objective.source
+    sums = np.zeros((spec.n_groups, k))
+    at = src.start
+    for xt, y, c in src.batches():
+        real = min(xt.shape[1], src.stop - at)  # rows of this batch before padding
+        scores = np.asarray(
+            _batch_scores(theta, xt, y, c, objective.scaling, objective.loss),
+            np.float64,
+        )[:real]
+        ids = spec.group_ids[at : at + real]
+        for j in range(k):
+            sums[:, j] += np.bincount(ids, scores[:, j], minlength=spec.n_groups)
+        at += real
+    sums = objective.gather(sums.ravel()).sum(axis=0).reshape(spec.n_groups, k)
+    return sums.T @ sums
+
+
 def robust_meat(objective: Any, theta: Any, spec: CovSpec, nobs: float) -> Any:
     """The meat of the requested sandwich over theta, corrected; None for nonrobust
     (``spec`` from :func:`check_cov_type` with this objective)."""
     if spec.kind == "nonrobust":
         return None
-    if hasattr(objective, "source"):  # a stream: HC0 only (checked)
-        return streamed_meat(objective, theta)
-    rows = objective if spec.rows is None else spec.rows  # mesh: the unsharded rows
-    meat = in_memory_meat(rows, theta, spec)
+    if hasattr(objective, "source"):  # a stream: one more pass
+        if spec.kind == "HC0":
+            return streamed_meat(objective, theta)
+        meat = streamed_cluster_meat(objective, theta, spec)
+    else:
+        rows = objective if spec.rows is None else spec.rows  # mesh: unsharded rows
+        meat = in_memory_meat(rows, theta, spec)
     if spec.kind == "cluster":
         meat = meat * cluster_correction(spec.n_groups, nobs, meat.shape[0])
     return meat

@@ -214,7 +214,8 @@ def fit(
         (in memory, newton/lbfgs; :mod:`jaxlogloss.model.offset`).
       cov_type: "nonrobust" (H^-1), "HC0" (sandwich) or "cluster" (cluster-robust);
         :mod:`jaxlogloss.fitting.covariance`.
-      groups: with cov_type="cluster", one cluster label a row (n,).
+      groups: with cov_type="cluster", one cluster label a row (n,) (for a stream,
+        one for each of the stream's rows, in order).
       method: "ml" (maximum likelihood, penalised as asked) or "firth" (Firth's
         penalised likelihood l + 1/2 log det I, :mod:`jaxlogloss.fitting.firth`:
         finite under separation; in memory, no other penalty).
