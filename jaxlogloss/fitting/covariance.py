@@ -169,14 +169,17 @@ def in_memory_meat(objective: Any, theta: Any, spec: CovSpec) -> np.ndarray:
     return np.asarray(jax.device_get(meat), np.float64)
 
 
-@functools.partial(jax.jit, static_argnames="loss")
+@functools.partial(jax.jit, static_argnames=("loss", "scores"))
 def _batch_meat(
     theta: jax.Array, xt: jax.Array, y: jax.Array, c: jax.Array, scaling: Scaling,
-    loss: str,
+    loss: str, scores: bool = False,
 ) -> jax.Array:  # fmt: skip
+    """A batch's HC0 meat (k, k), or with ``scores`` its rows' scores (n, k)."""
     d = xt.shape[0]
     z = linear_logits(to_raw(unravel(theta, d, None), scaling), FeatureMajor(xt))
     grad = get_loss(loss).grad
+    if scores:
+        return row_scores(xt, c * grad(y, z), scaling)
 
     def squared_score(yy: jax.Array, zz: jax.Array) -> jax.Array:
         return jnp.square(grad(yy, zz))
@@ -197,16 +200,6 @@ def streamed_meat(objective: Any, theta: Any) -> np.ndarray:
     return objective.gather(meat.ravel()).sum(axis=0).reshape(p, p)
 
 
-@functools.partial(jax.jit, static_argnames="loss")
-def _batch_scores(
-    theta: jax.Array, xt: jax.Array, y: jax.Array, c: jax.Array, scaling: Scaling,
-    loss: str,
-) -> jax.Array:  # fmt: skip
-    d = xt.shape[0]
-    z = linear_logits(to_raw(unravel(theta, d, None), scaling), FeatureMajor(xt))
-    return row_scores(xt, c * get_loss(loss).grad(y, z), scaling)
-
-
 def streamed_cluster_meat(objective: Any, theta: Any, spec: CovSpec) -> np.ndarray:
     """The cluster meat M_G (uncorrected) over a stream: one more pass adding every
     batch's scores into the (G, k) table of group sums u_g by its rows' group ids
@@ -220,7 +213,7 @@ def streamed_cluster_meat(objective: Any, theta: Any, spec: CovSpec) -> np.ndarr
     for xt, y, c in src.batches():
         real = min(xt.shape[1], src.stop - at)  # rows of this batch before padding
         scores = np.asarray(
-            _batch_scores(theta, xt, y, c, objective.scaling, objective.loss),
+            _batch_meat(theta, xt, y, c, objective.scaling, objective.loss, True),
             np.float64,
         )[:real]
         ids = spec.group_ids[at : at + real]
