@@ -244,6 +244,13 @@ def test_table_cli_save_and_predict_round_trip(csv_file, fitted, tmp_path, capsy
     )
     assert list(written["prediction"]) == list(direct.predict(X.astype(float)))
     assert list(written.columns[:4]) == ["x0", "x1", "side", "animal"]
+    streamed = tmp_path / "pred_stream.csv"
+    argv = ["predict", str(model), str(path), "--out", str(streamed), "--stream"]
+    assert main([*argv, "--batch-rows", "7"]) == 0
+    capsys.readouterr()
+    again = pacsv.read_csv(streamed).to_pandas()
+    np.testing.assert_allclose(again[columns].to_numpy(), written[columns].to_numpy())
+    assert list(again["prediction"]) == list(written["prediction"])
 
 
 def test_a_config_runs_multinomial_fits(tmp_path):
