@@ -11,6 +11,7 @@ given, in one line, e.g. ``log_loss: y has shape (3,) but p has shape (2,); ...`
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -286,3 +287,24 @@ def check_sample_weight(
 
 
 as_array = _as_array  # the public name other subpackages use
+
+
+def check_number(fn: str, name: str, value: Any, low: float, strict: bool) -> float:
+    """``value`` as a finite float > low (``strict``) or >= low, else a ValueError."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = math.isfinite(value) and (value > low if strict else value >= low)
+    if not ok:
+        op = ">" if strict else ">="
+        raise ValueError(
+            f"{fn}: {name} must be a finite number {op} {low:g}, got {value!r}"
+        )
+    return value
+
+
+def check_count(fn: str, name: str, value: Any) -> int:
+    """``value`` as an integer >= 1 (not a bool), else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{fn}: {name} must be an integer >= 1, got {value!r}")
+    return value

@@ -26,7 +26,6 @@ Separation is reported as ``converged = False`` with a warning suggesting an L2 
 from __future__ import annotations
 
 import contextvars
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,12 +35,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from jaxlogloss import _validation as v
 from jaxlogloss.data.codebook import codebook_of
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting.covariance import CovSpec, check_cov_type, robust_meat
 from jaxlogloss.fitting.firth import check_method, firth_result
-from jaxlogloss.fitting.host_loop import fast_compile
 from jaxlogloss.fitting.host_loop import information as information_and_sums
+from jaxlogloss.fitting.host_loop import scaling_of
 from jaxlogloss.fitting.inference import coefficient_inference, unreported_inference
 from jaxlogloss.fitting.inputs import as_design
 from jaxlogloss.fitting.multinomial import fit_multinomial, multinomial_target
@@ -61,7 +61,7 @@ from jaxlogloss.model.objective import Problem, prepare_problem
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.offset import with_offset
 from jaxlogloss.model.params import LinearParams, linear_logits
-from jaxlogloss.model.scaling import feature_scaling, to_raw
+from jaxlogloss.model.scaling import to_raw
 from jaxlogloss.model.streamed import (
     BatchSource,
     StreamedObjective,
@@ -89,25 +89,6 @@ STREAM_SOLVERS = SOLVERS  # kept for this release: every solver streams
 DEFAULT_MAX_ITER = {"newton": 100, "lbfgs": 1000, "prox_newton": 100, "fista": 10000}
 DEFAULT_FIRST_ORDER_STEPS = 20000
 LOSS, PENALTY = "log_loss", "l2"
-
-
-def _check_number(fn: str, name: str, value: Any, low: float, strict: bool) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = math.isfinite(value) and (value > low if strict else value >= low)
-    if not ok:
-        op = ">" if strict else ">="
-        raise ValueError(
-            f"{fn}: {name} must be a finite number {op} {low:g}, got {value!r}"
-        )
-    return value
-
-
-def _check_int(fn: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{fn}: {name} must be an integer >= 1, got {value!r}")
-    return value
 
 
 AUTO_NEWTON_MAX_FEATURES = 32  # measured on 2 cores: README, "fit", solver auto
@@ -246,12 +227,12 @@ def fit(
         dtype = np.dtype(X.dtype).name if is_stream(X) else "float64"
     if dtype not in DEFAULT_TOL:
         raise ValueError(f"{fn}: dtype must be one of float32, float64, got {dtype!r}")
-    tol = DEFAULT_TOL[dtype] if tol is None else _check_number(fn, "tol", tol, 0, True)
+    tol = DEFAULT_TOL[dtype] if tol is None else v.check_number(fn, "tol", tol, 0, True)
     if not 0 < confidence < 1:
         raise ValueError(f"{fn}: confidence must be in (0, 1), got {confidence!r}")
     if max_iter is None:
         max_iter = DEFAULT_MAX_ITER.get(solver, DEFAULT_FIRST_ORDER_STEPS)
-    max_iter = _check_int(fn, "max_iter", max_iter)
+    max_iter = v.check_count(fn, "max_iter", max_iter)
     mesh = dist.check_mesh(fn, mesh)
     with enable_x64(dtype == "float64"):
         if is_stream(X):
@@ -358,7 +339,7 @@ def _in_memory_objective(
         problem, _, n_samples = dist.shard_problem(
             problem, mesh, process_local=process_local
         )
-    scaling = _scaling(problem.X, problem.sample_weight, problem.l2)
+    scaling = scaling_of(problem.X, problem.sample_weight, problem.l2)
     objective = InMemoryObjective(problem, scaling, LOSS, PENALTY, mesh)
     return objective, tuple(feature_names), n_samples, local
 
@@ -368,7 +349,7 @@ def _streamed_objective(
     row_range: Any, class_weight: Any = None,
 ) -> tuple[StreamedObjective, tuple[str, ...], int]:  # fmt: skip
     rows = stream.batch_rows if batch_rows is None else batch_rows
-    rows = _check_int(fn, "batch_rows", rows)
+    rows = v.check_count(fn, "batch_rows", rows)
     start, stop = (0, stream.n_samples) if row_range is None else row_range
     if not 0 <= start <= stop <= stream.n_samples:
         raise ValueError(
@@ -392,9 +373,6 @@ def _streamed_objective(
     )
     n_samples = int(dist.gather_rows(np.r_[stop - start]).sum())
     return objective, tuple(stream.feature_names), n_samples
-
-
-_scaling = fast_compile(feature_scaling)
 
 
 @jax.jit

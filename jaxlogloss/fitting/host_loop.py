@@ -35,6 +35,7 @@ import numpy as np
 
 from jaxlogloss.fitting.statistics import logit_sums
 from jaxlogloss.model.objectives import InMemoryObjective
+from jaxlogloss.model.scaling import feature_scaling
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.solvers.base import (
     CONVERGED,
@@ -103,6 +104,11 @@ def fast_compile(fun: Any = None, **jit_kwargs: Any) -> Any:
     if fun is None:
         return functools.partial(fast_compile, **jit_kwargs)
     return _LazyJit(fun, jit_kwargs)
+
+
+# the fits' feature scaling: one compiled program for fit, fit_path, cv and the
+# multinomial fit (per shape and dtype)
+scaling_of = fast_compile(feature_scaling)
 
 
 @fast_compile

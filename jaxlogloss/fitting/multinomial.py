@@ -38,6 +38,7 @@ import numpy as np
 from jaxlogloss import _validation as v
 from jaxlogloss.data.codebook import codebook_of
 from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.fitting.host_loop import scaling_of
 from jaxlogloss.fitting.inference import _invert, inference_from_covariance
 from jaxlogloss.fitting.inputs import as_design
 from jaxlogloss.fitting.multinomial_result import MultinomialResult
@@ -48,7 +49,7 @@ from jaxlogloss.fitting.statistics import ModelStatistics
 from jaxlogloss.model.class_weight import per_class_weights
 from jaxlogloss.model.multinomial import MultinomialObjective, raw_vector
 from jaxlogloss.model.objective import Problem
-from jaxlogloss.model.scaling import Scaling, feature_scaling
+from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
 from jaxlogloss.solvers.registry import make_solver
@@ -178,12 +179,9 @@ def fit_softmax(
     dtype = "float64" if dtype is None else dtype
     if dtype not in DEFAULT_TOL:
         raise ValueError(f"{fn}: dtype must be one of float32, float64, got {dtype!r}")
-    tol = DEFAULT_TOL[dtype] if tol is None else tol
-    if isinstance(tol, bool) or not isinstance(tol, int | float) or not tol > 0:
-        raise ValueError(f"{fn}: tol must be a finite number > 0, got {tol!r}")
+    tol = DEFAULT_TOL[dtype] if tol is None else v.check_number(fn, "tol", tol, 0, True)
     max_iter = DEFAULT_MAX_ITER[solver] if max_iter is None else max_iter
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"{fn}: max_iter must be an integer >= 1, got {max_iter!r}")
+    max_iter = v.check_count(fn, "max_iter", max_iter)
     if not 0 < confidence < 1:
         raise ValueError(f"{fn}: confidence must be in (0, 1), got {confidence!r}")
     if symmetric and not alpha > 0:
@@ -231,7 +229,7 @@ def fit_softmax(
             sw = jax.device_put(np.ones((n,), dtype))
         targets = jax.device_put(np.eye(k, dtype=dtype)[codes])
         problem = Problem(design, targets, sw, jax.device_put(np.asarray(alpha, dtype)))
-        scaling = _scaling(design, sw, problem.l2)
+        scaling = scaling_of(design, sw, problem.l2)
         if not fit_intercept:  # no intercept to absorb a centring
             scaling = Scaling(jnp.zeros_like(scaling.mean), scaling.scale)
         objective = MultinomialObjective(problem, scaling, symmetric, fit_intercept)
@@ -289,9 +287,6 @@ def fit_softmax(
         penalty="l2" if alpha > 0 else "none", statistics=stats, codebook=book,
         symmetric=symmetric, fit_intercept=fit_intercept, penalty_value=penalty,
     )  # fmt: skip
-
-
-_scaling = jax.jit(feature_scaling)
 
 
 def _warnings(status: str, solver: str, max_iter: int, n: int) -> tuple[str, ...]:

@@ -56,6 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlogloss.fitting.host_loop import scaling_of
 from jaxlogloss.fitting.path_data import (
     PathData,
     check_penalty,
@@ -66,7 +67,7 @@ from jaxlogloss.fitting.path_data import (
 from jaxlogloss.fitting.path_objective import penalty_free
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import Evaluation, least_margin, unravel
-from jaxlogloss.model.scaling import Scaling, feature_scaling, to_raw
+from jaxlogloss.model.scaling import Scaling, to_raw
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
 from jaxlogloss.solvers.kkt import (
@@ -222,9 +223,6 @@ def path_point(
         kkt = raw_kkt_violation(out.theta, out.grad, weights.lam, scaling, d, None)
     nxt = PathCarry(out.theta, alpha, loss_at(problem, out, weights), out.hessian)
     return nxt, PointResult(out.theta, out.value, out.n_iter, out.status, kkt)
-
-
-scaling_of = jax.jit(feature_scaling)  # one compiled program for every call
 
 
 def solve_path(
