@@ -33,6 +33,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlogloss.fitting.cv_scores import (
+    SCORINGS,
+    held_out_score,
+    one_se_rule,
+)
+from jaxlogloss.fitting.cv_smooth import held_out_rows, solve_smooth_cv
 from jaxlogloss.fitting.path import (
     PathResult,
     check_max_iter,
@@ -53,8 +59,6 @@ from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
 
 Array = jax.Array
-
-SCORINGS = {"log_loss": False, "brier": False, "roc_auc": True, "accuracy": True}
 
 
 @dataclass(frozen=True)
@@ -136,49 +140,6 @@ def check_folds(fn: str, folds: Any, y: Any) -> int:
             f"{fn}: folds must be <= {rarest}, the rows of the rarest class, got {folds}"
         )
     return int(folds)
-
-
-def one_se_rule(
-    alphas: Any, mean: Any, se: Any, greater_is_better: bool
-) -> tuple[int, int]:
-    """Indices of alpha_min (the best mean; the larger alpha on a tie) and alpha_1se
-    (the largest alpha whose mean is within one SE of the best: mean <= best + se_best
-    when lower is better, mean >= best - se_best when higher is better)."""
-    a, m, s = (np.asarray(x, np.float64) for x in (alphas, mean, se))
-    sign = -1.0 if greater_is_better else 1.0
-    ms = np.where(np.isfinite(m), sign * m, np.inf)  # lower is better now
-    best = int(np.argmin(np.where(ms == ms.min(), -a, np.inf)))
-    within = ms <= ms[best] + np.nan_to_num(s[best])
-    return best, int(np.argmax(np.where(within, a, -np.inf)))
-
-
-def held_out_score(
-    X: Any, targets: Array, h: Array, w: Array, b: Array, scoring: str
-) -> Array:
-    """The score of the model (w, b) on the rows of weight h (see module docstring)."""
-    xt = X.xt
-    z = w @ xt + b
-    total = jnp.sum(h)
-    if scoring == "log_loss":
-        return jnp.sum(h * (jax.nn.softplus(z) - targets * z)) / total
-    if scoring == "brier":
-        return jnp.sum(h * jnp.square(jax.nn.sigmoid(z) - targets)) / total
-    if scoring == "accuracy":
-        return jnp.sum(h * ((z > 0) == (targets > 0.5))) / total
-    return weighted_auc(z, targets, h)
-
-
-def weighted_auc(z: Array, targets: Array, h: Array) -> Array:
-    """Weighted ROC AUC: P(z_pos > z_neg) + P(tie) / 2 over rows of weight h."""
-    order = jnp.argsort(z)
-    zs = z[order]
-    neg = (h * (1 - targets))[order]
-    cum = jnp.concatenate([jnp.zeros((1,), z.dtype), jnp.cumsum(neg)])
-    below = cum[jnp.searchsorted(zs, z, side="left")]
-    upto = cum[jnp.searchsorted(zs, z, side="right")]
-    pos = h * targets
-    wins = jnp.sum(pos * (below + 0.5 * (upto - below)))
-    return wins / (jnp.sum(pos) * cum[-1])
 
 
 @functools.partial(jax.jit, static_argnames=("max_iter", "scoring", "screening"))
@@ -302,13 +263,19 @@ def cv(
         # run k >= 1 leaves fold k - 1 out
         masks = (fold_of[None, :] != np.arange(-1, folds)[:, None]).astype(dt)
         tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
-        problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
         scaling = scaling_of(data.X, data.sample_weight)
-        scores, n_iter, status, value, kkt, w, b = compiled_cv(
-            problem, scaling, data.score_weight, jnp.asarray(grids, dt),
-            jnp.asarray(ratios, dt), factor, jnp.asarray(masks), jnp.asarray(tol, dt),
-            check_max_iter(fn, max_iter), scoring, screening,
-        )  # fmt: skip
+        if all(r == 0 for r in ratios):  # pure L2: every run in lockstep
+            scores, n_iter, status, value, kkt, w, b = smooth_cv(
+                data, scaling, grids[0], factor, masks, fold_of, tol,
+                check_max_iter(fn, max_iter), scoring,
+            )  # fmt: skip
+        else:
+            problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
+            scores, n_iter, status, value, kkt, w, b = compiled_cv(
+                problem, scaling, data.score_weight, jnp.asarray(grids, dt),
+                jnp.asarray(ratios, dt), factor, jnp.asarray(masks),
+                jnp.asarray(tol, dt), check_max_iter(fn, max_iter), scoring, screening,
+            )  # fmt: skip
     scores = np.asarray(scores, np.float64)[:, 1:]
     mean = scores.mean(axis=1)
     se = scores.std(axis=1, ddof=1) / np.sqrt(folds)
@@ -345,6 +312,35 @@ def cv(
         alphas_all=grids, n_iter=np.asarray(n_iter)[:, 1:],
         status=np.array(STATUSES)[np.asarray(status)[:, 1:]], path=path, fit=result,
     )  # fmt: skip
+
+
+def smooth_cv(
+    data: Any, scaling: Scaling, grid: np.ndarray, factor: Array, masks: np.ndarray,
+    fold_of: np.ndarray, tol: float, max_iter: int, scoring: str,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """The pure L2 runs by :func:`~jaxlogloss.fitting.cv_smooth.solve_smooth_cv`, in
+    :func:`compiled_cv`'s layout (one l1_ratio; run 0's held-out score NaN)."""
+    c = np.asarray(data.sample_weight, np.float64) * masks
+    y = np.asarray(data.targets, np.float64)
+    ybar = (c @ y) / c.sum(axis=1)
+    d = data.X.shape[1]
+    theta0 = np.zeros((masks.shape[0], d + 1))
+    theta0[:, d] = np.log(ybar) - np.log1p(-ybar)
+    dt = data.targets.dtype
+    weights = jnp.asarray(c / c.sum(axis=1, keepdims=True), dt)
+    rows, h = held_out_rows(fold_of, masks.shape[0] - 1, np.asarray(data.score_weight))
+    out = solve_smooth_cv(
+        data.X.xt, data.targets, weights, scaling, theta0, grid,
+        np.asarray(factor, np.float64), tol, max_iter, rows, h, scoring,
+    )  # fmt: skip
+    mean, scale = (np.asarray(a, np.float64) for a in scaling)
+    w = out["theta"][..., :d] / scale
+    b = out["theta"][..., d] - w @ mean
+    scores = np.concatenate([np.full((1, len(grid)), np.nan), out["scores"]])
+    return tuple(  # fmt: skip
+        a[None]
+        for a in (scores, out["n_iter"], out["status"], out["value"], out["kkt"], w, b)
+    )
 
 
 def refit_at(

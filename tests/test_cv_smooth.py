@@ -1,0 +1,197 @@
+"""cv with the pure L2 penalty: every run in lockstep (jaxlogloss.fitting.cv_smooth)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import SEED
+
+import jaxlogloss as jl
+from jaxlogloss.fitting import cv_smooth
+from jaxlogloss.fitting.cv import compiled_cv, stratified_folds
+from jaxlogloss.fitting.host_loop import scaling_of
+from jaxlogloss.fitting.path_data import prepare_data
+from jaxlogloss.model.objective import Problem
+from jaxlogloss.model.scaling import Scaling
+from jaxlogloss.precision import enable_x64
+
+N, D, K, F = 240, 5, 5, 3
+GRID = 0.05 * np.logspace(0, -3, K)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng([SEED, 31])
+    X = rng.normal(size=(N, D)) * [1, 2, 0.5, 1, 3] + [0, 1, -2, 0, 5]
+    w = np.array([1.2, -0.5, 0, 0, 0.3])
+    y = rng.random(N) < 1 / (1 + np.exp(-(X @ w - 1.5)))
+    c = rng.integers(1, 4, N).astype(np.float64)
+    return X, y.astype(np.float64), c
+
+
+@pytest.fixture(scope="module")
+def result(data):
+    X, y, c = data
+    with enable_x64():
+        return jl.cv(X, y, penalty="l2", alphas=GRID, folds=F, seed=2,
+                     sample_weight=c, class_weight="balanced")  # fmt: skip
+
+
+def numpy_objective(X, y, c, w, b, alpha):
+    """The penalised weighted mean log-loss, by hand in float64."""
+    z = X @ w + b
+    loss = np.logaddexp(0, z) - y * z
+    return np.sum(c * loss) / np.sum(c) + 0.5 * alpha * np.sum(w * w)
+
+
+def sklearn_score(scoring, y, p, c):
+    """scikit-learn's metric of probabilities p on labels y, weights c."""
+    from sklearn import metrics
+
+    if scoring == "accuracy":
+        return metrics.accuracy_score(y, p > 0.5, sample_weight=c)
+    name = {
+        "log_loss": "log_loss",
+        "brier": "brier_score_loss",
+        "roc_auc": "roc_auc_score",
+    }
+    return getattr(metrics, name[scoring])(y, p, sample_weight=c)
+
+
+def test_l2_cv_scores_equal_sklearn_fold_by_fold(data, result):
+    """Each fold's held-out log-loss equals scikit-learn's L2 fit on its training rows
+    (C = 1 / (alpha sum c)), scored by scikit-learn; the all-rows path's objective
+    equals NumPy's by hand; every point meets the KKT rule."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, c = data
+    fold_of = stratified_folds(y, F, 2)
+    balanced = np.where(y == 1, N / (2 * y.sum()), N / (2 * (N - y.sum())))
+    cw = c * balanced
+    assert result.fold_scores.shape == (1, F, K)
+    for k in range(F):
+        train, held = fold_of != k, fold_of == k
+        for i, a in enumerate(GRID):
+            model = LogisticRegression(C=1 / (a * cw[train].sum()), tol=1e-12,
+                                       max_iter=10000)  # fmt: skip
+            model.fit(X[train], y[train], sample_weight=cw[train])
+            p = model.predict_proba(X[held])[:, 1]
+            want = sklearn_score("log_loss", y[held], p, c[held])
+            np.testing.assert_allclose(result.fold_scores[0, k, i], want, rtol=1e-6)
+    for i, a in enumerate(GRID):  # the objective by hand at each all-rows point
+        w, b = result.path.coef[i], result.path.intercept[i]
+        got = numpy_objective(X, y, cw, w, b, a)
+        np.testing.assert_allclose(result.path.objective[i], got, rtol=1e-12)
+        model = LogisticRegression(C=1 / (a * cw.sum()), tol=1e-12, max_iter=10000)
+        model.fit(X, y, sample_weight=cw)
+        ref = numpy_objective(X, y, cw, model.coef_[0], model.intercept_[0], a)
+        assert got <= ref + 1e-12  # no worse than scikit-learn's optimum
+    assert (result.path.kkt <= 1e-10).all() and (result.status == "converged").all()
+    assert set(result.path.status) == {"converged"}
+    assert result.alpha_min in GRID and result.alpha_1se >= result.alpha_min
+
+
+@pytest.fixture(scope="module")
+def general(data):
+    """The prepared data, folds and the general proximal-Newton program's runs
+    (compiled_cv at l1_ratio 0)."""
+    X, y, c = data
+    with enable_x64():
+        prepared = prepare_data("cv", X, y, sample_weight=c)
+        fold_of = stratified_folds(y, F, 0)
+        masks = (fold_of[None, :] != np.arange(-1, F)[:, None]).astype(np.float64)
+        scaling = scaling_of(prepared.X, prepared.sample_weight)
+        problem = Problem(prepared.X, prepared.targets, prepared.sample_weight, 0.0)
+        ref = compiled_cv(
+            problem, scaling, prepared.score_weight, jnp.asarray(GRID[None]),
+            jnp.zeros(1), jnp.ones(D), jnp.asarray(masks), jnp.asarray(1e-10), 100,
+            "log_loss",
+        )  # fmt: skip
+    return prepared, fold_of, masks, scaling, [np.asarray(a) for a in ref]
+
+
+@pytest.mark.parametrize("scoring", ["log_loss", "brier", "roc_auc", "accuracy"])
+def test_lockstep_runs_equal_the_general_path_program(data, general, scoring):
+    """The lockstep solver and the general proximal-Newton program (compiled_cv)
+    reach the same coefficients and objective values in every run; the held-out
+    scores equal scikit-learn's metrics of the general program's models."""
+    X, y, c = data
+    prepared, fold_of, masks, scaling, ref = general
+    with enable_x64():
+        ours = jl.fitting.cv.smooth_cv(
+            prepared, scaling, GRID, jnp.ones(D), masks, fold_of, 1e-10, 100, scoring
+        )
+    scores, _, status, value, kkt, w, b = ours
+    np.testing.assert_allclose(value, ref[3], rtol=1e-12)
+    np.testing.assert_allclose(w, ref[5], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(b, ref[6], rtol=1e-6, atol=1e-8)
+    assert (kkt <= 1e-10).all() and (status == 1).all()  # 1: converged
+    for k in range(F):
+        held = fold_of == k
+        for i in range(K):
+            z = X[held] @ ref[5][0, k + 1, i] + ref[6][0, k + 1, i]
+            want = sklearn_score(scoring, y[held], 1 / (1 + np.exp(-z)), c[held])
+            np.testing.assert_allclose(scores[0, k + 1, i], want, rtol=1e-7)
+
+
+def test_batched_evaluate_equals_numpy_by_hand(rng):
+    """Values and gradients of M runs on standardised parameters, against float64
+    NumPy (z = X~ theta_w + theta_b with X~ = (X - mean) / scale)."""
+    n, d, m = 50, 4, 3
+    X = rng.normal(size=(n, d)) * 2 + 1
+    y = (rng.random(n) < 0.4).astype(np.float64)
+    weights = rng.random((m, n)) * (rng.random((m, n)) < 0.8)
+    weights /= weights.sum(axis=1, keepdims=True)
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    theta = rng.normal(size=(m, d + 1))
+    theta[0, :d] = 30.0  # extreme logits in run 0
+    with enable_x64():
+        value, grad, z = cv_smooth.batched_evaluate(
+            jnp.asarray(X.T), jnp.asarray(y), jnp.asarray(weights),
+            Scaling(jnp.asarray(mean), jnp.asarray(scale)), jnp.asarray(theta),
+        )  # fmt: skip
+    Xs = np.c_[(X - mean) / scale, np.ones(n)]
+    zr = theta @ Xs.T
+    p = 1 / (1 + np.exp(-zr))
+    np.testing.assert_allclose(z, zr, rtol=1e-12, atol=1e-12)
+    want = np.sum(weights * (np.logaddexp(0, zr) - y * zr), axis=1)
+    np.testing.assert_allclose(value, want, rtol=1e-12)
+    np.testing.assert_allclose(grad, (weights * (p - y)) @ Xs, rtol=1e-10, atol=1e-14)
+
+
+def test_bfgs_update_meets_the_secant_equation_and_models_fall_back(rng):
+    p = 4
+    a = rng.normal(size=(p, p))
+    b = a @ a.T + p * np.eye(p)
+    s, y = rng.normal(size=p), rng.normal(size=p)
+    y = y if s @ y > 0 else -y
+    new = cv_smooth.bfgs_update(b, s, y)
+    np.testing.assert_allclose(new @ s, y, rtol=1e-10)
+    assert cv_smooth.bfgs_update(b, s, -y) is None  # no curvature: no update
+    base = np.eye(p)
+    exact = np.stack([np.eye(p), np.eye(p) * 0.5])
+    models = cv_smooth._Models(base, exact)  # offsets 0 and -0.5 I
+    models.penalty(np.full(p, 0.01))
+    g = rng.normal(size=(2, p))
+    np.testing.assert_allclose(models.directions(g), -g / np.array([[1.01], [0.51]]))
+    models.rebase(np.diag([0.2, 1, 1, 1]))  # run 1's matrix now indefinite: H_0's
+    np.testing.assert_allclose(models.offset[1], 0.0)
+    np.testing.assert_allclose(models.matrix[1], np.diag([0.21, 1.01, 1.01, 1.01]))
+    np.testing.assert_allclose(
+        models.directions(g)[1], -g[1] / [0.21, 1.01, 1.01, 1.01]
+    )
+
+
+def test_l2_cv_budget_and_float32(data):
+    """max_iter bounds every point (status max_iter); float32 finds the same alpha."""
+    X, y, c = data
+    with enable_x64():
+        short = jl.cv(X, y, penalty="l2", alphas=GRID, folds=F, max_iter=1,
+                      refit=False)  # fmt: skip
+        full = jl.cv(X, y, penalty="l2", alphas=GRID, folds=F, refit=False)
+    assert (short.n_iter <= 1).all() and "max_iter" in set(short.status.ravel())
+    single = jl.cv(X, y, penalty="l2", alphas=GRID, folds=F, dtype="float32")
+    np.testing.assert_allclose(single.mean_score, full.mean_score, rtol=1e-4)
+    assert single.alpha_min == pytest.approx(full.alpha_min)
+    assert np.isfinite(single.coef).all()
