@@ -135,7 +135,7 @@ def test_lockstep_runs_equal_the_general_path_program(data, general, scoring):
             np.testing.assert_allclose(scores[0, k + 1, i], want, rtol=1e-7)
 
 
-def test_batched_evaluate_equals_numpy_by_hand(rng):
+def test_batched_gradient_and_values_equal_numpy_by_hand(rng):
     """Values and gradients of M runs on standardised parameters, against float64
     NumPy (z = X~ theta_w + theta_b with X~ = (X - mean) / scale)."""
     n, d, m = 50, 4, 3
@@ -147,10 +147,11 @@ def test_batched_evaluate_equals_numpy_by_hand(rng):
     theta = rng.normal(size=(m, d + 1))
     theta[0, :d] = 30.0  # extreme logits in run 0
     with enable_x64():
-        value, grad, z = cv_smooth.batched_evaluate(
+        grad, z = cv_smooth.batched_gradient(
             jnp.asarray(X.T), jnp.asarray(y), jnp.asarray(weights),
             Scaling(jnp.asarray(mean), jnp.asarray(scale)), jnp.asarray(theta),
         )  # fmt: skip
+        value = cv_smooth.batched_values(z, jnp.asarray(y), jnp.asarray(weights))
     Xs = np.c_[(X - mean) / scale, np.ones(n)]
     zr = theta @ Xs.T
     p = 1 / (1 + np.exp(-zr))

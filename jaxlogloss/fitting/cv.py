@@ -302,6 +302,7 @@ def cv(
             X, y, penalty=penalty, alpha=alpha_min, l1_ratio=ratios[r],
             sample_weight=sample_weight, class_weight=class_weight,
             penalty_factor=penalty_factor, feature_names=feature_names, dtype=dtype,
+            init=(path.coef[i_min], path.intercept[i_min]),  # the all-rows run's point
         )  # fmt: skip
         coef, intercept = np.asarray(result.coef, np.float64), float(result.intercept)
     return CVResult(
@@ -346,7 +347,9 @@ def smooth_cv(
 def refit_at(
     X: Any, y: Any, *, penalty: str, alpha: float, l1_ratio: float, **options: Any
 ) -> Any:
-    """:func:`jaxlogloss.fit` on all rows at ``alpha`` (l1_ratio for "elasticnet")."""
+    """:func:`jaxlogloss.fit` on all rows at ``alpha`` (l1_ratio for "elasticnet"),
+    warm started from ``options["init"]`` (the all-rows path's point there: the same
+    optimum, so the solver only confirms it and the fit adds its inference)."""
     from jaxlogloss.fitting.fit import fit
 
     if penalty == "elasticnet":

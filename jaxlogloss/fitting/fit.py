@@ -148,6 +148,7 @@ def fit(
     cov_type: str = "nonrobust",
     groups: Any = None,
     method: str = "ml",
+    init: tuple[Any, Any] | None = None,
 ) -> FitResult | MultinomialResult:
     """Fit a binary logistic regression (see the module docstring), or a multinomial
     one when the target has K > 2 levels (:mod:`jaxlogloss.fitting.multinomial`:
@@ -200,6 +201,9 @@ def fit(
       method: "ml" (maximum likelihood, penalised as asked) or "firth" (Firth's
         penalised likelihood l + 1/2 log det I, :mod:`jaxlogloss.fitting.firth`:
         finite under separation; in memory, no other penalty).
+      init: (coef (d,), intercept) on the raw features to start the solver from (a
+        warm start, e.g. a neighbouring alpha's solution); default all zeros. The
+        optimum is the same; only the iterations change.
     """
     options = dict(locals())  # every keyword argument, for the multinomial branch
     fn = _CALLER.get()
@@ -210,9 +214,10 @@ def fit(
         fn, method, stream=is_stream(X), mesh=mesh, penalty=spec.name,
         alpha=spec.alpha, penalty_factor=penalty_factor, solver=solver,
     )  # fmt: skip
-    if firth and (offset is not None or cov_type != "nonrobust"):
+    if firth and (offset is not None or cov_type != "nonrobust" or init is not None):
         raise ValueError(
-            f"{fn}: method='firth' takes no offset and cov_type='nonrobust' only"
+            f"{fn}: method='firth' takes no offset or init and cov_type='nonrobust' "
+            "only"
         )
     proximal = spec.proximal or penalty_factor is not None or solver in PROXIMAL_SOLVERS
     if proximal:
@@ -265,9 +270,10 @@ def fit(
             )  # fmt: skip
         if proximal:
             objective = objective.unpenalised()
+        theta0 = start_theta(fn, init, objective)
         theta, status, n_iter, value, grad_norm, history, kept, kkt = run_solver(
             objective, solver, tol, max_iter, learning_rate, mesh, local,
-            process_local, spec if proximal else None,
+            process_local, spec if proximal else None, theta0,
         )  # fmt: skip
         del local
         seconds = time.perf_counter() - start
@@ -287,6 +293,28 @@ def fit(
         penalty_factor=spec.penalty_factor, inference_note=spec.note,
         codebook=codebook_of(X, names), **result,
     )  # fmt: skip
+
+
+def start_theta(fn: str, init: Any, objective: Any) -> np.ndarray | None:
+    """``init`` = (coef, intercept) on the raw features as the solver's theta on
+    standardised ones, theta_w = s w, theta_b = b + m . w (None: start from 0)."""
+    if init is None:
+        return None
+    d = objective.n_features
+    if not isinstance(init, tuple | list) or len(init) != 2:
+        raise TypeError(f"{fn}: init must be a (coef, intercept) pair, got {init!r}")
+    coef = np.asarray(init[0], np.float64)
+    intercept = np.asarray(init[1], np.float64)
+    if coef.shape != (d,) or intercept.shape != ():
+        raise ValueError(
+            f"{fn}: init must be (coef of shape ({d},), a scalar intercept), got "
+            f"shapes {coef.shape} and {intercept.shape}"
+        )
+    if not (np.isfinite(coef).all() and np.isfinite(intercept)):
+        raise ValueError(f"{fn}: init must be finite")
+    mean, scale = (np.asarray(a, np.float64) for a in objective.scaling)
+    theta = np.concatenate([coef * scale, [intercept + mean @ coef]])
+    return theta.astype(objective.dtype)
 
 
 _CALLER = contextvars.ContextVar("jaxlogloss_fit_caller", default="fit")

@@ -71,6 +71,7 @@ _UNSUPPORTED = {
     "method": ("ml", "a multinomial fit is maximum likelihood (method='ml')"),
     "penalty_factor": (None, "a multinomial fit takes penalty 'none' or 'l2' only"),
     "learning_rate": (None, "a multinomial fit uses newton or lbfgs"),
+    "init": (None, "a multinomial fit starts from zero"),
 }
 
 

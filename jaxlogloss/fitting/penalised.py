@@ -194,9 +194,10 @@ def _minimise_compiled(solver: Any, objective: Any, theta: Any) -> Any:
 
 def run_proximal(
     objective: Any, name: str, spec: PenaltySpec, tol: float, max_iter: int,
-    to_host: Any,
+    to_host: Any, start: Any = None,
 ) -> ProximalRun:  # fmt: skip
-    """Run proximal solver ``name`` from 0: compiled in memory, a host loop on a stream.
+    """Run proximal solver ``name`` from ``start`` (None: 0): compiled in memory, a
+    host loop on a stream.
     In memory, unit weights and factors are passed as arrays, so every proximal fit of
     one shape runs one compiled program."""
     dtype = objective.dtype
@@ -214,6 +215,8 @@ def run_proximal(
             objective, problem=problem._replace(sample_weight=ones)
         )
     theta0 = jnp.zeros((objective.n_features + 1,), dtype)
+    if start is not None:
+        theta0 = jnp.asarray(start, dtype)
     if objective.derivatives_with_value:  # a stream: the loop runs on the host
         state = minimise(solver, objective, theta0)
         result = proximal_result(solver, objective, state)

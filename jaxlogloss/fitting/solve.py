@@ -26,7 +26,7 @@ from jaxlogloss.fitting.train import train
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import InMemoryObjective, ravel
 from jaxlogloss.model.params import LinearParams
-from jaxlogloss.model.scaling import Scaling, to_standardized
+from jaxlogloss.model.scaling import Scaling, to_raw, to_standardized
 from jaxlogloss.model.streamed import StreamedObjective
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.solvers.base import STATUSES, SolverResult, minimise, solver_result
@@ -67,18 +67,23 @@ class Outcome(NamedTuple):
 def run_solver(
     objective: Any, solver: str, tol: float, max_iter: int, learning_rate: Any,
     mesh: Any, local: Problem | None, process_local: bool,
-    penalty: PenaltySpec | None = None,
+    penalty: PenaltySpec | None = None, start: np.ndarray | None = None,
 ) -> Outcome:  # fmt: skip
-    """Run ``solver`` from 0 on ``objective`` (``penalty``: the elastic net a proximal
-    solver adds to the penalty-free objective)."""
+    """Run ``solver`` on ``objective`` from ``start`` (theta on standardised
+    features; None: 0) (``penalty``: the elastic net a proximal solver adds to the
+    penalty-free objective)."""
     if penalty is not None:
-        run = run_proximal(objective, solver, penalty, tol, max_iter, dist.to_host)
+        run = run_proximal(
+            objective, solver, penalty, tol, max_iter, dist.to_host, start
+        )
         return Outcome(
             run.theta, run.status, run.n_iter, run.value, run.violation, run.history,
             EndPoint(run.hessian, run.aux), run.kkt,
         )  # fmt: skip
     p = objective.n_features + 1
-    theta0 = jax.device_put(np.zeros((p,), objective.dtype))  # no XLA program
+    if start is None:
+        start = np.zeros((p,), objective.dtype)
+    theta0 = jax.device_put(np.asarray(start, objective.dtype))  # no XLA program
     if solver in SOLVER_CLASSES:
         tol_arr = jax.device_put(np.asarray(tol, objective.dtype))  # no XLA program
         method = make_solver(solver, tol_arr, max_iter)
@@ -102,7 +107,8 @@ def run_solver(
         )
         return Outcome(*out, EndPoint())
     problem = objective.problem if mesh is None else local
-    params0 = LinearParams(theta0[:-1], theta0[-1])
+    # train takes raw parameters (it standardises them itself)
+    params0 = to_raw(LinearParams(theta0[:-1], theta0[-1]), objective.scaling)
     result = train(
         params0, problem.X, problem.targets, sample_weight=problem.sample_weight,
         l2=problem.l2, optimizer=solver, learning_rate=learning_rate, steps=max_iter,
