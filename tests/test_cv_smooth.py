@@ -196,3 +196,20 @@ def test_l2_cv_budget_and_float32(data):
     np.testing.assert_allclose(single.mean_score, full.mean_score, rtol=1e-4)
     assert single.alpha_min == pytest.approx(full.alpha_min)
     assert np.isfinite(single.coef).all()
+
+
+def test_armijo_fallback_gives_the_same_runs(data, general, monkeypatch):
+    """With the gradient-merit test made impossible every step goes through the
+    Armijo backtracking on F: the same optimum, every run converged."""
+    X, y, c = data
+    prepared, fold_of, masks, scaling, ref = general
+    monkeypatch.setattr(cv_smooth, "MERIT", 2.0)  # kkt_new <= -kkt_old: never
+    with enable_x64():
+        out = jl.fitting.cv.smooth_cv(
+            prepared, scaling, GRID, jnp.ones(D), masks, fold_of, 1e-10, 100,
+            "log_loss",
+        )  # fmt: skip
+    _, _, status, value, kkt, w, b = out
+    np.testing.assert_allclose(value, ref[3], rtol=1e-12)
+    np.testing.assert_allclose(w, ref[5], rtol=1e-6, atol=1e-8)
+    assert (kkt <= 1e-10).all() and (status == 1).all()
