@@ -1,16 +1,15 @@
-"""K-fold cross-validation of a penalised path: every fold and l1_ratio in one program.
+"""K-fold cross-validation of a penalised path: every fold advanced in lockstep.
 
 :func:`cv` splits the rows into ``folds`` stratified folds (each class shuffled with
 ``seed`` and dealt round-robin, so every fold keeps the class proportions to one row).
-Fold k is not a copy of X: its training run is the path of
-:mod:`jaxlogloss.fitting.path` with sample weights c * [fold != k] (a 0/1 mask), and
-its held-out rows are scored with the weights c * [fold == k]. One compiled program
-scans the alphas once per l1_ratio: at each alpha it solves the run on every row (the
-path on all data, ``CVResult.path``, as glmnet's ``cv.glmnet`` returns it) and then
-each fold, warm started from its own previous point, its quadratic model starting from
-the all-rows run's Hessian at this alpha (a fold's Hessian differs from it by sampling
-noise). The runs go one after another (``lax.map``), not under ``vmap``: a batch of
-runs waits for its slowest one, and a batched pass over X measured ~10x one run's.
+Fold k is not a copy of X: its training run is the path of its rows (sample weights
+c * [fold != k], a 0/1 mask) and its held-out rows are scored with the weights
+c * [fold == k]. For each l1_ratio the runs -- all rows first (the path on all data,
+``CVResult.path``, as glmnet's ``cv.glmnet`` returns it), then each fold -- go down
+the alpha grid together (:mod:`jaxlogloss.fitting.cv_lockstep`): one compiled program
+computes every run's gradient a step, and each run's proximal Newton step is taken on
+the host, so the M runs cost about two passes over X a step instead of M. Each point
+meets the path's KKT rule (largest raw violation <= tol).
 
 Scores (:data:`SCORINGS`; held-out rows weighted by the sample weights, not by class
 weights): ``log_loss`` and ``brier`` (lower is better), ``roc_auc`` (ties count 1/2)
@@ -24,7 +23,6 @@ the folds, and the model at ``alpha_min`` is refitted on all rows with
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,17 +31,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlogloss.fitting.cv_lockstep import held_out_rows, solve_lockstep
 from jaxlogloss.fitting.cv_scores import (
     SCORINGS,
-    held_out_score,
     one_se_rule,
 )
-from jaxlogloss.fitting.cv_smooth import held_out_rows, solve_smooth_cv
 from jaxlogloss.fitting.path import (
     PathResult,
     check_max_iter,
-    path_point,
-    path_start,
     scaling_of,
 )
 from jaxlogloss.fitting.path_data import (
@@ -52,9 +47,7 @@ from jaxlogloss.fitting.path_data import (
     path_grid,
     prepare_data,
 )
-from jaxlogloss.model.objective import Problem
-from jaxlogloss.model.objectives import unravel
-from jaxlogloss.model.scaling import Scaling, to_raw
+from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
 
@@ -142,72 +135,6 @@ def check_folds(fn: str, folds: Any, y: Any) -> int:
     return int(folds)
 
 
-@functools.partial(jax.jit, static_argnames=("max_iter", "scoring", "screening"))
-def compiled_cv(
-    problem: Problem, scaling: Scaling, score_weight: Array, grids: Array,
-    ratios: Array, factor: Array, train_masks: Array, tol: Array, max_iter: int,
-    scoring: str, screening: bool = False,
-) -> tuple[Any, ...]:  # fmt: skip
-    """Every run's path: for each l1_ratio (R) one scan over the alphas that solves
-    the all-rows run (mask 0, all ones) and then each fold (masks 1..M-1) with the
-    all-rows run's Hessian as its model's. The runs go one after another
-    (``lax.map``): under ``vmap`` a batch of runs waits for its slowest one, and a
-    batched pass over X measured ~10x one run's (benchmarks/NOTES.md, issue 12
-    speed). Returns held-out scores, iterations, statuses, objective values, KKT
-    violations (R, M, K) and the raw coef (R, M, K, d) and intercepts (R, M, K)."""
-    d = factor.shape[0]
-    weights = problem.sample_weight * train_masks  # (M, n)
-
-    def theta0(c: Array) -> Array:
-        ybar = jnp.sum(c * problem.targets) / jnp.sum(c)
-        return jnp.zeros((d + 1,), c.dtype).at[d].set(jnp.log(ybar / (1 - ybar)))
-
-    def one(ratio_grid: tuple[Array, Array]) -> tuple[Any, ...]:
-        ratio, grid = ratio_grid
-        full = problem._replace(sample_weight=weights[0])
-        start = path_start(full, scaling, theta0(weights[0]), grid[0])
-        folds = jax.lax.map(
-            lambda c: path_start(problem._replace(sample_weight=c), scaling,
-                                 theta0(c), grid[0], start.hessian),
-            weights[1:],
-        )  # fmt: skip
-        args = (ratio, factor, tol, max_iter, screening)
-
-        def body(carries: Any, alpha: Array) -> Any:
-            top, rest = carries
-            top, out = path_point(full, scaling, top, alpha, *args)
-
-            def fold(run: tuple[Array, Any]) -> Any:
-                own = problem._replace(sample_weight=run[0])
-                return path_point(own, scaling, run[1], alpha, *args,
-                                  hessian=top.hessian)  # fmt: skip
-
-            rest, outs = jax.lax.map(fold, (weights[1:], rest))
-            both = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), out, outs)
-            return (top, rest), both
-
-        out = jax.lax.scan(body, (start, folds), grid)[1]  # fields (K, M, ...)
-        out = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), out)  # (M, K, ...)
-
-        def scores(run: tuple[Array, Array]) -> Array:
-            h = score_weight * (1 - run[1])
-
-            def score(t: Array) -> Array:
-                raw = to_raw(unravel(t, d, None), scaling)
-                return held_out_score(problem.X, problem.targets, h, raw.w, raw.b,
-                                      scoring)  # fmt: skip
-
-            return jax.lax.map(score, run[0])
-
-        held = jax.lax.map(scores, (out.theta, train_masks))
-        raw = jax.vmap(jax.vmap(lambda t: to_raw(unravel(t, d, None), scaling)))(
-            out.theta
-        )
-        return held, out.n_iter, out.status, out.value, out.kkt, raw.w, raw.b
-
-    return jax.lax.map(one, (ratios, grids))
-
-
 def cv(
     X: Any, y: Any = None, *, penalty: str = "l1",
     l1_ratio: float | Sequence[float] = 1.0, alphas: Any = None, n_alphas: int = 100,
@@ -221,10 +148,11 @@ def cv(
 
     Args:
       X, y, penalty, alphas, n_alphas, alpha_min_ratio, sample_weight, class_weight,
-        penalty_factor, tol, max_iter, screening, dtype: as in
-        :func:`jaxlogloss.fit_path`.
+        penalty_factor, tol, max_iter, dtype: as in :func:`jaxlogloss.fit_path`.
+      screening: accepted as in :func:`jaxlogloss.fit_path`; the lockstep runs do not
+        screen (their active-set model solve only activates violating features).
       l1_ratio: one number in [0, 1] or a list (penalty "elasticnet"); each gets its
-        own grid, all run in one program, and the best mean score picks one.
+        own grid, run in turn, and the best mean score picks one.
       folds: the number of stratified folds (2 .. rows of the rarest class).
       scoring: "log_loss", "brier" (lower is better), "roc_auc", "accuracy".
       seed: seeds the fold assignment (:func:`stratified_folds`).
@@ -264,18 +192,24 @@ def cv(
         masks = (fold_of[None, :] != np.arange(-1, folds)[:, None]).astype(dt)
         tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
         scaling = scaling_of(data.X, data.sample_weight)
-        if all(r == 0 for r in ratios):  # pure L2: every run in lockstep
-            scores, n_iter, status, value, kkt, w, b = smooth_cv(
-                data, scaling, grids[0], factor, masks, fold_of, tol,
-                check_max_iter(fn, max_iter), scoring,
+        runs = [
+            lockstep_cv(
+                data,
+                scaling,
+                grids[r],
+                ratio,
+                factor,
+                masks,
+                fold_of,
+                tol,
+                check_max_iter(fn, max_iter),
+                scoring,
             )  # fmt: skip
-        else:
-            problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
-            scores, n_iter, status, value, kkt, w, b = compiled_cv(
-                problem, scaling, data.score_weight, jnp.asarray(grids, dt),
-                jnp.asarray(ratios, dt), factor, jnp.asarray(masks),
-                jnp.asarray(tol, dt), check_max_iter(fn, max_iter), scoring, screening,
-            )  # fmt: skip
+            for r, ratio in enumerate(ratios)
+        ]
+        scores, n_iter, status, value, kkt, w, b = (
+            np.stack(parts) for parts in zip(*runs, strict=True)
+        )
     scores = np.asarray(scores, np.float64)[:, 1:]
     mean = scores.mean(axis=1)
     se = scores.std(axis=1, ddof=1) / np.sqrt(folds)
@@ -315,12 +249,13 @@ def cv(
     )  # fmt: skip
 
 
-def smooth_cv(
-    data: Any, scaling: Scaling, grid: np.ndarray, factor: Array, masks: np.ndarray,
-    fold_of: np.ndarray, tol: float, max_iter: int, scoring: str,
+def lockstep_cv(
+    data: Any, scaling: Scaling, grid: np.ndarray, l1_ratio: float, factor: Array,
+    masks: np.ndarray, fold_of: np.ndarray, tol: float, max_iter: int, scoring: str,
 ) -> tuple[np.ndarray, ...]:  # fmt: skip
-    """The pure L2 runs by :func:`~jaxlogloss.fitting.cv_smooth.solve_smooth_cv`, in
-    :func:`compiled_cv`'s layout (one l1_ratio; run 0's held-out score NaN)."""
+    """One l1_ratio's runs by :func:`~jaxlogloss.fitting.cv_lockstep.solve_lockstep`:
+    held-out scores (M, K) (run 0's NaN), iterations, statuses, objective values,
+    KKT violations (M, K), raw coef (M, K, d) and intercepts (M, K)."""
     c = np.asarray(data.sample_weight, np.float64) * masks
     y = np.asarray(data.targets, np.float64)
     ybar = (c @ y) / c.sum(axis=1)
@@ -330,18 +265,15 @@ def smooth_cv(
     dt = data.targets.dtype
     weights = jnp.asarray(c / c.sum(axis=1, keepdims=True), dt)
     rows, h = held_out_rows(fold_of, masks.shape[0] - 1, np.asarray(data.score_weight))
-    out = solve_smooth_cv(
-        data.X.xt, data.targets, weights, scaling, theta0, grid,
+    out = solve_lockstep(
+        data.X.xt, data.targets, weights, scaling, theta0, grid, float(l1_ratio),
         np.asarray(factor, np.float64), tol, max_iter, rows, h, scoring,
     )  # fmt: skip
     mean, scale = (np.asarray(a, np.float64) for a in scaling)
     w = out["theta"][..., :d] / scale
     b = out["theta"][..., d] - w @ mean
     scores = np.concatenate([np.full((1, len(grid)), np.nan), out["scores"]])
-    return tuple(  # fmt: skip
-        a[None]
-        for a in (scores, out["n_iter"], out["status"], out["value"], out["kkt"], w, b)
-    )
+    return scores, out["n_iter"], out["status"], out["value"], out["kkt"], w, b
 
 
 def refit_at(

@@ -20,9 +20,9 @@ point's Hessian, is updated by BFGS after every step and recomputed only where a
 benchmarks/NOTES.md, issue 12 speed). The gradient is exact, so every point meets the
 KKT rule to ``tol`` as a fresh fit would.
 
-The path function is pure; :mod:`jaxlogloss.fitting.cv` runs it over folds (0/1
-sample-weight masks on one X) and l1_ratios, the folds' models starting from the
-all-rows run's Hessian.
+The path function is pure (jit or vmap it over l1_ratios or sample-weight masks);
+:mod:`jaxlogloss.fitting.cv` runs its folds in lockstep instead
+(:mod:`jaxlogloss.fitting.cv_lockstep`).
 
 Default grid (:func:`jaxlogloss.fitting.path_data.alpha_max`, which also handles
 unpenalised features): alpha_max is the smallest alpha whose solution is all
@@ -189,7 +189,7 @@ def path_point(
     hessian: Array | None = None,
 ) -> tuple[PathCarry, PointResult]:  # fmt: skip
     """One alpha of a path, warm started from ``carry`` (the model Hessian from
-    ``hessian`` where given: cross-validation folds take the all-rows run's)."""
+    ``hessian`` where given, e.g. a neighbouring run's)."""
     hess = carry.hessian if hessian is None else hessian
     args = (alpha, l1_ratio, factor, tol, max_iter)
     weights = penalty_weights(scaling, alpha, l1_ratio, factor)

@@ -1,4 +1,4 @@
-"""cv with the pure L2 penalty: every run in lockstep (jaxlogloss.fitting.cv_smooth)."""
+"""cv's runs in lockstep (jaxlogloss.fitting.cv_lockstep): L2 and elastic net."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import pytest
 from conftest import SEED
 
 import jaxlogloss as jl
-from jaxlogloss.fitting import cv_smooth
-from jaxlogloss.fitting.cv import compiled_cv, stratified_folds
+from jaxlogloss.fitting import cv_lockstep
+from jaxlogloss.fitting.cv import stratified_folds
 from jaxlogloss.fitting.host_loop import scaling_of
 from jaxlogloss.fitting.path_data import prepare_data
-from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.precision import enable_x64
 
@@ -92,47 +91,72 @@ def test_l2_cv_scores_equal_sklearn_fold_by_fold(data, result):
     assert result.alpha_min in GRID and result.alpha_1se >= result.alpha_min
 
 
+RATIOS = (0.0, 0.5)
+
+
 @pytest.fixture(scope="module")
 def general(data):
-    """The prepared data, folds and the general proximal-Newton program's runs
-    (compiled_cv at l1_ratio 0)."""
+    """The prepared data, the folds, and each run's path fitted on its own rows by
+    jl.fit_path (value, coef, intercept (R, M, K ...)) at l1_ratio 0 and 0.5."""
     X, y, c = data
+    fold_of = stratified_folds(y, F, 0)
+    masks = (fold_of[None, :] != np.arange(-1, F)[:, None]).astype(np.float64)
+    ref = {"value": [], "coef": [], "intercept": []}
     with enable_x64():
         prepared = prepare_data("cv", X, y, sample_weight=c)
-        fold_of = stratified_folds(y, F, 0)
-        masks = (fold_of[None, :] != np.arange(-1, F)[:, None]).astype(np.float64)
         scaling = scaling_of(prepared.X, prepared.sample_weight)
-        problem = Problem(prepared.X, prepared.targets, prepared.sample_weight, 0.0)
-        ref = compiled_cv(
-            problem, scaling, prepared.score_weight, jnp.asarray(GRID[None]),
-            jnp.zeros(1), jnp.ones(D), jnp.asarray(masks), jnp.asarray(1e-10), 100,
-            "log_loss",
-        )  # fmt: skip
-    return prepared, fold_of, masks, scaling, [np.asarray(a) for a in ref]
+        for ratio in RATIOS:
+            paths = [
+                jl.fit_path(
+                    X[rows],
+                    y[rows],
+                    penalty="elasticnet",
+                    l1_ratio=ratio,
+                    alphas=GRID,
+                    sample_weight=c[rows],
+                )  # fmt: skip
+                for rows in masks.astype(bool)
+            ]
+            ref["value"].append([p.objective for p in paths])
+            ref["coef"].append([p.coef for p in paths])
+            ref["intercept"].append([p.intercept for p in paths])
+    ref = {key: np.asarray(v) for key, v in ref.items()}
+    return prepared, fold_of, masks, scaling, ref
 
 
-@pytest.mark.parametrize("scoring", ["log_loss", "brier", "roc_auc", "accuracy"])
-def test_lockstep_runs_equal_the_general_path_program(data, general, scoring):
-    """The lockstep solver and the general proximal-Newton program (compiled_cv)
-    reach the same coefficients and objective values in every run; the held-out
-    scores equal scikit-learn's metrics of the general program's models."""
-    X, y, c = data
-    prepared, fold_of, masks, scaling, ref = general
+def lockstep(general, ratio, scoring="log_loss"):
+    prepared, fold_of, masks, scaling, _ = general
     with enable_x64():
-        ours = jl.fitting.cv.smooth_cv(
-            prepared, scaling, GRID, jnp.ones(D), masks, fold_of, 1e-10, 100, scoring
-        )
-    scores, _, status, value, kkt, w, b = ours
-    np.testing.assert_allclose(value, ref[3], rtol=1e-12)
-    np.testing.assert_allclose(w, ref[5], rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(b, ref[6], rtol=1e-6, atol=1e-8)
+        return jl.fitting.cv.lockstep_cv(
+            prepared, scaling, GRID, ratio, jnp.ones(D), masks, fold_of, 1e-10, 100,
+            scoring,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "ratio, scoring",
+    [(0.0, "log_loss"), (0.0, "brier"), (0.0, "roc_auc"), (0.0, "accuracy"),
+     (0.5, "roc_auc")],
+)  # fmt: skip
+def test_lockstep_runs_equal_each_runs_own_path(data, general, ratio, scoring):
+    """Every lockstep run (all rows, each fold left out) reaches the objective and
+    coefficients of jl.fit_path on that run's rows alone, exact zeros included; the
+    held-out scores equal scikit-learn's metrics of those models."""
+    X, y, c = data
+    _, fold_of, _, _, ref = general
+    r = RATIOS.index(ratio)
+    scores, _, status, value, kkt, w, b = lockstep(general, ratio, scoring)
+    np.testing.assert_allclose(value, ref["value"][r], rtol=1e-11)
+    np.testing.assert_allclose(w, ref["coef"][r], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(b, ref["intercept"][r], rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(w == 0, ref["coef"][r] == 0)
     assert (kkt <= 1e-10).all() and (status == 1).all()  # 1: converged
     for k in range(F):
         held = fold_of == k
         for i in range(K):
-            z = X[held] @ ref[5][0, k + 1, i] + ref[6][0, k + 1, i]
+            z = X[held] @ ref["coef"][r][k + 1, i] + ref["intercept"][r][k + 1, i]
             want = sklearn_score(scoring, y[held], 1 / (1 + np.exp(-z)), c[held])
-            np.testing.assert_allclose(scores[0, k + 1, i], want, rtol=1e-7)
+            np.testing.assert_allclose(scores[k + 1, i], want, rtol=1e-7)
 
 
 def test_batched_gradient_and_values_equal_numpy_by_hand(rng):
@@ -147,11 +171,11 @@ def test_batched_gradient_and_values_equal_numpy_by_hand(rng):
     theta = rng.normal(size=(m, d + 1))
     theta[0, :d] = 30.0  # extreme logits in run 0
     with enable_x64():
-        grad, z = cv_smooth.batched_gradient(
+        grad, z = cv_lockstep.batched_gradient(
             jnp.asarray(X.T), jnp.asarray(y), jnp.asarray(weights),
             Scaling(jnp.asarray(mean), jnp.asarray(scale)), jnp.asarray(theta),
         )  # fmt: skip
-        value = cv_smooth.batched_values(z, jnp.asarray(y), jnp.asarray(weights))
+        value = cv_lockstep.batched_values(z, jnp.asarray(y), jnp.asarray(weights))
     Xs = np.c_[(X - mean) / scale, np.ones(n)]
     zr = theta @ Xs.T
     p = 1 / (1 + np.exp(-zr))
@@ -167,12 +191,12 @@ def test_bfgs_update_meets_the_secant_equation_and_models_fall_back(rng):
     b = a @ a.T + p * np.eye(p)
     s, y = rng.normal(size=p), rng.normal(size=p)
     y = y if s @ y > 0 else -y
-    new = cv_smooth.bfgs_update(b, s, y)
+    new = cv_lockstep.bfgs_update(b, s, y)
     np.testing.assert_allclose(new @ s, y, rtol=1e-10)
-    assert cv_smooth.bfgs_update(b, s, -y) is None  # no curvature: no update
+    assert cv_lockstep.bfgs_update(b, s, -y) is None  # no curvature: no update
     base = np.eye(p)
     exact = np.stack([np.eye(p), np.eye(p) * 0.5])
-    models = cv_smooth._Models(base, exact)  # offsets 0 and -0.5 I
+    models = cv_lockstep._Models(base, exact)  # offsets 0 and -0.5 I
     models.penalty(np.full(p, 0.01))
     g = rng.normal(size=(2, p))
     np.testing.assert_allclose(models.directions(g), -g / np.array([[1.01], [0.51]]))
@@ -198,18 +222,14 @@ def test_l2_cv_budget_and_float32(data):
     assert np.isfinite(single.coef).all()
 
 
-def test_armijo_fallback_gives_the_same_runs(data, general, monkeypatch):
+@pytest.mark.parametrize("ratio", RATIOS)
+def test_armijo_fallback_gives_the_same_runs(general, monkeypatch, ratio):
     """With the gradient-merit test made impossible every step goes through the
     Armijo backtracking on F: the same optimum, every run converged."""
-    X, y, c = data
-    prepared, fold_of, masks, scaling, ref = general
-    monkeypatch.setattr(cv_smooth, "MERIT", 2.0)  # kkt_new <= -kkt_old: never
-    with enable_x64():
-        out = jl.fitting.cv.smooth_cv(
-            prepared, scaling, GRID, jnp.ones(D), masks, fold_of, 1e-10, 100,
-            "log_loss",
-        )  # fmt: skip
-    _, _, status, value, kkt, w, b = out
-    np.testing.assert_allclose(value, ref[3], rtol=1e-12)
-    np.testing.assert_allclose(w, ref[5], rtol=1e-6, atol=1e-8)
+    ref = general[-1]
+    r = RATIOS.index(ratio)
+    monkeypatch.setattr(cv_lockstep, "MERIT", 2.0)  # kkt_new <= -kkt_old: never
+    _, _, status, value, kkt, w, b = lockstep(general, ratio)
+    np.testing.assert_allclose(value, ref["value"][r], rtol=1e-11)
+    np.testing.assert_allclose(w, ref["coef"][r], rtol=1e-6, atol=1e-8)
     assert (kkt <= 1e-10).all() and (status == 1).all()

@@ -1,38 +1,43 @@
-"""Cross-validation of a pure L2 path: every run advanced together, one read of X a step.
+"""Cross-validation runs advanced in lockstep: one read of X a step for every run.
 
-With l1_ratio = 0 every run's objective is smooth,
+Every run m (all rows, then each fold left out) minimises, at each alpha of the grid,
 
-    F_m(theta) = sum_i C_mi l(y_i, z_mi) + 1/2 sum_j mu_j theta_j^2,
-    C_m = c [fold != m] / sum c [fold != m],  mu = alpha f / s^2 (0 for the intercept),
+    F_m(theta) = sum_i C_mi l(y_i, z_mi) + 1/2 sum_j mu_j theta_j^2 + sum_j lam_j |theta_j|,
+    C_m = c [fold != m] / sum c [fold != m],
+    mu = alpha (1 - r) f / s^2,  lam = alpha r f / s  (0 for the intercept),
 
-(theta on standardised features, as in :mod:`jaxlogloss.fitting.path`), and the M runs
-(all rows, then each fold left out) move in lockstep. Two compiled programs touch the
-data:
+(theta on standardised features, as in :mod:`jaxlogloss.fitting.path`; r the
+l1_ratio). The M runs move in lockstep. Three compiled programs touch the data:
 
-* :func:`batched_evaluate`: the M runs' logits Z = W X^T + b as one (M, d) x (d, n)
-  product, their values and gradients: one program a step for every run;
+* :func:`batched_gradient`: the M runs' logits Z = W X^T + b as one (M, d) x (d, n)
+  product, and their gradients as one (d, n) x (n, M) product;
+* :func:`batched_values`: the runs' losses from the kept logits (no pass over X);
 * :func:`run_hessian`: one run's loss Hessian (float32 products,
   :func:`~jaxlogloss.fitting.path_objective.model_hessian`).
 
-The rest runs on the host in NumPy (:func:`solve_smooth_cv`). Run m steps with
-Newton's direction on B_m + diag(mu), where B_m = H_0 + D_m: H_0 the all-rows run's
-Hessian (recomputed at its point when a step shrank some run's KKT violation by less
-than :data:`REFRESH`, or left it above :data:`FAR`), D_m run m's offset from it. The
-offsets start exact (every run's own Hessian, computed once at the first alpha), are
-corrected by a BFGS update after every step and carried along the path, so a fold
-costs one Hessian at the start instead of one per refresh (a fold's Hessian differs
-from the all-rows one by a few per cent at 10^5 rows, slowly along the path). The first
-step at a new alpha needs no pass over X: the gradient there is the last one plus
-(alpha_new - alpha_old) mu theta, so that step is the path's tangent predictor. A step
-is kept where Armijo's condition holds (halved otherwise, per run). A run stops at the
-rule of every path point: largest raw KKT violation <= tol.
+Run m steps by proximal Newton on the model matrix B_m + diag(mu), where
+B_m = H_0 + D_m: H_0 the all-rows run's Hessian (recomputed at its point when a step
+shrank some run's KKT violation by less than :data:`REFRESH`, or left it above
+:data:`FAR`), D_m run m's offset from it. The offsets start exact (every run's own
+Hessian, computed once at the first alpha), are corrected by a BFGS update after every
+step and carried along the path, so a fold costs one Hessian at the start instead of one
+per refresh (a fold's Hessian differs from the all-rows one by a few per cent at 10^5
+rows, slowly along the path). With r = 0 the step is one Cholesky solve on the host;
+with an L1 part it is the feature-sign active-set solve of the model
+(:func:`l1_directions`, all runs in one compiled call; exact zeros). The first step at
+a new alpha needs no pass over X: the gradient there is the last one plus the penalty's
+change, so that step is the path's predictor. A full step is kept where it shrank the
+run's KKT violation; elsewhere Armijo's rule on F decides, halving the step. A run stops
+at the rule of every path point: largest raw KKT violation <= tol.
 
 Held-out scores come from the logits of the last evaluation (no further pass), gathered
-to each fold's held-out rows. The optimum is the general path program's to the
-tolerance (``tests/test_cv.py``).
+to each fold's held-out rows. Each run is the path of its rows to the tolerance
+(``tests/test_cv.py``, ``tests/test_cv_lockstep.py``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -43,8 +48,9 @@ from jaxlogloss.fitting.cv_scores import score_logits
 from jaxlogloss.fitting.host_loop import fast_compile
 from jaxlogloss.fitting.path_objective import loss_and_residual, model_hessian
 from jaxlogloss.model.scaling import Scaling
-from jaxlogloss.solvers.base import CONVERGED, MAX_ITER, STALLED
+from jaxlogloss.solvers.base import CONVERGED, MAX_ITER, RUNNING, STALLED
 from jaxlogloss.solvers.linesearch import ARMIJO_C1
+from jaxlogloss.solvers.prox_newton import newton_direction
 
 Array = jax.Array
 
@@ -118,20 +124,22 @@ def held_out_rows(
     return rows, h
 
 
-def raw_kkt(theta: np.ndarray, grad: np.ndarray, mean: np.ndarray, scale: np.ndarray):
-    """(M,) each run's largest KKT violation on the raw coefficients:
-    max(|s g_w + m g_b|, |g_b|) of F's gradient (as
-    :func:`~jaxlogloss.solvers.kkt.raw_kkt_violation`)."""
+def raw_kkt(
+    theta: np.ndarray, grad: np.ndarray, lam: np.ndarray, mean: np.ndarray,
+    scale: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """(M,) each run's largest KKT violation on the raw coefficients (as
+    :func:`~jaxlogloss.solvers.kkt.raw_kkt_violation`): with g_w = s g'_w + m g'_b the
+    smooth part's raw gradient, |g_w + s lam sign(w)| where w != 0, max(|g_w| -
+    s lam, 0) where w = 0, and |g_b|."""
     d = mean.shape[0]
     g_w = scale * grad[:, :d] + mean * grad[:, d : d + 1]
-    return np.maximum(np.max(np.abs(g_w), axis=1), np.abs(grad[:, d]))
-
-
-def penalised(
-    mu: np.ndarray, theta: np.ndarray, loss: np.ndarray, grad: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """F's values and gradients of the runs from the loss's: + 1/2 sum mu theta^2."""
-    return loss + 0.5 * np.sum(mu * np.square(theta), axis=1), grad + mu * theta
+    t = scale * lam[:d]
+    w = theta[:, :d]
+    viol = np.where(
+        w == 0, np.maximum(np.abs(g_w) - t, 0), np.abs(g_w + t * np.sign(w))
+    )
+    return np.maximum(np.max(viol, axis=1), np.abs(grad[:, d]))
 
 
 def bfgs_update(b: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray | None:
@@ -191,21 +199,45 @@ class _Models:
             self._factor(m)
 
 
-def solve_smooth_cv(
+@fast_compile
+def l1_directions(
+    matrix: Array,
+    grad: Array,
+    theta: Array,
+    lam: Array,
+    viol: Array,
+    tol: Array,
+    running: Array,
+) -> tuple[Array, Array]:
+    """Every run's proximal Newton direction u - theta, u the minimiser of its model
+    g.(u - theta) + (u - theta)' A (u - theta) / 2 + sum lam |u|
+    (:func:`~jaxlogloss.solvers.prox_newton.newton_direction`: the feature-sign
+    active-set solve), and the model decrease g.d + lam.(|u| - |theta|)."""
+    status = jnp.where(running, RUNNING, CONVERGED).astype(jnp.int32)
+
+    def one(a: Array, g: Array, t: Array, v: Array, s: Array) -> Any:
+        return newton_direction(a, g, t, lam, v, tol, s)[:2]
+
+    return jax.vmap(one)(matrix, grad, theta, viol, status)
+
+
+def solve_lockstep(
     xt: Array, targets: Array, weights: Array, scaling: Scaling, theta0: np.ndarray,
-    grid: np.ndarray, factor: np.ndarray, tol: float, max_iter: int,
-    rows: np.ndarray, h: np.ndarray, scoring: str,
+    grid: np.ndarray, l1_ratio: float, factor: np.ndarray, tol: float,
+    max_iter: int, rows: np.ndarray, h: np.ndarray, scoring: str,
 ) -> dict[str, np.ndarray]:  # fmt: skip
-    """Every run's L2 path (module docstring). ``weights`` (M, n): run m's row
-    weights (rows summing to one; run 0 all rows); ``theta0`` (M, d+1) the start;
-    ``rows``, ``h`` the folds' held-out rows (:func:`held_out_rows`). Returns
-    ``theta`` (M, K, d+1), ``value``, ``kkt``, ``n_iter``, ``status`` (M, K) and
-    ``scores`` (M - 1, K)."""
+    """Every run's path (module docstring). ``weights`` (M, n): run m's row weights
+    (rows summing to one; run 0 all rows); ``theta0`` (M, d+1) the start; ``rows``,
+    ``h`` the folds' held-out rows (:func:`held_out_rows`). Returns ``theta``
+    (M, K, d+1), ``value``, ``kkt``, ``n_iter``, ``status`` (M, K) and ``scores``
+    (M - 1, K)."""
     dtype = np.dtype(targets.dtype)
     mean, scale = (np.asarray(a, np.float64) for a in scaling)
     m_runs, p = theta0.shape
-    unit = np.zeros(p)
-    unit[: p - 1] = factor / np.square(scale)  # mu = alpha * unit
+    mu_unit, lam_unit = np.zeros(p), np.zeros(p)  # mu, lam = alpha * unit
+    mu_unit[: p - 1] = (1 - l1_ratio) * factor / np.square(scale)
+    lam_unit[: p - 1] = l1_ratio * factor / scale
+    smooth = l1_ratio == 0
     rows_d, h_d = jnp.asarray(rows), jnp.asarray(h, dtype)
 
     def evaluate(theta: np.ndarray) -> tuple[np.ndarray, Array]:
@@ -214,25 +246,40 @@ def solve_smooth_cv(
         )
         return np.asarray(grad, np.float64), z
 
-    def values(theta: np.ndarray, z: Array) -> np.ndarray:
+    def values(theta: np.ndarray, z: Array, mu: np.ndarray, lam: np.ndarray) -> Any:
         loss = np.asarray(batched_values(z, targets, weights), np.float64)
-        return loss + 0.5 * np.sum(mu * np.square(theta), axis=1)
+        ridge = 0.5 * np.sum(mu * np.square(theta), axis=1)
+        return loss + ridge + np.sum(lam * np.abs(theta), axis=1)
 
-    def armijo(theta, z, g, step, active, ok, trial, t_grad, t_z) -> tuple:
+    def directions(
+        g: np.ndarray, theta: np.ndarray, lam: np.ndarray, kkt: np.ndarray,
+        active: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        if smooth:
+            step = models.directions(g)
+            return step, np.sum(g * step, axis=1)
+        step, decrease = l1_directions(
+            jnp.asarray(models.matrix, dtype), jnp.asarray(g, dtype),
+            jnp.asarray(theta, dtype), jnp.asarray(lam, dtype),
+            jnp.asarray(kkt, dtype), jnp.asarray(tol, dtype), jnp.asarray(active),
+        )  # fmt: skip
+        return np.array(step, np.float64), np.asarray(decrease, np.float64)
+
+    def armijo(theta, z, step, decrease, active, ok, trial, t_grad, t_z, mu, lam):
         """Backtracking on F for the active runs whose full step did not shrink the
         KKT violation (``ok`` False): from t = 1 (the trial already evaluated), halved
-        until F <= F(theta) + c1 t g.step (rounding slack 4 eps |F|). Returns the
-        accepted mask, the runs where no halving was accepted, and the trial points,
-        their gradients and logits (rows of rejected runs: anything)."""
-        value = values(theta, z)
-        slope = np.sum(g * step, axis=1)
+        until F <= F(theta) + c1 t Delta (Delta the model decrease; rounding slack
+        4 eps |F|). Returns the accepted mask, the runs where no halving was
+        accepted, and the trial points, their gradients and logits (rows of rejected
+        runs: anything)."""
+        value = values(theta, z, mu, lam)
         slack = 4 * np.finfo(dtype).eps * np.abs(value)
         pending = active & ~ok
         t = 1.0
         for _ in range(MAX_HALVINGS):
-            f_trial = values(trial, t_z)
+            f_trial = values(trial, t_z, mu, lam)
             good = pending & np.isfinite(f_trial)
-            good &= f_trial <= value + ARMIJO_C1 * t * slope + slack
+            good &= f_trial <= value + ARMIJO_C1 * t * decrease + slack
             ok = ok | good
             pending &= ~good
             if not pending.any():
@@ -259,32 +306,34 @@ def solve_smooth_cv(
         "status": np.zeros(shape, np.int32), "scores": np.zeros((m_runs - 1, shape[1])),
     }  # fmt: skip
     for k, alpha in enumerate(np.asarray(grid, np.float64)):
-        mu = alpha * unit
+        mu, lam = alpha * mu_unit, alpha * lam_unit
         models.penalty(mu)
         g = grad + mu * theta
-        kkt = raw_kkt(theta, g, mean, scale)
+        kkt = raw_kkt(theta, g, lam, mean, scale)
         status = np.where(kkt <= tol, CONVERGED, MAX_ITER).astype(np.int32)
         n_iter = np.zeros(m_runs, np.int32)
         while True:
             active = (status == MAX_ITER) & (n_iter < max_iter)
             if not active.any():
                 break
-            step = models.directions(g)
-            step[~active] = 0.0
+            step, decrease = directions(g, theta, lam, kkt, active)
+            usable = active & np.isfinite(decrease) & (decrease < 0)
+            step[~usable] = 0.0
             trial = theta + step
             t_grad, t_z = evaluate(trial)
             t_g = t_grad + mu * trial
-            t_kkt = raw_kkt(trial, t_g, mean, scale)
+            t_kkt = raw_kkt(trial, t_g, lam, mean, scale)
             # a full step is kept where it shrank the KKT violation; elsewhere (far
             # from the optimum) Armijo's rule on F decides, halving the step
-            ok = active & np.isfinite(t_kkt) & (t_kkt <= (1 - MERIT) * kkt)
-            stuck = np.zeros(m_runs, bool)
-            if (active & ~ok).any():
-                ok, stuck, trial, t_grad, t_z = armijo(
-                    theta, z, g, step, active, ok, trial, t_grad, t_z
+            ok = usable & np.isfinite(t_kkt) & (t_kkt <= (1 - MERIT) * kkt)
+            stuck = active & ~usable
+            if (usable & ~ok).any():
+                ok, pending, trial, t_grad, t_z = armijo(
+                    theta, z, step, decrease, usable, ok, trial, t_grad, t_z, mu, lam
                 )
+                stuck |= pending
                 t_g = t_grad + mu * trial
-                t_kkt = raw_kkt(trial, t_g, mean, scale)
+                t_kkt = raw_kkt(trial, t_g, lam, mean, scale)
             z = t_z if (ok | ~active).all() else where_rows(ok, t_z, z)
             for m in np.flatnonzero(ok):
                 models.secant(m, trial[m] - theta[m], t_g[m] - g[m])
@@ -294,14 +343,15 @@ def solve_smooth_cv(
             n_iter += active
             new_kkt = np.where(ok, t_kkt, kkt)
             status = np.where(active & (new_kkt <= tol), CONVERGED, status)
-            status = np.where(stuck, STALLED, status).astype(np.int32)
+            status = np.where(stuck & (new_kkt > tol), STALLED, status)
+            status = status.astype(np.int32)
             going = active & (status == MAX_ITER)
             slow = going & ((new_kkt > REFRESH * kkt) | (new_kkt > FAR))
             kkt = new_kkt
             if slow.any():
                 models.rebase(hessian(z, 0))
-        value = values(theta, z)
-        out["theta"][:, k], out["value"][:, k], out["kkt"][:, k] = theta, value, kkt
+        out["theta"][:, k], out["kkt"][:, k] = theta, kkt
+        out["value"][:, k] = values(theta, z, mu, lam)
         out["n_iter"][:, k], out["status"][:, k] = n_iter, status
         out["scores"][:, k] = np.asarray(
             fold_scores(z, targets, rows_d, h_d, scoring), np.float64
