@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import pathlib
@@ -103,9 +104,11 @@ def test_readme_quick_bench_schema_and_ratios(tmp_path, monkeypatch, capsys):
         )
     pen = r["penalised"]
     assert pen["l1_path"]["ours"]["max_kkt"] < 1e-6
-    for name in ("skglm", "sklearn saga"):
+    for name in ("skglm", "glmnet", "sklearn saga"):
         if name in pen["l1_path"]:  # ours reaches the peer's objective to 1e-8
             assert pen["l1_path"][name]["max_objective_gap"] <= 1e-8
+    if importlib.util.find_spec("glmnet") is not None:  # the test extra has it
+        assert pen["cv_l1"]["glmnet cv"]["speedup_ratio"] > 0
     text = capsys.readouterr().out
     assert "memory ceiling" in text and "time to the optimum" in text
     assert "penalised (2,000 x 8 float64" in text

@@ -1,4 +1,4 @@
-"""Penalised paths and cross-validation next to scikit-learn and skglm (one run).
+"""Penalised paths and cross-validation next to glmnet, scikit-learn and skglm (one run).
 
 On n x d float64 data from a sparse logistic model (5 nonzero coefficients;
 standard-normal features sharing one factor, correlation 0.3) and a grid of
@@ -6,14 +6,17 @@ standard-normal features sharing one factor, correlation 0.3) and a grid of
 
 * ``l1_path``: ``jl.fit_path`` (first call = compile + run; then the compiled call,
   best of 2, strong-rule screening on, its default; also with ``screening=False``)
-  vs skglm's ``SparseLogisticRegression``
+  vs python-glmnet's ``LogitNet`` (Fortran glmnet; ``standardize=False`` so the penalty
+  is on the raw coefficients as ours, its default tol 1e-7), skglm's
+  ``SparseLogisticRegression``
   refitted down the grid with ``warm_start`` (tol 1e-6 on its KKT violation, enough
   for the objective to 1e-8; 1e-8 took 100x our time; numba compiles outside the
   timing) and scikit-learn ``LogisticRegression(solver="saga", l1_ratio=1,
   warm_start=True)`` (C = 1 / (n alpha)). ``objective_gap``: ours minus the peer's at
   every alpha, both evaluated in NumPy on the same objective (<= 0: ours is as low);
-* ``cv_l1``: ``jl.cv`` vs ``LogisticRegressionCV(solver="saga", tol=1e-4)``, the same
-  folds and grid;
+* ``cv_l1``: ``jl.cv`` vs glmnet's cross-validated ``LogitNet`` (``n_splits=folds``, its
+  own stratified folds, log-loss) and ``LogisticRegressionCV(solver="saga",
+  tol=1e-4)`` on the same folds and grid;
 * ``cv_l2``: ``jl.cv(penalty="l2")`` with 20 alphas vs ``LogisticRegressionCV``
   (lbfgs, its default tol), the same folds and Cs.
 
@@ -79,6 +82,27 @@ def skglm_path(X: np.ndarray, y: np.ndarray, grid: np.ndarray) -> list[tuple]:
     return out
 
 
+def glmnet_path(X: np.ndarray, y: np.ndarray, grid: np.ndarray) -> list[tuple]:
+    """python-glmnet's (Fortran glmnet) L1 path on the raw features (standardize=False:
+    the penalty on the raw coefficients, as ours; its default tol 1e-7):
+    [(coef, intercept)] per alpha."""
+    from glmnet import LogitNet
+
+    model = LogitNet(alpha=1.0, lambda_path=grid, standardize=False, n_splits=0)
+    model.fit(X, y.astype(int))
+    coef, intercept = model.coef_path_[0], model.intercept_path_[0]
+    return [(coef[:, k].copy(), float(intercept[k])) for k in range(len(grid))]
+
+
+def glmnet_cv(X: np.ndarray, y: np.ndarray, grid: np.ndarray, folds: int) -> Any:
+    """python-glmnet's cross-validated L1 path (its own stratified folds, log-loss)."""
+    from glmnet import LogitNet
+
+    model = LogitNet(alpha=1.0, lambda_path=grid, standardize=False, n_splits=folds,
+                     scoring="log_loss", random_state=0)  # fmt: skip
+    return model.fit(X, y.astype(int))
+
+
 def saga_path(X: np.ndarray, y: np.ndarray, grid: np.ndarray, tol: float) -> list:
     """scikit-learn saga refitted down the grid with warm_start."""
     from sklearn.linear_model import LogisticRegression
@@ -123,8 +147,10 @@ def _splits(y: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _cv_row(
     X: np.ndarray, y: np.ndarray, grid: np.ndarray, folds: int, penalty: str,
-    peer: Callable[[], Any] | None, peer_name: str,
+    peers: list[tuple[str, Callable[[], Any], Callable[[Any], float]]],
 ) -> dict[str, Any]:  # fmt: skip
+    """Our cv (first call, then best of 2) and each peer (name, run, its alpha_min)
+    timed in the same run."""
     import jaxlogloss as jl
 
     def ours() -> Any:
@@ -134,15 +160,14 @@ def _cv_row(
     seconds, res = best_of(ours, 2)
     row: dict[str, Any] = {"ours": {"seconds": seconds, "first_call_seconds": first,
                                     "alpha_min": res.alpha_min}}  # fmt: skip
-    if peer is None:
-        return row
-    try:
-        t, model = best_of(peer)
-    except ImportError:
-        row["notes"] = ["scikit-learn not installed"]
-        return row
-    row[peer_name] = {"seconds": t, "speedup_ratio": t / seconds,
-                      "alpha_min": float(1 / (X.shape[0] * model.C_[0]))}  # fmt: skip
+    for name, run, alpha_of in peers:
+        try:
+            t, model = best_of(run)
+        except ImportError:
+            row.setdefault("notes", []).append(f"{name} not installed")
+            continue
+        row[name] = {"seconds": t, "speedup_ratio": t / seconds,
+                     "alpha_min": float(alpha_of(model))}  # fmt: skip
     return row
 
 
@@ -184,20 +209,26 @@ def _bench(
     if _has("skglm"):
         skglm_path(X[:500], y[:500], grid[:2])  # numba compiles outside the timing
     _peer_row(row, "skglm", lambda: skglm_path(X, y, grid), X, y, grid, ours)
+    _peer_row(row, "glmnet", lambda: glmnet_path(X, y, grid), X, y, grid, ours)
     if slow_peers:
         run = functools.partial(saga_path, X, y, grid, saga_tol)
         _peer_row(row, "sklearn saga", run, X, y, grid, ours)
     out["l1_path"] = row
     splits = _splits(y, folds)
-    saga = None
+    sklearn_alpha = lambda model: 1 / (X.shape[0] * model.C_[0])  # noqa: E731
+    peers = [("glmnet cv", lambda: glmnet_cv(X, y, grid, folds),
+              lambda model: model.lambda_max_)]  # fmt: skip
     if slow_peers:
         saga = functools.partial(
             sklearn_cv, X, y, grid, splits, solver="saga", l1_ratios=[1.0], tol=1e-4
         )
-    out["cv_l1"] = _cv_row(X, y, grid, folds, "l1", saga, "sklearn saga cv")
+        peers.append(("sklearn saga cv", saga, sklearn_alpha))
+    out["cv_l1"] = _cv_row(X, y, grid, folds, "l1", peers)
     l2grid = top * np.logspace(-1, -4, 20)
     lbfgs = functools.partial(sklearn_cv, X, y, l2grid, splits, solver="lbfgs")
-    out["cv_l2"] = _cv_row(X, y, l2grid, folds, "l2", lbfgs, "sklearn lbfgs cv")
+    out["cv_l2"] = _cv_row(
+        X, y, l2grid, folds, "l2", [("sklearn lbfgs cv", lbfgs, sklearn_alpha)]
+    )
     return out
 
 
