@@ -34,7 +34,9 @@ import numpy as np
 from jaxlogloss.fitting.cv_lockstep import held_out_rows, solve_lockstep
 from jaxlogloss.fitting.cv_scores import (
     SCORINGS,
+    held_out_score,
     one_se_rule,
+    weighted_auc,
 )
 from jaxlogloss.fitting.path import (
     PathResult,
@@ -52,6 +54,12 @@ from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
 
 Array = jax.Array
+
+# the scores and the one-SE rule live in cv_scores; kept importable from here
+__all__ = [
+    "SCORINGS", "CVResult", "check_folds", "cv", "held_out_score", "lockstep_cv",
+    "one_se_rule", "refit_at", "stratified_folds", "weighted_auc",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
