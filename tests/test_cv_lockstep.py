@@ -37,11 +37,12 @@ def result(data):
                      sample_weight=c, class_weight="balanced")  # fmt: skip
 
 
-def numpy_objective(X, y, c, w, b, alpha):
-    """The penalised weighted mean log-loss, by hand in float64."""
+def numpy_objective(X, y, c, w, b, alpha, ratio=0.0):
+    """The elastic-net penalised weighted mean log-loss, by hand in float64."""
     z = X @ w + b
     loss = np.logaddexp(0, z) - y * z
-    return np.sum(c * loss) / np.sum(c) + 0.5 * alpha * np.sum(w * w)
+    penalty = ratio * np.abs(w).sum() + 0.5 * (1 - ratio) * np.sum(w * w)
+    return np.sum(c * loss) / np.sum(c) + alpha * penalty
 
 
 def sklearn_score(scoring, y, p, c):
@@ -121,7 +122,24 @@ def general(data):
             ref["coef"].append([p.coef for p in paths])
             ref["intercept"].append([p.intercept for p in paths])
     ref = {key: np.asarray(v) for key, v in ref.items()}
+    ref["data"] = data
     return prepared, fold_of, masks, scaling, ref
+
+
+def check_objectives(data, general, ratio, w, b):
+    """Every run's objective at our (w, b), by hand in NumPy, equals that at its own
+    fit_path's point to 1e-11 relative."""
+    X, y, c = data
+    masks, ref = general[2], general[-1]
+    r = RATIOS.index(ratio)
+    for m, rows in enumerate(masks.astype(bool)):
+        for i, a in enumerate(GRID):
+            args = (X[rows], y[rows], c[rows])
+            ours = numpy_objective(*args, w[m, i], b[m, i], a, ratio)
+            theirs = numpy_objective(
+                *args, ref["coef"][r][m, i], ref["intercept"][r][m, i], a, ratio
+            )
+            np.testing.assert_allclose(ours, theirs, rtol=1e-11)
 
 
 def lockstep(general, ratio, scoring="log_loss"):
@@ -146,7 +164,9 @@ def test_lockstep_runs_equal_each_runs_own_path(data, general, ratio, scoring):
     _, fold_of, _, _, ref = general
     r = RATIOS.index(ratio)
     scores, _, status, value, kkt, w, b = lockstep(general, ratio, scoring)
-    np.testing.assert_allclose(value, ref["value"][r], rtol=1e-11)
+    np.testing.assert_allclose(value[0], ref["value"][r][0], rtol=1e-11)
+    assert np.isnan(value[1:]).all()  # the folds' objective is not reported
+    check_objectives(data, general, ratio, w, b)
     np.testing.assert_allclose(w, ref["coef"][r], rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(b, ref["intercept"][r], rtol=1e-6, atol=1e-8)
     np.testing.assert_array_equal(w == 0, ref["coef"][r] == 0)
@@ -230,6 +250,7 @@ def test_armijo_fallback_gives_the_same_runs(general, monkeypatch, ratio):
     r = RATIOS.index(ratio)
     monkeypatch.setattr(cv_lockstep, "MERIT", 2.0)  # kkt_new <= -kkt_old: never
     _, _, status, value, kkt, w, b = lockstep(general, ratio)
-    np.testing.assert_allclose(value, ref["value"][r], rtol=1e-11)
+    np.testing.assert_allclose(value[0], ref["value"][r][0], rtol=1e-11)
+    check_objectives(general[-1]["data"], general, ratio, w, b)
     np.testing.assert_allclose(w, ref["coef"][r], rtol=1e-6, atol=1e-8)
     assert (kkt <= 1e-10).all() and (status == 1).all()
