@@ -90,10 +90,24 @@ def batched_values(z: Array, targets: Array, weights: Array) -> Array:
 
 
 @fast_compile
-def run_hessian(xt: Array, weights: Array, z: Array, scaling: Scaling) -> Array:
+def run_hessian(
+    xt: Array, weights: Array, z: Array, scaling: Scaling, m: Array
+) -> Array:
     """Run m's (d+1, d+1) loss Hessian over theta at its logits (``weights``, ``z``:
-    that run's rows of the (M, n) arrays)."""
-    return model_hessian(xt, weights, z, scaling)
+    the (M, n) arrays; m a traced index, so one program serves every run and no
+    slice of them is dispatched on its own)."""
+    c = jax.lax.dynamic_index_in_dim(weights, m, keepdims=False)
+    return model_hessian(xt, c, jax.lax.dynamic_index_in_dim(z, m, keepdims=False),
+                         scaling)  # fmt: skip
+
+
+@fast_compile
+def run_value(z: Array, targets: Array, weights: Array, m: Array) -> Array:
+    """Run m's weighted mean log-loss at its logits (one row of the (M, n) arrays)."""
+    one = jnp.ones((), z.dtype)
+    row = jax.lax.dynamic_index_in_dim(z, m, keepdims=False)
+    c = jax.lax.dynamic_index_in_dim(weights, m, keepdims=False)
+    return loss_and_residual(row, targets, c, one)[0]
 
 
 @fast_compile(static_argnames="scoring")
@@ -293,7 +307,7 @@ def solve_lockstep(
         return ok, pending, trial, t_grad, t_z
 
     def hessian(z: Array, m: int) -> np.ndarray:
-        return np.asarray(run_hessian(xt, weights[m], z[m], scaling), np.float64)
+        return np.asarray(run_hessian(xt, weights, z, scaling, m), np.float64)
 
     theta = np.asarray(theta0, np.float64)
     grad, z = evaluate(theta)
@@ -353,12 +367,12 @@ def solve_lockstep(
         out["theta"][:, k], out["kkt"][:, k] = theta, kkt
         # F of the all-rows run (CVResult.path's objective); the folds' are not
         # reported, and their log1p over every row cost ~5% of a CV
-        loss0 = np.asarray(batched_values(z[:1], targets, weights[:1]), np.float64)
+        loss0 = float(run_value(z, targets, weights, 0))
         penalty0 = 0.5 * np.sum(mu * np.square(theta[0])) + np.sum(
             lam * np.abs(theta[0])
         )
         out["value"][:, k] = np.nan
-        out["value"][0, k] = loss0[0] + penalty0
+        out["value"][0, k] = loss0 + penalty0
         out["n_iter"][:, k], out["status"][:, k] = n_iter, status
         out["scores"][:, k] = np.asarray(
             fold_scores(z, targets, rows_d, h_d, scoring), np.float64
