@@ -46,6 +46,7 @@ import scipy.linalg
 
 from jaxlogloss.fitting.cv_scores import score_logits
 from jaxlogloss.fitting.host_loop import fast_compile
+from jaxlogloss.fitting.host_prox import raw_kkt
 from jaxlogloss.fitting.path_objective import loss_and_residual, model_hessian
 from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.solvers.base import CONVERGED, MAX_ITER, RUNNING, STALLED
@@ -136,24 +137,6 @@ def held_out_rows(
         rows[k, : m.size] = m
         h[k, : m.size] = score_weight[m]
     return rows, h
-
-
-def raw_kkt(
-    theta: np.ndarray, grad: np.ndarray, lam: np.ndarray, mean: np.ndarray,
-    scale: np.ndarray,
-) -> np.ndarray:  # fmt: skip
-    """(M,) each run's largest KKT violation on the raw coefficients (as
-    :func:`~jaxlogloss.solvers.kkt.raw_kkt_violation`): with g_w = s g'_w + m g'_b the
-    smooth part's raw gradient, |g_w + s lam sign(w)| where w != 0, max(|g_w| -
-    s lam, 0) where w = 0, and |g_b|."""
-    d = mean.shape[0]
-    g_w = scale * grad[:, :d] + mean * grad[:, d : d + 1]
-    t = scale * lam[:d]
-    w = theta[:, :d]
-    viol = np.where(
-        w == 0, np.maximum(np.abs(g_w) - t, 0), np.abs(g_w + t * np.sign(w))
-    )
-    return np.maximum(np.max(viol, axis=1), np.abs(grad[:, d]))
 
 
 def bfgs_update(b: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray | None:

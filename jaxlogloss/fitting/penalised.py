@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlogloss.fitting.host_loop import use_host_loop
 from jaxlogloss.model.penalties import get_penalty, penalty_names, resolve_l1_ratio
 from jaxlogloss.solvers.base import STATUSES, minimise
 from jaxlogloss.solvers.prox_newton import proximal_result
@@ -217,6 +218,14 @@ def run_proximal(
     theta0 = jnp.zeros((objective.n_features + 1,), dtype)
     if start is not None:
         theta0 = jnp.asarray(start, dtype)
+    if name == "prox_newton" and use_host_loop(objective):  # no compiled solver loop
+        from jaxlogloss.fitting.host_prox import prox_newton_host
+
+        run = prox_newton_host(solver, objective, to_host(theta0), spec)
+        return ProximalRun(
+            run.theta, run.status, run.n_iter, run.value, run.violation, run.kkt,
+            run.history, None, run.aux,
+        )  # fmt: skip
     if objective.derivatives_with_value:  # a stream: the loop runs on the host
         state = minimise(solver, objective, theta0)
         result = proximal_result(solver, objective, state)

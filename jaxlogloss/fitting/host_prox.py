@@ -1,0 +1,233 @@
+"""Proximal Newton driven from the host: an in-memory L1 / elastic-net fit without a
+compiled solver loop.
+
+``fit``'s in-memory ``prox_newton`` (:class:`~jaxlogloss.solvers.prox_newton.ProxNewton`
+with the exact Hessian every step, as ``fit`` runs it) compiled the whole solver -- the
+outer loop, the active-set and coordinate-descent loops of the model solve, the line
+search -- into one program: seconds on the first call of every shape. Here the data
+are touched only by :mod:`jaxlogloss.fitting.host_loop`'s two compiled programs
+(``evaluate``: the loss's value, gradient, separation certificate and logits;
+``curvature``: its exact Hessian from the kept logits, shared with the inference
+step), and the steps run in NumPy on the host, each as the compiled solver takes it:
+
+1. the model g.d + d'(H + diag(mu))d/2 + sum_j lam_j |theta_j + d_j| is minimised
+   by the feature-sign active-set method (:func:`active_set_solve`, NumPy's Cholesky
+   on the (p, p) matrix; :func:`~jaxlogloss.solvers.quadratic_l1.active_set_solve`'s
+   rule), and where that fails by cyclic coordinate descent (:func:`coordinate_descent`);
+2. the proximal Armijo backtracking on F from t = 1 (a unit step keeps the model's
+   exact zeros);
+3. :mod:`jaxlogloss.solvers.base`'s stopping rule on the KKT violations
+   (:func:`~jaxlogloss.solvers.kkt.kkt_violations`, standardised features).
+
+Same optimum as the compiled solver to the tolerance (``tests/test_host_prox.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.linalg
+
+from jaxlogloss.fitting.host_loop import _at, _Point, _Run, compile_curvature, curvature
+from jaxlogloss.solvers.base import STATUSES
+from jaxlogloss.solvers.linesearch import ARMIJO_C1
+
+
+def _floor(hess: np.ndarray) -> float:
+    """10 eps max_j |H_jj|: the least curvature a coordinate is given."""
+    return 10 * np.finfo(hess.dtype).eps * np.max(np.abs(np.diag(hess)))
+
+
+def active_set_solve(
+    hess: np.ndarray, grad: np.ndarray, theta: np.ndarray, lam: np.ndarray,
+    tol: float, max_steps: int | None = None,
+) -> tuple[np.ndarray, bool]:  # fmt: skip
+    """The model's minimiser by the feature-sign method from theta's support (the
+    rule of :func:`jaxlogloss.solvers.quadratic_l1.active_set_solve`): (u, ok), ok
+    False where a solve failed or ``max_steps`` (default 3p + 10) ran out."""
+    p = theta.shape[0]
+    steps = 3 * p + 10 if max_steps is None else max_steps
+    h = 0.5 * (hess + hess.T) + _floor(hess) * np.eye(p)
+    free = lam == 0
+    on = (theta != 0) | free
+    sign = np.sign(theta)
+    u = theta.copy()
+    for _ in range(steps):
+        idx = np.flatnonzero(on)
+        pen = on & ~free
+        rhs = -grad[idx] - lam[idx] * sign[idx] + h[np.ix_(idx, ~on)] @ theta[~on]
+        try:
+            delta = scipy.linalg.cho_solve(
+                scipy.linalg.cho_factor(h[np.ix_(idx, idx)]), rhs
+            )
+        except (np.linalg.LinAlgError, ValueError):
+            return u, False
+        v = np.zeros(p)
+        v[idx] = theta[idx] + delta
+        if not np.all(np.isfinite(v)):
+            return u, False
+        conflict = pen & (sign * v < 0)
+        if conflict.any():  # (a) step to the first zero crossing, drop it
+            ratio = np.full(p, np.inf)
+            ratio[conflict] = u[conflict] / (u[conflict] - v[conflict])
+            hit = int(np.argmin(ratio))
+            u = u + np.clip(ratio[hit], 0, 1) * (v - u)
+            drop = pen & (sign * u < 0)
+            drop[hit] = True
+            u[drop], on[drop], sign[drop] = 0.0, False, 0.0
+            continue
+        u = v  # (b) sign-consistent: activate the worst violator off the set
+        m = grad + h @ (v - theta)
+        excess = np.where(on, -np.inf, np.abs(m) - lam)
+        new = int(np.argmax(excess))
+        if not excess[new] > tol:
+            return u, True
+        on[new], sign[new] = True, -np.sign(m[new])
+    return u, False
+
+
+def coordinate_descent(
+    hess: np.ndarray, grad: np.ndarray, theta: np.ndarray, lam: np.ndarray,
+    u0: np.ndarray, tol: float, max_sweeps: int = 200,
+) -> np.ndarray:  # fmt: skip
+    """glmnet's cyclic coordinate descent on the model from u0 (the rule of
+    :func:`jaxlogloss.solvers.quadratic_l1.coordinate_descent`)."""
+    a = np.maximum(np.diag(hess), _floor(hess))
+    u = u0.copy()
+    q = hess @ (u - theta)
+    used = np.flatnonzero((u != 0) | (np.abs(grad + q) > lam) | (lam == 0))
+    for _ in range(max_sweeps):
+        change = 0.0
+        for j in used:
+            x = u[j] - (grad[j] + q[j]) / a[j]
+            t = lam[j] / a[j]
+            new = np.sign(x) * max(abs(x) - t, 0.0)
+            delta = new - u[j]
+            if delta != 0.0:
+                u[j] = new
+                q += delta * hess[j]
+                change = max(change, a[j] * abs(delta))
+        if change <= tol:
+            break
+    return u
+
+
+def kkt_violations(theta: np.ndarray, grad: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """|g_j + lam_j sign(theta_j)| where theta_j != 0, else max(|g_j| - lam_j, 0)."""
+    return np.where(
+        theta == 0,
+        np.maximum(np.abs(grad) - lam, 0),
+        np.abs(grad + lam * np.sign(theta)),
+    )
+
+
+def raw_kkt(
+    theta: np.ndarray, grad: np.ndarray, lam: np.ndarray, mean: np.ndarray,
+    scale: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """(M,) each run's largest KKT violation on the raw coefficients (as
+    :func:`~jaxlogloss.solvers.kkt.raw_kkt_violation`): with g_w = s g'_w + m g'_b the
+    smooth part's raw gradient, |g_w + s lam sign(w)| where w != 0, max(|g_w| -
+    s lam, 0) where w = 0, and |g_b|."""
+    d = mean.shape[0]
+    g_w = scale * grad[:, :d] + mean * grad[:, d : d + 1]
+    t = scale * lam[:d]
+    w = theta[:, :d]
+    viol = kkt_violations(w, g_w, t)
+    return np.maximum(np.max(viol, axis=1), np.abs(grad[:, d]))
+
+
+class HostProxRun(NamedTuple):
+    """A host proximal run: theta, status word, iterations, F, the largest KKT
+    violation on standardised and on raw coefficients, F's history, the logits."""
+
+    theta: np.ndarray
+    status: str
+    n_iter: int
+    value: float
+    violation: float
+    kkt: float
+    history: np.ndarray
+    aux: Any
+
+
+def penalty_weights(spec: Any, scale: np.ndarray, dtype: Any) -> tuple[np.ndarray, ...]:
+    """(lam, mu) over theta = [w', b] in NumPy (the intercept 0):
+    lam_j = alpha r f_j / s_j, mu_j = alpha (1 - r) f_j / s_j^2
+    (:func:`jaxlogloss.solvers.kkt.penalty_weights`; eager JAX ops there compiled one
+    program each on a first call, ~0.3 s)."""
+    f = np.asarray(spec.factors(scale.shape[0]), np.float64)
+    lam = np.r_[spec.alpha * spec.l1_ratio * f / scale, 0.0]
+    mu = np.r_[spec.alpha * (1 - spec.l1_ratio) * f / np.square(scale), 0.0]
+    return lam.astype(dtype), mu.astype(dtype)
+
+
+def prox_newton_host(
+    solver: Any, objective: Any, theta: np.ndarray, spec: Any
+) -> HostProxRun:
+    """Proximal Newton (module docstring) on the penalty-free in-memory ``objective``
+    plus the elastic net ``spec`` (a :class:`~jaxlogloss.fitting.penalised.PenaltySpec`),
+    from ``theta``; ``solver``: the :class:`~jaxlogloss.solvers.prox_newton.ProxNewton`
+    with tol, max_iter, max_sweeps, max_halvings."""
+    tol = np.asarray(solver.tol)
+    dtype = tol.dtype
+    theta = np.asarray(theta).astype(dtype)
+    mean, scale = (np.asarray(a, np.float64) for a in objective.scaling)
+    lam, mu = penalty_weights(spec, scale, dtype)
+    free = not (lam.any() or mu.any())
+    compiling = compile_curvature(objective, theta)
+
+    def point(theta: np.ndarray) -> tuple[_Point, np.ndarray]:
+        """F's point at theta (its 'gradient' the KKT violations, as the compiled
+        solver's stopping rule reads them) and the smooth part's gradient."""
+        pt = _at(objective, theta)
+        smooth = pt.grad + mu * theta
+        value = (
+            pt.value + 0.5 * np.sum(mu * theta * theta) + np.sum(lam * np.abs(theta))
+        )
+        viol = kkt_violations(theta, smooth, lam)
+        return _Point(value.astype(dtype), viol, pt.separated and free, pt.z), smooth
+
+    current, grad = point(theta)
+    run = _Run(theta, current, tol, solver.max_iter)
+    compiling.join()
+    eps4 = 4 * np.finfo(dtype).eps
+    while run.running:
+        hess = np.asarray(curvature(objective, run.theta, run.z, np.bool_(False))[0])
+        hess = hess.astype(np.float64) + np.diag(mu)
+        viol = float(run.gnorm[run.k])
+        inner = max(0.1 * float(tol), 0.1 * viol * min(viol, 1.0))
+        th = run.theta.astype(np.float64)
+        g = grad.astype(np.float64)
+        u, ok = active_set_solve(hess, g, th, lam.astype(np.float64), inner)
+        if not ok:
+            u0 = u if np.all(np.isfinite(u)) else th
+            u = coordinate_descent(hess, g, th, lam, u0, inner, solver.max_sweeps)
+        direction = (u - th).astype(dtype)
+        decrease = np.sum(g * direction + lam * (np.abs(u) - np.abs(th)))
+        usable = bool(np.all(np.isfinite(direction)) and decrease < 0)
+        t, accepted, pt, trial, smooth = 1.0, False, current, run.theta, grad
+        for _ in range(solver.max_halvings if usable else 0):
+            trial = (
+                u.astype(dtype) if t == 1.0 else run.theta + dtype.type(t) * direction
+            )
+            pt, smooth = point(trial)
+            slack = eps4 * abs(float(run.value))
+            accepted = bool(
+                np.isfinite(pt.value)
+                and pt.value <= run.value + ARMIJO_C1 * t * decrease + slack
+            )
+            if accepted:
+                break
+            t *= 0.5
+        if run.advance(trial if accepted else run.theta, pt, accepted):
+            grad, current = smooth, pt
+    state = run.state().iterate
+    k = int(state.n_iter)
+    kkt = raw_kkt(run.theta[None], grad[None], lam.astype(np.float64), mean, scale)
+    return HostProxRun(
+        run.theta, STATUSES[int(state.status)], k, float(run.value),
+        float(np.max(run.grad)), float(kkt[0]), np.asarray(state.loss_history)[: k + 1],
+        run.z,
+    )  # fmt: skip
