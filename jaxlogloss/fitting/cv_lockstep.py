@@ -23,8 +23,8 @@ Hessian, computed once at the first alpha), are corrected by a BFGS update after
 step and carried along the path, so a fold costs one Hessian at the start instead of one
 per refresh (a fold's Hessian differs from the all-rows one by a few per cent at 10^5
 rows, slowly along the path). With r = 0 the step is one Cholesky solve on the host;
-with an L1 part it is the feature-sign active-set solve of the model
-(:func:`l1_directions`, all runs in one compiled call; exact zeros). The first step at
+with an L1 part it is the feature-sign active-set solve of the model in NumPy
+(:func:`~jaxlogloss.fitting.host_prox.model_step`; exact zeros). The first step at
 a new alpha needs no pass over X: the gradient there is the last one plus the penalty's
 change, so that step is the path's predictor. A full step is kept where it shrank the
 run's KKT violation; elsewhere Armijo's rule on F decides, halving the step. A run stops
@@ -46,12 +46,11 @@ import scipy.linalg
 
 from jaxlogloss.fitting.cv_scores import score_logits
 from jaxlogloss.fitting.host_loop import fast_compile
-from jaxlogloss.fitting.host_prox import raw_kkt
+from jaxlogloss.fitting.host_prox import model_step, raw_kkt
 from jaxlogloss.fitting.path_objective import loss_and_residual, model_hessian
 from jaxlogloss.model.scaling import Scaling
-from jaxlogloss.solvers.base import CONVERGED, MAX_ITER, RUNNING, STALLED
+from jaxlogloss.solvers.base import CONVERGED, MAX_ITER, STALLED
 from jaxlogloss.solvers.linesearch import ARMIJO_C1
-from jaxlogloss.solvers.prox_newton import newton_direction
 
 Array = jax.Array
 
@@ -196,28 +195,6 @@ class _Models:
             self._factor(m)
 
 
-@fast_compile
-def l1_directions(
-    matrix: Array,
-    grad: Array,
-    theta: Array,
-    lam: Array,
-    viol: Array,
-    tol: Array,
-    running: Array,
-) -> tuple[Array, Array]:
-    """Every run's proximal Newton direction u - theta, u the minimiser of its model
-    g.(u - theta) + (u - theta)' A (u - theta) / 2 + sum lam |u|
-    (:func:`~jaxlogloss.solvers.prox_newton.newton_direction`: the feature-sign
-    active-set solve), and the model decrease g.d + lam.(|u| - |theta|)."""
-    status = jnp.where(running, RUNNING, CONVERGED).astype(jnp.int32)
-
-    def one(a: Array, g: Array, t: Array, v: Array, s: Array) -> Any:
-        return newton_direction(a, g, t, lam, v, tol, s)[:2]
-
-    return jax.vmap(one)(matrix, grad, theta, viol, status)
-
-
 def solve_lockstep(
     xt: Array, targets: Array, weights: Array, scaling: Scaling, theta0: np.ndarray,
     grid: np.ndarray, l1_ratio: float, factor: np.ndarray, tol: float,
@@ -255,12 +232,13 @@ def solve_lockstep(
         if smooth:
             step = models.directions(g)
             return step, np.sum(g * step, axis=1)
-        step, decrease = l1_directions(
-            jnp.asarray(models.matrix, dtype), jnp.asarray(g, dtype),
-            jnp.asarray(theta, dtype), jnp.asarray(lam, dtype),
-            jnp.asarray(kkt, dtype), jnp.asarray(tol, dtype), jnp.asarray(active),
-        )  # fmt: skip
-        return np.array(step, np.float64), np.asarray(decrease, np.float64)
+        step, decrease = np.zeros_like(theta), np.zeros(m_runs)
+        for m in np.flatnonzero(active):
+            u, decrease[m] = model_step(
+                models.matrix[m], g[m], theta[m], lam, float(kkt[m]), tol
+            )
+            step[m] = u - theta[m]
+        return step, decrease
 
     def armijo(theta, z, step, decrease, active, ok, trial, t_grad, t_z, mu, lam):
         """Backtracking on F for the active runs whose full step did not shrink the

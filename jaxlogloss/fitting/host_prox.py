@@ -113,6 +113,23 @@ def coordinate_descent(
     return u
 
 
+def model_step(
+    hess: np.ndarray, grad: np.ndarray, theta: np.ndarray, lam: np.ndarray,
+    viol: float, tol: float, max_sweeps: int = 200,
+) -> tuple[np.ndarray, float]:  # fmt: skip
+    """The model's minimiser u (the active-set solve, coordinate descent from where it
+    stopped if it failed; inner tolerance max(tol, v min(v, 1)) / 10 for the current
+    violation v, as :func:`~jaxlogloss.solvers.prox_newton.newton_direction`) and the
+    model decrease Delta = g.(u - theta) + lam.(|u| - |theta|)."""
+    inner = max(0.1 * tol, 0.1 * viol * min(viol, 1.0))
+    u, ok = active_set_solve(hess, grad, theta, lam, inner)
+    if not ok:
+        u0 = u if np.all(np.isfinite(u)) else theta
+        u = coordinate_descent(hess, grad, theta, lam, u0, inner, max_sweeps)
+    decrease = float(np.sum(grad * (u - theta) + lam * (np.abs(u) - np.abs(theta))))
+    return u, decrease
+
+
 def kkt_violations(theta: np.ndarray, grad: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """|g_j + lam_j sign(theta_j)| where theta_j != 0, else max(|g_j| - lam_j, 0)."""
     return np.where(
@@ -196,16 +213,12 @@ def prox_newton_host(
     while run.running:
         hess = np.asarray(curvature(objective, run.theta, run.z, np.bool_(False))[0])
         hess = hess.astype(np.float64) + np.diag(mu)
-        viol = float(run.gnorm[run.k])
-        inner = max(0.1 * float(tol), 0.1 * viol * min(viol, 1.0))
         th = run.theta.astype(np.float64)
-        g = grad.astype(np.float64)
-        u, ok = active_set_solve(hess, g, th, lam.astype(np.float64), inner)
-        if not ok:
-            u0 = u if np.all(np.isfinite(u)) else th
-            u = coordinate_descent(hess, g, th, lam, u0, inner, solver.max_sweeps)
+        u, decrease = model_step(
+            hess, grad.astype(np.float64), th, lam.astype(np.float64),
+            float(run.gnorm[run.k]), float(tol), solver.max_sweeps,
+        )  # fmt: skip
         direction = (u - th).astype(dtype)
-        decrease = np.sum(g * direction + lam * (np.abs(u) - np.abs(th)))
         usable = bool(np.all(np.isfinite(direction)) and decrease < 0)
         t, accepted, pt, trial, smooth = 1.0, False, current, run.theta, grad
         for _ in range(solver.max_halvings if usable else 0):
