@@ -97,8 +97,9 @@ RATIOS = (0.0, 0.5)
 
 @pytest.fixture(scope="module")
 def general(data):
-    """The prepared data, the folds, and each run's path fitted on its own rows by
-    jl.fit_path (value, coef, intercept (R, M, K ...)) at l1_ratio 0 and 0.5."""
+    """The prepared data, the folds, and each run's point at each alpha fitted on its
+    own rows alone by jl.fit (value, coef, intercept (R, M, K ...)) at l1_ratio 0
+    (Newton) and 0.5 (proximal Newton)."""
     X, y, c = data
     fold_of = stratified_folds(y, F, 0)
     masks = (fold_of[None, :] != np.arange(-1, F)[:, None]).astype(np.float64)
@@ -107,20 +108,14 @@ def general(data):
         prepared = prepare_data("cv", X, y, sample_weight=c)
         scaling = scaling_of(prepared.X, prepared.sample_weight)
         for ratio in RATIOS:
-            paths = [
-                jl.fit_path(
-                    X[rows],
-                    y[rows],
-                    penalty="elasticnet",
-                    l1_ratio=ratio,
-                    alphas=GRID,
-                    sample_weight=c[rows],
-                )  # fmt: skip
+            fits = [
+                [jl.fit(X[rows], y[rows], penalty="elasticnet", alpha=a,
+                        l1_ratio=ratio, sample_weight=c[rows]) for a in GRID]
                 for rows in masks.astype(bool)
-            ]
-            ref["value"].append([p.objective for p in paths])
-            ref["coef"].append([p.coef for p in paths])
-            ref["intercept"].append([p.intercept for p in paths])
+            ]  # fmt: skip
+            ref["value"].append([[f.objective for f in run] for run in fits])
+            ref["coef"].append([[f.coef for f in run] for run in fits])
+            ref["intercept"].append([[f.intercept for f in run] for run in fits])
     ref = {key: np.asarray(v) for key, v in ref.items()}
     ref["data"] = data
     return prepared, fold_of, masks, scaling, ref
@@ -128,7 +123,7 @@ def general(data):
 
 def check_objectives(data, general, ratio, w, b):
     """Every run's objective at our (w, b), by hand in NumPy, equals that at its own
-    fit_path's point to 1e-11 relative."""
+    fit's point to 1e-11 relative."""
     X, y, c = data
     masks, ref = general[2], general[-1]
     r = RATIOS.index(ratio)
@@ -158,8 +153,8 @@ def lockstep(general, ratio, scoring="log_loss"):
 )  # fmt: skip
 def test_lockstep_runs_equal_each_runs_own_path(data, general, ratio, scoring):
     """Every lockstep run (all rows, each fold left out) reaches the objective and
-    coefficients of jl.fit_path on that run's rows alone, exact zeros included; the
-    held-out scores equal scikit-learn's metrics of those models."""
+    coefficients of jl.fit on that run's rows alone at each alpha, exact zeros
+    included; the held-out scores equal scikit-learn's metrics of those models."""
     X, y, c = data
     _, fold_of, _, _, ref = general
     r = RATIOS.index(ratio)
