@@ -16,6 +16,38 @@ from jaxlogloss.precision import enable_x64, x64_enabled
 # for every later test. A test of the cache sets the variable itself.
 os.environ.setdefault("JAXLOGLOSS_CACHE_DIR", "off")
 
+# Compiling is most of the suite's time (the programs run on tiny arrays), so the
+# tests ask XLA for a cheaper compile: no LLVM optimisation of the generated CPU code
+# and XLA's classic element-wise emitter. The programs are the same (XLA's own passes,
+# fusion and simplification, still run) and compute the same IEEE arithmetic (exp and
+# log to within an ulp of the default build's), so every numeric check checks what it
+# checked; only XLA's code generation is quicker. Set before any test makes JAX's
+# backend; child processes inherit it. JAXLOGLOSS_TEST_FAST_COMPILE=0: XLA's defaults.
+FAST_COMPILE_FLAGS = (
+    "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true "
+    "--xla_cpu_use_fusion_emitters=false"
+)
+if os.environ.get("JAXLOGLOSS_TEST_FAST_COMPILE", "1") != "0":
+    _flags = os.environ.get("XLA_FLAGS", "")
+    if FAST_COMPILE_FLAGS not in _flags:
+        os.environ["XLA_FLAGS"] = f"{_flags} {FAST_COMPILE_FLAGS}".strip()
+
+
+def child_env(devices: int | None = None) -> dict[str, str]:
+    """The environment for a child process: this one's (the compile flags above, the
+    disk cache off), with ``devices`` CPU devices if given."""
+    env = dict(os.environ, JAXLOGLOSS_CACHE_DIR="off")
+    if devices is not None:
+        flags = [
+            flag
+            for flag in env.get("XLA_FLAGS", "").split()
+            if not flag.startswith("--xla_force_host_platform_device_count")
+        ]
+        flags.append(f"--xla_force_host_platform_device_count={devices}")
+        env["XLA_FLAGS"] = " ".join(flags)
+    return env
+
+
 # jit compiles make the first example slow: no deadline; fewer examples on CI.
 settings.register_profile("default", deadline=None, max_examples=40)
 settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)

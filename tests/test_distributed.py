@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import child_env
 
 from jaxlogloss.fitting.fit import fit
 from jaxlogloss.model.objective import Problem, objective
@@ -25,9 +25,7 @@ N, D = 203, 5  # 203 rows: padding on 2 and 4 devices
 
 
 def _child_env(devices: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-    env["JAXLOGLOSS_CACHE_DIR"] = "off"
+    env = child_env(devices)
     for var in (dist.ENV_COORDINATOR, dist.ENV_NUM_PROCESSES, dist.ENV_PROCESS_ID):
         env.pop(var, None)
     return env

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import child_env
 
 from jaxlogloss.cli.main import main
 from jaxlogloss.experiments import config as cfg
@@ -295,7 +296,7 @@ enabled = false
 def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path):
     config = tmp_path / "resume.toml"
     config.write_text(RESUME_CONFIG)
-    env = dict(os.environ, JAXLOGLOSS_CACHE_DIR="off")
+    env = child_env()
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "jaxlogloss", "run", str(config), "--out", str(killed)]
     proc = subprocess.Popen(

@@ -5,7 +5,6 @@ streamed and sharded fits, vmap over alphas, and every bad argument."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import warnings
@@ -16,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import SEED
+from conftest import SEED, child_env
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.class_weight import compute_sample_weight
 
@@ -237,8 +236,7 @@ print(json.dumps({"devices": len(dist.data_mesh().devices.ravel()),
 
 def test_sharded_l1_equals_in_memory(data):
     X, y = data
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=3",
-               JAXLOGLOSS_CACHE_DIR="off")  # fmt: skip
+    env = child_env(3)
     args = [json.dumps(X.tolist()), json.dumps(y.tolist())]
     proc = subprocess.run([sys.executable, "-c", SHARDED, *args], env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip

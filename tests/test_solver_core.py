@@ -6,7 +6,6 @@ state, statuses, stopping rule, line search and registries behave as documented.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import child_env
 from scipy.optimize import minimize
 
 import jaxlogloss as jl
@@ -77,8 +77,7 @@ def test_every_solver_on_every_objective_kind_reaches_one_optimum(rng, tmp_path)
     X, y = _data(rng)
     path = tmp_path / "data.parquet"
     _write(path, X, y)
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
-    env["JAXLOGLOSS_CACHE_DIR"] = "off"
+    env = child_env(4)
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), str(path), str(N), str(D)],
         env=env, capture_output=True, text=True, timeout=600,

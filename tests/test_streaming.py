@@ -4,7 +4,6 @@ than it, gives the in-memory fit."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import optax
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import child_env
 
 from jaxlogloss.cli.main import main
 from jaxlogloss.data.design import FeatureMajor
@@ -159,8 +159,7 @@ def test_cli_stream_equals_in_memory(many_files, capsys) -> None:
 
 @pytest.mark.slow(seconds=20)
 def test_stream_over_two_processes_equals_one(many_files) -> None:
-    env = dict(os.environ, JAXLOGLOSS_CACHE_DIR="off")
-    env.pop("XLA_FLAGS", None)
+    env = child_env(1)
     fit_args = ["fit", str(many_files), "--target", "y", "--weights", "w", "--json",
                 "--stream", "--batch-rows", "70", "--solver", "lbfgs"]  # fmt: skip
     cmd = [sys.executable, "-m", "jaxlogloss", "launch", "--local", "2",
