@@ -249,3 +249,33 @@ def test_armijo_fallback_gives_the_same_runs(general, monkeypatch, ratio):
     check_objectives(general[-1]["data"], general, ratio, w, b)
     np.testing.assert_allclose(w, ref["coef"][r], rtol=1e-6, atol=1e-8)
     assert (kkt <= 1e-10).all() and (status == 1).all()
+
+
+def test_penalty_factors_reach_each_runs_own_fit(data):
+    """Per-feature factors (one unpenalised feature) with an elastic net: the all-rows
+    path and every fold's held-out log-loss equal jl.fit with the same factors on
+    that run's rows (scored by scikit-learn)."""
+    X, y, c = data
+    factor = [0.0, 1.0, 2.0, 1.0, 0.5]
+    grid = GRID[:3]
+    with enable_x64():
+        res = jl.cv(X, y, penalty="elasticnet", l1_ratio=0.7, alphas=grid, folds=F,
+                    seed=4, sample_weight=c, penalty_factor=factor, refit=False)  # fmt: skip
+        fold_of = stratified_folds(y, F, 4)
+        for i, a in enumerate(grid):
+            full = jl.fit(X, y, penalty="elasticnet", alpha=a, l1_ratio=0.7,
+                          sample_weight=c, penalty_factor=factor)  # fmt: skip
+            np.testing.assert_allclose(
+                res.path.coef[i], full.coef, rtol=1e-6, atol=1e-8
+            )
+            np.testing.assert_array_equal(res.path.coef[i] == 0, full.coef == 0)
+            assert res.path.coef[i][0] != 0  # the unpenalised feature
+            for k in range(F):
+                train, held = fold_of != k, fold_of == k
+                own = jl.fit(X[train], y[train], penalty="elasticnet", alpha=a,
+                             l1_ratio=0.7, sample_weight=c[train],
+                             penalty_factor=factor)  # fmt: skip
+                p = 1 / (1 + np.exp(-(X[held] @ own.coef + own.intercept)))
+                want = sklearn_score("log_loss", y[held], p, c[held])
+                np.testing.assert_allclose(res.fold_scores[0, k, i], want, rtol=1e-7)
+    assert (res.path.kkt <= 1e-10).all() and (res.status == "converged").all()

@@ -72,3 +72,20 @@ def test_init_is_refused_by_firth_and_multinomial(data):
         jl.fit(X, y, method="firth", init=(np.zeros(4), 0.0))
     with pytest.raises(ValueError, match="init="):
         jl.fit(X, np.arange(300) % 3, init=(np.zeros(4), 0.0))
+
+
+def test_warm_start_on_a_stream(data, tmp_path):
+    """A streamed Newton fit started at the in-memory optimum confirms it in at most
+    one step (init maps to the stream's own standardised coordinates)."""
+    import pandas as pd
+
+    X, y = data
+    path = tmp_path / "d.csv"
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    frame.assign(y=y).to_csv(path, index=False)
+    with enable_x64():
+        ref = jl.fit(X, y)
+        stream = jl.open_stream(path, target="y", dtype="float64", batch_rows=128)
+        warm = jl.fit(stream, init=(ref.coef, ref.intercept))
+    assert warm.n_iter <= 1 and warm.status == "converged"
+    np.testing.assert_allclose(warm.coef, ref.coef, rtol=1e-8)
