@@ -33,13 +33,12 @@ import json
 import logging
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from children import run_child
 
 SEED = 0
 HERE = Path(__file__).resolve().parents[1]
@@ -111,15 +110,6 @@ def child(solver: str, size: str, repeats: int) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def run_child(path: Path, solver: str, size: str, repeats: int) -> dict[str, Any]:
-    env = dict(os.environ, JAXLOGLOSS_CACHE_DIR="off", PYTHONPATH=str(path))
-    cmd = [sys.executable, __file__, "--child", solver, size, str(repeats)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"child failed ({path}, {solver}, {size}):\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="20000x20xfloat64,1000000x100xfloat32")
@@ -141,7 +131,7 @@ def main() -> None:
         for size in args.sizes.split(","):
             for solver in args.solvers.split(","):
                 for name, path in checkouts.items():
-                    out = run_child(path, solver, size, args.repeats)
+                    out = run_child(__file__, path, [solver, size, str(args.repeats)])
                     rows.setdefault((size, solver, name), []).append(out)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"first jl.fit call vs later ones, cache off; medians of {args.rounds} "

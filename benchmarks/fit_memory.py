@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from children import run_child
 
 HERE = Path(__file__).resolve().parents[1]
 MB = 2**20
@@ -68,15 +65,6 @@ def child(n: int, d: int, dtype: str, order: str, solver: str, fit_dtype: str) -
     )  # fmt: skip
 
 
-def run_child(path: Path, args: list[str]) -> dict[str, Any]:
-    env = dict(os.environ, JAXLOGLOSS_CACHE_DIR="off", PYTHONPATH=str(path))
-    cmd = [sys.executable, __file__, "--child", *args]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"child failed ({path}, {args}):\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="1000000x100")
@@ -102,7 +90,9 @@ def main() -> None:
         dtype, order = case.split(":")
         for solver in args.solvers.split(","):
             for name, path in checkouts.items():
-                m = run_child(path, [n, d, dtype, order, solver, args.fit_dtype])
+                m = run_child(
+                    __file__, path, [n, d, dtype, order, solver, args.fit_dtype]
+                )
                 x = m["x_bytes"]
                 print(f"{dtype:>10} {order:>5} {solver:>7} {name:>8} {x / MB:7.0f} "
                       f"{(m['peak'] - m['base']) / MB:8.0f} "

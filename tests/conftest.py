@@ -125,6 +125,16 @@ def dtype(request: pytest.FixtureRequest):
         yield np.float32
 
 
+def logistic_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) from a logistic model on features of unequal scales and offsets (the
+    host-loop tests' data: deterministic per seed)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + rng.normal(0, 2, d)
+    z = X @ rng.normal(0, 0.5, d) - 0.3
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.float64)
+    return X, y
+
+
 def rtol_for(dtype) -> float:
     """Relative tolerance against a float64 reference for results in ``dtype``."""
     return {np.float32: 2e-6, np.float64: 1e-12}[np.dtype(dtype).type]

@@ -141,9 +141,9 @@ def lockstep(general, ratio, scoring="log_loss"):
     prepared, fold_of, masks, scaling, _ = general
     with enable_x64():
         return jl.fitting.cv.lockstep_cv(
-            prepared, scaling, GRID, ratio, jnp.ones(D), masks, fold_of, 1e-10, 100,
-            scoring,
-        )  # fmt: skip
+            prepared, scaling, [GRID], [ratio], jnp.ones(D), masks, fold_of, 1e-10,
+            100, scoring,
+        )[0]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import logistic_data
 
 import jaxlogloss as jl
 from jaxlogloss.fitting import host_loop
 
 
 def _data(n: int = 400, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + rng.normal(0, 2, d)
-    z = X @ rng.normal(0, 0.5, d) - 0.3
-    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.float64)
-    return X, y
+    return logistic_data(n, d, seed)
 
 
 def _fit(monkeypatch: pytest.MonkeyPatch, host: bool, **kw: object) -> jl.FitResult:

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import logistic_data
 
 import jaxlogloss as jl
 from jaxlogloss.data.design import matvec, rmatvec
@@ -19,11 +20,7 @@ from jaxlogloss.precision import enable_x64
 
 
 def _data(n: int = 300, d: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + rng.normal(0, 2, d)
-    z = X @ rng.normal(0, 0.5, d) - 0.3
-    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.float64)
-    return X, y
+    return logistic_data(n, d, seed)
 
 
 def _both(monkeypatch: pytest.MonkeyPatch, X, y, **kw) -> tuple[jl.FitResult, ...]:

@@ -31,7 +31,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.fitting.cv_lockstep import held_out_rows, solve_lockstep
+from jaxlogloss.fitting.cv_lockstep import (
+    held_out_rows,
+    lockstep_start,
+    solve_lockstep,
+)
 from jaxlogloss.fitting.cv_scores import (
     SCORINGS,
     held_out_score,
@@ -200,21 +204,10 @@ def cv(
         masks = (fold_of[None, :] != np.arange(-1, folds)[:, None]).astype(dt)
         tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
         scaling = scaling_of(data.X, data.sample_weight)
-        runs = [
-            lockstep_cv(
-                data,
-                scaling,
-                grids[r],
-                ratio,
-                factor,
-                masks,
-                fold_of,
-                tol,
-                check_max_iter(fn, max_iter),
-                scoring,
-            )  # fmt: skip
-            for r, ratio in enumerate(ratios)
-        ]
+        runs = lockstep_cv(
+            data, scaling, grids, ratios, factor, masks, fold_of, tol,
+            check_max_iter(fn, max_iter), scoring,
+        )  # fmt: skip
         scores, n_iter, status, value, kkt, w, b = (
             np.stack(parts) for parts in zip(*runs, strict=True)
         )
@@ -258,30 +251,38 @@ def cv(
 
 
 def lockstep_cv(
-    data: Any, scaling: Scaling, grid: np.ndarray, l1_ratio: float, factor: Array,
-    masks: np.ndarray, fold_of: np.ndarray, tol: float, max_iter: int, scoring: str,
-) -> tuple[np.ndarray, ...]:  # fmt: skip
-    """One l1_ratio's runs by :func:`~jaxlogloss.fitting.cv_lockstep.solve_lockstep`:
-    held-out scores (M, K) (run 0's NaN), iterations, statuses, objective values,
-    KKT violations (M, K), raw coef (M, K, d) and intercepts (M, K)."""
+    data: Any, scaling: Scaling, grids: np.ndarray, ratios: Sequence[float],
+    factor: Array, masks: np.ndarray, fold_of: np.ndarray, tol: float, max_iter: int,
+    scoring: str,
+) -> list[tuple[np.ndarray, ...]]:  # fmt: skip
+    """Each l1_ratio's runs by :func:`~jaxlogloss.fitting.cv_lockstep.solve_lockstep`
+    from one shared start: held-out scores (M, K) (run 0's NaN), iterations,
+    statuses, objective values, KKT violations (M, K), raw coef (M, K, d) and
+    intercepts (M, K)."""
     c = np.asarray(data.sample_weight, np.float64) * masks
     y = np.asarray(data.targets, np.float64)
     ybar = (c @ y) / c.sum(axis=1)
     d = data.X.shape[1]
     theta0 = np.zeros((masks.shape[0], d + 1))
     theta0[:, d] = np.log(ybar) - np.log1p(-ybar)
-    dt = data.targets.dtype
-    weights = jnp.asarray(c / c.sum(axis=1, keepdims=True), dt)
+    weights = jnp.asarray(c / c.sum(axis=1, keepdims=True), data.targets.dtype)
     rows, h = held_out_rows(fold_of, masks.shape[0] - 1, np.asarray(data.score_weight))
-    out = solve_lockstep(
-        data.X.xt, data.targets, weights, scaling, theta0, grid, float(l1_ratio),
-        np.asarray(factor, np.float64), tol, max_iter, rows, h, scoring,
-    )  # fmt: skip
+    xt, targets = data.X.xt, data.targets
+    start = lockstep_start(xt, targets, weights, scaling, theta0)
     mean, scale = (np.asarray(a, np.float64) for a in scaling)
-    w = out["theta"][..., :d] / scale
-    b = out["theta"][..., d] - w @ mean
-    scores = np.concatenate([np.full((1, len(grid)), np.nan), out["scores"]])
-    return scores, out["n_iter"], out["status"], out["value"], out["kkt"], w, b
+    runs = []
+    for grid, ratio in zip(grids, ratios, strict=True):
+        out = solve_lockstep(
+            xt, targets, weights, scaling, start, grid, float(ratio),
+            np.asarray(factor, np.float64), tol, max_iter, rows, h, scoring,
+        )  # fmt: skip
+        w = out["theta"][..., :d] / scale
+        b = out["theta"][..., d] - w @ mean
+        scores = np.concatenate([np.full((1, len(grid)), np.nan), out["scores"]])
+        runs.append(
+            (scores, out["n_iter"], out["status"], out["value"], out["kkt"], w, b)
+        )
+    return runs
 
 
 def refit_at(

@@ -38,7 +38,7 @@ to each fold's held-out rows. Each run is the path of its rows to the tolerance
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -47,8 +47,13 @@ import scipy.linalg
 
 from jaxlogloss.fitting.cv_scores import score_logits
 from jaxlogloss.fitting.host_loop import fast_compile
-from jaxlogloss.fitting.host_prox import model_step, raw_kkt
-from jaxlogloss.fitting.path_objective import loss_and_residual
+from jaxlogloss.fitting.host_prox import (
+    elastic_net_weights,
+    model_step,
+    penalty_value,
+    raw_kkt,
+)
+from jaxlogloss.fitting.path_objective import loss_and_residual, theta_hessian
 from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.solvers.base import CONVERGED, MAX_ITER, STALLED
 from jaxlogloss.solvers.linesearch import ARMIJO_C1
@@ -108,14 +113,11 @@ def run_hessian(
     c = jax.lax.dynamic_index_in_dim(weights, m, keepdims=False)
     p = jax.nn.sigmoid(jax.lax.dynamic_index_in_dim(z, m, keepdims=False))
     h = c * p * (1 - p)
-    low = (centred * h.astype(jnp.float32)).astype(jnp.float32)
+    low = h.astype(jnp.float32)
     dtype = weights.dtype
-    gram = (low @ centred.T).astype(dtype) / jnp.outer(scaling.scale, scaling.scale)
-    sums = (centred @ h.astype(jnp.float32)).astype(dtype) / scaling.scale
-    top = jnp.concatenate([gram, sums[:, None]], axis=1)
-    bottom = jnp.concatenate([sums, jnp.sum(h)[None]])[None, :]
-    hess = jnp.concatenate([top, bottom], axis=0) / jnp.sum(c)
-    return 0.5 * (hess + hess.T)
+    gram = ((centred * low) @ centred.T).astype(dtype)
+    sums = (centred @ low).astype(dtype)
+    return theta_hessian(gram, sums, jnp.sum(h), jnp.sum(c), scaling.scale)
 
 
 @fast_compile
@@ -212,35 +214,70 @@ class _Models:
             self._factor(m)
 
 
+class LockstepStart(NamedTuple):
+    """What every l1_ratio's runs share: the start theta (M, d+1), the runs'
+    gradients and logits there, the centred float32 copy of X
+    (:func:`centred_float32`) and each run's exact Hessian at the start."""
+
+    theta: np.ndarray
+    grad: np.ndarray
+    z: Array
+    centred: Array
+    exact: np.ndarray
+
+
+def _gradients(
+    xt: Array, targets: Array, weights: Array, scaling: Scaling, theta: np.ndarray
+) -> tuple[np.ndarray, Array]:
+    grad, z = batched_gradient(
+        xt, targets, weights, scaling, jnp.asarray(theta, targets.dtype)
+    )
+    return np.asarray(grad, np.float64), z
+
+
+def _hessian(
+    centred: Array, weights: Array, z: Array, scaling: Scaling, m: int
+) -> np.ndarray:
+    return np.asarray(run_hessian(centred, weights, z, scaling, m), np.float64)
+
+
+def lockstep_start(
+    xt: Array, targets: Array, weights: Array, scaling: Scaling, theta0: np.ndarray
+) -> LockstepStart:
+    """The runs' shared start (:class:`LockstepStart`): one batched evaluation and
+    M Hessians at ``theta0``, computed once for every l1_ratio."""
+    theta = np.asarray(theta0, np.float64)
+    grad, z = _gradients(xt, targets, weights, scaling, theta)
+    centred = centred_float32(xt, scaling)
+    exact = np.stack(
+        [_hessian(centred, weights, z, scaling, m) for m in range(theta.shape[0])]
+    )
+    return LockstepStart(theta, grad, z, centred, exact)
+
+
 def solve_lockstep(
-    xt: Array, targets: Array, weights: Array, scaling: Scaling, theta0: np.ndarray,
+    xt: Array, targets: Array, weights: Array, scaling: Scaling, start: LockstepStart,
     grid: np.ndarray, l1_ratio: float, factor: np.ndarray, tol: float,
     max_iter: int, rows: np.ndarray, h: np.ndarray, scoring: str,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """Every run's path (module docstring). ``weights`` (M, n): run m's row weights
-    (rows summing to one; run 0 all rows); ``theta0`` (M, d+1) the start; ``rows``,
-    ``h`` the folds' held-out rows (:func:`held_out_rows`). Returns ``theta``
-    (M, K, d+1), ``value`` (F of run 0; NaN for the folds), ``kkt``, ``n_iter``,
-    ``status`` (M, K) and ``scores`` (M - 1, K)."""
+    (rows summing to one; run 0 all rows); ``start``: :func:`lockstep_start`;
+    ``rows``, ``h`` the folds' held-out rows (:func:`held_out_rows`). Returns
+    ``theta`` (M, K, d+1), ``value`` (F of run 0; NaN for the folds), ``kkt``,
+    ``n_iter``, ``status`` (M, K) and ``scores`` (M - 1, K)."""
     dtype = np.dtype(targets.dtype)
     mean, scale = (np.asarray(a, np.float64) for a in scaling)
-    m_runs, p = theta0.shape
-    mu_unit, lam_unit = np.zeros(p), np.zeros(p)  # mu, lam = alpha * unit
-    mu_unit[: p - 1] = (1 - l1_ratio) * factor / np.square(scale)
-    lam_unit[: p - 1] = l1_ratio * factor / scale
+    m_runs, p = start.theta.shape
+    lam_unit, mu_unit = elastic_net_weights(1.0, l1_ratio, factor, scale)  # x alpha
     smooth = l1_ratio == 0
     rows_d, h_d = jnp.asarray(rows), jnp.asarray(h, dtype)
 
     def evaluate(theta: np.ndarray) -> tuple[np.ndarray, Array]:
-        grad, z = batched_gradient(
-            xt, targets, weights, scaling, jnp.asarray(theta, dtype)
-        )
-        return np.asarray(grad, np.float64), z
+        return _gradients(xt, targets, weights, scaling, theta)
 
     def values(theta: np.ndarray, z: Array, mu: np.ndarray, lam: np.ndarray) -> Any:
         loss = np.asarray(batched_values(z, targets, weights), np.float64)
-        ridge = 0.5 * np.sum(mu * np.square(theta), axis=1)
-        return loss + ridge + np.sum(lam * np.abs(theta), axis=1)
+        return loss + penalty_value(theta, lam, mu)
 
     def directions(
         g: np.ndarray, theta: np.ndarray, lam: np.ndarray, kkt: np.ndarray,
@@ -284,14 +321,8 @@ def solve_lockstep(
             trial, t_grad = half, keep
         return ok, pending, trial, t_grad, t_z
 
-    def hessian(z: Array, m: int) -> np.ndarray:
-        return np.asarray(run_hessian(centred, weights, z, scaling, m), np.float64)
-
-    centred = centred_float32(xt, scaling)
-    theta = np.asarray(theta0, np.float64)
-    grad, z = evaluate(theta)
-    exact = np.stack([hessian(z, m) for m in range(m_runs)])
-    models = _Models(exact[0], exact)
+    theta, grad, z = start.theta, start.grad, start.z
+    models = _Models(start.exact[0], start.exact)
     shape = (m_runs, len(grid))
     out = {
         "theta": np.zeros((*shape, p)), "value": np.zeros(shape),
@@ -342,16 +373,13 @@ def solve_lockstep(
             slow = going & ((new_kkt > REFRESH * kkt) | (new_kkt > FAR))
             kkt = new_kkt
             if slow.any():
-                models.rebase(hessian(z, 0))
+                models.rebase(_hessian(start.centred, weights, z, scaling, 0))
         out["theta"][:, k], out["kkt"][:, k] = theta, kkt
         # F of the all-rows run (CVResult.path's objective); the folds' are not
         # reported, and their log1p over every row cost ~5% of a CV
-        loss0 = float(run_value(z, targets, weights, 0))
-        penalty0 = 0.5 * np.sum(mu * np.square(theta[0])) + np.sum(
-            lam * np.abs(theta[0])
-        )
         out["value"][:, k] = np.nan
-        out["value"][0, k] = loss0 + penalty0
+        loss0 = float(run_value(z, targets, weights, 0))
+        out["value"][0, k] = loss0 + penalty_value(theta[0], lam, mu)
         out["n_iter"][:, k], out["status"][:, k] = n_iter, status
         out["scores"][:, k] = np.asarray(
             fold_scores(z, targets, rows_d, h_d, scoring), np.float64

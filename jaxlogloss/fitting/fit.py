@@ -61,7 +61,7 @@ from jaxlogloss.model.objective import Problem, prepare_problem
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.offset import with_offset
 from jaxlogloss.model.params import LinearParams, linear_logits
-from jaxlogloss.model.scaling import to_raw
+from jaxlogloss.model.scaling import Scaling, to_raw, to_standardized
 from jaxlogloss.model.streamed import (
     BatchSource,
     StreamedObjective,
@@ -312,9 +312,9 @@ def start_theta(fn: str, init: Any, objective: Any) -> np.ndarray | None:
         )
     if not (np.isfinite(coef).all() and np.isfinite(intercept)):
         raise ValueError(f"{fn}: init must be finite")
-    mean, scale = (np.asarray(a, np.float64) for a in objective.scaling)
-    theta = np.concatenate([coef * scale, [intercept + mean @ coef]])
-    return theta.astype(objective.dtype)
+    host = Scaling(*(np.asarray(a, np.float64) for a in objective.scaling))
+    std = to_standardized(LinearParams(coef, intercept), host)  # NumPy: no program
+    return np.append(std.w, std.b).astype(objective.dtype)
 
 
 _CALLER = contextvars.ContextVar("jaxlogloss_fit_caller", default="fit")

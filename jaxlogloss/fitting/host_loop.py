@@ -153,10 +153,15 @@ class HostState(NamedTuple):
 
 
 class _Point(NamedTuple):
+    """An evaluation on the host: the value, the gradient the stopping rule reads,
+    the separation certificate, the logits, and ``smooth``: a proximal run's gradient
+    of the smooth part (its ``grad`` holds the KKT violations)."""
+
     value: np.ndarray
     grad: np.ndarray
     separated: bool
     z: Any
+    smooth: Any = None
 
 
 def _at(objective: Any, theta: np.ndarray) -> _Point:
@@ -216,20 +221,22 @@ class _Run:
         return HostState(it, None, self.z)
 
 
-def _search(
-    objective: Any, run: _Run, direction: np.ndarray, slope: Any, active: bool,
+def _step(
+    point_at: Any, run: _Run, direction: np.ndarray, slope: Any, active: bool,
     max_halvings: int,
-) -> tuple[np.ndarray, _Point, bool]:  # fmt: skip
-    """Backtracking from t = 1 (:func:`~jaxlogloss.solvers.linesearch.backtracking`):
-    the next theta (unchanged when no trial was accepted), the last trial's point and
-    whether Armijo held."""
+) -> _Point | None:  # fmt: skip
+    """One step of ``run``: backtracking from t = 1
+    (:func:`~jaxlogloss.solvers.linesearch.backtracking`) on the values ``point_at``
+    gives (``slope``: the directional derivative, or a proximal step's model
+    decrease), then :meth:`_Run.advance` on the last trial. Returns the point the
+    run kept, or None where it kept none."""
     dt = run.dtype.type
     value = run.value
     slack = dt(4) * np.finfo(run.dtype).eps * np.abs(value)
     i = 0
     while True:
         t = dt(0.5) ** i
-        pt = _at(objective, run.theta + t * direction)
+        pt = point_at(run.theta + t * direction)
         ok = bool(np.isfinite(pt.value)) and bool(
             pt.value <= value + dt(ARMIJO_C1) * t * slope + slack
         )
@@ -238,7 +245,7 @@ def _search(
         i += 1
     accepted = ok and active
     theta = run.theta + t * direction if accepted else run.theta
-    return theta, pt, accepted
+    return pt if run.advance(theta, pt, accepted) else None
 
 
 def newton_host(
@@ -249,7 +256,8 @@ def newton_host(
     (``compiling``: the thread compiling :func:`curvature`, joined before its use)."""
     import scipy.linalg
 
-    run = _Run(theta, _at(objective, theta), solver.tol, solver.max_iter)
+    point_at = functools.partial(_at, objective)
+    run = _Run(theta, point_at(theta), solver.tol, solver.max_iter)
     if compiling is not None:
         compiling.join()
     no_sums = np.bool_(False)
@@ -266,10 +274,7 @@ def newton_host(
         direction = direction.astype(run.dtype)
         slope = run.grad @ direction
         usable = bool(np.all(np.isfinite(direction)) and slope < 0)
-        theta_new, pt, accepted = _search(
-            objective, run, direction, slope, usable, solver.max_halvings
-        )
-        run.advance(theta_new, pt, accepted)
+        _step(point_at, run, direction, slope, usable, solver.max_halvings)
     return run.state()
 
 
@@ -326,7 +331,8 @@ class _Memory:
 
 def lbfgs_host(solver: LBFGS, objective: Any, theta: np.ndarray) -> HostState:
     """:class:`~jaxlogloss.solvers.lbfgs.LBFGS` with its loop on the host."""
-    run = _Run(theta, _at(objective, theta), solver.tol, solver.max_iter)
+    point_at = functools.partial(_at, objective)
+    run = _Run(theta, point_at(theta), solver.tol, solver.max_iter)
     memory = _Memory(solver.memory_size, theta.shape[0], run.dtype)
     while run.running:
         with np.errstate(all="ignore"):
@@ -338,10 +344,7 @@ def lbfgs_host(solver: LBFGS, objective: Any, theta: np.ndarray) -> HostState:
         else:  # not a descent direction: forget the pairs, steepest descent
             direction, slope = -run.grad, -(run.grad @ run.grad)
             memory.reset()
-        theta_new, pt, accepted = _search(
-            objective, run, direction, slope, True, solver.max_halvings
-        )
-        run.advance(theta_new, pt, accepted)
+        _step(point_at, run, direction, slope, True, solver.max_halvings)
     return run.state()
 
 

@@ -14,8 +14,8 @@ step), and the steps run in NumPy on the host, each as the compiled solver takes
    by the feature-sign active-set method (:func:`active_set_solve`, NumPy's Cholesky
    on the (p, p) matrix; :func:`~jaxlogloss.solvers.quadratic_l1.active_set_solve`'s
    rule), and where that fails by cyclic coordinate descent (:func:`coordinate_descent`);
-2. the proximal Armijo backtracking on F from t = 1 (a unit step keeps the model's
-   exact zeros);
+2. the proximal Armijo backtracking on F from t = 1 (``host_loop``'s step with
+   the model decrease as the slope; a unit step keeps the model's exact zeros);
 3. :mod:`jaxlogloss.solvers.base`'s stopping rule on the KKT violations
    (:func:`~jaxlogloss.solvers.kkt.kkt_violations`, standardised features).
 
@@ -29,9 +29,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.linalg
 
-from jaxlogloss.fitting.host_loop import _at, _Point, _Run, compile_curvature, curvature
+from jaxlogloss.fitting.host_loop import (
+    _at,
+    _Point,
+    _Run,
+    _step,
+    compile_curvature,
+    curvature,
+)
 from jaxlogloss.solvers.base import STATUSES
-from jaxlogloss.solvers.linesearch import ARMIJO_C1
 
 
 def _floor(hess: np.ndarray) -> float:
@@ -169,15 +175,22 @@ class HostProxRun(NamedTuple):
     aux: Any
 
 
-def penalty_weights(spec: Any, scale: np.ndarray, dtype: Any) -> tuple[np.ndarray, ...]:
-    """(lam, mu) over theta = [w', b] in NumPy (the intercept 0):
-    lam_j = alpha r f_j / s_j, mu_j = alpha (1 - r) f_j / s_j^2
-    (:func:`jaxlogloss.solvers.kkt.penalty_weights`; eager JAX ops there compiled one
+def elastic_net_weights(
+    alpha: float, l1_ratio: float, factor: np.ndarray, scale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lam, mu) over theta = [w', b] in NumPy (0 for the intercept):
+    lam_j = alpha r f_j / s_j, mu_j = alpha (1 - r) f_j / s_j^2, the weights of
+    :func:`jaxlogloss.solvers.kkt.penalty_weights` (whose eager JAX ops compiled one
     program each on a first call, ~0.3 s)."""
-    f = np.asarray(spec.factors(scale.shape[0]), np.float64)
-    lam = np.r_[spec.alpha * spec.l1_ratio * f / scale, 0.0]
-    mu = np.r_[spec.alpha * (1 - spec.l1_ratio) * f / np.square(scale), 0.0]
-    return lam.astype(dtype), mu.astype(dtype)
+    f = np.asarray(factor, np.float64)
+    lam = np.r_[alpha * l1_ratio * f / scale, 0.0]
+    mu = np.r_[alpha * (1 - l1_ratio) * f / np.square(scale), 0.0]
+    return lam, mu
+
+
+def penalty_value(theta: np.ndarray, lam: np.ndarray, mu: np.ndarray) -> Any:
+    """sum_j lam_j |theta_j| + mu_j theta_j^2 / 2 (per row of a (M, p) theta)."""
+    return np.sum(lam * np.abs(theta) + 0.5 * mu * np.square(theta), axis=-1)
 
 
 def prox_newton_host(
@@ -191,54 +204,39 @@ def prox_newton_host(
     dtype = tol.dtype
     theta = np.asarray(theta).astype(dtype)
     mean, scale = (np.asarray(a, np.float64) for a in objective.scaling)
-    lam, mu = penalty_weights(spec, scale, dtype)
+    factor = spec.factors(scale.shape[0])
+    lam, mu = elastic_net_weights(spec.alpha, spec.l1_ratio, factor, scale)
     free = not (lam.any() or mu.any())
     compiling = compile_curvature(objective, theta)
 
-    def point(theta: np.ndarray) -> tuple[_Point, np.ndarray]:
-        """F's point at theta (its 'gradient' the KKT violations, as the compiled
-        solver's stopping rule reads them) and the smooth part's gradient."""
+    def point(theta: np.ndarray) -> _Point:
+        """F's point at theta: its 'gradient' the KKT violations (what the compiled
+        solver's stopping rule reads), ``smooth`` the smooth part's gradient."""
         pt = _at(objective, theta)
-        smooth = pt.grad + mu * theta
-        value = (
-            pt.value + 0.5 * np.sum(mu * theta * theta) + np.sum(lam * np.abs(theta))
-        )
-        viol = kkt_violations(theta, smooth, lam)
-        return _Point(value.astype(dtype), viol, pt.separated and free, pt.z), smooth
+        smooth = pt.grad + (mu * theta).astype(dtype)
+        value = (pt.value + penalty_value(theta, lam, mu)).astype(dtype)
+        viol = kkt_violations(theta, smooth, lam.astype(dtype))
+        return _Point(value, viol, pt.separated and free, pt.z, smooth)
 
-    current, grad = point(theta)
-    run = _Run(theta, current, tol, solver.max_iter)
+    start = point(theta)
+    run = _Run(theta, start, tol, solver.max_iter)
+    grad = start.smooth
     compiling.join()
-    eps4 = 4 * np.finfo(dtype).eps
     while run.running:
         hess = np.asarray(curvature(objective, run.theta, run.z, np.bool_(False))[0])
-        hess = hess.astype(np.float64) + np.diag(mu)
         th = run.theta.astype(np.float64)
         u, decrease = model_step(
-            hess, grad.astype(np.float64), th, lam.astype(np.float64),
+            hess.astype(np.float64) + np.diag(mu), grad.astype(np.float64), th, lam,
             float(run.gnorm[run.k]), float(tol), solver.max_sweeps,
         )  # fmt: skip
         direction = (u - th).astype(dtype)
         usable = bool(np.all(np.isfinite(direction)) and decrease < 0)
-        t, accepted, pt, trial, smooth = 1.0, False, current, run.theta, grad
-        for _ in range(solver.max_halvings if usable else 0):
-            trial = (
-                u.astype(dtype) if t == 1.0 else run.theta + dtype.type(t) * direction
-            )
-            pt, smooth = point(trial)
-            slack = eps4 * abs(float(run.value))
-            accepted = bool(
-                np.isfinite(pt.value)
-                and pt.value <= run.value + ARMIJO_C1 * t * decrease + slack
-            )
-            if accepted:
-                break
-            t *= 0.5
-        if run.advance(trial if accepted else run.theta, pt, accepted):
-            grad, current = smooth, pt
+        kept = _step(point, run, direction, decrease, usable, solver.max_halvings)
+        if kept is not None:
+            grad = kept.smooth
     state = run.state().iterate
     k = int(state.n_iter)
-    kkt = raw_kkt(run.theta[None], grad[None], lam.astype(np.float64), mean, scale)
+    kkt = raw_kkt(run.theta[None], grad[None], lam, mean, scale)
     return HostProxRun(
         run.theta, STATUSES[int(state.status)], k, float(run.value),
         float(np.max(run.grad)), float(kkt[0]), np.asarray(state.loss_history)[: k + 1],

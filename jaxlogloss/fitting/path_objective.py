@@ -59,13 +59,22 @@ def model_hessian(
 
     init = (jnp.zeros((d, d), dtype), jnp.zeros((d,), dtype))
     gram, sums = jax.lax.fori_loop(0, n_blocks, body, init)
-    scale = scaling.scale
+    return theta_hessian(gram, sums, jnp.sum(h), jnp.sum(c), scaling.scale)
+
+
+def theta_hessian(
+    gram: Array, sums: Array, h_total: Array, c_total: Array, scale: Array
+) -> Array:
+    """The (d + 1, d + 1) Hessian over theta = [w', b'] from the centred sums
+    G = sum_i h_i (x_i - m)(x_i - m)' and S = sum_i h_i (x_i - m):
+    [[G / (s s'), S / s], [S' / s, sum h]] / sum c, symmetrised (float32 products
+    are symmetric to rounding only)."""
     gram = gram / jnp.outer(scale, scale)
     sums = sums / scale
     top = jnp.concatenate([gram, sums[:, None]], axis=1)
-    bottom = jnp.concatenate([sums, jnp.sum(h)[None]])[None, :]
-    hess = jnp.concatenate([top, bottom], axis=0) / jnp.sum(c)
-    return 0.5 * (hess + hess.T)  # float32 products: symmetric to rounding only
+    bottom = jnp.concatenate([sums, h_total[None]])[None, :]
+    hess = jnp.concatenate([top, bottom], axis=0) / c_total
+    return 0.5 * (hess + hess.T)
 
 
 def loss_and_residual(

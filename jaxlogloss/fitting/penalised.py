@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlogloss.fitting.host_loop import use_host_loop
+from jaxlogloss.fitting.host_prox import prox_newton_host
 from jaxlogloss.model.penalties import get_penalty, penalty_names, resolve_l1_ratio
 from jaxlogloss.solvers.base import STATUSES, minimise
 from jaxlogloss.solvers.prox_newton import proximal_result
@@ -219,8 +220,6 @@ def run_proximal(
     if start is not None:
         theta0 = jnp.asarray(start, dtype)
     if name == "prox_newton" and use_host_loop(objective):  # no compiled solver loop
-        from jaxlogloss.fitting.host_prox import prox_newton_host
-
         run = prox_newton_host(solver, objective, to_host(theta0), spec)
         return ProximalRun(
             run.theta, run.status, run.n_iter, run.value, run.violation, run.kkt,

@@ -107,8 +107,9 @@ def run_solver(
         )
         return Outcome(*out, EndPoint())
     problem = objective.problem if mesh is None else local
-    # train takes raw parameters (it standardises them itself)
-    params0 = to_raw(LinearParams(theta0[:-1], theta0[-1]), objective.scaling)
+    # train takes raw parameters (it standardises them itself): mapped on the host
+    host_scaling = Scaling(*(dist.to_host(a) for a in objective.scaling))
+    params0 = to_raw(LinearParams(start[:-1], start[-1]), host_scaling)
     result = train(
         params0, problem.X, problem.targets, sample_weight=problem.sample_weight,
         l2=problem.l2, optimizer=solver, learning_rate=learning_rate, steps=max_iter,
