@@ -201,3 +201,48 @@ def test_bad_arguments_name_themselves(data, kwargs, match):
     X, y, _ = data
     with pytest.raises(ValueError, match=f"fit_path: {match}"):
         jl.fit_path(X, y, **kwargs)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_model_hessians_equal_a_float64_reference(x64, jit):
+    """The path's two model Hessians (block-centred, and from the kept centred float32
+    copy) equal the weighted float64 Hessian over theta = [w / s, b'] on fresh data,
+    to float32 rounding; an extreme logit (p(1 - p) = 0) and zero weights included."""
+    import chex
+    import jax
+    import jax.numpy as jnp
+    from conftest import logistic_data
+
+    from jaxlogloss.fitting.path_objective import (
+        centred_float32,
+        centred_hessian,
+        model_hessian,
+    )
+    from jaxlogloss.model.scaling import Scaling
+
+    rng = np.random.default_rng(SEED + 7)
+    n, d = 3001, 6
+    X, _ = logistic_data(n, d, SEED + 7)
+    c = rng.uniform(0, 2, n)
+    c[:5] = 0.0
+    z = rng.normal(0, 2, n)
+    z[5] = 800.0
+    mean, scale = X.mean(0), X.std(0) + 0.5
+    xs = np.column_stack([(X - mean) / scale, np.ones(n)])
+    p = 1 / (1 + np.exp(-z))
+    expected = (xs * (c * p * (1 - p))[:, None]).T @ xs / c.sum()
+    scaling = Scaling(jnp.asarray(mean), jnp.asarray(scale))
+    xt = jnp.asarray(X.T)
+    args = (jnp.asarray(c), jnp.asarray(z), scaling)
+    maybe = jax.jit if jit else (lambda f: f)
+    centred = maybe(centred_float32)(xt, scaling)
+    chex.assert_shape(centred, (d, n))
+    chex.assert_type(centred, jnp.float32)
+    for hess in (
+        maybe(centred_hessian)(centred, *args),
+        maybe(model_hessian)(xt, *args),
+    ):
+        chex.assert_shape(hess, (d + 1, d + 1))
+        chex.assert_type(hess, jnp.float64)
+        np.testing.assert_allclose(hess, expected, rtol=2e-5, atol=1e-7)
+        np.testing.assert_allclose(hess, np.asarray(hess).T, rtol=1e-14, atol=0)

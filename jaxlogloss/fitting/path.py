@@ -64,7 +64,11 @@ from jaxlogloss.fitting.path_data import (
     path_grid,
     prepare_data,
 )
-from jaxlogloss.fitting.path_objective import penalty_free
+from jaxlogloss.fitting.path_objective import (
+    PathObjective,
+    centred_float32,
+    penalty_free,
+)
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import Evaluation, least_margin, unravel
 from jaxlogloss.model.scaling import Scaling, to_raw
@@ -139,12 +143,10 @@ class PathCarry(NamedTuple):
 
 
 def path_start(
-    problem: Problem, scaling: Scaling, theta: Array, alpha: Array,
-    hessian: Array | None = None,
-) -> PathCarry:  # fmt: skip
+    obj: PathObjective, theta: Array, alpha: Array, hessian: Array | None = None
+) -> PathCarry:
     """The carry at the start: the loss's evaluation at theta and its exact Hessian
     there (or ``hessian`` where the caller has one)."""
-    obj = penalty_free(problem, scaling)
     ev = obj.evaluate(theta, 1)
     if hessian is None:
         hessian = obj.hessian(theta, ev.aux)
@@ -152,15 +154,14 @@ def path_start(
 
 
 def solve_point(
-    problem: Problem, scaling: Scaling, theta: Array, loss: Evaluation,
-    hessian: Array, alpha: Array, l1_ratio: Array, factor: Array, tol: Array,
-    max_iter: int,
+    obj: PathObjective, theta: Array, loss: Evaluation, hessian: Array, alpha: Array,
+    l1_ratio: Array, factor: Array, tol: Array, max_iter: int,
 ) -> Any:  # fmt: skip
     """Proximal Newton at one alpha from theta (``loss``: the evaluation there), its
     model starting from ``hessian`` and refreshed by the rule :data:`REFRESH` (a
     ProxNewtonResult)."""
     return prox_newton_solve(
-        penalty_free(problem, scaling), theta, alpha=alpha, l1_ratio=l1_ratio,
+        obj, theta, alpha=alpha, l1_ratio=l1_ratio,
         penalty_factor=factor, tol=tol, max_iter=max_iter, hessian=hessian,
         refresh=jnp.asarray(REFRESH, theta.dtype), start=loss, secant=SECANT,
         refresh_after=REFRESH_AFTER,
@@ -184,18 +185,19 @@ def raw_gradient(grad: Array, scaling: Scaling) -> Array:
 
 
 def path_point(
-    problem: Problem, scaling: Scaling, carry: PathCarry, alpha: Array,
-    l1_ratio: Array, factor: Array, tol: Array, max_iter: int, screening: bool,
+    obj: PathObjective, carry: PathCarry, alpha: Array, l1_ratio: Array,
+    factor: Array, tol: Array, max_iter: int, screening: bool,
     hessian: Array | None = None,
 ) -> tuple[PathCarry, PointResult]:  # fmt: skip
     """One alpha of a path, warm started from ``carry`` (the model Hessian from
     ``hessian`` where given, e.g. a neighbouring run's)."""
+    problem, scaling = obj.problem, obj.scaling
     hess = carry.hessian if hessian is None else hessian
     args = (alpha, l1_ratio, factor, tol, max_iter)
     weights = penalty_weights(scaling, alpha, l1_ratio, factor)
     d = factor.shape[0]
     if not screening:
-        out = solve_point(problem, scaling, carry.theta, carry.loss, hess, *args)
+        out = solve_point(obj, carry.theta, carry.loss, hess, *args)
         kkt = out.kkt
     else:  # the sequential strong rule (module docstring)
         w = carry.theta[:d] / scaling.scale
@@ -204,15 +206,14 @@ def path_point(
         strong = jnp.abs(g_prev) < l1_ratio * factor * (2 * alpha - carry.alpha)
         screened = strong & (w == 0)
         held = jnp.where(screened, SCREEN_FACTOR, factor)
-        out = solve_point(problem, scaling, carry.theta, carry.loss, hess, alpha,
-                          l1_ratio, held, tol, max_iter)  # fmt: skip
+        out = solve_point(obj, carry.theta, carry.loss, hess, alpha, l1_ratio, held,
+                          tol, max_iter)  # fmt: skip
         g_new = jnp.abs(raw_gradient(out.grad, scaling))
         violated = jnp.any(screened & (g_new > alpha * l1_ratio * factor + tol))
         out = when(  # fmt: skip
             violated,
             lambda: solve_point(
-                problem,
-                scaling,
+                obj,
                 out.theta,
                 loss_at(problem, out, weights),
                 out.hessian,
@@ -238,14 +239,17 @@ def solve_path(
 ) -> PointResult:
     """The path as one ``lax.scan`` over ``alphas`` carrying theta, its gradient and
     the model Hessian (pure: vmap it over l1_ratio or the alphas). Stacked
-    PointResults."""
+    PointResults. A float64 path keeps a centred float32 copy of X for its model
+    Hessians (:func:`~jaxlogloss.fitting.path_objective.centred_float32`)."""
+    centred = None
+    if problem.targets.dtype == jnp.float64:
+        centred = centred_float32(problem.X.xt, scaling)
+    obj = penalty_free(problem, scaling, centred)
 
     def body(carry: PathCarry, alpha: Array) -> tuple[PathCarry, PointResult]:
-        return path_point(
-            problem, scaling, carry, alpha, l1_ratio, factor, tol, max_iter, screening
-        )
+        return path_point(obj, carry, alpha, l1_ratio, factor, tol, max_iter, screening)
 
-    start = path_start(problem, scaling, theta0, alphas[0])
+    start = path_start(obj, theta0, alphas[0])
     return jax.lax.scan(body, start, alphas)[1]
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.data.host import to_jax
 from jaxlogloss.model.objective import prepare_problem
 from jaxlogloss.model.params import init_params
 from jaxlogloss.model.penalties import penalty_names, resolve_l1_ratio
@@ -84,7 +85,7 @@ def prepare_data(
             raise ValueError(f"{fn}: X must be an (n, d) matrix, got shape {arr.shape}")
         if not np.issubdtype(arr.dtype, np.floating) and arr.dtype.kind not in "iu":
             raise TypeError(f"{fn}: X must be numeric, got dtype {arr.dtype}")
-        X = FeatureMajor(jnp.asarray(np.ascontiguousarray(arr.T, dtype)))
+        X = FeatureMajor(to_jax(arr.T, dtype))  # one aligned copy, no re-copy
     d = X.shape[1]
     names = tuple(f"x{j}" for j in range(d)) if feature_names is None else feature_names
     if len(names) != d:
