@@ -6,7 +6,11 @@ For a grid alpha_1 > alpha_2 > ... > alpha_K, :func:`fit_path` minimises, at eac
         + alpha sum_j f_j (l1_ratio |w_j| + (1 - l1_ratio) / 2 w_j^2)
 
 (the intercept never penalised; ``f`` the penalty factors, glmnet's ``penalty.factor``)
-starting from the previous alpha's solution. The whole path is ONE compiled program: a
+starting from the previous alpha's solution. A path with an L1 part (l1_ratio > 0) is
+solved on a working set of features, driven from the host
+(:mod:`jaxlogloss.fitting.path_working_set`: most passes read only the active features'
+rows; one full pass checks each point). The pure L2 path (everything active), and
+:func:`solve_path` for any penalty, is ONE compiled program: a
 ``lax.scan`` over the alphas whose carry is theta (the parameters on standardised
 features, one fixed scaling for the path, so a warm start needs no conversion), the
 penalty-free loss's value, gradient and logits there (the next point starts without a
@@ -69,6 +73,7 @@ from jaxlogloss.fitting.path_objective import (
     centred_float32,
     penalty_free,
 )
+from jaxlogloss.fitting.path_working_set import working_set_path
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import Evaluation, least_margin, unravel
 from jaxlogloss.model.scaling import Scaling, to_raw
@@ -332,13 +337,28 @@ def fit_path(
         grid = path_grid(fn, data, ratio, factor, alphas, n_alphas, alpha_min_ratio)
         tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
         max_iter = check_max_iter(fn, max_iter)
-        problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
         scaling = scaling_of(data.X, data.sample_weight)
-        dt = data.targets.dtype
-        w, b, out = compiled_path(
-            problem, scaling, start_point(data, scaling), jnp.asarray(grid, dt),
-            jnp.asarray(ratio, dt), factor, jnp.asarray(tol, dt), max_iter, screening,
-        )  # fmt: skip
+        theta0 = start_point(data, scaling)
+        if ratio > 0:  # sparse along the path: a working set (path_working_set)
+            out = working_set_path(
+                data.X.xt, data.targets, data.sample_weight, scaling,
+                np.asarray(theta0, np.float64), grid, ratio,
+                np.asarray(factor, np.float64), tol, max_iter, screening,
+            )  # fmt: skip
+            mean, scale = (np.asarray(a, np.float64) for a in scaling)
+            w = out["theta"][:, :d] / scale
+            b = out["theta"][:, d] - w @ mean
+            out = PointResult(
+                out["theta"], out["value"], out["n_iter"], out["status"], out["kkt"]
+            )
+        else:
+            problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
+            dt = data.targets.dtype
+            w, b, out = compiled_path(
+                problem, scaling, theta0, jnp.asarray(grid, dt),
+                jnp.asarray(ratio, dt), factor, jnp.asarray(tol, dt), max_iter,
+                screening,
+            )  # fmt: skip
         return PathResult(
             alphas=grid,
             coef=np.asarray(w, np.float64),

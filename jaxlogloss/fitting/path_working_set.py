@@ -1,0 +1,357 @@
+"""L1 and elastic-net paths on a working set: most passes read only the active rows of X.
+
+A path with an L1 part (l1_ratio > 0) is sparse along most of its length, and a pass
+over every feature spends most of its reads on coefficients held at zero. As glmnet
+and skglm do, each point here is solved on a working set W of features and checked
+on all of them:
+
+1. W starts as the previous point's support, the free coordinates (the intercept,
+   features with penalty factor 0) and, with ``screening``, the features the
+   sequential strong rule keeps (Tibshirani et al. 2012: |g_j| >= 2 lam_j - lam_j'
+   for the previous alpha's lam'); without it, the features whose KKT condition the
+   warm start violates.
+2. Proximal Newton on the problem restricted to W (the other coordinates held at 0)
+   runs on W's rows of feature-major X, gathered once into a (B, n) block (B: |W|
+   rounded up to a power of two >= 8, so that few shapes compile; the whole of X
+   when |W| > d / 2). Its model is the loss Hessian on W (float32 products on the
+   centred rows, as :mod:`jaxlogloss.fitting.path_objective` forms it), kept along
+   the path, recomputed on W after a step that shrank the KKT violation by less
+   than :data:`REFRESH` and updated by BFGS between (the compiled path's rule). A
+   full step is kept where it shrinks W's KKT violation; elsewhere Armijo's rule on
+   F halves it. The restricted run stops at W's largest raw KKT violation <= tol.
+3. One pass over all of X at that point gives the full gradient: where features
+   outside W violate their KKT condition by more than tol they join W and step 2
+   resumes; otherwise the point meets the path's stopping rule on every feature
+   (largest raw KKT violation <= tol) and the next alpha starts from it, with its
+   gradient, logits and model.
+
+The fixed point and the stopping rule are those of :func:`jaxlogloss.fitting.path.
+solve_path` (tests: ``tests/test_path_working_set.py``); ``n_iter`` counts the
+proximal Newton steps (the checking passes of step 3 come on top: one a point, one
+more each time W grows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxlogloss.fitting.cv_lockstep import bfgs_update, centred_float32
+from jaxlogloss.fitting.host_loop import fast_compile
+from jaxlogloss.fitting.host_prox import (
+    elastic_net_weights,
+    kkt_violations,
+    model_step,
+    penalty_value,
+    raw_kkt,
+)
+from jaxlogloss.fitting.path_objective import (
+    centred_hessian,
+    loss_and_residual,
+    theta_hessian,
+)
+from jaxlogloss.solvers.base import CONVERGED, MAX_ITER, STALLED
+from jaxlogloss.solvers.linesearch import ARMIJO_C1
+
+Array = jax.Array
+
+REFRESH = 0.03  # recompute W's Hessian after a step that shrank its KKT less
+MERIT = 1e-4  # a full step is kept when it shrinks W's KKT violation by this fraction
+MAX_HALVINGS = 40  # backtracking halvings per step
+MIN_BLOCK = 8  # the smallest gathered block of rows
+
+
+@fast_compile
+def gather_rows(xt: Array, idx: Array, keep: Array) -> Array:
+    """The (B, n) rows ``idx`` of feature-major X, zero where not ``keep`` (padding)."""
+    return jnp.where(keep[:, None], xt[idx], 0)
+
+
+@fast_compile
+def block_gradient(
+    xs: Array, targets: Array, c: Array, mean: Array, scale: Array, theta: Array
+) -> tuple[Array, Array]:
+    """The gradient over theta = [w * scale, b + w.mean] of the weighted mean log-loss
+    (``c`` sums to one) on the features of the rows ``xs``, and the logits. No value:
+    its log1p is most of the elementwise work, and a full step kept on the KKT rule
+    needs none (:func:`block_loss` gives it from the logits)."""
+    b_feat = xs.shape[0]
+    w = theta[:b_feat] / scale
+    z = w @ xs + (theta[b_feat] - w @ mean)
+    r = c * (jax.nn.sigmoid(z) - targets)
+    g_b = jnp.sum(r)
+    g_w = (xs @ r - g_b * mean) / scale
+    return jnp.concatenate([g_w, g_b[None]]), z
+
+
+@fast_compile
+def block_loss(z: Array, targets: Array, c: Array) -> Array:
+    """The weighted mean log-loss at the logits z (no pass over X)."""
+    return loss_and_residual(z, targets, c, jnp.ones((), c.dtype))[0]
+
+
+full_hessian = fast_compile(centred_hessian)
+
+
+@fast_compile
+def block_hessian(xs: Array, c: Array, z: Array, mean: Array, scale: Array) -> Array:
+    """The loss Hessian over theta on the rows ``xs`` at logits z: float32 products on
+    the centred rows (:func:`~jaxlogloss.fitting.path_objective.centred_hessian`)."""
+    p = jax.nn.sigmoid(z)
+    h = c * p * (1 - p)
+    low = h.astype(jnp.float32)
+    centred = (xs - mean[:, None]).astype(jnp.float32)
+    gram = ((centred * low) @ centred.T).astype(c.dtype)
+    sums = (centred @ low).astype(c.dtype)
+    return theta_hessian(gram, sums, jnp.sum(h), jnp.sum(c), scale)
+
+
+class _Block:
+    """The working set W's rows as the device reads them: ``cols`` (W's k features,
+    then the intercept's index d), the gathered (B, n) rows and their mean and scale
+    (padding: 0 and 1); ``full``: the block is the whole of X (every feature free to
+    move: the full problem)."""
+
+    def __init__(self, xt: Array, on: np.ndarray, mean: np.ndarray, scale: np.ndarray):
+        d = mean.shape[0]
+        feats = np.flatnonzero(on[:d])
+        self.full = 2 * feats.size > d  # most of X: read it whole
+        if self.full:
+            feats = np.arange(d)
+            self.size, self.rows = d, xt
+        else:
+            self.size = max(MIN_BLOCK, 1 << max(feats.size - 1, 0).bit_length())
+            idx = np.zeros(self.size, np.int64)
+            idx[: feats.size] = feats
+            keep = np.arange(self.size) < feats.size
+            self.rows = gather_rows(xt, jnp.asarray(idx), jnp.asarray(keep))
+        self.k = feats.size
+        self.cols = np.r_[feats, d]
+        m, s = np.zeros(self.size), np.ones(self.size)
+        m[: self.k], s[: self.k] = mean[feats], scale[feats]
+        self.mean_w, self.scale_w = mean[feats], scale[feats]
+        self.mean, self.scale = jnp.asarray(m, xt.dtype), jnp.asarray(s, xt.dtype)
+        self.slots = np.r_[np.arange(self.k), self.size]  # W's places in the block
+
+    def hessian(self, c: Array, z: Array, scaling: Any, centred: Any) -> np.ndarray:
+        """W's rows and columns of the loss Hessian at logits z (the whole of X:
+        from the kept centred float32 copy ``centred()``)."""
+        if self.full:
+            h = full_hessian(centred(), c, z, scaling)
+        else:
+            h = block_hessian(self.rows, c, z, self.mean, self.scale)
+        return np.asarray(h, np.float64)[np.ix_(self.slots, self.slots)]
+
+    def pad(self, theta_w: np.ndarray, dtype: Any) -> np.ndarray:
+        """W's coordinates as the block's theta (zeros in the padding; a NumPy array:
+        the compiled call takes it without a separate device_put)."""
+        out = np.zeros(self.size + 1, dtype)
+        out[self.slots] = theta_w
+        return out
+
+
+def raw_violations(
+    theta: np.ndarray, grad: np.ndarray, lam: np.ndarray, mean: np.ndarray,
+    scale: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """(d,) each feature's KKT violation on the raw coefficients
+    (:func:`~jaxlogloss.fitting.host_prox.raw_kkt`'s terms; ``grad`` the smooth part's
+    gradient over theta)."""
+    d = mean.shape[0]
+    g_w = scale * grad[:d] + mean * grad[d]
+    return kkt_violations(theta[:d], g_w, scale * lam[:d])
+
+
+def working_set_path(
+    xt: Array, targets: Array, c: Array, scaling: Any, theta0: np.ndarray,
+    grid: np.ndarray, l1_ratio: float, factor: np.ndarray, tol: float,
+    max_iter: int, screening: bool,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """The path (module docstring) from theta0 over the decreasing ``grid``:
+    ``theta`` (K, d+1) on standardised features, ``value`` (F), ``n_iter``,
+    ``status`` and ``kkt`` (the largest raw KKT violation) per point. ``c``: the
+    row weights (any positive scale); ``factor``: (d,) penalty factors."""
+    dtype = targets.dtype
+    d = xt.shape[0]
+    mean, scale = (np.asarray(a, np.float64) for a in scaling)
+    cw = c / jnp.sum(c)
+    lam_unit, mu_unit = elastic_net_weights(1.0, l1_ratio, factor, scale)
+    free = lam_unit == 0  # the intercept and features with factor 0
+    whole = _Block(xt, np.ones(d + 1, bool), mean, scale)
+
+    def full_pass(theta: np.ndarray) -> tuple[np.ndarray, Array]:
+        grad, z = block_gradient(
+            xt, targets, cw, whole.mean, whole.scale, np.asarray(theta, dtype)
+        )
+        return np.asarray(grad, np.float64), z
+
+    kept: list[Array] = []
+
+    def centred() -> Array:
+        """The centred float32 copy of X, made on the first whole-X Hessian."""
+        if not kept:
+            kept.append(centred_float32(xt, scaling))
+        return kept[0]
+
+    theta = np.asarray(theta0, np.float64).copy()
+    grad, z = full_pass(theta)
+    model = _Model(d + 1)
+    k_points = len(grid)
+    out = {
+        "theta": np.zeros((k_points, d + 1)), "value": np.zeros(k_points),
+        "kkt": np.zeros(k_points), "n_iter": np.zeros(k_points, np.int32),
+        "status": np.zeros(k_points, np.int32),
+    }  # fmt: skip
+    prev_alpha = None
+    for k, alpha in enumerate(np.asarray(grid, np.float64)):
+        lam, mu = alpha * lam_unit, alpha * mu_unit
+        g = grad + mu * theta
+        on = (theta != 0) | free
+        if screening and prev_alpha is not None:  # the sequential strong rule
+            on[:d] |= np.abs(g[:d]) >= lam[:d] * (2 - prev_alpha / alpha)
+        else:
+            on[:d] |= raw_violations(theta, g, lam, mean, scale) > tol
+        run = _Restricted(
+            targets, cw, lam, mu, tol, max_iter, dtype, model, scaling, centred
+        )
+        while True:
+            block = _Block(xt, on, mean, scale)
+            theta, grad_w, z = run.solve(block, theta, grad[block.cols], z)
+            if block.full:
+                grad = np.zeros(d + 1)
+                grad[block.cols] = grad_w
+            else:
+                grad, z = full_pass(theta)
+            g = grad + mu * theta
+            outside = ~on[:d] & (raw_violations(theta, g, lam, mean, scale) > tol)
+            if run.status != CONVERGED or block.full or not outside.any():
+                break
+            on[:d] |= outside
+            run.status = MAX_ITER
+        kkt = float(raw_kkt(theta[None], g[None], lam, mean, scale)[0])
+        status = run.status
+        if status == CONVERGED and kkt > tol:
+            status = MAX_ITER
+        out["theta"][k], out["kkt"][k] = theta, kkt
+        loss = float(block_loss(z, targets, cw))
+        out["value"][k] = loss + penalty_value(theta, lam, mu)
+        out["n_iter"][k], out["status"][k] = run.steps, status
+        prev_alpha = alpha
+    return out
+
+
+class _Model:
+    """The loss Hessian the quadratic models use, over theta's d + 1 coordinates,
+    carried along the path: ``valid`` marks the coordinates of its last computation
+    (entries among them are that computation's, BFGS-updated since)."""
+
+    def __init__(self, p: int) -> None:
+        self.matrix = np.zeros((p, p))
+        self.valid = np.zeros(p, bool)
+
+    def block(self, cols: np.ndarray) -> np.ndarray:
+        return self.matrix[np.ix_(cols, cols)]
+
+    def set(self, cols: np.ndarray, h: np.ndarray, fresh: bool) -> None:
+        self.matrix[np.ix_(cols, cols)] = h
+        if fresh:
+            self.valid[:] = False
+            self.valid[cols] = True
+
+
+class _Restricted:
+    """Proximal Newton on a working set (module docstring, step 2) at one alpha:
+    ``steps`` taken so far and the ``status`` (converged, max_iter, stalled)."""
+
+    def __init__(
+        self, targets: Array, cw: Array, lam: np.ndarray, mu: np.ndarray, tol: float,
+        max_iter: int, dtype: Any, model: _Model, scaling: Any, centred: Any,
+    ) -> None:  # fmt: skip
+        self.targets, self.cw, self.lam, self.mu = targets, cw, lam, mu
+        self.scaling, self.centred = scaling, centred
+        self.tol, self.max_iter, self.dtype, self.model = tol, max_iter, dtype, model
+        self.steps, self.status = 0, MAX_ITER
+
+    def solve(
+        self, block: _Block, theta: np.ndarray, grad_w: np.ndarray, z: Array
+    ) -> tuple[np.ndarray, np.ndarray, Array]:
+        """From theta (W's loss gradient and the logits there): theta, W's loss
+        gradient and the logits where the run stopped."""
+        cols, tol, dtype, model = block.cols, self.tol, self.dtype, self.model
+        lam_w, mu_w = self.lam[cols], self.mu[cols]
+
+        def evaluate(th_w: np.ndarray) -> tuple[np.ndarray, Array]:
+            grad, zz = block_gradient(
+                block.rows, self.targets, self.cw, block.mean, block.scale,
+                block.pad(th_w, dtype),
+            )  # fmt: skip
+            return np.asarray(grad, np.float64)[block.slots], zz
+
+        def f_at(th_w: np.ndarray, zz: Array) -> float:
+            loss = float(block_loss(zz, self.targets, self.cw))
+            return loss + float(penalty_value(th_w, lam_w, mu_w))
+
+        def hessian(zz: Array) -> np.ndarray:
+            return block.hessian(self.cw, zz, self.scaling, self.centred)
+
+        def violation(th_w: np.ndarray, g_w: np.ndarray) -> float:
+            g = g_w + mu_w * th_w
+            v = raw_violations(th_w, g, lam_w, block.mean_w, block.scale_w)
+            return float(max(np.max(v, initial=0.0), abs(g[-1])))
+
+        th, g_loss = theta[cols], grad_w
+        kkt = violation(th, g_loss)
+        self.status = CONVERGED if kkt <= tol else MAX_ITER
+        first = True
+        while self.status == MAX_ITER and self.steps < self.max_iter:
+            if not model.valid[cols].all():
+                model.set(cols, hessian(z), fresh=True)
+            g = g_loss + mu_w * th
+            viol = float(np.max(kkt_violations(th, g, lam_w)))
+            u, decrease = model_step(
+                model.block(cols) + np.diag(mu_w), g, th, lam_w, viol, tol
+            )
+            if not (np.all(np.isfinite(u)) and decrease < 0):
+                self.status = STALLED
+                break
+            f_now = None  # F at th, computed only where Armijo's rule is needed
+            t, accepted = 1.0, False
+            for _ in range(MAX_HALVINGS):
+                trial = th + t * (u - th)
+                t_grad, t_z = evaluate(trial)
+                t_kkt = violation(trial, t_grad)
+                # a full step is kept where it shrank the KKT violation; elsewhere
+                # Armijo's rule on F decides, halving the step
+                if t == 1.0 and t_kkt <= (1 - MERIT) * kkt:
+                    accepted = True
+                    break
+                if f_now is None:
+                    f_now = f_at(th, z)
+                    slack = 4 * np.finfo(dtype).eps * abs(f_now)
+                f_trial = f_at(trial, t_z)
+                if f_trial <= f_now + ARMIJO_C1 * t * decrease + slack:
+                    accepted = True
+                    break
+                t *= 0.5
+            self.steps += 1
+            if not accepted:
+                self.status = STALLED
+                break
+            s, y = trial - th, t_grad - g_loss
+            th, g_loss, z = trial, t_grad, t_z
+            slow = not first and t_kkt > REFRESH * kkt
+            kkt, first = t_kkt, False
+            if kkt <= tol:
+                self.status = CONVERGED
+            elif slow:
+                model.set(cols, hessian(z), fresh=True)
+            else:
+                updated = bfgs_update(model.block(cols), s, y)
+                if updated is not None:
+                    model.set(cols, updated, fresh=False)
+        out = np.zeros_like(theta)
+        out[cols] = th
+        return out, g_loss, z

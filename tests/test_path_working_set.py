@@ -1,0 +1,154 @@
+"""The working-set path (fitting/path_working_set.py) against the compiled all-features
+path and float64 NumPy references: the same points, exact zeros, a growing working
+set, padding, penalty factors, weights, float32 and the iteration budget."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import SEED
+
+import jaxlogloss as jl
+import jaxlogloss.fitting.path_working_set as ws
+from jaxlogloss.fitting import path as compiled
+from jaxlogloss.fitting.host_loop import scaling_of
+from jaxlogloss.fitting.path_data import prepare_data
+from jaxlogloss.model.objective import Problem
+
+N, D = 400, 24  # |W| stays <= D / 2 on the first points: gathered, padded blocks
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng([SEED, 31])
+    X = rng.normal(size=(N, D)) * rng.uniform(0.5, 3.0, size=D) + rng.normal(size=D)
+    w = np.zeros(D)
+    w[:4] = [1.0, -0.8, 0.5, 0.3]
+    y = (rng.random(N) < 1 / (1 + np.exp(-(X @ w / 2 + 0.3)))).astype(np.float64)
+    sw = rng.uniform(0.5, 2.0, size=N)
+    return X, y, sw
+
+
+def both_paths(X, y, sw, grid, ratio, factor, screening=True, max_iter=100):
+    """(working set, compiled solve_path) outputs on the same prepared data."""
+    data = prepare_data("t", X, y, sample_weight=sw)
+    scaling = scaling_of(data.X, data.sample_weight)
+    theta0 = compiled.start_point(data, scaling)
+    out = ws.working_set_path(
+        data.X.xt, data.targets, data.sample_weight, scaling,
+        np.asarray(theta0, np.float64), grid, ratio, factor, 1e-10, max_iter,
+        screening,
+    )  # fmt: skip
+    problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
+    _, _, ref = compiled.compiled_path(
+        problem, scaling, theta0, jnp.asarray(grid), jnp.asarray(ratio),
+        jnp.asarray(factor), jnp.asarray(1e-10), 100, False,
+    )  # fmt: skip
+    return out, ref
+
+
+def numpy_objective(X, y, sw, w, b, alpha, r, f):
+    z = X @ w + b
+    loss = np.sum(sw * (np.logaddexp(0, z) - y * z)) / np.sum(sw)
+    return loss + alpha * np.sum(f * (r * np.abs(w) + 0.5 * (1 - r) * w * w))
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.5])
+@pytest.mark.parametrize("screening", [True, False])
+def test_equals_the_compiled_path(x64, data, ratio, screening):
+    X, y, sw = data
+    factor = np.ones(D)
+    factor[5] = 0.0  # a free feature: always in the working set
+    factor[6] = 3.0
+    top = jl.fit_path(X, y, penalty="elasticnet", l1_ratio=ratio, sample_weight=sw,
+                      penalty_factor=factor, n_alphas=1).alphas[0]  # fmt: skip
+    grid = top * np.logspace(0, -2.5, 8)
+    out, ref = both_paths(X, y, sw, grid, ratio, factor, screening)
+    np.testing.assert_array_equal(out["status"], 1)
+    np.testing.assert_allclose(out["value"], np.asarray(ref.value), rtol=1e-12)
+    np.testing.assert_allclose(out["theta"], np.asarray(ref.theta), atol=1e-7)
+    np.testing.assert_array_equal(out["theta"] == 0, np.asarray(ref.theta) == 0)
+    assert np.all(out["kkt"] <= 1e-10)
+    # F by hand in NumPy at every point, on the raw coefficients
+    data = prepare_data("t", X, y, sample_weight=sw)
+    mean, scale = (np.asarray(a) for a in scaling_of(data.X, data.sample_weight))
+    w = out["theta"][:, :D] / scale
+    b = out["theta"][:, D] - w @ mean
+    for k, alpha in enumerate(grid):
+        f = numpy_objective(X, y, sw, w[k], b[k], alpha, ratio, factor)
+        assert out["value"][k] == pytest.approx(f, rel=1e-12)
+
+
+def test_a_long_jump_grows_the_working_set(x64, data, monkeypatch):
+    """From alpha_max straight to 1e-3 of it, features the warm start does not flag
+    violate their KKT condition at the restricted solution: they join W and the
+    point still meets the rule on every feature."""
+    X, y, sw = data
+    blocks = []
+    real = ws._Block
+
+    def spy(xt, on, mean, scale):
+        blocks.append(int(on[:D].sum()))
+        return real(xt, on, mean, scale)
+
+    monkeypatch.setattr(ws, "_Block", spy)
+    top = jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=1).alphas[0]
+    grid = np.array([top, 0.05 * top])
+    out, ref = both_paths(X, y, sw, grid, 1.0, np.ones(D), screening=False)
+    assert len(blocks) > 2 and blocks[-1] > blocks[1]  # W grew within the point
+    np.testing.assert_allclose(out["value"], np.asarray(ref.value), rtol=1e-12)
+    assert out["kkt"][-1] <= 1e-10 and out["status"][-1] == 1
+
+
+def test_block_gradient_and_hessian_on_padded_rows(x64, data):
+    """A block of k = 3 gathered rows padded to 8 gives the k features' gradient and
+    Hessian over theta as float64 NumPy does (padding contributes nothing)."""
+    X, y, sw = data
+    rng = np.random.default_rng(SEED)
+    on = np.zeros(D + 1, bool)
+    on[[2, 7, 11]] = True
+    mean, scale = X.mean(0), X.std(0)
+    xt = jnp.asarray(X.T)
+    block = ws._Block(xt, on, mean, scale)
+    assert block.size == ws.MIN_BLOCK and not block.full and block.k == 3
+    theta_w = rng.normal(size=4) * 0.3
+    c = sw / sw.sum()
+    grad, z = ws.block_gradient(
+        block.rows, jnp.asarray(y), jnp.asarray(c), block.mean, block.scale,
+        block.pad(theta_w, np.float64),
+    )  # fmt: skip
+    feats = [2, 7, 11]
+    xs = np.column_stack([(X[:, feats] - mean[feats]) / scale[feats], np.ones(N)])
+    zz = xs @ theta_w
+    p = 1 / (1 + np.exp(-zz))
+    np.testing.assert_allclose(np.asarray(z), zz, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(grad)[block.slots], xs.T @ (c * (p - y)), rtol=1e-10, atol=1e-14
+    )
+    np.testing.assert_array_equal(np.delete(np.asarray(grad), block.slots), 0)
+    hess = block.hessian(jnp.asarray(c), z, None, None)
+    expected = (xs * (c * p * (1 - p))[:, None]).T @ xs
+    np.testing.assert_allclose(hess, expected, rtol=2e-5, atol=1e-8)
+    loss = float(ws.block_loss(z, jnp.asarray(y), jnp.asarray(c)))
+    assert loss == pytest.approx(np.sum(c * (np.logaddexp(0, zz) - y * zz)), rel=1e-12)
+
+
+def test_float32_path_matches_float64(data):
+    X, y, sw = data
+    p32 = jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=6,
+                      alpha_min_ratio=1e-2, dtype="float32")  # fmt: skip
+    with jl.enable_x64():
+        p64 = jl.fit_path(X, y, penalty="l1", sample_weight=sw, alphas=p32.alphas)
+    assert set(p32.status) == {"converged"}
+    np.testing.assert_allclose(p32.objective, p64.objective, rtol=1e-5)
+    np.testing.assert_allclose(p32.coef, p64.coef, atol=2e-3)
+
+
+def test_iteration_budget_gives_max_iter(x64, data):
+    X, y, sw = data
+    res = jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=4,
+                      alpha_min_ratio=1e-2, max_iter=1)  # fmt: skip
+    assert res.status[0] == "converged"  # alpha_max: the start is the solution
+    assert "max_iter" in set(res.status[1:])
+    assert np.all(res.n_iter <= 1)
