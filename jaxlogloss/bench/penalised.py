@@ -5,7 +5,7 @@ standard-normal features sharing one factor, correlation 0.3) and a grid of
 ``n_alphas`` log-spaced points from alpha_max down to 1e-3 alpha_max:
 
 * ``l1_path``: ``jl.fit_path`` (first call = compile + run; then the compiled call,
-  best of 2, strong-rule screening on, its default; also with ``screening=False``)
+  best of 2, screening on, its default; also with ``screening=False``)
   vs python-glmnet's ``LogitNet`` (Fortran glmnet; ``standardize=False`` so the penalty
   is on the raw coefficients as ours, its default tol 1e-7), skglm's
   ``SparseLogisticRegression``

@@ -40,8 +40,9 @@ infinite: as glmnet does, the grid then uses l1_ratio = max(l1_ratio, 1e-3)
 (``path_data.L2_RATIO_FLOOR``), i.e. alpha_max = 1000 times the lasso's, where every
 coefficient of the L2 fit is already near zero.
 
-Screening (``screening=True``, the default; the sequential strong rule of Tibshirani et
-al. 2012):
+Screening (``screening=True``, the default). With an L1 part, each point's working set
+starts from the warm start's KKT violators (:mod:`jaxlogloss.fitting.path_working_set`).
+In the compiled path, the sequential strong rule of Tibshirani et al. 2012:
 at alpha_k a feature with |grad_j(theta_{k-1})| < l1_ratio f_j (2 alpha_k - alpha_{k-1})
 is held at zero (its penalty factor raised so the prox step zeroes it); its KKT
 condition is checked at the solution and the point re-solved without screening where
@@ -322,7 +323,10 @@ def fit_path(
       penalty_factor: (d,) per-feature factors f_j >= 0 (0: unpenalised).
       tol: each point's stopping tolerance (default 1e-10 float64, 1e-5 float32).
       max_iter: iterations per point (default 100; 1000 for L-BFGS).
-      screening: the strong rule (module docstring).
+      screening: with an L1 part, start each point's working set from the warm
+        start's KKT violators (:mod:`~jaxlogloss.fitting.path_working_set`); for
+        the compiled path, the strong rule (module docstring). The path is the
+        same either way.
       dtype: "float64" or "float32".
     """
     fn = "fit_path"

@@ -5,11 +5,13 @@ over every feature spends most of its reads on coefficients held at zero. As glm
 and skglm do, each point here is solved on a working set W of features and checked
 on all of them:
 
-1. W starts as the previous point's support, the free coordinates (the intercept,
-   features with penalty factor 0) and, with ``screening``, the features the
-   sequential strong rule keeps (Tibshirani et al. 2012: |g_j| >= 2 lam_j - lam_j'
-   for the previous alpha's lam'); without it, the features whose KKT condition the
-   warm start violates.
+1. W starts as the previous point's support and the free coordinates (the intercept,
+   features with penalty factor 0) and, with ``screening``, the features whose KKT
+   condition the warm start violates at the new alpha (|g_j| > lam_j + tol). The
+   sequential strong rule (|g_j| >= 2 lam_j - lam_j', Tibshirani et al. 2012) keeps a
+   larger set: measured slower here (0.50 s against 0.41 s at 100,000 x 50, 20
+   alphas), since a larger W pads to a larger block and reaches the whole of X
+   sooner. Without ``screening`` every entering feature is found by step 3.
 2. Proximal Newton on the problem restricted to W (the other coordinates held at 0)
    runs on W's rows of feature-major X, gathered once into a (B, n) block (B: |W|
    rounded up to a power of two >= 8, so that few shapes compile; the whole of X
@@ -205,14 +207,11 @@ def working_set_path(
         "kkt": np.zeros(k_points), "n_iter": np.zeros(k_points, np.int32),
         "status": np.zeros(k_points, np.int32),
     }  # fmt: skip
-    prev_alpha = None
     for k, alpha in enumerate(np.asarray(grid, np.float64)):
         lam, mu = alpha * lam_unit, alpha * mu_unit
         g = grad + mu * theta
         on = (theta != 0) | free
-        if screening and prev_alpha is not None:  # the sequential strong rule
-            on[:d] |= np.abs(g[:d]) >= lam[:d] * (2 - prev_alpha / alpha)
-        else:
+        if screening:  # the warm start's violators (step 1)
             on[:d] |= raw_violations(theta, g, lam, mean, scale) > tol
         run = _Restricted(
             targets, cw, lam, mu, tol, max_iter, dtype, model, scaling, centred
@@ -239,7 +238,6 @@ def working_set_path(
         loss = float(block_loss(z, targets, cw))
         out["value"][k] = loss + penalty_value(theta, lam, mu)
         out["n_iter"][k], out["status"][k] = run.steps, status
-        prev_alpha = alpha
     return out
 
 
