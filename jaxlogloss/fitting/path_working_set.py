@@ -53,8 +53,8 @@ from jaxlogloss.fitting.host_prox import (
 from jaxlogloss.fitting.path_objective import (
     centred_hessian,
     loss_and_residual,
-    theta_hessian,
 )
+from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.solvers.base import CONVERGED, MAX_ITER, STALLED
 from jaxlogloss.solvers.linesearch import ARMIJO_C1
 
@@ -73,6 +73,29 @@ def gather_rows(xt: Array, idx: Array, keep: Array) -> Array:
 
 
 @fast_compile
+def centre_rows(rows: Array, mean: Array) -> Array:
+    """A block's rows centred and rounded to float32, kept for its Hessians."""
+    return (rows - mean[:, None]).astype(jnp.float32)
+
+
+def _block_gradient(
+    xs: Array, targets: Array, c: Array, mean: Array, scale: Array, theta: Array,
+    with_loss: bool,
+) -> tuple[Array, ...]:  # fmt: skip
+    b_feat = xs.shape[0]
+    w = theta[:b_feat] / scale
+    z = w @ xs + (theta[b_feat] - w @ mean)
+    if with_loss:
+        value, r = loss_and_residual(z, targets, c, jnp.ones((), c.dtype))
+    else:
+        r = c * (jax.nn.sigmoid(z) - targets)
+    g_b = jnp.sum(r)
+    g_w = (xs @ r - g_b * mean) / scale
+    grad = jnp.concatenate([g_w, g_b[None]])
+    return (grad, z, value) if with_loss else (grad, z)
+
+
+@fast_compile
 def block_gradient(
     xs: Array, targets: Array, c: Array, mean: Array, scale: Array, theta: Array
 ) -> tuple[Array, Array]:
@@ -80,13 +103,16 @@ def block_gradient(
     (``c`` sums to one) on the features of the rows ``xs``, and the logits. No value:
     its log1p is most of the elementwise work, and a full step kept on the KKT rule
     needs none (:func:`block_loss` gives it from the logits)."""
-    b_feat = xs.shape[0]
-    w = theta[:b_feat] / scale
-    z = w @ xs + (theta[b_feat] - w @ mean)
-    r = c * (jax.nn.sigmoid(z) - targets)
-    g_b = jnp.sum(r)
-    g_w = (xs @ r - g_b * mean) / scale
-    return jnp.concatenate([g_w, g_b[None]]), z
+    return _block_gradient(xs, targets, c, mean, scale, theta, False)
+
+
+@fast_compile
+def gradient_and_loss(
+    xs: Array, targets: Array, c: Array, mean: Array, scale: Array, theta: Array
+) -> tuple[Array, Array, Array]:
+    """:func:`block_gradient` and the loss in the same pass (a point's checking pass:
+    its F is reported)."""
+    return _block_gradient(xs, targets, c, mean, scale, theta, True)
 
 
 @fast_compile
@@ -95,20 +121,7 @@ def block_loss(z: Array, targets: Array, c: Array) -> Array:
     return loss_and_residual(z, targets, c, jnp.ones((), c.dtype))[0]
 
 
-full_hessian = fast_compile(centred_hessian)
-
-
-@fast_compile
-def block_hessian(xs: Array, c: Array, z: Array, mean: Array, scale: Array) -> Array:
-    """The loss Hessian over theta on the rows ``xs`` at logits z: float32 products on
-    the centred rows (:func:`~jaxlogloss.fitting.path_objective.centred_hessian`)."""
-    p = jax.nn.sigmoid(z)
-    h = c * p * (1 - p)
-    low = h.astype(jnp.float32)
-    centred = (xs - mean[:, None]).astype(jnp.float32)
-    gram = ((centred * low) @ centred.T).astype(c.dtype)
-    sums = (centred @ low).astype(c.dtype)
-    return theta_hessian(gram, sums, jnp.sum(h), jnp.sum(c), scale)
+centred_hessian_jit = fast_compile(centred_hessian)
 
 
 class _Block:
@@ -128,23 +141,27 @@ class _Block:
             self.size = max(MIN_BLOCK, 1 << max(feats.size - 1, 0).bit_length())
             idx = np.zeros(self.size, np.int64)
             idx[: feats.size] = feats
-            keep = np.arange(self.size) < feats.size
-            self.rows = gather_rows(xt, jnp.asarray(idx), jnp.asarray(keep))
         self.k = feats.size
         self.cols = np.r_[feats, d]
         m, s = np.zeros(self.size), np.ones(self.size)
         m[: self.k], s[: self.k] = mean[feats], scale[feats]
         self.mean_w, self.scale_w = mean[feats], scale[feats]
         self.mean, self.scale = jnp.asarray(m, xt.dtype), jnp.asarray(s, xt.dtype)
+        self.centred = None  # made on the block's first Hessian
+        if not self.full:
+            keep = np.arange(self.size) < feats.size
+            self.rows = gather_rows(xt, jnp.asarray(idx), jnp.asarray(keep))
         self.slots = np.r_[np.arange(self.k), self.size]  # W's places in the block
 
     def hessian(self, c: Array, z: Array, scaling: Any, centred: Any) -> np.ndarray:
         """W's rows and columns of the loss Hessian at logits z (the whole of X:
         from the kept centred float32 copy ``centred()``)."""
         if self.full:
-            h = full_hessian(centred(), c, z, scaling)
+            h = centred_hessian_jit(centred(), c, z, scaling)
         else:
-            h = block_hessian(self.rows, c, z, self.mean, self.scale)
+            if self.centred is None:
+                self.centred = centre_rows(self.rows, self.mean)
+            h = centred_hessian_jit(self.centred, c, z, Scaling(self.mean, self.scale))
         return np.asarray(h, np.float64)[np.ix_(self.slots, self.slots)]
 
     def pad(self, theta_w: np.ndarray, dtype: Any) -> np.ndarray:
@@ -184,11 +201,11 @@ def working_set_path(
     free = lam_unit == 0  # the intercept and features with factor 0
     whole = _Block(xt, np.ones(d + 1, bool), mean, scale)
 
-    def full_pass(theta: np.ndarray) -> tuple[np.ndarray, Array]:
-        grad, z = block_gradient(
+    def full_pass(theta: np.ndarray) -> tuple[np.ndarray, Array, float]:
+        grad, z, loss = gradient_and_loss(
             xt, targets, cw, whole.mean, whole.scale, np.asarray(theta, dtype)
         )
-        return np.asarray(grad, np.float64), z
+        return np.asarray(grad, np.float64), z, float(loss)
 
     kept: list[Array] = []
 
@@ -199,7 +216,7 @@ def working_set_path(
         return kept[0]
 
     theta = np.asarray(theta0, np.float64).copy()
-    grad, z = full_pass(theta)
+    grad, z, loss = full_pass(theta)
     model = _Model(d + 1)
     k_points = len(grid)
     out = {
@@ -222,8 +239,9 @@ def working_set_path(
             if block.full:
                 grad = np.zeros(d + 1)
                 grad[block.cols] = grad_w
+                loss = float(block_loss(z, targets, cw))
             else:
-                grad, z = full_pass(theta)
+                grad, z, loss = full_pass(theta)
             g = grad + mu * theta
             outside = ~on[:d] & (raw_violations(theta, g, lam, mean, scale) > tol)
             if run.status != CONVERGED or block.full or not outside.any():
@@ -235,7 +253,6 @@ def working_set_path(
         if status == CONVERGED and kkt > tol:
             status = MAX_ITER
         out["theta"][k], out["kkt"][k] = theta, kkt
-        loss = float(block_loss(z, targets, cw))
         out["value"][k] = loss + penalty_value(theta, lam, mu)
         out["n_iter"][k], out["status"][k] = run.steps, status
     return out
