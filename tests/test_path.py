@@ -246,3 +246,15 @@ def test_model_hessians_equal_a_float64_reference(x64, jit):
         chex.assert_type(hess, jnp.float64)
         np.testing.assert_allclose(hess, expected, rtol=2e-5, atol=1e-7)
         np.testing.assert_allclose(hess, np.asarray(hess).T, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("fn", ["fit_path", "cv"])
+def test_a_nan_in_x_is_named_by_row_and_column(fn):
+    rng = np.random.default_rng(SEED)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(np.float64)
+    X[7, 2] = np.nan
+    with pytest.raises(
+        ValueError, match=rf"{fn}: X must be finite, got NaN at index \(7, 2\)"
+    ):
+        getattr(jl, fn)(X, y)

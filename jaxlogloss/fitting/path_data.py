@@ -85,6 +85,7 @@ def prepare_data(
             raise ValueError(f"{fn}: X must be an (n, d) matrix, got shape {arr.shape}")
         if not np.issubdtype(arr.dtype, np.floating) and arr.dtype.kind not in "iu":
             raise TypeError(f"{fn}: X must be numeric, got dtype {arr.dtype}")
+        v.check_finite(fn, "X", arr)  # before the transpose: (row, column) indices
         X = FeatureMajor(to_jax(arr.T, dtype))  # one aligned copy, no re-copy
     d = X.shape[1]
     names = tuple(f"x{j}" for j in range(d)) if feature_names is None else feature_names
@@ -104,7 +105,6 @@ def prepare_data(
 
         mult = class_weights(np.asarray(targets), class_weight, fn)
         sw = sw * jnp.asarray(mult, targets.dtype)
-    v.check_finite(fn, "X", X.xt)
     return PathData(X, targets, sw, tuple(str(s) for s in names), score_weight)
 
 
