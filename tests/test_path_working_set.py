@@ -152,3 +152,24 @@ def test_iteration_budget_gives_max_iter(x64, data):
     assert res.status[0] == "converged"  # alpha_max: the start is the solution
     assert "max_iter" in set(res.status[1:])
     assert np.all(res.n_iter <= 1)
+
+
+def test_gradient_at_logits_equals_numpy(x64, data):
+    """The checking pass: the full gradient over theta and the loss from given logits,
+    as float64 NumPy computes them."""
+    X, y, sw = data
+    rng = np.random.default_rng(SEED + 1)
+    mean, scale = X.mean(0), X.std(0)
+    theta = rng.normal(size=D + 1) * 0.2
+    xs = np.column_stack([(X - mean) / scale, np.ones(N)])
+    z = xs @ theta
+    c = sw / sw.sum()
+    grad, loss = ws.gradient_at_logits(
+        jnp.asarray(X.T), jnp.asarray(y), jnp.asarray(c), jnp.asarray(mean),
+        jnp.asarray(scale), jnp.asarray(z),
+    )  # fmt: skip
+    p = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(grad, xs.T @ (c * (p - y)), rtol=1e-10, atol=1e-14)
+    assert float(loss) == pytest.approx(
+        np.sum(c * (np.logaddexp(0, z) - y * z)), rel=1e-12
+    )

@@ -21,7 +21,8 @@ on all of them:
    than :data:`REFRESH` and updated by BFGS between (the compiled path's rule). A
    full step is kept where it shrinks W's KKT violation; elsewhere Armijo's rule on
    F halves it. The restricted run stops at W's largest raw KKT violation <= tol.
-3. One pass over all of X at that point gives the full gradient: where features
+3. One pass over all of X at that point gives the full gradient (from the logits the
+   last restricted pass left: only the X^T r product reads X): where features
    outside W violate their KKT condition by more than tol they join W and step 2
    resumes; otherwise the point meets the path's stopping rule on every feature
    (largest raw KKT violation <= tol) and the next alpha starts from it, with its
@@ -113,6 +114,18 @@ def gradient_and_loss(
     """:func:`block_gradient` and the loss in the same pass (a point's checking pass:
     its F is reported)."""
     return _block_gradient(xs, targets, c, mean, scale, theta, True)
+
+
+@fast_compile
+def gradient_at_logits(
+    xt: Array, targets: Array, c: Array, mean: Array, scale: Array, z: Array
+) -> tuple[Array, Array]:
+    """The full gradient over theta and the loss from the logits z already known at
+    theta (a point's checking pass: one read of X, the X^T r product, instead of two)."""
+    value, r = loss_and_residual(z, targets, c, jnp.ones((), c.dtype))
+    g_b = jnp.sum(r)
+    g_w = (xt @ r - g_b * mean) / scale
+    return jnp.concatenate([g_w, g_b[None]]), value
 
 
 @fast_compile
@@ -240,8 +253,11 @@ def working_set_path(
                 grad = np.zeros(d + 1)
                 grad[block.cols] = grad_w
                 loss = float(block_loss(z, targets, cw))
-            else:
-                grad, z, loss = full_pass(theta)
+            else:  # the logits at theta are known: one read of X for the rest
+                grad_d, loss_d = gradient_at_logits(
+                    xt, targets, cw, whole.mean, whole.scale, z
+                )
+                grad, loss = np.asarray(grad_d, np.float64), float(loss_d)
             g = grad + mu * theta
             outside = ~on[:d] & (raw_violations(theta, g, lam, mean, scale) > tol)
             if run.status != CONVERGED or block.full or not outside.any():
