@@ -145,6 +145,7 @@ class _Block:
 
     def __init__(self, xt: Array, on: np.ndarray, mean: np.ndarray, scale: np.ndarray):
         d = mean.shape[0]
+        self.on = on.copy()
         feats = np.flatnonzero(on[:d])
         self.full = 2 * feats.size > d  # most of X: read it whole
         if self.full:
@@ -230,6 +231,7 @@ def working_set_path(
 
     theta = np.asarray(theta0, np.float64).copy()
     grad, z, loss = full_pass(theta)
+    block = None  # the last working set's block (its gathered rows are kept)
     model = _Model(d + 1)
     k_points = len(grid)
     out = {
@@ -247,7 +249,8 @@ def working_set_path(
             targets, cw, lam, mu, tol, max_iter, dtype, model, scaling, centred
         )
         while True:
-            block = _Block(xt, on, mean, scale)
+            if block is None or not np.array_equal(block.on, on):  # else: reuse it
+                block = _Block(xt, on, mean, scale)
             theta, grad_w, z = run.solve(block, theta, grad[block.cols], z)
             if block.full:
                 grad = np.zeros(d + 1)
