@@ -28,8 +28,10 @@ on all of them:
    (largest raw KKT violation <= tol) and the next alpha starts from it, with its
    gradient, logits and model.
 
-The fixed point and the stopping rule are those of :func:`jaxlogloss.fitting.path.
-solve_path` (tests: ``tests/test_path_working_set.py``); ``n_iter`` counts the
+The fixed point is that of :func:`jaxlogloss.fitting.path.solve_path` (tests:
+``tests/test_path_working_set.py``); the stopping rule is the raw KKT violation every
+path point reports (as :mod:`jaxlogloss.fitting.cv_lockstep` stops), where the compiled
+path stops on the standardised one and reports the raw one. ``n_iter`` counts the
 proximal Newton steps (the checking passes of step 3 come on top: one a point, one
 more each time W grows).
 """
