@@ -20,8 +20,10 @@ standard-normal features sharing one factor, correlation 0.3) and a grid of
 * ``cv_l2``: ``jl.cv(penalty="l2")`` with 20 alphas vs ``LogisticRegressionCV``
   (lbfgs, its default tol), the same folds and Cs.
 
-``*_ratio`` = peer seconds / ours (above 1: ours is faster). Peers that are not
-installed are skipped; ``slow_peers=False`` skips the saga rows (minutes at 100,000 rows).
+``*_ratio`` = peer seconds / ours (above 1: ours is faster). A peer whose call takes
+under :data:`PEER_REPEAT_BELOW` seconds is timed as the best of 2 calls, as ours is;
+slower peers once. Peers that are not installed are skipped; ``slow_peers=False``
+skips the saga rows (minutes at 100,000 rows).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any
 import numpy as np
 
 TRUE_COEF = (1.5, -1.0, 0.8, -0.6, 0.4)
+PEER_REPEAT_BELOW = 10.0  # seconds: a faster peer gets the best of 2 calls, as ours
 
 
 def sparse_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +68,16 @@ def best_of(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
         out = fn()
         best = min(best, time.perf_counter() - start)
     return best, out
+
+
+def peer_best(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """A peer's time: the best of 2 calls when one takes under
+    :data:`PEER_REPEAT_BELOW` seconds (the same count as ours), else one call."""
+    seconds, out = best_of(fn)
+    if seconds < PEER_REPEAT_BELOW:
+        again, out = best_of(fn)
+        seconds = min(seconds, again)
+    return seconds, out
 
 
 def skglm_path(X: np.ndarray, y: np.ndarray, grid: np.ndarray) -> list[tuple]:
@@ -124,7 +137,7 @@ def _peer_row(
 ) -> None:  # fmt: skip
     """Time a peer's path; its seconds, ratio and objective gaps go into ``row``."""
     try:
-        seconds, peer = best_of(run)
+        seconds, peer = peer_best(run)
     except ImportError:
         row.setdefault("notes", []).append(f"{name} not installed")
         return
@@ -162,7 +175,7 @@ def _cv_row(
                                     "alpha_min": res.alpha_min}}  # fmt: skip
     for name, run, alpha_of in peers:
         try:
-            t, model = best_of(run)
+            t, model = peer_best(run)
         except ImportError:
             row.setdefault("notes", []).append(f"{name} not installed")
             continue
