@@ -47,8 +47,9 @@ import scipy.linalg
 
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.cv_scores import score_logits
-from jaxlogloss.fitting.host_loop import fast_compile
+from jaxlogloss.fitting.host_loop import centred_float32, fast_compile
 from jaxlogloss.fitting.host_prox import (
+    bfgs_update,
     elastic_net_weights,
     model_step,
     penalty_value,
@@ -94,9 +95,6 @@ def batched_values(z: Array, targets: Array, weights: Array) -> Array:
     """(M,) the runs' weighted mean log-loss at their logits z (M, n)."""
     one = jnp.ones((), z.dtype)
     return jax.vmap(loss_and_residual, (0, None, 0, None))(z, targets, weights, one)[0]
-
-
-centred_float32 = fast_compile(path_objective.centred_float32)
 
 
 @jax.jit
@@ -147,16 +145,6 @@ def held_out_rows(
         rows[k, : m.size] = m
         h[k, : m.size] = score_weight[m]
     return rows, h
-
-
-def bfgs_update(b: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """B + y y'/y's - B s s' B / s'B s, or None where the curvature condition fails."""
-    sy = s @ y
-    bs = b @ s
-    sbs = s @ bs
-    if not (sy > 1e-12 * np.sqrt((s @ s) * (y @ y)) and sbs > 0):
-        return None
-    return b + np.outer(y, y) / sy - np.outer(bs, bs) / sbs
 
 
 class _Models:

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.statistics import logit_sums
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.scaling import feature_scaling
@@ -109,6 +110,8 @@ def fast_compile(fun: Any = None, **jit_kwargs: Any) -> Any:
 # the fits' feature scaling: one compiled program for fit, fit_path, cv and the
 # multinomial fit (per shape and dtype)
 scaling_of = fast_compile(feature_scaling)
+# the centred float32 copy of X for model Hessians: one program for paths and cv
+centred_float32 = fast_compile(path_objective.centred_float32)
 
 
 @fast_compile

@@ -161,6 +161,16 @@ def raw_kkt(
     return np.maximum(np.max(viol, axis=1), np.abs(grad[:, d]))
 
 
+def bfgs_update(b: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """B + y y'/y's - B s s' B / s'B s, or None where the curvature condition fails."""
+    sy = s @ y
+    bs = b @ s
+    sbs = s @ bs
+    if not (sy > 1e-12 * np.sqrt((s @ s) * (y @ y)) and sbs > 0):
+        return None
+    return b + np.outer(y, y) / sy - np.outer(bs, bs) / sbs
+
+
 class HostProxRun(NamedTuple):
     """A host proximal run: theta, status word, iterations, F, the largest KKT
     violation on standardised and on raw coefficients, F's history, the logits."""

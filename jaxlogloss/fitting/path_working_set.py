@@ -44,9 +44,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.fitting.cv_lockstep import bfgs_update, centred_float32
-from jaxlogloss.fitting.host_loop import fast_compile
+from jaxlogloss.fitting.host_loop import centred_float32, fast_compile
 from jaxlogloss.fitting.host_prox import (
+    bfgs_update,
     elastic_net_weights,
     kkt_violations,
     model_step,
