@@ -333,7 +333,7 @@ def test_solver_auto_is_the_default_and_the_json_names_the_solver_used(
     import jaxlogloss as jl
     from jaxlogloss.fitting.fit import AUTO_NEWTON_MAX_FEATURES, resolve_solver
 
-    n, limit = 400, AUTO_NEWTON_MAX_FEATURES
+    n, limit = 800, AUTO_NEWTON_MAX_FEATURES
     for d, expected in [(3, "newton"), (limit, "newton"), (limit + 1, "lbfgs")]:
         X = rng.standard_normal((n, d))
         y = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)

@@ -71,7 +71,7 @@ def add_arguments(fit: argparse.ArgumentParser) -> None:
         "--solver",
         choices=("auto", *SOLVERS),
         default="auto",
-        help="default: auto, i.e. newton for at most 32 features, lbfgs above "
+        help="default: auto, i.e. newton for at most 100 features, lbfgs above "
         "(the JSON's solver names the one used)",
     )
     fit.add_argument(

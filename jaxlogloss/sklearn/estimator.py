@@ -70,7 +70,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
       tol: stop when ||grad||_inf of the mean objective on standardised features
         (the KKT violation for L1/elastic net) is <= tol.
       max_iter: the solver's iteration budget.
-      solver: "auto" (Newton for d <= 32, L-BFGS above; proximal Newton for L1/elastic
+      solver: "auto" (Newton for d <= 100, L-BFGS above; proximal Newton for L1/elastic
         net) or a :func:`jaxlogloss.fit` solver name ("newton", "lbfgs",
         "prox_newton", "fista", ...).
 
