@@ -51,13 +51,10 @@ def interleaved(n: int, d: int, n_alphas: int, rounds: int) -> None:
     import numpy as np
 
     import jaxlogloss as jl
-    from jaxlogloss.bench.penalised import glmnet_path, sparse_data
-    from jaxlogloss.fitting.path_data import alpha_max
+    from jaxlogloss.bench.penalised import glmnet_path, l1_problem
 
     with jl.enable_x64():
-        X, y = sparse_data(n, d)
-        top = float(alpha_max(X, y, np.ones(n), 1.0, np.ones(d)))
-        grid = top * np.logspace(0, -3, n_alphas)
+        X, y, _, grid = l1_problem(n, d, n_alphas)
         runs = {
             "ours": lambda: jl.fit_path(X, y, penalty="l1", alphas=grid),
             "glmnet": lambda: glmnet_path(X, y, grid),

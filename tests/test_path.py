@@ -205,19 +205,22 @@ def test_bad_arguments_name_themselves(data, kwargs, match):
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_model_hessians_equal_a_float64_reference(x64, jit):
-    """The path's two model Hessians (block-centred, and from the kept centred float32
-    copy) equal the weighted float64 Hessian over theta = [w / s, b'] on fresh data,
-    to float32 rounding; an extreme logit (p(1 - p) = 0) and zero weights included."""
+    """The path's model Hessian (from a kept centred float32 copy, and from the
+    objective without one) equals the weighted float64 Hessian over theta =
+    [w / s, b'] on fresh data, to float32 rounding; an extreme logit (p(1 - p) = 0)
+    and zero weights included."""
     import chex
     import jax
     import jax.numpy as jnp
     from conftest import logistic_data
 
+    from jaxlogloss.data.design import FeatureMajor
     from jaxlogloss.fitting.path_objective import (
         centred_float32,
         centred_hessian,
-        model_hessian,
+        penalty_free,
     )
+    from jaxlogloss.model.objective import Problem
     from jaxlogloss.model.scaling import Scaling
 
     rng = np.random.default_rng(SEED + 7)
@@ -238,9 +241,11 @@ def test_model_hessians_equal_a_float64_reference(x64, jit):
     centred = maybe(centred_float32)(xt, scaling)
     chex.assert_shape(centred, (d, n))
     chex.assert_type(centred, jnp.float32)
+    problem = Problem(FeatureMajor(xt), jnp.zeros(n), jnp.asarray(c), 0.0)
+    objective = penalty_free(problem, scaling)  # no kept copy: one per Hessian
     for hess in (
         maybe(centred_hessian)(centred, *args),
-        maybe(model_hessian)(xt, *args),
+        maybe(lambda z_: objective.hessian(None, z_))(jnp.asarray(z)),
     ):
         chex.assert_shape(hess, (d + 1, d + 1))
         chex.assert_type(hess, jnp.float64)

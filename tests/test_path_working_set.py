@@ -43,7 +43,7 @@ def both_paths(X, y, sw, grid, ratio, factor, screening=True, max_iter=100):
     problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
     _, _, ref = compiled.compiled_path(
         problem, scaling, theta0, jnp.asarray(grid), jnp.asarray(ratio),
-        jnp.asarray(factor), jnp.asarray(1e-10), 100, False,
+        jnp.asarray(factor), jnp.asarray(1e-10), 100,
     )  # fmt: skip
     return out, ref
 
@@ -85,14 +85,14 @@ def test_a_long_jump_grows_the_working_set(x64, data, monkeypatch):
     violate their KKT condition at the restricted solution: they join W and the
     point still meets the rule on every feature."""
     X, y, sw = data
-    blocks = []
-    real = ws._Block
+    blocks = []  # |W| of each restricted solve
+    real = ws._Restricted.solve
 
-    def spy(xt, on, mean, scale):
-        blocks.append(int(on[:D].sum()))
-        return real(xt, on, mean, scale)
+    def spy(self, block, *args):
+        blocks.append(block.k)
+        return real(self, block, *args)
 
-    monkeypatch.setattr(ws, "_Block", spy)
+    monkeypatch.setattr(ws._Restricted, "solve", spy)
     top = jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=1).alphas[0]
     grid = np.array([top, 0.05 * top])
     out, ref = both_paths(X, y, sw, grid, 1.0, np.ones(D), screening=False)
@@ -106,19 +106,21 @@ def test_block_gradient_and_hessian_on_padded_rows(x64, data):
     Hessian over theta as float64 NumPy does (padding contributes nothing)."""
     X, y, sw = data
     rng = np.random.default_rng(SEED)
-    on = np.zeros(D + 1, bool)
-    on[[2, 7, 11]] = True
+    feats = np.array([2, 7, 11])
     mean, scale = X.mean(0), X.std(0)
     xt = jnp.asarray(X.T)
-    block = ws._Block(xt, on, mean, scale)
+    block = ws._Block(xt, feats, mean, scale)
     assert block.size == ws.MIN_BLOCK and not block.full and block.k == 3
     theta_w = rng.normal(size=4) * 0.3
     c = sw / sw.sum()
+    padded = np.zeros(block.size + 1)
+    padded[block.slots] = theta_w
     grad, z = ws.block_gradient(
-        block.rows, jnp.asarray(y), jnp.asarray(c), block.mean, block.scale,
-        block.pad(theta_w, np.float64),
+        block.rows, jnp.asarray(y), jnp.asarray(c), *block.scaling, padded
     )  # fmt: skip
-    feats = [2, 7, 11]
+    grad_w, z_w = block.gradient(jnp.asarray(y), jnp.asarray(c), theta_w)
+    np.testing.assert_array_equal(grad_w, np.asarray(grad)[block.slots])
+    np.testing.assert_array_equal(np.asarray(z_w), np.asarray(z))
     xs = np.column_stack([(X[:, feats] - mean[feats]) / scale[feats], np.ones(N)])
     zz = xs @ theta_w
     p = 1 / (1 + np.exp(-zz))
@@ -127,7 +129,7 @@ def test_block_gradient_and_hessian_on_padded_rows(x64, data):
         np.asarray(grad)[block.slots], xs.T @ (c * (p - y)), rtol=1e-10, atol=1e-14
     )
     np.testing.assert_array_equal(np.delete(np.asarray(grad), block.slots), 0)
-    hess = block.hessian(jnp.asarray(c), z, None, None)
+    hess = block.hessian(jnp.asarray(c), z)
     expected = (xs * (c * p * (1 - p))[:, None]).T @ xs
     np.testing.assert_allclose(hess, expected, rtol=2e-5, atol=1e-8)
     loss = float(ws.block_loss(z, jnp.asarray(y), jnp.asarray(c)))

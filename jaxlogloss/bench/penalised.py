@@ -196,16 +196,24 @@ def bench_penalised(
         return _bench(n, d, n_alphas, folds, slow_peers, saga_tol)
 
 
+def l1_problem(
+    n: int, d: int, n_alphas: int
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """The rows' data (:func:`sparse_data`), the lasso's alpha_max and the L1 grid
+    from it down to 1e-3 of it (call under float64)."""
+    from jaxlogloss.fitting.path_data import alpha_max
+
+    X, y = sparse_data(n, d)
+    top = float(alpha_max(X, y, np.ones(n), 1.0, np.ones(d)))
+    return X, y, top, top * np.logspace(0, -3, n_alphas)
+
+
 def _bench(
     n: int, d: int, n_alphas: int, folds: int, slow_peers: bool, saga_tol: float
 ) -> dict[str, Any]:
     import jaxlogloss as jl
-    from jaxlogloss.fitting.path_data import alpha_max
 
-    X, y = sparse_data(n, d)
-    c = np.ones(n)
-    top = float(alpha_max(X, y, c, 1.0, np.ones(d)))
-    grid = top * np.logspace(0, -3, n_alphas)
+    X, y, top, grid = l1_problem(n, d, n_alphas)
     out: dict[str, Any] = {"n": n, "d": d, "n_alphas": n_alphas, "folds": folds}
 
     def path(screening: bool = True) -> Any:

@@ -52,6 +52,7 @@ from jaxlogloss.fitting.path_data import (
     check_penalty_factor,
     path_grid,
     prepare_data,
+    raw_coefficients,
 )
 from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.precision import enable_x64
@@ -269,15 +270,13 @@ def lockstep_cv(
     rows, h = held_out_rows(fold_of, masks.shape[0] - 1, np.asarray(data.score_weight))
     xt, targets = data.X.xt, data.targets
     start = lockstep_start(xt, targets, weights, scaling, theta0)
-    mean, scale = (np.asarray(a, np.float64) for a in scaling)
     runs = []
     for grid, ratio in zip(grids, ratios, strict=True):
         out = solve_lockstep(
             xt, targets, weights, scaling, start, grid, float(ratio),
             np.asarray(factor, np.float64), tol, max_iter, rows, h, scoring,
         )  # fmt: skip
-        w = out["theta"][..., :d] / scale
-        b = out["theta"][..., d] - w @ mean
+        w, b = raw_coefficients(out["theta"], scaling)
         scores = np.concatenate([np.full((1, len(grid)), np.nan), out["scores"]])
         runs.append(
             (scores, out["n_iter"], out["status"], out["value"], out["kkt"], w, b)

@@ -14,7 +14,7 @@ l1_ratio). The M runs move in lockstep. Three compiled programs touch the data:
 * :func:`batched_values`: the runs' losses from the kept logits (no pass over X);
 * :func:`run_hessian`: one run's loss Hessian (float32 products on a centred float32
   copy of X kept for the run, as
-  :func:`~jaxlogloss.fitting.path_objective.model_hessian` forms them).
+  :func:`~jaxlogloss.fitting.path_objective.centred_hessian` forms them).
 
 Run m steps by proximal Newton on the model matrix B_m + diag(mu), where
 B_m = H_0 + D_m: H_0 the all-rows run's Hessian (recomputed at its point when a step

@@ -100,8 +100,9 @@ def resolve_solver(solver: str, X: Any, l2: float = 0.0) -> str:
     Newton when d <= AUTO_NEWTON_MAX_FEATURES, else L-BFGS. A Newton iteration costs
     n d^2 (its Hessian) and an L-BFGS one n d, so n cancels out and d decides; Newton
     takes about 5 iterations, L-BFGS 15 to 40, and the measured break-even lies
-    between d = 100 and d = 128 (at 10^6 x 100 L-BFGS also stalled short of tol). The penalty: L2 (the only one today) leaves both smooth, so the rule is
-    the same for every ``l2``; a penalty that is not smooth would pick differently.
+    between d = 100 and d = 128 (at 10^6 x 100 L-BFGS also stalled short of tol).
+    The penalty: L2 (the only one today) leaves both smooth, so the rule is the same
+    for every ``l2``; a penalty that is not smooth would pick differently.
     """
     if solver != "auto":
         return solver

@@ -145,20 +145,29 @@ def kkt_violations(theta: np.ndarray, grad: np.ndarray, lam: np.ndarray) -> np.n
     )
 
 
+def raw_violations(
+    theta: np.ndarray, grad: np.ndarray, lam: np.ndarray, mean: np.ndarray,
+    scale: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """(..., d) each feature's KKT violation on the raw coefficients, from theta
+    (..., d+1) and the smooth part's gradient over it: with g_w = s g'_w + m g'_b the
+    raw gradient, |g_w + s lam sign(w)| where w != 0, max(|g_w| - s lam, 0) where
+    w = 0."""
+    d = mean.shape[0]
+    g_w = scale * grad[..., :d] + mean * grad[..., d : d + 1]
+    return kkt_violations(theta[..., :d], g_w, scale * lam[:d])
+
+
 def raw_kkt(
     theta: np.ndarray, grad: np.ndarray, lam: np.ndarray, mean: np.ndarray,
     scale: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
-    """(M,) each run's largest KKT violation on the raw coefficients (as
-    :func:`~jaxlogloss.solvers.kkt.raw_kkt_violation`): with g_w = s g'_w + m g'_b the
-    smooth part's raw gradient, |g_w + s lam sign(w)| where w != 0, max(|g_w| -
-    s lam, 0) where w = 0, and |g_b|."""
-    d = mean.shape[0]
-    g_w = scale * grad[:, :d] + mean * grad[:, d : d + 1]
-    t = scale * lam[:d]
-    w = theta[:, :d]
-    viol = kkt_violations(w, g_w, t)
-    return np.maximum(np.max(viol, axis=1), np.abs(grad[:, d]))
+    """(...) the largest KKT violation on the raw coefficients (as
+    :func:`~jaxlogloss.solvers.kkt.raw_kkt_violation`): the features'
+    :func:`raw_violations` and |g_b| (d may be 0: the intercept alone)."""
+    viol = raw_violations(theta, grad, lam, mean, scale)
+    g_b = np.abs(grad[..., mean.shape[0]])
+    return np.maximum(np.max(viol, axis=-1, initial=0.0), g_b)
 
 
 def bfgs_update(b: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray | None:

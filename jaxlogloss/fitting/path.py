@@ -40,15 +40,11 @@ infinite: as glmnet does, the grid then uses l1_ratio = max(l1_ratio, 1e-3)
 (``path_data.L2_RATIO_FLOOR``), i.e. alpha_max = 1000 times the lasso's, where every
 coefficient of the L2 fit is already near zero.
 
-Screening (``screening=True``, the default). With an L1 part, each point's working set
-starts from the warm start's KKT violators (:mod:`jaxlogloss.fitting.path_working_set`).
-In the compiled path, the sequential strong rule of Tibshirani et al. 2012:
-at alpha_k a feature with |grad_j(theta_{k-1})| < l1_ratio f_j (2 alpha_k - alpha_{k-1})
-is held at zero (its penalty factor raised so the prox step zeroes it); its KKT
-condition is checked at the solution and the point re-solved without screening where
-any screened feature violates it. The path is the same (tested). With the exact
-active-set model solve it saves little (the model step never activated such features
-anyway); it stays the default.
+Screening (``screening=True``, the default): with an L1 part, each point's working set
+starts from the warm start's KKT violators (:mod:`jaxlogloss.fitting.path_working_set`;
+the sequential strong rule of Tibshirani et al. 2012 keeps a larger set and measured
+slower there). The pure L2 path has every feature active: nothing to screen. The path
+is the same either way (tested).
 """
 
 from __future__ import annotations
@@ -68,8 +64,10 @@ from jaxlogloss.fitting.path_data import (
     check_penalty_factor,
     path_grid,
     prepare_data,
+    raw_coefficients,
 )
 from jaxlogloss.fitting.path_objective import (
+    REFRESH,
     PathObjective,
     centred_float32,
     penalty_free,
@@ -84,14 +82,11 @@ from jaxlogloss.solvers.kkt import (
     PenaltyWeights,
     l1_part,
     penalty_weights,
-    raw_kkt_violation,
 )
-from jaxlogloss.solvers.prox_newton import prox_newton_solve, when
+from jaxlogloss.solvers.prox_newton import prox_newton_solve
 
 Array = jax.Array
 
-SCREEN_FACTOR = 1e12  # a screened feature's penalty factor: its prox step gives 0
-REFRESH = 0.03  # the model Hessian is recomputed after a step that shrank KKT less
 REFRESH_AFTER = 1  # ... from the second step of a point on
 SECANT = True  # BFGS updates of the kept model between refreshes
 MAX_ITER = 100  # proximal Newton steps per point
@@ -184,52 +179,19 @@ def loss_at(problem: Problem, out: Any, weights: PenaltyWeights) -> Evaluation:
     return Evaluation(value, out.grad - mu * theta, None, separated, out.aux)
 
 
-def raw_gradient(grad: Array, scaling: Scaling) -> Array:
-    """dS/dw on the raw features from S's gradient over theta: s g_w + m g_b."""
-    d = scaling.scale.shape[0]
-    return scaling.scale * grad[:d] + scaling.mean * grad[d]
-
-
 def path_point(
     obj: PathObjective, carry: PathCarry, alpha: Array, l1_ratio: Array,
-    factor: Array, tol: Array, max_iter: int, screening: bool,
-    hessian: Array | None = None,
+    factor: Array, tol: Array, max_iter: int,
 ) -> tuple[PathCarry, PointResult]:  # fmt: skip
-    """One alpha of a path, warm started from ``carry`` (the model Hessian from
-    ``hessian`` where given, e.g. a neighbouring run's)."""
-    problem, scaling = obj.problem, obj.scaling
-    hess = carry.hessian if hessian is None else hessian
-    args = (alpha, l1_ratio, factor, tol, max_iter)
-    weights = penalty_weights(scaling, alpha, l1_ratio, factor)
-    d = factor.shape[0]
-    if not screening:
-        out = solve_point(obj, carry.theta, carry.loss, hess, *args)
-        kkt = out.kkt
-    else:  # the sequential strong rule (module docstring)
-        w = carry.theta[:d] / scaling.scale
-        g_prev = raw_gradient(carry.loss.grad, scaling)
-        g_prev = g_prev + carry.alpha * (1 - l1_ratio) * factor * w
-        strong = jnp.abs(g_prev) < l1_ratio * factor * (2 * alpha - carry.alpha)
-        screened = strong & (w == 0)
-        held = jnp.where(screened, SCREEN_FACTOR, factor)
-        out = solve_point(obj, carry.theta, carry.loss, hess, alpha, l1_ratio, held,
-                          tol, max_iter)  # fmt: skip
-        g_new = jnp.abs(raw_gradient(out.grad, scaling))
-        violated = jnp.any(screened & (g_new > alpha * l1_ratio * factor + tol))
-        out = when(  # fmt: skip
-            violated,
-            lambda: solve_point(
-                obj,
-                out.theta,
-                loss_at(problem, out, weights),
-                out.hessian,
-                *args,
-            ),
-            out,
-        )
-        kkt = raw_kkt_violation(out.theta, out.grad, weights.lam, scaling, d, None)
-    nxt = PathCarry(out.theta, alpha, loss_at(problem, out, weights), out.hessian)
-    return nxt, PointResult(out.theta, out.value, out.n_iter, out.status, kkt)
+    """One alpha of a path, warm started from ``carry`` (theta, its evaluation and
+    the model Hessian)."""
+    weights = penalty_weights(obj.scaling, alpha, l1_ratio, factor)
+    out = solve_point(
+        obj, carry.theta, carry.loss, carry.hessian, alpha, l1_ratio, factor, tol,
+        max_iter,
+    )  # fmt: skip
+    nxt = PathCarry(out.theta, alpha, loss_at(obj.problem, out, weights), out.hessian)
+    return nxt, PointResult(out.theta, out.value, out.n_iter, out.status, out.kkt)
 
 
 def solve_path(
@@ -241,7 +203,6 @@ def solve_path(
     factor: Array,
     tol: Array,
     max_iter: int,
-    screening: bool = False,
 ) -> PointResult:
     """The path as one ``lax.scan`` over ``alphas`` carrying theta, its gradient and
     the model Hessian (pure: vmap it over l1_ratio or the alphas). Stacked
@@ -253,21 +214,19 @@ def solve_path(
     obj = penalty_free(problem, scaling, centred)
 
     def body(carry: PathCarry, alpha: Array) -> tuple[PathCarry, PointResult]:
-        return path_point(obj, carry, alpha, l1_ratio, factor, tol, max_iter, screening)
+        return path_point(obj, carry, alpha, l1_ratio, factor, tol, max_iter)
 
     start = path_start(obj, theta0, alphas[0])
     return jax.lax.scan(body, start, alphas)[1]
 
 
-@functools.partial(jax.jit, static_argnames=("max_iter", "screening"))
+@functools.partial(jax.jit, static_argnames="max_iter")
 def compiled_path(
     problem: Problem, scaling: Scaling, theta0: Array, alphas: Array, l1_ratio: Array,
-    factor: Array, tol: Array, max_iter: int, screening: bool = False,
+    factor: Array, tol: Array, max_iter: int,
 ) -> tuple[Array, Array, PointResult]:  # fmt: skip
     """:func:`solve_path` compiled, with the raw (coef, intercept) of every point."""
-    out = solve_path(
-        problem, scaling, theta0, alphas, l1_ratio, factor, tol, max_iter, screening
-    )
+    out = solve_path(problem, scaling, theta0, alphas, l1_ratio, factor, tol, max_iter)
     d = factor.shape[0]
     raw = jax.vmap(lambda t: to_raw(unravel(t, d, None), scaling))(out.theta)
     return raw.w, raw.b, out
@@ -324,9 +283,8 @@ def fit_path(
       tol: each point's stopping tolerance (default 1e-10 float64, 1e-5 float32).
       max_iter: iterations per point (default 100; 1000 for L-BFGS).
       screening: with an L1 part, start each point's working set from the warm
-        start's KKT violators (:mod:`~jaxlogloss.fitting.path_working_set`); for
-        the compiled path, the strong rule (module docstring). The path is the
-        same either way.
+        start's KKT violators (:mod:`~jaxlogloss.fitting.path_working_set`; module
+        docstring). The path is the same either way.
       dtype: "float64" or "float32".
     """
     fn = "fit_path"
@@ -349,9 +307,7 @@ def fit_path(
                 np.asarray(theta0, np.float64), grid, ratio,
                 np.asarray(factor, np.float64), tol, max_iter, screening,
             )  # fmt: skip
-            mean, scale = (np.asarray(a, np.float64) for a in scaling)
-            w = out["theta"][:, :d] / scale
-            b = out["theta"][:, d] - w @ mean
+            w, b = raw_coefficients(out["theta"], scaling)
             out = PointResult(
                 out["theta"], out["value"], out["n_iter"], out["status"], out["kkt"]
             )
@@ -361,7 +317,6 @@ def fit_path(
             w, b, out = compiled_path(
                 problem, scaling, theta0, jnp.asarray(grid, dt),
                 jnp.asarray(ratio, dt), factor, jnp.asarray(tol, dt), max_iter,
-                screening,
             )  # fmt: skip
         return PathResult(
             alphas=grid,

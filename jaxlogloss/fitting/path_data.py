@@ -108,6 +108,17 @@ def prepare_data(
     return PathData(X, targets, sw, tuple(str(s) for s in names), score_weight)
 
 
+def raw_coefficients(theta: np.ndarray, scaling: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(coef (..., d), intercept (...)) on the raw features from theta (..., d+1) on
+    standardised ones, in NumPy for any number of leading axes (points, runs):
+    w = theta_w / s, b = theta_b - m . w."""
+    mean, scale = (np.asarray(a, np.float64) for a in scaling)
+    d = mean.shape[0]
+    t = np.asarray(theta, np.float64)
+    w = t[..., :d] / scale
+    return w, t[..., d] - w @ mean
+
+
 def check_penalty_factor(fn: str, penalty_factor: Any, d: int, dtype: Any) -> Array:
     """(d,) non-negative finite penalty factors (ones when None)."""
     if penalty_factor is None:

@@ -11,10 +11,8 @@ float32,
     H = sum_i c_i p_i (1 - p_i) [x~_i; 1][x~_i; 1]' / sum_i c_i,
     x~_i = (x_i - mean) / scale,
 
-a block of rows at a time (centred in the problem's dtype, multiplied in float32,
-each block's sums added in the problem's dtype), or, where a path keeps one, from a
-centred float32 copy of X made once (:func:`centred_float32`, half X's float64
-bytes; :func:`centred_hessian`). A relative error of ~1e-7 in the
+from a centred float32 copy of X (:func:`centred_float32`, half X's float64 bytes),
+made once and kept by a path (:func:`centred_hessian`). A relative error of ~1e-7 in the
 model changes no fixed point and no convergence rate that matters next to the lag;
 CPU GEMMs in float32 ran 2-3x faster than in float64 (benchmarks/NOTES.md, issue 12
 speed). Everything else is :class:`~jaxlogloss.model.objectives.InMemoryObjective`'s.
@@ -28,7 +26,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxlogloss.data.design import FeatureMajor, block_layout, block_start
+from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import Evaluation, InMemoryObjective, least_margin
 from jaxlogloss.model.params import LinearParams
@@ -36,32 +34,7 @@ from jaxlogloss.model.scaling import Scaling
 
 Array = jax.Array
 
-HESSIAN_BLOCK = 8192  # rows a block of the float32 Gram
-
-
-def model_hessian(
-    xt: Array, c: Array, z: Array, scaling: Scaling, block: int = HESSIAN_BLOCK
-) -> Array:
-    """The (d + 1, d + 1) Hessian over theta = [w', b'] of the weighted mean
-    log-loss at logits z (module docstring), Gram products in float32."""
-    d, n = xt.shape
-    dtype = xt.dtype
-    p = jax.nn.sigmoid(z)
-    h = c * p * (1 - p)
-    size, n_blocks = block_layout(n, block)
-    mean = scaling.mean[:, None]
-
-    def body(i: Array, acc: tuple[Array, Array]) -> tuple[Array, Array]:
-        start, fresh = block_start(i, n, size)
-        xb = jax.lax.dynamic_slice(xt, (0, start), (d, size)) - mean
-        hb = jnp.where(fresh, jax.lax.dynamic_slice(h, (start,), (size,)), 0)
-        low = xb.astype(jnp.float32)
-        gram = (low * hb.astype(jnp.float32)) @ low.T
-        return acc[0] + gram.astype(dtype), acc[1] + xb @ hb
-
-    init = (jnp.zeros((d, d), dtype), jnp.zeros((d,), dtype))
-    gram, sums = jax.lax.fori_loop(0, n_blocks, body, init)
-    return theta_hessian(gram, sums, jnp.sum(h), jnp.sum(c), scaling.scale)
+REFRESH = 0.03  # a path's model Hessian is recomputed after a step that shrank KKT less
 
 
 def centred_float32(xt: Array, scaling: Scaling) -> Array:
@@ -71,9 +44,11 @@ def centred_float32(xt: Array, scaling: Scaling) -> Array:
 
 
 def centred_hessian(centred: Array, c: Array, z: Array, scaling: Scaling) -> Array:
-    """:func:`model_hessian` from the kept centred float32 features
-    (:func:`centred_float32`): no centring and rounding of X again at each call, one
-    (d, n) x (n, d) float32 product (12-13 ms against 18-23 ms at 100,000 x 50)."""
+    """The (d + 1, d + 1) Hessian over theta = [w', b'] of the weighted mean log-loss
+    at logits z (module docstring) from the centred float32 features
+    (:func:`centred_float32`): one (d, n) x (n, d) float32 product (12-13 ms at
+    100,000 x 50, where centring and rounding X block by block at each call took
+    18-23 ms)."""
     p = jax.nn.sigmoid(z)
     h = c * p * (1 - p)
     low = h.astype(jnp.float32)
@@ -117,7 +92,7 @@ class PathObjective(InMemoryObjective):
     model Hessian (module docstring; a float32 problem keeps its own Hessian), and
     value and gradient from one exp a row (:func:`loss_and_residual`) and the two
     products with X. ``centred``: the kept :func:`centred_float32` copy of X (None:
-    each Hessian centres and rounds X block by block, with no extra memory)."""
+    each Hessian makes its own)."""
 
     centred: Any = None
 
@@ -138,9 +113,10 @@ class PathObjective(InMemoryObjective):
         if p.targets.dtype == jnp.float32:
             return super().hessian(theta, aux)
         z = self.logits(theta) if aux is None else aux
-        if self.centred is not None:
-            return centred_hessian(self.centred, p.sample_weight, z, self.scaling)
-        return model_hessian(p.X.xt, p.sample_weight, z, self.scaling)
+        centred = self.centred
+        if centred is None:
+            centred = centred_float32(p.X.xt, self.scaling)
+        return centred_hessian(centred, p.sample_weight, z, self.scaling)
 
 
 def penalty_free(

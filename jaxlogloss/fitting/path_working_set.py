@@ -52,8 +52,10 @@ from jaxlogloss.fitting.host_prox import (
     model_step,
     penalty_value,
     raw_kkt,
+    raw_violations,
 )
 from jaxlogloss.fitting.path_objective import (
+    REFRESH,
     centred_hessian,
     loss_and_residual,
 )
@@ -63,7 +65,6 @@ from jaxlogloss.solvers.linesearch import ARMIJO_C1
 
 Array = jax.Array
 
-REFRESH = 0.03  # recompute W's Hessian after a step that shrank its KKT less
 MERIT = 1e-4  # a full step is kept when it shrinks W's KKT violation by this fraction
 MAX_HALVINGS = 40  # backtracking halvings per step
 MIN_BLOCK = 8  # the smallest gathered block of rows
@@ -75,47 +76,25 @@ def gather_rows(xt: Array, idx: Array, keep: Array) -> Array:
     return jnp.where(keep[:, None], xt[idx], 0)
 
 
-@fast_compile
-def centre_rows(rows: Array, mean: Array) -> Array:
-    """A block's rows centred and rounded to float32, kept for its Hessians."""
-    return (rows - mean[:, None]).astype(jnp.float32)
-
-
-def _block_gradient(
-    xs: Array, targets: Array, c: Array, mean: Array, scale: Array, theta: Array,
-    with_loss: bool,
-) -> tuple[Array, ...]:  # fmt: skip
-    b_feat = xs.shape[0]
-    w = theta[:b_feat] / scale
-    z = w @ xs + (theta[b_feat] - w @ mean)
-    if with_loss:
-        value, r = loss_and_residual(z, targets, c, jnp.ones((), c.dtype))
-    else:
-        r = c * (jax.nn.sigmoid(z) - targets)
+def _theta_gradient(xs: Array, r: Array, mean: Array, scale: Array) -> Array:
+    """The gradient over theta = [w * scale, b + w.mean] from the residuals r."""
     g_b = jnp.sum(r)
-    g_w = (xs @ r - g_b * mean) / scale
-    grad = jnp.concatenate([g_w, g_b[None]])
-    return (grad, z, value) if with_loss else (grad, z)
+    return jnp.concatenate([(xs @ r - g_b * mean) / scale, g_b[None]])
 
 
 @fast_compile
 def block_gradient(
     xs: Array, targets: Array, c: Array, mean: Array, scale: Array, theta: Array
 ) -> tuple[Array, Array]:
-    """The gradient over theta = [w * scale, b + w.mean] of the weighted mean log-loss
-    (``c`` sums to one) on the features of the rows ``xs``, and the logits. No value:
-    its log1p is most of the elementwise work, and a full step kept on the KKT rule
-    needs none (:func:`block_loss` gives it from the logits)."""
-    return _block_gradient(xs, targets, c, mean, scale, theta, False)
-
-
-@fast_compile
-def gradient_and_loss(
-    xs: Array, targets: Array, c: Array, mean: Array, scale: Array, theta: Array
-) -> tuple[Array, Array, Array]:
-    """:func:`block_gradient` and the loss in the same pass (a point's checking pass:
-    its F is reported)."""
-    return _block_gradient(xs, targets, c, mean, scale, theta, True)
+    """The gradient over theta of the weighted mean log-loss (``c`` sums to one) on
+    the features of the rows ``xs``, and the logits. No value: its log1p is most of
+    the elementwise work, and a full step kept on the KKT rule needs none
+    (:func:`block_loss` gives it from the logits)."""
+    b_feat = xs.shape[0]
+    w = theta[:b_feat] / scale
+    z = w @ xs + (theta[b_feat] - w @ mean)
+    r = c * (jax.nn.sigmoid(z) - targets)
+    return _theta_gradient(xs, r, mean, scale), z
 
 
 @fast_compile
@@ -125,9 +104,7 @@ def gradient_at_logits(
     """The full gradient over theta and the loss from the logits z already known at
     theta (a point's checking pass: one read of X, the X^T r product, instead of two)."""
     value, r = loss_and_residual(z, targets, c, jnp.ones((), c.dtype))
-    g_b = jnp.sum(r)
-    g_w = (xt @ r - g_b * mean) / scale
-    return jnp.concatenate([g_w, g_b[None]]), value
+    return _theta_gradient(xt, r, mean, scale), value
 
 
 @fast_compile
@@ -140,64 +117,48 @@ centred_hessian_jit = fast_compile(centred_hessian)
 
 
 class _Block:
-    """The working set W's rows as the device reads them: ``cols`` (W's k features,
-    then the intercept's index d), the gathered (B, n) rows and their mean and scale
-    (padding: 0 and 1); ``full``: the block is the whole of X (every feature free to
-    move: the full problem)."""
+    """The working set's rows as the device reads them: ``cols`` (W's k features, then
+    the intercept's index d), the (B, n) rows (gathered and padded, or the whole of X:
+    ``full``, every feature free to move) with their scaling (padding: mean 0, scale
+    1), and the rows centred and rounded to float32, made on the block's first
+    Hessian."""
 
-    def __init__(self, xt: Array, on: np.ndarray, mean: np.ndarray, scale: np.ndarray):
+    def __init__(
+        self, xt: Array, feats: np.ndarray, mean: np.ndarray, scale: np.ndarray
+    ):
         d = mean.shape[0]
-        self.on = on.copy()
-        feats = np.flatnonzero(on[:d])
-        self.full = 2 * feats.size > d  # most of X: read it whole
+        self.full = feats.size == d
         if self.full:
-            feats = np.arange(d)
             self.size, self.rows = d, xt
         else:
             self.size = max(MIN_BLOCK, 1 << max(feats.size - 1, 0).bit_length())
             idx = np.zeros(self.size, np.int64)
             idx[: feats.size] = feats
-        self.k = feats.size
+            keep = np.arange(self.size) < feats.size
+            self.rows = gather_rows(xt, jnp.asarray(idx), jnp.asarray(keep))
+        self.feats, self.k = feats, feats.size
         self.cols = np.r_[feats, d]
+        self.slots = np.r_[np.arange(self.k), self.size]  # W's places in the block
         m, s = np.zeros(self.size), np.ones(self.size)
         m[: self.k], s[: self.k] = mean[feats], scale[feats]
         self.mean_w, self.scale_w = mean[feats], scale[feats]
-        self.mean, self.scale = jnp.asarray(m, xt.dtype), jnp.asarray(s, xt.dtype)
-        self.centred = None  # made on the block's first Hessian
-        if not self.full:
-            keep = np.arange(self.size) < feats.size
-            self.rows = gather_rows(xt, jnp.asarray(idx), jnp.asarray(keep))
-        self.slots = np.r_[np.arange(self.k), self.size]  # W's places in the block
+        self.scaling = Scaling(jnp.asarray(m, xt.dtype), jnp.asarray(s, xt.dtype))
+        self.centred: Array | None = None
 
-    def hessian(self, c: Array, z: Array, scaling: Any, centred: Any) -> np.ndarray:
-        """W's rows and columns of the loss Hessian at logits z (the whole of X:
-        from the kept centred float32 copy ``centred()``)."""
-        if self.full:
-            h = centred_hessian_jit(centred(), c, z, scaling)
-        else:
-            if self.centred is None:
-                self.centred = centre_rows(self.rows, self.mean)
-            h = centred_hessian_jit(self.centred, c, z, Scaling(self.mean, self.scale))
+    def hessian(self, c: Array, z: Array) -> np.ndarray:
+        """W's rows and columns of the loss Hessian at logits z."""
+        if self.centred is None:
+            self.centred = centred_float32(self.rows, self.scaling)
+        h = centred_hessian_jit(self.centred, c, z, self.scaling)
         return np.asarray(h, np.float64)[np.ix_(self.slots, self.slots)]
 
-    def pad(self, theta_w: np.ndarray, dtype: Any) -> np.ndarray:
-        """W's coordinates as the block's theta (zeros in the padding; a NumPy array:
-        the compiled call takes it without a separate device_put)."""
-        out = np.zeros(self.size + 1, dtype)
-        out[self.slots] = theta_w
-        return out
-
-
-def raw_violations(
-    theta: np.ndarray, grad: np.ndarray, lam: np.ndarray, mean: np.ndarray,
-    scale: np.ndarray,
-) -> np.ndarray:  # fmt: skip
-    """(d,) each feature's KKT violation on the raw coefficients
-    (:func:`~jaxlogloss.fitting.host_prox.raw_kkt`'s terms; ``grad`` the smooth part's
-    gradient over theta)."""
-    d = mean.shape[0]
-    g_w = scale * grad[:d] + mean * grad[d]
-    return kkt_violations(theta[:d], g_w, scale * lam[:d])
+    def gradient(self, targets: Array, c: Array, theta_w: np.ndarray) -> Any:
+        """W's loss gradient (NumPy) and the logits at W's coordinates theta_w."""
+        padded = np.zeros(self.size + 1, targets.dtype)
+        padded[self.slots] = theta_w
+        mean, scale = self.scaling
+        grad, z = block_gradient(self.rows, targets, c, mean, scale, padded)
+        return np.asarray(grad, np.float64)[self.slots], z
 
 
 def working_set_path(
@@ -215,25 +176,21 @@ def working_set_path(
     cw = c / jnp.sum(c)
     lam_unit, mu_unit = elastic_net_weights(1.0, l1_ratio, factor, scale)
     free = lam_unit == 0  # the intercept and features with factor 0
-    whole = _Block(xt, np.ones(d + 1, bool), mean, scale)
+    whole = _Block(xt, np.arange(d), mean, scale)
+    block = whole
 
-    def full_pass(theta: np.ndarray) -> tuple[np.ndarray, Array, float]:
-        grad, z, loss = gradient_and_loss(
-            xt, targets, cw, whole.mean, whole.scale, np.asarray(theta, dtype)
-        )
-        return np.asarray(grad, np.float64), z, float(loss)
-
-    kept: list[Array] = []
-
-    def centred() -> Array:
-        """The centred float32 copy of X, made on the first whole-X Hessian."""
-        if not kept:
-            kept.append(centred_float32(xt, scaling))
-        return kept[0]
+    def block_for(on: np.ndarray) -> _Block:
+        """W's block: the last one while W is unchanged, the whole of X (made once)
+        once W holds more than half the features."""
+        feats = np.flatnonzero(on[:d])
+        if 2 * feats.size > d:
+            return whole
+        if block.full or not np.array_equal(block.feats, feats):
+            return _Block(xt, feats, mean, scale)
+        return block
 
     theta = np.asarray(theta0, np.float64).copy()
-    grad, z, loss = full_pass(theta)
-    block = None  # the last working set's block (its gathered rows are kept)
+    grad, z = whole.gradient(targets, cw, theta)
     model = _Model(d + 1)
     k_points = len(grid)
     out = {
@@ -247,21 +204,16 @@ def working_set_path(
         on = (theta != 0) | free
         if screening:  # the warm start's violators (step 1)
             on[:d] |= raw_violations(theta, g, lam, mean, scale) > tol
-        run = _Restricted(
-            targets, cw, lam, mu, tol, max_iter, dtype, model, scaling, centred
-        )
+        run = _Restricted(targets, cw, lam, mu, tol, max_iter, dtype, model)
         while True:
-            if block is None or not np.array_equal(block.on, on):  # else: reuse it
-                block = _Block(xt, on, mean, scale)
+            block = block_for(on)
             theta, grad_w, z = run.solve(block, theta, grad[block.cols], z)
             if block.full:
-                grad = np.zeros(d + 1)
-                grad[block.cols] = grad_w
+                grad = grad_w
                 loss = float(block_loss(z, targets, cw))
             else:  # the logits at theta are known: one read of X for the rest
-                grad_d, loss_d = gradient_at_logits(
-                    xt, targets, cw, whole.mean, whole.scale, z
-                )
+                mean_d, scale_d = whole.scaling
+                grad_d, loss_d = gradient_at_logits(xt, targets, cw, mean_d, scale_d, z)
                 grad, loss = np.asarray(grad_d, np.float64), float(loss_d)
             g = grad + mu * theta
             outside = ~on[:d] & (raw_violations(theta, g, lam, mean, scale) > tol)
@@ -269,7 +221,7 @@ def working_set_path(
                 break
             on[:d] |= outside
             run.status = MAX_ITER
-        kkt = float(raw_kkt(theta[None], g[None], lam, mean, scale)[0])
+        kkt = float(raw_kkt(theta, g, lam, mean, scale))
         status = run.status
         if status == CONVERGED and kkt > tol:
             status = MAX_ITER
@@ -304,10 +256,9 @@ class _Restricted:
 
     def __init__(
         self, targets: Array, cw: Array, lam: np.ndarray, mu: np.ndarray, tol: float,
-        max_iter: int, dtype: Any, model: _Model, scaling: Any, centred: Any,
+        max_iter: int, dtype: Any, model: _Model,
     ) -> None:  # fmt: skip
         self.targets, self.cw, self.lam, self.mu = targets, cw, lam, mu
-        self.scaling, self.centred = scaling, centred
         self.tol, self.max_iter, self.dtype, self.model = tol, max_iter, dtype, model
         self.steps, self.status = 0, MAX_ITER
 
@@ -319,24 +270,13 @@ class _Restricted:
         cols, tol, dtype, model = block.cols, self.tol, self.dtype, self.model
         lam_w, mu_w = self.lam[cols], self.mu[cols]
 
-        def evaluate(th_w: np.ndarray) -> tuple[np.ndarray, Array]:
-            grad, zz = block_gradient(
-                block.rows, self.targets, self.cw, block.mean, block.scale,
-                block.pad(th_w, dtype),
-            )  # fmt: skip
-            return np.asarray(grad, np.float64)[block.slots], zz
-
         def f_at(th_w: np.ndarray, zz: Array) -> float:
             loss = float(block_loss(zz, self.targets, self.cw))
             return loss + float(penalty_value(th_w, lam_w, mu_w))
 
-        def hessian(zz: Array) -> np.ndarray:
-            return block.hessian(self.cw, zz, self.scaling, self.centred)
-
         def violation(th_w: np.ndarray, g_w: np.ndarray) -> float:
             g = g_w + mu_w * th_w
-            v = raw_violations(th_w, g, lam_w, block.mean_w, block.scale_w)
-            return float(max(np.max(v, initial=0.0), abs(g[-1])))
+            return float(raw_kkt(th_w, g, lam_w, block.mean_w, block.scale_w))
 
         th, g_loss = theta[cols], grad_w
         kkt = violation(th, g_loss)
@@ -344,7 +284,7 @@ class _Restricted:
         first = True
         while self.status == MAX_ITER and self.steps < self.max_iter:
             if not model.valid[cols].all():
-                model.set(cols, hessian(z), fresh=True)
+                model.set(cols, block.hessian(self.cw, z), fresh=True)
             g = g_loss + mu_w * th
             viol = float(np.max(kkt_violations(th, g, lam_w)))
             u, decrease = model_step(
@@ -357,7 +297,7 @@ class _Restricted:
             t, accepted = 1.0, False
             for _ in range(MAX_HALVINGS):
                 trial = th + t * (u - th)
-                t_grad, t_z = evaluate(trial)
+                t_grad, t_z = block.gradient(self.targets, self.cw, trial)
                 t_kkt = violation(trial, t_grad)
                 # a full step is kept where it shrank the KKT violation; elsewhere
                 # Armijo's rule on F decides, halving the step
@@ -383,7 +323,7 @@ class _Restricted:
             if kkt <= tol:
                 self.status = CONVERGED
             elif slow:
-                model.set(cols, hessian(z), fresh=True)
+                model.set(cols, block.hessian(self.cw, z), fresh=True)
             else:
                 updated = bfgs_update(model.block(cols), s, y)
                 if updated is not None:
