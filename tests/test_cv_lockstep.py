@@ -221,6 +221,14 @@ def test_bfgs_update_meets_the_secant_equation_and_models_fall_back(rng):
     np.testing.assert_allclose(
         models.directions(g)[1], -g[1] / [0.21, 1.01, 1.01, 1.01]
     )
+    before = models.matrix.copy()
+    steps, changes = np.stack([s, s]), np.stack([y, -y])  # run 1: no curvature
+    models.secants(np.array([0, 1]), steps, changes)
+    np.testing.assert_allclose(models.matrix[0] @ s, y, rtol=1e-10)
+    np.testing.assert_array_equal(models.matrix[1], before[1])
+    np.testing.assert_allclose(
+        models.offset[0], models.matrix[0] - models.base - np.diag(models.mu)
+    )
 
 
 def test_l2_cv_budget_and_float32(data):
@@ -279,3 +287,70 @@ def test_penalty_factors_reach_each_runs_own_fit(data):
                 want = sklearn_score("log_loss", y[held], p, c[held])
                 np.testing.assert_allclose(res.fold_scores[0, k, i], want, rtol=1e-7)
     assert (res.path.kkt <= 1e-10).all() and (res.status == "converged").all()
+
+
+def test_start_hessians_from_fold_grams_equal_each_runs_own(data):
+    """At a start with zero slopes every run's exact Hessian, summed from the folds'
+    Grams, equals the run's own Hessian (run_hessian over its weighted rows) and a
+    float64 NumPy Hessian by hand, weights and unequal fold sizes included."""
+    X, y, c = data
+    fold_of = stratified_folds(y, F, 1)
+    masks = (fold_of[None, :] != np.arange(-1, F)[:, None]).astype(np.float64)
+    cm = c * masks
+    weights = cm / cm.sum(axis=1, keepdims=True)
+    ybar = weights @ y
+    theta0 = np.zeros((F + 1, D + 1))
+    theta0[:, D] = np.log(ybar / (1 - ybar))
+    rows, fold_c = cv_lockstep.held_out_rows(fold_of, F, c)
+    with enable_x64():
+        prepared = prepare_data("cv", X, y, sample_weight=c)
+        scaling = scaling_of(prepared.X, prepared.sample_weight)
+        centred = cv_lockstep.centred_float32(prepared.X.xt, scaling)
+        got = cv_lockstep.start_hessians(prepared.X.xt, rows, fold_c, scaling, theta0)
+        z = jnp.asarray(np.tile(theta0[:, D:], (1, N)))
+        own = np.stack([
+            cv_lockstep._hessian(centred, jnp.asarray(weights), z, scaling, m)
+            for m in range(F + 1)
+        ])  # fmt: skip
+    mean, scale = (np.asarray(a) for a in scaling)
+    Xs = np.c_[(X - mean) / scale, np.ones(N)]
+    for m in range(F + 1):
+        p = ybar[m]
+        want = (Xs * (weights[m] * p * (1 - p))[:, None]).T @ Xs
+        np.testing.assert_allclose(got[m], want, rtol=2e-6, atol=1e-7)  # float32 sums
+        np.testing.assert_allclose(got[m], own[m], rtol=2e-6, atol=1e-7)
+        np.testing.assert_array_equal(got[m], got[m].T)
+    with pytest.raises(ValueError, match="zero slopes"):
+        cv_lockstep.start_hessians(prepared.X.xt, rows, fold_c, scaling, theta0 + 0.1)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.5])
+def test_blocked_model_hessians_reach_each_runs_own_fit(ratio):
+    """d = 20 keeps the centred copy in row blocks (path_objective.blocked): every
+    run of the lockstep still reaches the objective of jl.fit on its own rows."""
+    from jaxlogloss.fitting.path_objective import blocked
+
+    rng = np.random.default_rng([SEED, 37])
+    n, d, folds = 300, 20, 3
+    assert blocked(d)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 2, d) + rng.normal(size=d)
+    y = (rng.random(n) < 1 / (1 + np.exp(-X[:, :3].sum(1) * 0.5))).astype(float)
+    grid = 0.03 * np.logspace(0, -2, 3)
+    fold_of = stratified_folds(y, folds, 0)
+    masks = (fold_of[None, :] != np.arange(-1, folds)[:, None]).astype(np.float64)
+    with enable_x64():
+        prepared = prepare_data("cv", X, y)
+        scaling = scaling_of(prepared.X, prepared.sample_weight)
+        _, _, status, _, kkt, w, b = jl.fitting.cv.lockstep_cv(
+            prepared, scaling, [grid], [ratio], jnp.ones(d), masks, fold_of, 1e-10,
+            100, "log_loss",
+        )[0]  # fmt: skip
+        assert (kkt <= 1e-10).all() and (status == 1).all()
+        for m, rows in enumerate(masks.astype(bool)):
+            for i, a in enumerate(grid):
+                ref = jl.fit(X[rows], y[rows], penalty="elasticnet", alpha=a,
+                             l1_ratio=ratio)  # fmt: skip
+                args = (X[rows], y[rows], np.ones(rows.sum()))
+                ours = numpy_objective(*args, w[m, i], b[m, i], a, ratio)
+                theirs = numpy_objective(*args, ref.coef, ref.intercept, a, ratio)
+                assert ours <= theirs * (1 + 1e-11)

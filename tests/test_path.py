@@ -204,11 +204,13 @@ def test_bad_arguments_name_themselves(data, kwargs, match):
 
 
 @pytest.mark.parametrize("jit", [False, True])
-def test_model_hessians_equal_a_float64_reference(x64, jit):
-    """The path's model Hessian (from a kept centred float32 copy, and from the
-    objective without one) equals the weighted float64 Hessian over theta =
-    [w / s, b'] on fresh data, to float32 rounding; an extreme logit (p(1 - p) = 0)
-    and zero weights included."""
+@pytest.mark.parametrize("d", [6, 20, 130])
+def test_model_hessians_equal_a_float64_reference(x64, jit, d):
+    """The path's model Hessian (from a kept centred float32 copy, flat (d = 6, 130)
+    or in row blocks (d = 20, n not a multiple of the block), and from the objective
+    without one) equals the weighted float64 Hessian over theta = [w / s, b'] on
+    fresh data, to float32 rounding; an extreme logit (p(1 - p) = 0) and zero
+    weights included."""
     import chex
     import jax
     import jax.numpy as jnp
@@ -216,6 +218,8 @@ def test_model_hessians_equal_a_float64_reference(x64, jit):
 
     from jaxlogloss.data.design import FeatureMajor
     from jaxlogloss.fitting.path_objective import (
+        BLOCK_ROWS,
+        blocked,
         centred_float32,
         centred_hessian,
         penalty_free,
@@ -224,7 +228,7 @@ def test_model_hessians_equal_a_float64_reference(x64, jit):
     from jaxlogloss.model.scaling import Scaling
 
     rng = np.random.default_rng(SEED + 7)
-    n, d = 3001, 6
+    n = 3001
     X, _ = logistic_data(n, d, SEED + 7)
     c = rng.uniform(0, 2, n)
     c[:5] = 0.0
@@ -239,7 +243,16 @@ def test_model_hessians_equal_a_float64_reference(x64, jit):
     args = (jnp.asarray(c), jnp.asarray(z), scaling)
     maybe = jax.jit if jit else (lambda f: f)
     centred = maybe(centred_float32)(xt, scaling)
-    chex.assert_shape(centred, (d, n))
+    assert blocked(d) == (d == 20)
+    if blocked(d):  # ones row; zero padding to whole blocks of rows
+        n_blocks = -(-n // BLOCK_ROWS)
+        chex.assert_shape(centred, (n_blocks, d + 1, BLOCK_ROWS))
+        flat = np.asarray(centred).transpose(1, 0, 2).reshape(d + 1, -1)
+        np.testing.assert_array_equal(flat[d, :n], 1.0)
+        np.testing.assert_array_equal(flat[:, n:], 0.0)
+        np.testing.assert_allclose(flat[:d, :n], (X - mean).T, rtol=1e-6, atol=1e-6)
+    else:
+        chex.assert_shape(centred, (d, n))
     chex.assert_type(centred, jnp.float32)
     problem = Problem(FeatureMajor(xt), jnp.zeros(n), jnp.asarray(c), 0.0)
     objective = penalty_free(problem, scaling)  # no kept copy: one per Hessian

@@ -235,7 +235,8 @@ def cv(
     coef, intercept = np.full(d, np.nan), float("nan")
     if refit:
         result = refit_at(
-            X, y, penalty=penalty, alpha=alpha_min, l1_ratio=ratios[r],
+            X if y is None else data.X,  # an array: its prepared copy, not a second
+            y, penalty=penalty, alpha=alpha_min, l1_ratio=ratios[r],
             sample_weight=sample_weight, class_weight=class_weight,
             penalty_factor=penalty_factor, feature_names=feature_names, dtype=dtype,
             init=(path.coef[i_min], path.intercept[i_min]),  # the all-rows run's point
@@ -267,9 +268,11 @@ def lockstep_cv(
     theta0 = np.zeros((masks.shape[0], d + 1))
     theta0[:, d] = np.log(ybar) - np.log1p(-ybar)
     weights = jnp.asarray(c / c.sum(axis=1, keepdims=True), data.targets.dtype)
-    rows, h = held_out_rows(fold_of, masks.shape[0] - 1, np.asarray(data.score_weight))
+    folds = masks.shape[0] - 1
+    rows, h = held_out_rows(fold_of, folds, np.asarray(data.score_weight))
+    fold_c = held_out_rows(fold_of, folds, np.asarray(data.sample_weight))[1]
     xt, targets = data.X.xt, data.targets
-    start = lockstep_start(xt, targets, weights, scaling, theta0)
+    start = lockstep_start(xt, targets, weights, scaling, theta0, rows, fold_c)
     runs = []
     for grid, ratio in zip(grids, ratios, strict=True):
         out = solve_lockstep(
