@@ -351,3 +351,45 @@ def test_a_solver_registered_in_one_place_fits_every_objective_kind(
     np.testing.assert_allclose(streamed.coef, want.coef, rtol=1e-6, atol=1e-7)
     path = jl.sweep(X.astype(np.float32), y, solver=steepest, l2s=[0.1], tol=1e-5)
     np.testing.assert_allclose(path.params.w[0], want.coef, rtol=1e-3, atol=1e-4)
+
+
+def test_stalled_is_judged_over_a_window_of_iterates():
+    """A kept step that raises ||grad|| without lowering the value (the rounding floor
+    of a quasi-Newton run) is progress while ||grad|| stays below the largest of the
+    last PROGRESS_WINDOW iterates', and stalls the run once it does not; the compiled
+    rule (solvers.base.advance) and the host one (fitting.host_loop._Run) agree."""
+    from jaxlogloss.fitting.host_loop import _Point, _Run
+    from jaxlogloss.model.objectives import Evaluation
+    from jaxlogloss.solvers.base import PROGRESS_WINDOW, advance, start
+
+    assert PROGRESS_WINDOW == 5
+    norms = [1e-3, 1e-6, 1e-8, 2e-9, 1e-9]  # the run's history, value flat after k=2
+    value = 0.5
+    with enable_x64():
+
+        def ev(gn):
+            g = jnp.asarray([gn, -gn / 2])
+            return Evaluation(jnp.asarray(value), g, None, jnp.asarray(False), None)
+
+        it = start(jnp.zeros(2), ev(norms[0]), 1e-12, 20)
+        run = _Run(np.zeros(2), _Point(np.float64(value), np.asarray([norms[0], 0.0]),
+                                        False, None), 1e-12, 20)  # fmt: skip
+        for gn in norms[1:]:
+            it, kept = advance(it, jnp.zeros(2), ev(gn), 1e-12, jnp.asarray(True))
+            run.advance(np.zeros(2), _Point(np.float64(value), np.asarray([gn, 0.0]),
+                                            False, None), True)  # fmt: skip
+            assert bool(kept)
+        # the window is iterates 0..4: its largest norm is 1e-3
+        for gn, label in ((5e-7, "running"), (2e-3, "stalled")):
+            nxt, _ = advance(it, jnp.zeros(2), ev(gn), 1e-12, jnp.asarray(True))
+            assert STATUSES[int(nxt.status)] == label, (gn, label)
+            host = _Run.__new__(_Run)
+            host.__dict__.update({k: (v.copy() if hasattr(v, "copy") else v)
+                                  for k, v in run.__dict__.items()})  # fmt: skip
+            host.advance(np.zeros(2), _Point(np.float64(value), np.asarray([gn, 0.0]),
+                                             False, None), True)  # fmt: skip
+            assert STATUSES[host.status] == label, (gn, label)
+        # one more flat step drops 1e-3 out of the window (now 1e-6 at most)
+        it, _ = advance(it, jnp.zeros(2), ev(5e-7), 1e-12, jnp.asarray(True))
+        nxt, _ = advance(it, jnp.zeros(2), ev(2e-6), 1e-12, jnp.asarray(True))
+        assert STATUSES[int(nxt.status)] == "stalled"

@@ -94,10 +94,16 @@ class _Programs(logging.Handler):
 
 
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
-def test_a_first_fit_compiles_three_programs(solver):
-    """Moments, evaluation, curvature (Newton's steps and the inference step share it):
-    a fresh shape (no compiled program to reuse) compiles exactly these."""
-    X, y = _data(1237 if solver == "newton" else 1239, 3, seed=2)
+@pytest.mark.parametrize("host_scaling", [True, False])
+def test_a_first_fit_compiles_two_or_three_programs(solver, host_scaling, monkeypatch):
+    """Evaluation and curvature (Newton's steps and the inference step share it), and
+    the moments only where X has more than HOST_SCALING_MAX_ELEMENTS elements (a
+    small X is scaled in NumPy): a fresh shape (no compiled program to reuse) compiles
+    exactly these."""
+    if not host_scaling:
+        monkeypatch.setattr(host_loop, "HOST_SCALING_MAX_ELEMENTS", 0)
+    n = (1237 if solver == "newton" else 1239) + 4 * host_scaling  # fresh shapes
+    X, y = _data(n, 3, seed=2)
     handler = _Programs()
     logger = logging.getLogger("jax")
     level = logger.level
@@ -109,9 +115,40 @@ def test_a_first_fit_compiles_three_programs(solver):
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-    assert sorted(handler.names) == [
-        "jit(curvature)", "jit(evaluate)", "jit(feature_scaling)"
-    ], handler.names  # fmt: skip
+    expected = ["jit(curvature)", "jit(evaluate)"]
+    if not host_scaling:
+        expected.append("jit(feature_scaling)")
+    assert sorted(handler.names) == expected, handler.names
+
+
+@pytest.mark.parametrize("layout", ["row", "feature"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_host_scaling_equals_the_compiled_one(rng, layout, dtype):
+    """host_feature_scaling (NumPy) equals feature_scaling (XLA) on fresh data: weights
+    with zeros, an L2 term, a constant feature (scale 1), each layout and dtype; and
+    scaling_of takes the NumPy path for such an X."""
+    from jaxlogloss.data.design import FeatureMajor
+    from jaxlogloss.model.scaling import feature_scaling, host_feature_scaling
+
+    n, d = 500, 4
+    X = rng.normal(size=(n, d)) * [1, 100, 1e-3, 1] + [0, 5, -2, 0]
+    X[:, 3] = 7.0  # constant
+    c = rng.uniform(0, 3, n)
+    c[:10] = 0.0
+    with enable_x64():
+        Xj = jnp.asarray(X, dtype)
+        design = FeatureMajor(jnp.asarray(X.T, dtype)) if layout == "feature" else Xj
+        for w, l2 in ((None, 0.0), (jnp.asarray(c, dtype), jnp.asarray(0.3, dtype))):
+            want = feature_scaling(design, w, l2)
+            got = host_feature_scaling(design, w, l2)
+            via = host_loop.scaling_of(design, w, l2)
+            for a, b, e in zip(got, want, via, strict=True):
+                assert a.dtype == b.dtype == e.dtype
+                # float32: XLA sums in float32, NumPy in float64 then rounds
+                rtol = 1e-12 if dtype == "float64" else 2e-5
+                np.testing.assert_allclose(a, b, rtol=rtol)
+                np.testing.assert_array_equal(a, e)  # scaling_of took the host path
+            assert float(got.scale[3]) == pytest.approx(1.0 if l2 == 0.0 else 1.2**0.5)
 
 
 @pytest.mark.parametrize("k", [None, 3])
@@ -137,15 +174,20 @@ def test_widened_products_equal_float64_and_copy_no_x(k):
 
 
 def test_compiler_options_fall_back_where_xla_lacks_them(monkeypatch):
-    # a jaxlib whose XLA no longer has the option must still fit (with no options)
+    # a jaxlib whose XLA no longer has the option must still fit (with no options):
+    # the first compile naming it fails and is retried without options
     from jaxlogloss.fitting import host_loop
 
-    host_loop.compiler_options.cache_clear()
     monkeypatch.setattr(host_loop, "COMPILER_OPTIONS", {"xla_no_such_option": False})
-    try:
-        assert host_loop.compiler_options() == {}
-    finally:
-        host_loop.compiler_options.cache_clear()
+    monkeypatch.setattr(host_loop, "_REJECTED", [])
+    cpu = jax.default_backend() == "cpu"
+    assert host_loop.compiler_options() == (host_loop.COMPILER_OPTIONS if cpu else {})
+    double = host_loop.fast_compile(lambda x: 2 * x)
+    assert float(double(jnp.float32(3))) == 6.0
+    assert host_loop.compiler_options() == {}
+    assert host_loop._REJECTED == ([True] if cpu else [])
+    with pytest.raises(TypeError):  # other errors are not swallowed
+        double("not an array")
     monkeypatch.undo()
-    expected = host_loop.COMPILER_OPTIONS if jax.default_backend() == "cpu" else {}
+    expected = host_loop.COMPILER_OPTIONS if cpu else {}
     assert host_loop.compiler_options() == expected

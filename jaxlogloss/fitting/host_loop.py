@@ -33,15 +33,17 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.statistics import logit_sums
 from jaxlogloss.model.objectives import InMemoryObjective
-from jaxlogloss.model.scaling import feature_scaling
+from jaxlogloss.model.scaling import Scaling, feature_scaling, host_feature_scaling
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.solvers.base import (
     CONVERGED,
     DIVERGED,
     MAX_ITER,
+    PROGRESS_WINDOW,
     RUNNING,
     SEPARATION,
     STALLED,
@@ -62,38 +64,51 @@ COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 HOST_LOOP_MIN_ELEMENTS: int | None = 0
 
 
-@functools.cache
+_REJECTED: list[bool] = []  # set once an XLA rejected COMPILER_OPTIONS
+
+
 def compiler_options() -> dict[str, Any]:
-    """:data:`COMPILER_OPTIONS` where this XLA knows them (a CPU backend whose debug
-    options have the field: checked once on a one-op program), else none."""
-    if jax.default_backend() != "cpu":
-        return {}
-    try:
-        jax.jit(lambda x: x + 1, compiler_options=COMPILER_OPTIONS).lower(
-            np.float32(0)
-        ).compile()
-    except Exception:  # an XLA without the option (e.g. a newer jaxlib)
+    """:data:`COMPILER_OPTIONS` on a CPU backend, unless this XLA rejected them (then
+    none). No probe program: the first compile that names an unknown option is
+    retried without them (:class:`_LazyJit`), which a probe cost ~60 ms of every
+    first call to find out."""
+    if jax.default_backend() != "cpu" or _REJECTED:
         return {}
     return dict(COMPILER_OPTIONS)
 
 
+def _rejects_options(err: Exception) -> bool:
+    """Whether ``err`` is XLA refusing an option of :data:`COMPILER_OPTIONS`."""
+    text = str(err)
+    return "No such compile option" in text and any(k in text for k in COMPILER_OPTIONS)
+
+
 class _LazyJit:
     """``jax.jit(fun, compiler_options=compiler_options())`` built on the first use,
-    so that importing the module neither starts a backend nor compiles."""
+    so that importing the module neither starts a backend nor compiles; where XLA
+    refuses the options, rebuilt without them."""
 
     def __init__(self, fun: Any, jit_kwargs: dict[str, Any]) -> None:
         self._fun, self._kwargs, self._jitted = fun, jit_kwargs, None
+        self._options: dict[str, Any] = {}
         functools.update_wrapper(self, fun)
 
     def _get(self) -> Any:
-        if self._jitted is None:
+        if self._jitted is None or self._options != compiler_options():
+            self._options = compiler_options()
             self._jitted = jax.jit(
-                self._fun, compiler_options=compiler_options(), **self._kwargs
+                self._fun, compiler_options=self._options, **self._kwargs
             )
         return self._jitted
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._get()(*args, **kwargs)
+        try:
+            return self._get()(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 -- re-raised unless XLA refused options
+            if not (self._options and _rejects_options(err)):
+                raise
+            _REJECTED.append(True)
+            return self._get()(*args, **kwargs)
 
     def lower(self, *args: Any, **kwargs: Any) -> Any:
         return self._get().lower(*args, **kwargs)
@@ -108,8 +123,33 @@ def fast_compile(fun: Any = None, **jit_kwargs: Any) -> Any:
 
 
 # the fits' feature scaling: one compiled program for fit, fit_path, cv and the
-# multinomial fit (per shape and dtype)
-scaling_of = fast_compile(feature_scaling)
+# multinomial fit (per shape and dtype), or NumPy for a small X on the host
+_compiled_scaling = fast_compile(feature_scaling)
+HOST_SCALING_MAX_ELEMENTS = 1 << 22  # X's elements up to which NumPy scales it
+
+
+def _on_host(*arrays: Any) -> bool:
+    """Whether every array is NumPy or a jax array on one CPU device."""
+    for a in arrays:
+        if isinstance(a, jax.Array) and not (
+            len(a.sharding.device_set) == 1
+            and next(iter(a.sharding.device_set)).platform == "cpu"
+        ):
+            return False
+    return True
+
+
+def scaling_of(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
+    """:func:`~jaxlogloss.model.scaling.feature_scaling` of X: in NumPy
+    (:func:`~jaxlogloss.model.scaling.host_feature_scaling`) for an X of at most
+    :data:`HOST_SCALING_MAX_ELEMENTS` elements on one CPU device -- no XLA program,
+    ~0.2 s of a first call --, else compiled."""
+    xt = X.xt if isinstance(X, FeatureMajor) else X
+    if xt.size <= HOST_SCALING_MAX_ELEMENTS and _on_host(xt, sample_weight, l2):
+        return host_feature_scaling(X, sample_weight, l2)
+    return _compiled_scaling(X, sample_weight, l2)
+
+
 # the centred float32 copy of X for model Hessians: one program for paths and cv
 centred_float32 = fast_compile(path_objective.centred_float32)
 
@@ -195,10 +235,10 @@ class _Run:
 
     def advance(self, theta: np.ndarray, pt: _Point, accepted: bool) -> bool:
         """The stopping rule on a step's point; whether the step was kept."""
-        gn_old = np.max(np.abs(self.grad))
         gn = np.max(np.abs(pt.grad))
         finite = bool(np.isfinite(pt.value) and np.isfinite(gn))
-        progress = pt.value < self.value or gn < gn_old
+        recent = self.gnorm[max(0, self.k - PROGRESS_WINDOW + 1) : self.k + 1]
+        progress = pt.value < self.value or gn < np.max(recent)
         if not finite:
             self.status = DIVERGED
         elif gn <= self.tol:

@@ -120,6 +120,30 @@ def feature_scaling(
     return scaling_from_moments(*feature_moments(X, sample_weight, dtype=dtype), l2)
 
 
+def host_feature_scaling(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
+    """:func:`feature_scaling` in NumPy (float64 sums, the result in the promoted
+    dtype): the same moments and rule, for a small X on the host, where compiling the
+    two passes costs far more than running them."""
+    dtype = jnp.result_type(
+        X.dtype, *(a for a in (sample_weight, l2) if hasattr(a, "dtype"))
+    )
+    feature_major = isinstance(X, FeatureMajor)
+    x = np.asarray(X.xt if feature_major else X, np.float64)
+    n = x.shape[1] if feature_major else x.shape[0]
+    c = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    total = c.sum()
+    if feature_major:
+        mean = (x @ c) / total
+        var = (np.square(x - mean[:, None]) @ c) / total
+    else:
+        mean = (c @ x) / total
+        var = (c @ np.square(x - mean)) / total
+    scale = np.sqrt(var + 4 * np.asarray(l2, np.float64))
+    tiny = np.finfo(dtype).eps * np.maximum(1.0, np.abs(mean))
+    scale = np.where(scale > tiny, scale, 1.0)
+    return Scaling(jnp.asarray(mean, dtype), jnp.asarray(scale, dtype))
+
+
 def to_raw(params: LinearParams, scaling: Scaling) -> LinearParams:
     """Parameters on standardised features -> the same model on the raw features."""
     scale = scaling.scale if params.w.ndim == 1 else scaling.scale[:, None]

@@ -28,8 +28,11 @@ Statuses (:class:`Status`, the one stopping rule :func:`advance`):
   margin and nothing is penalised: a certificate that the loss has no minimiser.
   :func:`jaxlogloss.solvers.separation.quasi_separation_direction` certifies
   quasi-complete separation after a fit;
-* ``stalled``    -- a step decreased neither the value nor the gradient norm, or the
-  line search found no decrease: flat to rounding (tol below what the dtype resolves).
+* ``stalled``    -- a step decreased neither the value nor the gradient norm below the
+  largest of the last :data:`PROGRESS_WINDOW` iterates' (a non-monotone rule, as
+  Grippo, Lampariello and Lucidi's line search: at the rounding floor of the value a
+  quasi-Newton step may raise ||grad|| for a step or two on its way down), or the line
+  search found no decrease: flat to rounding (tol below what the dtype resolves).
 """
 
 from __future__ import annotations
@@ -160,6 +163,18 @@ def start(theta: Array, ev: Evaluation, tol: Any, max_iter: int) -> Iterate:
     )  # fmt: skip
 
 
+PROGRESS_WINDOW = 5  # iterates whose largest gradient norm a step must go below
+
+
+def recent_grad_norm(it: Iterate) -> Array:
+    """The largest ||grad||_inf of the last :data:`PROGRESS_WINDOW` iterates (the
+    current one included) from the iterate's history."""
+    hist = it.grad_norm_history
+    idx = jnp.arange(hist.shape[0])
+    recent = (idx <= it.n_iter) & (idx > it.n_iter - PROGRESS_WINDOW)
+    return jnp.max(jnp.where(recent, hist, -jnp.inf))
+
+
 @jax.jit
 def advance(
     it: Iterate, theta: Array, ev: Evaluation, tol: Any, accepted: Array
@@ -169,10 +184,9 @@ def advance(
     Returns the iterate and whether the step was kept (finite and accepted); a step
     that is not kept leaves the previous point in place.
     """
-    gn_old = inf_norm(it.grad)
     gn = inf_norm(ev.grad)
     finite = jnp.isfinite(ev.value) & jnp.isfinite(gn)
-    progress = (ev.value < it.value) | (gn < gn_old)
+    progress = (ev.value < it.value) | (gn < recent_grad_norm(it))
     status = jnp.select(
         [~finite, gn <= tol, ev.separated, ~accepted | ~progress],
         [DIVERGED, CONVERGED, SEPARATION, STALLED],
