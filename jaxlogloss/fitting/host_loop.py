@@ -264,15 +264,24 @@ class _Run:
         return HostState(it, None, self.z)
 
 
+FLOOR_OVERSHOOT = 0.8  # at the value's rounding floor: phi'(t) <= 0.8 |phi'(0)|
+
+
 def _step(
     point_at: Any, run: _Run, direction: np.ndarray, slope: Any, active: bool,
-    max_halvings: int,
+    max_halvings: int, floor_check: bool = False,
 ) -> _Point | None:  # fmt: skip
     """One step of ``run``: backtracking from t = 1
     (:func:`~jaxlogloss.solvers.linesearch.backtracking`) on the values ``point_at``
     gives (``slope``: the directional derivative, or a proximal step's model
     decrease), then :meth:`_Run.advance` on the last trial. Returns the point the
-    run kept, or None where it kept none."""
+    run kept, or None where it kept none.
+
+    ``floor_check`` (L-BFGS: ``slope`` is phi'(0) = g.d and a point's ``grad`` the
+    gradient): where the trial's value is within rounding of the current one, the
+    value says nothing, so Hager and Zhang's approximate Wolfe test decides instead:
+    a trial whose directional derivative phi'(t) = g(t).d exceeds
+    :data:`FLOOR_OVERSHOOT` |phi'(0)| overshot the minimum along d and is halved."""
     dt = run.dtype.type
     value = run.value
     slack = dt(4) * np.finfo(run.dtype).eps * np.abs(value)
@@ -283,6 +292,8 @@ def _step(
         ok = bool(np.isfinite(pt.value)) and bool(
             pt.value <= value + dt(ARMIJO_C1) * t * slope + slack
         )
+        if ok and floor_check and abs(pt.value - value) <= slack:
+            ok = bool(pt.grad @ direction <= -dt(FLOOR_OVERSHOOT) * slope)
         if ok or i + 1 >= max_halvings or not active:
             break
         i += 1
@@ -387,7 +398,7 @@ def lbfgs_host(solver: LBFGS, objective: Any, theta: np.ndarray) -> HostState:
         else:  # not a descent direction: forget the pairs, steepest descent
             direction, slope = -run.grad, -(run.grad @ run.grad)
             memory.reset()
-        _step(point_at, run, direction, slope, True, solver.max_halvings)
+        _step(point_at, run, direction, slope, True, solver.max_halvings, True)
     return run.state()
 
 
