@@ -100,7 +100,7 @@ def test_l2_fit_is_stationary_and_lbfgs_agrees(data, fitted):
     np.testing.assert_allclose(score, alpha * r.coef, atol=1e-10)
     np.testing.assert_allclose((Y - P)[:, 1:].mean(axis=0), 0, atol=1e-10)
     assert r.objective == pytest.approx(r.log_loss + alpha / 2 * np.sum(r.coef**2))
-    lbfgs = jl.fit(X, LEVELS[codes], solver="lbfgs", tol=1e-8)
+    lbfgs = jl.fit(X, LEVELS[codes], solver="lbfgs")  # default tol 1e-10
     assert lbfgs.solver == "lbfgs" and lbfgs.status in ("converged", "stalled")
     np.testing.assert_allclose(lbfgs.coef, fitted.coef, rtol=1e-5, atol=1e-6)
 
@@ -295,12 +295,16 @@ def test_estimator_equals_scikit_learn_multinomial(data, params):
         twin["C"] = np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs = SkLogisticRegression(tol=1e-12, max_iter=10000, **twin)
+        # newton-cg: scikit-learn's lbfgs stops on its own relative-f rule near 1e-5
+        theirs = SkLogisticRegression(
+            solver="newton-cg", tol=1e-12, max_iter=10000, **twin
+        )
         theirs.fit(X[:n], y, sample_weight=sw)
     np.testing.assert_allclose(
         ours.predict_proba(X), theirs.predict_proba(X), atol=1e-5
     )
-    # without a penalty scikit-learn's L-BFGS stops near 1e-5 of the exact optimum
+    # the unpenalised optimum is flat along some directions: both solvers' stopping
+    # points differ there by up to ~1e-5 in the coefficients
     atol = 1e-4 if "penalty" in params else 1e-5
     np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=atol)
     np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=atol)

@@ -212,3 +212,13 @@ def test_at_the_value_floor_an_overshooting_lbfgs_step_is_halved():
         _step(point_at, run, direction, slope, True, 30, check)
         np.testing.assert_allclose(run.theta, 1.0 + want * direction)
         assert run.status == (0 if check else 5)  # running (|g| fell) / stalled
+    # the compiled line search's test (solvers.linesearch.not_past) agrees, and lets
+    # any trial pass where the value moved by more than rounding
+    from jaxlogloss.solvers.linesearch import not_past
+
+    with enable_x64():
+        for t, want in ((1.0, False), (0.5, False), (0.25, False), (0.125, True)):
+            grad = jnp.asarray(h * (1.0 + t * direction))
+            args = (jnp.asarray(slope), jnp.asarray(direction))
+            assert bool(not_past(0.5, grad, 0.5, *args)) is want
+            assert bool(not_past(0.5 - 1e-9, grad, 0.5, *args))

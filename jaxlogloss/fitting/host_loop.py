@@ -50,7 +50,7 @@ from jaxlogloss.solvers.base import (
     Iterate,
 )
 from jaxlogloss.solvers.lbfgs import LBFGS
-from jaxlogloss.solvers.linesearch import ARMIJO_C1
+from jaxlogloss.solvers.linesearch import ARMIJO_C1, FLOOR_OVERSHOOT
 from jaxlogloss.solvers.newton import Newton
 
 Array = jax.Array
@@ -264,9 +264,6 @@ class _Run:
         return HostState(it, None, self.z)
 
 
-FLOOR_OVERSHOOT = 0.8  # at the value's rounding floor: phi'(t) <= 0.8 |phi'(0)|
-
-
 def _step(
     point_at: Any, run: _Run, direction: np.ndarray, slope: Any, active: bool,
     max_halvings: int, floor_check: bool = False,
@@ -281,7 +278,9 @@ def _step(
     gradient): where the trial's value is within rounding of the current one, the
     value says nothing, so Hager and Zhang's approximate Wolfe test decides instead:
     a trial whose directional derivative phi'(t) = g(t).d exceeds
-    :data:`FLOOR_OVERSHOOT` |phi'(0)| overshot the minimum along d and is halved."""
+    :data:`~jaxlogloss.solvers.linesearch.FLOOR_OVERSHOOT` |phi'(0)| overshot the
+    minimum along d and is halved (as the compiled
+    :func:`~jaxlogloss.solvers.linesearch.not_past`)."""
     dt = run.dtype.type
     value = run.value
     slack = dt(4) * np.finfo(run.dtype).eps * np.abs(value)

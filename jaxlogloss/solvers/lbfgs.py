@@ -65,7 +65,7 @@ class LBFGS:
         )
         ls = backtracking(
             objective, it.theta, it.value, slope, direction, 1, self.max_halvings,
-            active,
+            active, floor_check=True,
         )  # fmt: skip
         theta = stepped(ls.accepted, it.theta, ls.step_size, direction)
         iterate, _ = advance(it, theta, ls.evaluation, self.tol, ls.accepted)

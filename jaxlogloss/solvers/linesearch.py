@@ -26,6 +26,7 @@ from jaxlogloss.model.objectives import Evaluation
 Array = jax.Array
 
 ARMIJO_C1 = 1e-4
+FLOOR_OVERSHOOT = 0.8  # at the value's rounding floor: phi'(t) <= 0.8 |phi'(0)|
 
 
 class LineSearchResult(NamedTuple):
@@ -45,16 +46,22 @@ def backtracking(
     order: int,
     max_halvings: int = 40,
     active: Any = True,
+    floor_check: bool = False,
 ) -> LineSearchResult:
     """Halve t from 1 until the Armijo condition holds (see the module docstring).
 
     ``slope`` is g.d (a non-negative or NaN slope is never accepted); ``active`` False
-    (a finished run under vmap) stops after the first trial.
+    (a finished run under vmap) stops after the first trial. ``floor_check`` (L-BFGS):
+    where the trial's value is within rounding of the current one, Armijo says
+    nothing, and Hager and Zhang's approximate Wolfe test decides (:func:`not_past`).
     """
 
     def trial(i: Array) -> tuple[Evaluation, Array]:
         ev = objective.evaluate(trial_point(theta, direction, i), order)
-        return ev, armijo(ev.value, value, slope, i)
+        ok = armijo(ev.value, value, slope, i)
+        if floor_check:
+            ok = ok & not_past(ev.value, ev.grad, value, slope, direction)
+        return ev, ok
 
     def cond(carry: tuple[Array, Evaluation, Array]) -> Array:
         i, _, ok = carry
@@ -88,6 +95,20 @@ def armijo(trial_value: Array, value: Array, slope: Array, i: Array) -> Array:
     return jnp.isfinite(trial_value) & (
         trial_value <= value + ARMIJO_C1 * t * slope + slack
     )
+
+
+@jax.jit
+def not_past(
+    trial_value: Array, trial_grad: Array, value: Array, slope: Array, direction: Array
+) -> Array:
+    """False where the trial's value is within rounding (4 eps |f|) of the current
+    one and its directional derivative phi'(t) = g(t).d exceeds
+    :data:`FLOOR_OVERSHOOT` |phi'(0)|: the step overshot the minimum along d, which
+    the flat value cannot show (Hager and Zhang's approximate Wolfe condition)."""
+    dtype = jnp.result_type(value)
+    slack = 4 * jnp.finfo(dtype).eps * jnp.abs(value)
+    flat = jnp.abs(trial_value - value) <= slack
+    return ~flat | (jnp.vdot(trial_grad, direction) <= -FLOOR_OVERSHOOT * slope)
 
 
 @functools.partial(jax.jit, static_argnums=3)
