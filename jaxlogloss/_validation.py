@@ -173,7 +173,7 @@ def _all_finite_host(host: np.ndarray) -> bool:
     )
 
 
-def _on_cpu(x: jax.Array) -> bool:
+def on_cpu(x: jax.Array) -> bool:
     """Whether every shard of ``x`` lives in host memory (NumPy reads it in place:
     no compiled reduction, whose boolean temporary measured 1/8 of X's float64 bytes
     at the peak of a fit)."""
@@ -193,7 +193,7 @@ def check_finite(fn: str, name: str, x: Any) -> None:
     if is_traced(x) or not jnp.issubdtype(x.dtype, jnp.floating):
         return
     if x.size > LARGE:
-        if isinstance(x, jax.Array) and not _on_cpu(x):
+        if isinstance(x, jax.Array) and not on_cpu(x):
             if bool(_all_finite(x)):
                 return
         elif _all_finite_host(np.asarray(x)):  # a CPU jax array: zero-copy

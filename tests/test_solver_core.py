@@ -5,6 +5,7 @@ state, statuses, stopping rule, line search and registries behave as documented.
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -383,9 +384,7 @@ def test_stalled_is_judged_over_a_window_of_iterates():
         for gn, label in ((5e-7, "running"), (2e-3, "stalled")):
             nxt, _ = advance(it, jnp.zeros(2), ev(gn), 1e-12, jnp.asarray(True))
             assert STATUSES[int(nxt.status)] == label, (gn, label)
-            host = _Run.__new__(_Run)
-            host.__dict__.update({k: (v.copy() if hasattr(v, "copy") else v)
-                                  for k, v in run.__dict__.items()})  # fmt: skip
+            host = copy.deepcopy(run)
             host.advance(np.zeros(2), _Point(np.float64(value), np.asarray([gn, 0.0]),
                                              False, None), True)  # fmt: skip
             assert STATUSES[host.status] == label, (gn, label)

@@ -142,8 +142,17 @@ def test_host_scaling_equals_the_compiled_one(rng, layout, dtype):
             want = feature_scaling(design, w, l2)
             got = host_feature_scaling(design, w, l2)
             via = host_loop.scaling_of(design, w, l2)
-            for a, b, e in zip(got, want, via, strict=True):
+            cw = np.ones(n) if w is None else np.asarray(w, np.float64)
+            Xd = np.asarray(Xj, np.float64)  # the values fitted (float32: rounded)
+            mean = cw @ Xd / cw.sum()
+            ref = (mean, np.sqrt(cw @ (Xd - mean) ** 2 / cw.sum() + 4 * float(l2)))
+            ref[1][3] = ref[1][3] or 1.0  # the constant feature
+            for a, b, e, r in zip(got, want, via, ref, strict=True):
                 assert a.dtype == b.dtype == e.dtype
+                # the host scaling is float64 NumPy's to rounding (float32: the
+                # moments rounded, then the rule in float32)
+                tight = 1e-13 if dtype == "float64" else 3e-7
+                np.testing.assert_allclose(a, r.astype(dtype), rtol=tight, atol=0)
                 # float32: XLA sums in float32, NumPy in float64 then rounds
                 rtol = 1e-12 if dtype == "float64" else 2e-5
                 np.testing.assert_allclose(a, b, rtol=rtol)

@@ -269,8 +269,9 @@ def lockstep_cv(
     theta0[:, d] = np.log(ybar) - np.log1p(-ybar)
     weights = jnp.asarray(c / c.sum(axis=1, keepdims=True), data.targets.dtype)
     folds = masks.shape[0] - 1
-    rows, h = held_out_rows(fold_of, folds, np.asarray(data.score_weight))
-    fold_c = held_out_rows(fold_of, folds, np.asarray(data.sample_weight))[1]
+    rows, h, fold_c = held_out_rows(
+        fold_of, folds, np.asarray(data.score_weight), np.asarray(data.sample_weight)
+    )
     xt, targets = data.X.xt, data.targets
     start = lockstep_start(xt, targets, weights, scaling, theta0, rows, fold_c)
     runs = []

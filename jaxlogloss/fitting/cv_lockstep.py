@@ -132,18 +132,20 @@ def where_rows(keep: np.ndarray, a: Array, b: Array) -> Array:
 
 
 def held_out_rows(
-    fold_of: np.ndarray, folds: int, score_weight: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+    fold_of: np.ndarray, folds: int, *weights: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """(folds, n_max) row indices of each fold's held-out rows, padded with row 0,
-    and their score weights (0 on the padding)."""
+    then each of ``weights`` (e.g. the score weights) on those rows (0 on the
+    padding)."""
     members = [np.flatnonzero(fold_of == k) for k in range(folds)]
     width = max(m.size for m in members)
     rows = np.zeros((folds, width), np.int32)
-    h = np.zeros((folds, width), score_weight.dtype)
+    padded = [np.zeros((folds, width), w.dtype) for w in weights]
     for k, m in enumerate(members):
         rows[k, : m.size] = m
-        h[k, : m.size] = score_weight[m]
-    return rows, h
+        for out, w in zip(padded, weights, strict=True):
+            out[k, : m.size] = w[m]
+    return (rows, *padded)
 
 
 class _Models:
@@ -228,17 +230,16 @@ def _hessian(
 @jax.jit
 def fold_blocks(xt: Array, scaling: Scaling, rows: Array) -> Array:
     """Each fold's rows ``rows[k]`` (padded) of the features, centred and rounded to
-    float32 as :func:`~jaxlogloss.fitting.path_objective.centred_float32` does, with
-    a last row of ones: (folds, width // B, d + 1, B) blocks of B =
+    float32 with a last row of ones
+    (:func:`~jaxlogloss.fitting.path_objective.centred_rows`): (folds, width // B, d + 1, B) blocks of B =
     :data:`~jaxlogloss.fitting.path_objective.BLOCK_ROWS` rows where the copy is
     :func:`~jaxlogloss.fitting.path_objective.blocked`, else (folds, 1, d + 1,
     width). Its own program: fused with the products of :func:`fold_grams`, XLA's
     layout made them 3x slower."""
-    d, n = xt.shape
+    d = xt.shape[0]
     folds, width = rows.shape
     size = path_objective.BLOCK_ROWS if path_objective.blocked(d) else width
-    centred = (xt - scaling.mean[:, None].astype(xt.dtype)).astype(jnp.float32)
-    rows_1 = jnp.concatenate([centred, jnp.ones((1, n), jnp.float32)])
+    rows_1 = path_objective.centred_rows(xt, scaling, ones=True)
     gathered = jnp.take(rows_1, rows.reshape(-1), axis=1)  # (d + 1, folds width)
     blocks = gathered.reshape(d + 1, folds, width // size, size)
     return blocks.transpose(1, 2, 0, 3)

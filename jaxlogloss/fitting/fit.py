@@ -58,7 +58,7 @@ from jaxlogloss.fitting.solve import EndPoint, run_solver
 from jaxlogloss.fitting.statistics import model_statistics
 from jaxlogloss.model.class_weight import class_weights
 from jaxlogloss.model.objective import Problem, prepare_problem
-from jaxlogloss.model.objectives import InMemoryObjective
+from jaxlogloss.model.objectives import BLOCK_ROWS, InMemoryObjective
 from jaxlogloss.model.offset import with_offset
 from jaxlogloss.model.params import LinearParams, linear_logits
 from jaxlogloss.model.scaling import Scaling, to_raw, to_standardized
@@ -376,16 +376,17 @@ def _in_memory_objective(
 
 
 ONE_BLOCK_MAX_BYTES = 1 << 22  # an X up to this size is read as one block of rows
-BLOCK_ROWS = 8192  # else blocks of this many rows (each stays in cache for its pass)
 
 
 def block_rows(X: Any, mesh: Mesh | None) -> int:
     """Rows per block of an in-memory pass: all of a small X (one block: its programs
     compile in about half the time, 0.10 s against 0.19 s at 20,000 x 20, and it fits
-    in cache anyway), else :data:`BLOCK_ROWS`."""
+    in cache anyway), else the objective's
+    :data:`~jaxlogloss.model.objectives.BLOCK_ROWS`."""
     n = X.shape[0]
     nbytes = n * X.shape[1] * np.dtype(X.dtype).itemsize
-    return n if mesh is None and 0 < nbytes <= ONE_BLOCK_MAX_BYTES else BLOCK_ROWS
+    small = mesh is None and 0 < nbytes <= ONE_BLOCK_MAX_BYTES
+    return n if small else BLOCK_ROWS
 
 
 def _streamed_objective(

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.statistics import logit_sums
@@ -94,7 +95,7 @@ class _LazyJit:
         functools.update_wrapper(self, fun)
 
     def _get(self) -> Any:
-        if self._jitted is None or self._options != compiler_options():
+        if self._jitted is None or (self._options and _REJECTED):
             self._options = compiler_options()
             self._jitted = jax.jit(
                 self._fun, compiler_options=self._options, **self._kwargs
@@ -130,13 +131,10 @@ HOST_SCALING_MAX_ELEMENTS = 1 << 22  # X's elements up to which NumPy scales it
 
 def _on_host(*arrays: Any) -> bool:
     """Whether every array is NumPy or a jax array on one CPU device."""
-    for a in arrays:
-        if isinstance(a, jax.Array) and not (
-            len(a.sharding.device_set) == 1
-            and next(iter(a.sharding.device_set)).platform == "cpu"
-        ):
-            return False
-    return True
+    return all(
+        not isinstance(a, jax.Array) or (len(a.devices()) == 1 and v.on_cpu(a))
+        for a in arrays
+    )
 
 
 def scaling_of(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:

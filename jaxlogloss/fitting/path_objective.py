@@ -47,17 +47,25 @@ def blocked(d: int) -> bool:
     return 16 <= d + 1 <= 128
 
 
-def centred_float32(xt: Array, scaling: Scaling) -> Array:
-    """The features centred and rounded to float32, made once and kept for the
-    Hessians (:func:`centred_hessian`): (d, n) flat, or (when :func:`blocked`)
-    (S, d + 1, B) blocks of B = :data:`BLOCK_ROWS` rows, each with a last row of
-    ones, zero-padded to S B rows (the Gram of [x~; 1] holds the sums too)."""
-    d, n = xt.shape
+def centred_rows(xt: Array, scaling: Scaling, ones: bool = False) -> Array:
+    """The (d, n) features centred and rounded to float32; with ``ones`` a last row
+    of ones below them ((d + 1, n): the Gram of [x~; 1] holds the sums too)."""
     centred = (xt - scaling.mean[:, None].astype(xt.dtype)).astype(jnp.float32)
-    if not blocked(d):
+    if not ones:
         return centred
+    return jnp.concatenate([centred, jnp.ones((1, xt.shape[1]), jnp.float32)])
+
+
+def centred_float32(xt: Array, scaling: Scaling) -> Array:
+    """The features centred and rounded to float32 (:func:`centred_rows`), made
+    once and kept for the Hessians (:func:`centred_hessian`): (d, n) flat, or (when
+    :func:`blocked`) (S, d + 1, B) blocks of B = :data:`BLOCK_ROWS` rows with the
+    ones row, zero-padded to S B rows."""
+    d, n = xt.shape
+    if not blocked(d):
+        return centred_rows(xt, scaling)
     n_blocks = -(-n // BLOCK_ROWS)
-    rows = jnp.concatenate([centred, jnp.ones((1, n), jnp.float32)])
+    rows = centred_rows(xt, scaling, ones=True)
     rows = jnp.pad(rows, ((0, 0), (0, n_blocks * BLOCK_ROWS - n)))
     return rows.reshape(d + 1, n_blocks, BLOCK_ROWS).transpose(1, 0, 2)
 
@@ -75,7 +83,7 @@ def centred_hessian(centred: Array, c: Array, z: Array, scaling: Scaling) -> Arr
         gram = ((centred * low) @ centred.T).astype(dtype)
         sums = (centred @ low).astype(dtype)
         return theta_hessian(gram, sums, jnp.sum(h), jnp.sum(c), scaling.scale)
-    n_blocks, p1, size = centred.shape
+    n_blocks, _, size = centred.shape
     low = jnp.pad(low, (0, n_blocks * size - low.shape[0])).reshape(n_blocks, size)
     return gram_hessian(block_gram(centred, low).astype(dtype), jnp.sum(c), scaling)
 

@@ -50,6 +50,8 @@ from jaxlogloss.model.scaling import Scaling, to_raw
 
 Array = jax.Array
 
+BLOCK_ROWS = 8192  # rows a block of an in-memory pass (each stays in cache for it)
+
 
 class Evaluation(NamedTuple):
     """What one evaluation of an objective gives (None: not asked for).
@@ -152,7 +154,7 @@ class InMemoryObjective:
     loss: str = _static(default="log_loss")
     penalty: str = _static(default="l2")
     mesh: Any = _static(default=None)
-    block_size: int = _static(default=8192)
+    block_size: int = _static(default=BLOCK_ROWS)
 
     derivatives_with_value = False
 

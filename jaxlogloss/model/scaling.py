@@ -94,10 +94,12 @@ def feature_moments(
 
 def scaling_from_moments(mean: Array, var: Array, l2: Any = 0.0) -> Scaling:
     """The scaling of :func:`feature_scaling` from the moments (no pass over X): a
-    sweep over penalties computes the moments once."""
-    scale = jnp.sqrt(var + 4 * l2)
-    tiny = jnp.finfo(mean.dtype).eps * jnp.maximum(1.0, jnp.abs(mean))
-    return Scaling(mean, jnp.where(scale > tiny, scale, 1.0))
+    sweep over penalties computes the moments once. NumPy moments give NumPy
+    arrays (no XLA program: :func:`host_feature_scaling`)."""
+    xp = np if isinstance(mean, np.ndarray) else jnp
+    scale = xp.sqrt(var + 4 * l2)
+    tiny = xp.finfo(mean.dtype).eps * xp.maximum(1.0, xp.abs(mean))
+    return Scaling(mean, xp.where(scale > tiny, scale, 1.0).astype(mean.dtype))
 
 
 def feature_scaling(
@@ -138,10 +140,9 @@ def host_feature_scaling(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Sc
     else:
         mean = (c @ x) / total
         var = (c @ np.square(x - mean)) / total
-    scale = np.sqrt(var + 4 * np.asarray(l2, np.float64))
-    tiny = np.finfo(dtype).eps * np.maximum(1.0, np.abs(mean))
-    scale = np.where(scale > tiny, scale, 1.0)
-    return Scaling(jnp.asarray(mean, dtype), jnp.asarray(scale, dtype))
+    mean, var = mean.astype(dtype), var.astype(dtype)
+    scaling = scaling_from_moments(mean, var, np.asarray(l2, dtype))
+    return Scaling(*(jax.device_put(a) for a in scaling))  # no XLA program
 
 
 def to_raw(params: LinearParams, scaling: Scaling) -> LinearParams:

@@ -89,12 +89,15 @@ def trial_point(theta: Array, direction: Array, i: Array) -> Array:
 @jax.jit
 def armijo(trial_value: Array, value: Array, slope: Array, i: Array) -> Array:
     """Whether the value at trial i satisfies the Armijo condition (with the slack)."""
-    dtype = jnp.result_type(value)
-    slack = 4 * jnp.finfo(dtype).eps * jnp.abs(value)
-    t = jnp.asarray(0.5, dtype) ** i
+    t = jnp.asarray(0.5, jnp.result_type(value)) ** i
     return jnp.isfinite(trial_value) & (
-        trial_value <= value + ARMIJO_C1 * t * slope + slack
+        trial_value <= value + ARMIJO_C1 * t * slope + rounding_slack(value)
     )
+
+
+def rounding_slack(value: Array) -> Array:
+    """4 eps |f|: how far a value may move by rounding alone."""
+    return 4 * jnp.finfo(jnp.result_type(value)).eps * jnp.abs(value)
 
 
 @jax.jit
@@ -105,9 +108,7 @@ def not_past(
     one and its directional derivative phi'(t) = g(t).d exceeds
     :data:`FLOOR_OVERSHOOT` |phi'(0)|: the step overshot the minimum along d, which
     the flat value cannot show (Hager and Zhang's approximate Wolfe condition)."""
-    dtype = jnp.result_type(value)
-    slack = 4 * jnp.finfo(dtype).eps * jnp.abs(value)
-    flat = jnp.abs(trial_value - value) <= slack
+    flat = jnp.abs(trial_value - value) <= rounding_slack(value)
     return ~flat | (jnp.vdot(trial_grad, direction) <= -FLOOR_OVERSHOOT * slope)
 
 
