@@ -36,7 +36,7 @@ def result(data):
     """Elastic net at two l1_ratios: both run in one compiled program."""
     X, y = data
     return jl.cv(X, y, penalty="elasticnet", l1_ratio=RATIOS, n_alphas=K, folds=F,
-                 seed=3)  # fmt: skip
+                 seed=3, tol=1e-10)  # fmt: skip
 
 
 def test_stratified_folds_keep_proportions_and_replay_by_seed():
@@ -110,7 +110,7 @@ def test_cv_scores_equal_fold_by_fold_paths(data, result):
         for k in range(F):
             train = folds != k  # a fold's fit: the rows of the other folds
             path = jl.fit_path(X, y, penalty="elasticnet", l1_ratio=ratio,
-                               alphas=result.alphas_all[r],
+                               alphas=result.alphas_all[r], tol=1e-10,
                                sample_weight=train.astype(float))  # fmt: skip
             for j in range(0, K, 2):
                 z = X[~train] @ path.coef[j] + path.intercept[j]
@@ -119,7 +119,7 @@ def test_cv_scores_equal_fold_by_fold_paths(data, result):
     means = result.fold_scores.mean(axis=1)
     r = int(np.argmin(means.min(axis=1)))  # the best l1_ratio
     # the path on all rows, run in the same program as the folds
-    full = jl.fit_path(X, y, penalty="elasticnet", l1_ratio=RATIOS[r],
+    full = jl.fit_path(X, y, penalty="elasticnet", l1_ratio=RATIOS[r], tol=1e-10,
                        alphas=result.alphas_all[r], sample_weight=np.ones(N))  # fmt: skip
     np.testing.assert_allclose(result.path.coef, full.coef, atol=1e-9)
     np.testing.assert_allclose(result.path.objective, full.objective, rtol=1e-12)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import SEED
 
 import jaxlogloss as jl
-from jaxlogloss.fitting import cv_lockstep
+from jaxlogloss.fitting import cv_lockstep, host_prox
 from jaxlogloss.fitting.cv import stratified_folds
 from jaxlogloss.fitting.host_loop import scaling_of
 from jaxlogloss.fitting.path_data import prepare_data
@@ -33,7 +35,7 @@ def data():
 def result(data):
     X, y, c = data
     with enable_x64():
-        return jl.cv(X, y, penalty="l2", alphas=GRID, folds=F, seed=2,
+        return jl.cv(X, y, penalty="l2", alphas=GRID, folds=F, seed=2, tol=1e-10,
                      sample_weight=c, class_weight="balanced")  # fmt: skip
 
 
@@ -206,16 +208,23 @@ def test_bfgs_update_meets_the_secant_equation_and_models_fall_back(rng):
     b = a @ a.T + p * np.eye(p)
     s, y = rng.normal(size=p), rng.normal(size=p)
     y = y if s @ y > 0 else -y
-    new = cv_lockstep.bfgs_update(b, s, y)
+    new = host_prox.bfgs_update(b, s, y)
     np.testing.assert_allclose(new @ s, y, rtol=1e-10)
-    assert cv_lockstep.bfgs_update(b, s, -y) is None  # no curvature: no update
+    assert host_prox.bfgs_update(b, s, -y) is None  # no curvature: no update
+    batch, ok = host_prox.bfgs_updates(
+        np.stack([b, b]), np.stack([s, s]), np.stack([y, -y])
+    )
+    np.testing.assert_array_equal(ok, [True, False])
+    np.testing.assert_allclose(batch[0], new, rtol=1e-14)
+    np.testing.assert_array_equal(batch[1], b)
     base = np.eye(p)
     exact = np.stack([np.eye(p), np.eye(p) * 0.5])
     models = cv_lockstep._Models(base, exact)  # offsets 0 and -0.5 I
     models.penalty(np.full(p, 0.01))
     g = rng.normal(size=(2, p))
     np.testing.assert_allclose(models.directions(g), -g / np.array([[1.01], [0.51]]))
-    models.rebase(np.diag([0.2, 1, 1, 1]))  # run 1's matrix now indefinite: H_0's
+    models.base = np.diag([0.2, 1, 1, 1])  # a new H_0, offsets kept:
+    models.penalty(models.mu)  # run 1's matrix now indefinite: H_0's
     np.testing.assert_allclose(models.offset[1], 0.0)
     np.testing.assert_allclose(models.matrix[1], np.diag([0.21, 1.01, 1.01, 1.01]))
     np.testing.assert_allclose(
@@ -268,7 +277,8 @@ def test_penalty_factors_reach_each_runs_own_fit(data):
     grid = GRID[:3]
     with enable_x64():
         res = jl.cv(X, y, penalty="elasticnet", l1_ratio=0.7, alphas=grid, folds=F,
-                    seed=4, sample_weight=c, penalty_factor=factor, refit=False)  # fmt: skip
+                    seed=4, sample_weight=c, penalty_factor=factor, refit=False,
+                    tol=1e-10)  # fmt: skip
         fold_of = stratified_folds(y, F, 4)
         for i, a in enumerate(grid):
             full = jl.fit(X, y, penalty="elasticnet", alpha=a, l1_ratio=0.7,
@@ -289,39 +299,62 @@ def test_penalty_factors_reach_each_runs_own_fit(data):
     assert (res.path.kkt <= 1e-10).all() and (res.status == "converged").all()
 
 
-def test_start_hessians_from_fold_grams_equal_each_runs_own(data):
-    """At a start with zero slopes every run's exact Hessian, summed from the folds'
-    Grams, equals the run's own Hessian (run_hessian over its weighted rows) and a
-    float64 NumPy Hessian by hand, weights and unequal fold sizes included."""
-    X, y, c = data
+def _fold_setup(X, y, c, d):
     fold_of = stratified_folds(y, F, 1)
     masks = (fold_of[None, :] != np.arange(-1, F)[:, None]).astype(np.float64)
     cm = c * masks
     weights = cm / cm.sum(axis=1, keepdims=True)
-    ybar = weights @ y
-    theta0 = np.zeros((F + 1, D + 1))
-    theta0[:, D] = np.log(ybar / (1 - ybar))
     rows, fold_c = cv_lockstep.held_out_rows(fold_of, F, c)
-    with enable_x64():
-        prepared = prepare_data("cv", X, y, sample_weight=c)
-        scaling = scaling_of(prepared.X, prepared.sample_weight)
-        centred = cv_lockstep.centred_float32(prepared.X.xt, scaling)
-        got = cv_lockstep.start_hessians(prepared.X.xt, rows, fold_c, scaling, theta0)
-        z = jnp.asarray(np.tile(theta0[:, D:], (1, N)))
-        own = np.stack([
-            cv_lockstep._hessian(centred, jnp.asarray(weights), z, scaling, m)
-            for m in range(F + 1)
-        ])  # fmt: skip
+    prepared = prepare_data("cv", X, y, sample_weight=c)
+    scaling = scaling_of(prepared.X, prepared.sample_weight)
+    layout = cv_lockstep.fold_layout(prepared.X.xt, rows, fold_c, scaling)
     mean, scale = (np.asarray(a) for a in scaling)
-    Xs = np.c_[(X - mean) / scale, np.ones(N)]
+    Xs = np.c_[(X - mean) / scale, np.ones(X.shape[0])]
+    return weights, scaling, layout, Xs
+
+
+@pytest.mark.parametrize("d", [D, 20])  # flat and blocked (path_objective.blocked)
+def test_start_hessians_from_fold_grams_equal_each_runs_own(data, rng, d):
+    """At a start with zero slopes every run's exact Hessian, summed from the folds'
+    Grams, equals a float64 NumPy Hessian of the run's weighted rows, weights and
+    unequal fold sizes included."""
+    X, y, c = data
+    X = X if d == D else rng.normal(size=(N, d))
+    with enable_x64():
+        weights, scaling, layout, Xs = _fold_setup(X, y, c, d)
+        ybar = weights @ y
+        theta0 = np.zeros((F + 1, d + 1))
+        theta0[:, d] = np.log(ybar / (1 - ybar))
+        got = cv_lockstep.start_hessians(layout, scaling, theta0)
+        with pytest.raises(ValueError, match="zero slopes"):
+            cv_lockstep.start_hessians(layout, scaling, theta0 + 0.1)
     for m in range(F + 1):
         p = ybar[m]
         want = (Xs * (weights[m] * p * (1 - p))[:, None]).T @ Xs
         np.testing.assert_allclose(got[m], want, rtol=2e-6, atol=1e-7)  # float32 sums
-        np.testing.assert_allclose(got[m], own[m], rtol=2e-6, atol=1e-7)
         np.testing.assert_array_equal(got[m], got[m].T)
-    with pytest.raises(ValueError, match="zero slopes"):
-        cv_lockstep.start_hessians(prepared.X.xt, rows, fold_c, scaling, theta0 + 0.1)
+
+
+@pytest.mark.parametrize("d", [D, 20])
+def test_shared_hessians_are_each_runs_hessian_at_the_all_rows_logits(data, rng, d):
+    """shared_hessians at any logits z0 (an extreme one included): run m's Hessian of
+    its own weighted rows with every row's p taken at z0, against float64 NumPy;
+    jit-compiled and eager programs agree."""
+    X, y, c = data
+    X = X if d == D else rng.normal(size=(N, d))
+    z0 = rng.normal(size=N) * 2
+    z0[0] = 40.0  # p(1 - p) ~ 4e-18
+    with enable_x64():
+        weights, scaling, layout, Xs = _fold_setup(X, y, c, d)
+        got = cv_lockstep.shared_hessians(layout, jnp.asarray(z0), scaling)
+        with jax.disable_jit():
+            eager = cv_lockstep.shared_hessians(layout, jnp.asarray(z0), scaling)
+    chex.assert_shape(got, (F + 1, d + 1, d + 1))
+    p = 1 / (1 + np.exp(-z0))
+    for m in range(F + 1):
+        want = (Xs * (weights[m] * p * (1 - p))[:, None]).T @ Xs
+        np.testing.assert_allclose(got[m], want, rtol=2e-6, atol=1e-7)
+        np.testing.assert_allclose(eager[m], got[m], rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("ratio", [0.0, 0.5])
@@ -354,3 +387,32 @@ def test_blocked_model_hessians_reach_each_runs_own_fit(ratio):
                 ours = numpy_objective(*args, w[m, i], b[m, i], a, ratio)
                 theirs = numpy_objective(*args, ref.coef, ref.intercept, a, ratio)
                 assert ours <= theirs * (1 + 1e-11)
+
+
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet"])
+def test_default_path_tolerance_keeps_scores_and_objectives(data, penalty):
+    """cv and fit_path stop at KKT 1e-8 by default (solvers.base.DEFAULT_PATH_TOL):
+    every point within it, its objective within 1e-12 (relative) of a run to 1e-11,
+    the held-out scores to 1e-7 (240 rows) and the picked alphas unchanged; the refit keeps fit's
+    1e-10."""
+    from jaxlogloss.solvers.base import DEFAULT_PATH_TOL
+
+    assert DEFAULT_PATH_TOL["float64"] == 1e-8
+    X, y, c = data
+    kw = dict(penalty=penalty, alphas=GRID, folds=F, seed=2, sample_weight=c)
+    if penalty == "elasticnet":
+        kw["l1_ratio"] = 0.5
+    with enable_x64():
+        loose, tight = jl.cv(X, y, **kw), jl.cv(X, y, tol=1e-11, refit=False, **kw)
+        path_kw = {k: v for k, v in kw.items() if k not in ("folds", "seed")}
+        p_loose, p_tight = (
+            jl.fit_path(X, y, **path_kw),
+            jl.fit_path(X, y, tol=1e-11, **path_kw),
+        )
+    assert (loose.path.kkt <= 1e-8).all() and set(p_loose.status) == {"converged"}
+    assert (tight.path.kkt <= 1e-11).all()
+    np.testing.assert_allclose(loose.path.objective, tight.path.objective, rtol=1e-12)
+    np.testing.assert_allclose(p_loose.objective, p_tight.objective, rtol=1e-12)
+    np.testing.assert_allclose(loose.fold_scores, tight.fold_scores, rtol=1e-7)
+    assert (loose.alpha_min, loose.alpha_1se) == (tight.alpha_min, tight.alpha_1se)
+    assert loose.fit.tol == 1e-10 and loose.fit.grad_norm <= 1e-10

@@ -56,7 +56,7 @@ from jaxlogloss.fitting.path_data import (
 )
 from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
+from jaxlogloss.solvers.base import DEFAULT_PATH_TOL, STATUSES
 
 Array = jax.Array
 
@@ -203,7 +203,7 @@ def cv(
         # run 0 trains on every row (the path on all rows, as glmnet's cv fits it);
         # run k >= 1 leaves fold k - 1 out
         masks = (fold_of[None, :] != np.arange(-1, folds)[:, None]).astype(dt)
-        tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
+        tol = DEFAULT_PATH_TOL[dtype] if tol is None else float(tol)
         scaling = scaling_of(data.X, data.sample_weight)
         runs = lockstep_cv(
             data, scaling, grids, ratios, factor, masks, fold_of, tol,

@@ -12,19 +12,19 @@ l1_ratio). The M runs move in lockstep. Three compiled programs touch the data:
 * :func:`batched_gradient`: the M runs' logits Z = W X^T + b as one (M, d) x (d, n)
   product, and their gradients as one (d, n) x (n, M) product;
 * :func:`batched_values`: the runs' losses from the kept logits (no pass over X);
-* :func:`run_hessian`: one run's loss Hessian (float32 products on a centred float32
-  copy of X kept for the run, as
-  :func:`~jaxlogloss.fitting.path_objective.centred_hessian` forms them).
+* :func:`curvature_grams`: the folds' Grams of [x~; 1] weighted by c p (1 - p) at the
+  all-rows run's logits, float32 products on the folds' rows kept once as float32
+  blocks (:func:`fold_layout`): one Gram's work gives every run's Hessian there
+  (:func:`runs_from_grams`), exact for run 0 and for a fold to its logits' small
+  offsets from run 0's.
 
-Run m steps by proximal Newton on the model matrix B_m + diag(mu), where
-B_m = H_0 + D_m: H_0 the all-rows run's Hessian (recomputed at its point when a step
-shrank some run's KKT violation by less than :data:`REFRESH`, or left it above
-:data:`FAR`), D_m run m's offset from it. The offsets start exact (every run's own
-Hessian, computed once at the first alpha), are corrected by a BFGS update after every
-step and carried along the path, so a fold costs one Hessian at the start instead of one
-per refresh (a fold's Hessian differs from the all-rows one by a few per cent at 10^5
-rows, slowly along the path). With r = 0 the step is one Cholesky solve on the host;
-with an L1 part it is the feature-sign active-set solve of the model in NumPy
+Run m steps by proximal Newton on the model matrix B_m + diag(mu). B_m starts as the
+run's exact Hessian at the start (:func:`start_hessians`), is corrected by a BFGS
+update after every step and carried along the path; all runs' B_m are replaced by
+:func:`shared_hessians` at run 0's point when a step shrank some run's KKT violation
+by less than :data:`REFRESH`, or left it above :data:`FAR`. With r = 0 the step is
+one batched Cholesky solve on the host; with an L1 part it is the feature-sign
+active-set solve of the model in NumPy
 (:func:`~jaxlogloss.fitting.host_prox.model_step`; exact zeros). The first step at
 a new alpha needs no pass over X: the gradient there is the last one plus the penalty's
 change, so that step is the path's predictor. A full step is kept where it shrank the
@@ -46,9 +46,9 @@ import numpy as np
 
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.cv_scores import score_logits
-from jaxlogloss.fitting.host_loop import centred_float32, fast_compile
+from jaxlogloss.fitting.host_loop import fast_compile
 from jaxlogloss.fitting.host_prox import (
-    bfgs_update,
+    bfgs_updates,
     elastic_net_weights,
     model_step,
     penalty_value,
@@ -96,19 +96,6 @@ def batched_values(z: Array, targets: Array, weights: Array) -> Array:
     return jax.vmap(loss_and_residual, (0, None, 0, None))(z, targets, weights, one)[0]
 
 
-@jax.jit
-def run_hessian(
-    centred: Array, weights: Array, z: Array, scaling: Scaling, m: Array
-) -> Array:
-    """Run m's (d+1, d+1) loss Hessian over theta at its logits, from the centred
-    float32 features (:func:`~jaxlogloss.fitting.path_objective.centred_hessian`);
-    ``weights``, ``z`` the (M, n) arrays, m a traced index (one program serves every
-    run)."""
-    c = jax.lax.dynamic_index_in_dim(weights, m, keepdims=False)
-    zm = jax.lax.dynamic_index_in_dim(z, m, keepdims=False)
-    return path_objective.centred_hessian(centred, c, zm, scaling)
-
-
 @fast_compile
 def run_value(z: Array, targets: Array, weights: Array, m: Array) -> Array:
     """Run m's weighted mean log-loss at its logits (one row of the (M, n) arrays)."""
@@ -150,8 +137,9 @@ def held_out_rows(
 
 class _Models:
     """The runs' Newton matrices B_m + diag(mu) = H_0 + D_m + diag(mu) (module
-    docstring), kept positive definite: a run whose matrix fails its Cholesky factor
-    (a stale offset) restarts from H_0. All runs' factors and solves are batched."""
+    docstring; H_0 the all-rows run's, D_m run m's offset from it), kept positive
+    definite: a run whose matrix fails its Cholesky factor (a stale offset) restarts
+    from H_0. All runs' factors, solves and updates are batched."""
 
     def __init__(self, base: np.ndarray, exact: np.ndarray) -> None:
         self.base = base
@@ -165,9 +153,10 @@ class _Models:
         self.matrix = self.base[None] + self.offset + np.diag(mu)[None]
         self._check(np.arange(self.matrix.shape[0]))
 
-    def rebase(self, base: np.ndarray) -> None:
-        """A new H_0; offsets kept."""
-        self.base = base
+    def reset(self, exact: np.ndarray) -> None:
+        """Every run's matrix from its own Hessian ``exact`` (M, p, p)."""
+        self.base = exact[0]
+        self.offset = exact - exact[0][None]
         self.penalty(self.mu)
 
     def _check(self, runs: np.ndarray) -> None:
@@ -189,27 +178,26 @@ class _Models:
     def secants(self, runs: np.ndarray, s: np.ndarray, y: np.ndarray) -> None:
         """BFGS updates of the given runs' matrices from steps s and gradient changes
         y (rows of (M, p) arrays); a run failing the curvature condition keeps its."""
-        updated = []
-        for m in runs:
-            new = bfgs_update(self.matrix[m], s[m], y[m])
-            if new is not None:
-                self.matrix[m] = new
-                self.offset[m] = new - np.diag(self.mu) - self.base
-                updated.append(m)
-        if updated:
-            self._check(np.asarray(updated))
+        if runs.size == 0:
+            return
+        new, ok = bfgs_updates(self.matrix[runs], s[runs], y[runs])
+        updated = runs[ok]
+        if updated.size:
+            self.matrix[updated] = new[ok]
+            self.offset[updated] = new[ok] - np.diag(self.mu) - self.base
+            self._check(updated)
 
 
 class LockstepStart(NamedTuple):
     """What every l1_ratio's runs share: the start theta (M, d+1), the runs'
-    gradients and logits there, the centred float32 copy of X
-    (:func:`centred_float32`) and each run's exact Hessian at the start."""
+    gradients and logits there, each run's exact Hessian at the start and the folds'
+    float32 rows for later Hessians (:func:`fold_layout`)."""
 
     theta: np.ndarray
     grad: np.ndarray
     z: Array
-    centred: Array
     exact: np.ndarray
+    layout: FoldGrams
 
 
 def _gradients(
@@ -219,12 +207,6 @@ def _gradients(
         xt, targets, weights, scaling, jnp.asarray(theta, targets.dtype)
     )
     return np.asarray(grad, np.float64), z
-
-
-def _hessian(
-    centred: Array, weights: Array, z: Array, scaling: Scaling, m: int
-) -> np.ndarray:
-    return np.asarray(run_hessian(centred, weights, z, scaling, m), np.float64)
 
 
 @jax.jit
@@ -255,32 +237,72 @@ def fold_grams(blocks: Array, c: Array) -> Array:
     return jax.vmap(path_objective.block_gram)(blocks, low)
 
 
-def start_hessians(
-    xt: Array, rows: np.ndarray, c: np.ndarray, scaling: Scaling, theta0: np.ndarray
-) -> np.ndarray:
-    """(M, d+1, d+1) every run's exact Hessian at a start with zero slopes, from the
-    folds' Grams (:func:`fold_grams`; ``rows``, ``c`` (folds, width) each fold's
-    rows and weights, :func:`held_out_rows`). There every row of run m has p = p_m,
-    so H_m = p_m (1 - p_m) sum_{k in m} Gram_k / sum_{k in m} T_k in theta's
-    coordinates (as :func:`~jaxlogloss.fitting.path_objective.gram_hessian`),
-    T_k = sum_{i in k} c_i; run 0 holds every fold, run m >= 1 all but fold m - 1:
-    one Gram's work instead of M."""
-    folds, d = rows.shape[0], xt.shape[0]
-    if np.any(theta0[:, :d] != 0) or theta0.shape[0] != folds + 1:
-        raise ValueError("start_hessians: theta0 must have zero slopes, one run a fold")
-    if path_objective.blocked(d):  # whole blocks: padding rows weigh 0
+class FoldGrams(NamedTuple):
+    """The folds' rows as float32 blocks (:func:`fold_blocks`), their indices and
+    weights (``rows``, ``c``: (folds, width), padded to whole blocks with weight 0)."""
+
+    blocks: Array
+    rows: Array
+    c: Array
+    totals: np.ndarray
+
+
+def fold_layout(
+    xt: Array, rows: np.ndarray, c: np.ndarray, scaling: Scaling
+) -> FoldGrams:
+    """:class:`FoldGrams` of the folds' rows ``rows`` and weights ``c``
+    (:func:`held_out_rows`)."""
+    if path_objective.blocked(xt.shape[0]):  # whole blocks: padding rows weigh 0
         pad = -rows.shape[1] % path_objective.BLOCK_ROWS
         rows, c = np.pad(rows, ((0, 0), (0, pad))), np.pad(c, ((0, 0), (0, pad)))
-    blocks = fold_blocks(xt, scaling, jnp.asarray(rows))
-    grams = np.asarray(fold_grams(blocks, jnp.asarray(c)), np.float64)
+    rows_d, c = jnp.asarray(rows), np.asarray(c, np.float64)
+    blocks = fold_blocks(xt, scaling, rows_d)
+    return FoldGrams(blocks, rows_d, jnp.asarray(c, xt.dtype), c.sum(axis=1))
+
+
+def runs_from_grams(grams: np.ndarray, totals: np.ndarray, scaling: Scaling) -> Any:
+    """(M, d+1, d+1) the runs' Hessians over theta from the folds' weighted Grams
+    (folds, d+1, d+1) of [x~; 1] and the folds' total weights: run 0 holds every
+    fold, run m >= 1 all but fold m - 1, H_m = sum_{k in m} Gram_k / sum_{k in m} T_k
+    (as :func:`~jaxlogloss.fitting.path_objective.gram_hessian`)."""
+    folds = grams.shape[0]
     member = np.ones((folds + 1, folds)) - np.eye(folds + 1, folds, -1)
-    h = 1 / (1 + np.exp(-theta0[:, d]))
-    h *= 1 - h
-    totals = member @ np.asarray(c, np.float64).sum(axis=1)
     scale_1 = np.r_[np.asarray(scaling.scale, np.float64), 1.0]
-    out = np.tensordot(member, grams, 1) * (h / totals)[:, None, None]
+    out = np.tensordot(member, grams, 1) / (member @ totals)[:, None, None]
     out /= np.outer(scale_1, scale_1)
     return 0.5 * (out + np.swapaxes(out, 1, 2))
+
+
+def start_hessians(layout: FoldGrams, scaling: Scaling, theta0: np.ndarray) -> Any:
+    """(M, d+1, d+1) every run's exact Hessian at a start with zero slopes, from the
+    folds' Grams (:func:`fold_grams` on ``layout``, :func:`fold_layout`). There every
+    row of run m has p = p_m, so H_m = p_m (1 - p_m) sum_{k in m} Gram_k /
+    sum_{k in m} T_k (:func:`runs_from_grams`), T_k = sum_{i in k} c_i: one Gram's
+    work instead of M."""
+    folds, d = layout.rows.shape[0], layout.blocks.shape[2] - 1
+    if np.any(theta0[:, :d] != 0) or theta0.shape[0] != folds + 1:
+        raise ValueError("start_hessians: theta0 must have zero slopes, one run a fold")
+    grams = np.asarray(fold_grams(layout.blocks, layout.c), np.float64)
+    h = 1 / (1 + np.exp(-theta0[:, d]))
+    h *= 1 - h
+    return runs_from_grams(grams, layout.totals, scaling) * h[:, None, None]
+
+
+@jax.jit
+def curvature_grams(blocks: Array, rows: Array, c: Array, z0: Array) -> Array:
+    """(folds, d+1, d+1) the folds' Grams (:func:`fold_grams` of a
+    :class:`FoldGrams`' blocks, rows and weights) weighted by c_i p_i (1 - p_i) at
+    the all-rows run's logits z0 (n,)."""
+    p = jax.nn.sigmoid(jnp.take(z0, rows))
+    return fold_grams(blocks, c * p * (1 - p))
+
+
+def shared_hessians(layout: FoldGrams, z0: Array, scaling: Scaling) -> Any:
+    """(M, d+1, d+1) every run's Hessian with every row at the all-rows run's logits:
+    exact for run 0, a fold's to its small logit offsets: one Gram's work."""
+    grams = curvature_grams(layout.blocks, layout.rows, layout.c, z0)
+    grams = np.asarray(grams, np.float64)
+    return runs_from_grams(grams, layout.totals, scaling)
 
 
 def lockstep_start(
@@ -292,9 +314,9 @@ def lockstep_start(
     folds' rows and weights), computed once for every l1_ratio."""
     theta = np.asarray(theta0, np.float64)
     grad, z = _gradients(xt, targets, weights, scaling, theta)
-    centred = centred_float32(xt, scaling)
-    exact = start_hessians(xt, fold_rows, fold_c, scaling, theta)
-    return LockstepStart(theta, grad, z, centred, exact)
+    layout = fold_layout(xt, fold_rows, fold_c, scaling)
+    exact = start_hessians(layout, scaling, theta)
+    return LockstepStart(theta, grad, z, exact, layout)
 
 
 def solve_lockstep(
@@ -414,7 +436,7 @@ def solve_lockstep(
             slow = going & ((new_kkt > REFRESH * kkt) | (new_kkt > FAR))
             kkt = new_kkt
             if slow.any():
-                models.rebase(_hessian(start.centred, weights, z, scaling, 0))
+                models.reset(shared_hessians(start.layout, z[0], scaling))
         out["theta"][:, k], out["kkt"][:, k] = theta, kkt
         # F of the all-rows run (CVResult.path's objective); the folds' are not
         # reported, and their log1p over every row cost ~5% of a CV

@@ -172,12 +172,25 @@ def raw_kkt(
 
 def bfgs_update(b: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     """B + y y'/y's - B s s' B / s'B s, or None where the curvature condition fails."""
-    sy = s @ y
-    bs = b @ s
-    sbs = s @ bs
-    if not (sy > 1e-12 * np.sqrt((s @ s) * (y @ y)) and sbs > 0):
-        return None
-    return b + np.outer(y, y) / sy - np.outer(bs, bs) / sbs
+    new, ok = bfgs_updates(b[None], s[None], y[None])
+    return new[0] if ok[0] else None
+
+
+def bfgs_updates(
+    b: np.ndarray, s: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batched :func:`bfgs_update` over a leading axis ((M, p, p), (M, p), (M, p)):
+    the updated matrices (B itself where the curvature condition y's > 0 fails) and
+    a mask (M,) of the updated ones."""
+    sy = np.einsum("mi,mi->m", s, y)
+    bs = np.einsum("mij,mj->mi", b, s)
+    sbs = np.einsum("mi,mi->m", s, bs)
+    size = np.sqrt(np.einsum("mi,mi->m", s, s) * np.einsum("mi,mi->m", y, y))
+    ok = (sy > 1e-12 * size) & (sbs > 0)
+    safe_sy, safe_sbs = np.where(ok, sy, 1.0), np.where(ok, sbs, 1.0)
+    change = (y[:, :, None] * y[:, None, :]) / safe_sy[:, None, None]
+    change -= (bs[:, :, None] * bs[:, None, :]) / safe_sbs[:, None, None]
+    return np.where(ok[:, None, None], b + change, b), ok
 
 
 class HostProxRun(NamedTuple):

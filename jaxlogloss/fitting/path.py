@@ -77,7 +77,7 @@ from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import Evaluation, least_margin, unravel
 from jaxlogloss.model.scaling import Scaling, to_raw
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.solvers.base import DEFAULT_TOL, STATUSES
+from jaxlogloss.solvers.base import DEFAULT_PATH_TOL, STATUSES
 from jaxlogloss.solvers.kkt import (
     PenaltyWeights,
     l1_part,
@@ -280,7 +280,9 @@ def fit_path(
       sample_weight, class_weight: row weights; class_weight "balanced" or a mapping
         label -> weight (multiplied into sample_weight).
       penalty_factor: (d,) per-feature factors f_j >= 0 (0: unpenalised).
-      tol: each point's stopping tolerance (default 1e-10 float64, 1e-5 float32).
+      tol: each point's stopping tolerance on its largest KKT violation (default
+        1e-8 float64 (:data:`~jaxlogloss.solvers.base.DEFAULT_PATH_TOL`: objectives
+        within ~1e-13 of the optimum), 1e-5 float32).
       max_iter: iterations per point (default 100; 1000 for L-BFGS).
       screening: with an L1 part, start each point's working set from the warm
         start's KKT violators (:mod:`~jaxlogloss.fitting.path_working_set`; module
@@ -297,7 +299,7 @@ def fit_path(
         n, d = data.X.shape
         factor = check_penalty_factor(fn, penalty_factor, d, data.targets.dtype)
         grid = path_grid(fn, data, ratio, factor, alphas, n_alphas, alpha_min_ratio)
-        tol = DEFAULT_TOL[dtype] if tol is None else float(tol)
+        tol = DEFAULT_PATH_TOL[dtype] if tol is None else float(tol)
         max_iter = check_max_iter(fn, max_iter)
         scaling = scaling_of(data.X, data.sample_weight)
         theta0 = start_point(data, scaling)
