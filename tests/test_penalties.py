@@ -347,3 +347,44 @@ def test_paired_gram_under_vmap_with_fewer_rows_than_a_block():
         for k in range(4):
             want = (X.T * h[k]) @ X
             np.testing.assert_allclose(batched[0][k], want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [None, 3])
+@pytest.mark.parametrize("name", ["none", "l2"])
+def test_penalty_hessian_closed_form_equals_autodiff(rng, name, k):
+    """A penalty's ``curvature`` gives the same Hessian over theta as jax.hessian of
+    its value (w = theta_w / s: diag(P'' / s^2), 0 for the intercepts), binary and
+    multiclass, jit and no jit; a penalty without ``curvature`` falls back to
+    autodiff."""
+    from dataclasses import replace
+
+    from jaxlogloss.model import penalties
+    from jaxlogloss.model.objectives import penalty_hessian
+    from jaxlogloss.model.scaling import Scaling
+
+    d = 4
+    p = d * (k or 1) + (k or 1)
+    with enable_x64():
+        theta = jnp.asarray(rng.normal(size=p))
+        scaling = Scaling(
+            jnp.asarray(rng.normal(size=d)), jnp.asarray(rng.random(d) + 0.2)
+        )
+        alpha = jnp.asarray(0.37)
+        got = penalty_hessian(theta, name, alpha, scaling, d, k)
+        jitted = jax.jit(penalty_hessian, static_argnums=(1, 4, 5))
+        got_jit = jitted(theta, name, alpha, scaling, d, k)
+        record = penalties.get_penalty(name)
+        bare = replace(record, name="test_bare_" + name, curvature=None)
+        penalties.register_penalty(bare)
+        try:
+            want = penalty_hessian(theta, bare.name, alpha, scaling, d, k)
+        finally:
+            del penalties._REGISTRY[bare.name]
+    assert got.shape == (p, p) and got.dtype == jnp.float64
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(got_jit, want, rtol=1e-12, atol=1e-15)
+    scale = np.asarray(scaling.scale)
+    by_hand = np.zeros(p)
+    if name == "l2":
+        by_hand[: d * (k or 1)] = np.repeat(0.37 / scale**2, k or 1)
+    np.testing.assert_allclose(np.diag(got), by_hand, rtol=1e-12)

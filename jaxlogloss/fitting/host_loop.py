@@ -31,6 +31,7 @@ import threading
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxlogloss import _validation as v
@@ -170,10 +171,16 @@ def curvature(
     hessian = objective.hessian(theta, z)
     if objective.n_classes is not None:
         return hessian, objective.total_weight(), None
-    shapes = jax.eval_shape(lambda: logit_sums(objective, z))
-    zeros = jax.tree.map(lambda s: jax.numpy.zeros(s.shape, s.dtype), shapes)
-    sums = jax.lax.cond(with_sums, lambda: logit_sums(objective, z), lambda: zeros)
-    return hessian, objective.total_weight(), sums
+    # the sums' structure is known (4 totals and a (d + 1,) gradient, cast to one
+    # dtype): the zeros need no second trace of logit_sums (jax.eval_shape did one)
+    dtype = z.dtype
+    zeros = (*(jnp.zeros((), dtype) for _ in range(4)), jnp.zeros(theta.shape, dtype))
+
+    def sums() -> tuple[Array, ...]:
+        return tuple(s.astype(dtype) for s in logit_sums(objective, z))
+
+    sums_or_zeros = jax.lax.cond(with_sums, sums, lambda: zeros)
+    return hessian, objective.total_weight(), sums_or_zeros
 
 
 def information(objective: Any, theta: Array, aux: Any) -> tuple[np.ndarray, Any]:

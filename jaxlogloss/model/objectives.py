@@ -106,13 +106,23 @@ def ravel(params: LinearParams) -> Array:
 def penalty_hessian(
     theta: Array, penalty: str, alpha: Any, scaling: Scaling, d: int, k: int | None
 ) -> Array:
-    """The Hessian of P(w(theta); alpha) over theta (autodiff; small: p x p)."""
-    value = get_penalty(penalty).value
+    """The Hessian of P(w(theta); alpha) over theta (p x p): with w = theta_w / s, a
+    separable penalty's is diag(P''(w) / s^2) and 0 for the intercepts
+    (``Penalty.curvature``), any other's autodiff."""
+    record = get_penalty(penalty)
 
-    def pen(t: Array) -> Array:
-        return value(to_raw(unravel(t, d, k), scaling).w, alpha)
+    def raw_w(t: Array) -> Array:
+        return to_raw(unravel(t, d, k), scaling).w
 
-    return jax.hessian(pen)(theta)
+    if record.curvature is None:
+        return jax.hessian(lambda t: record.value(raw_w(t), alpha))(theta)
+    w = raw_w(theta)
+    scale = scaling.scale if w.ndim == 1 else scaling.scale[:, None]
+    diag = jnp.ravel(record.curvature(w, alpha) / jnp.square(scale))
+    diag = jnp.concatenate(
+        [diag, jnp.zeros(theta.shape[0] - diag.shape[0], diag.dtype)]
+    )
+    return jnp.diag(diag.astype(theta.dtype))
 
 
 def curvature_sums(

@@ -36,13 +36,17 @@ Array = jax.Array
 
 @dataclass(frozen=True)
 class Penalty:
-    """One penalty: ``value(w, alpha)`` on the raw weights, and whether it is smooth."""
+    """One penalty: ``value(w, alpha)`` on the raw weights, and whether it is smooth.
+    ``curvature(w, alpha)``, where given, is the diagonal d2P/dw_j2 of a separable
+    smooth penalty (w's shape): the objectives' Hessians then need no autodiff of P
+    (whose trace is most of a first call's compile); None: ``jax.hessian``."""
 
     name: str
     value: Callable[[Array, Any], Array]
     smooth: bool = True
     description: str = ""
     l1_ratio: float | None = 0.0  # the fixed r of the elastic net; None: user's choice
+    curvature: Callable[[Array, Any], Array] | None = None
 
 
 _REGISTRY: dict[str, Penalty] = {}
@@ -96,10 +100,20 @@ def resolve_l1_ratio(name: str, l1_ratio: Any, fn: str = "resolve_l1_ratio") -> 
     return float(l1_ratio)
 
 
+def l2_curvature(w: Array, alpha: Any) -> Array:
+    """d2/dw_j2 of (alpha / 2) ||w||^2: alpha everywhere."""
+    return jnp.full_like(w, alpha)
+
+
 register_penalty(
-    Penalty("none", lambda w, alpha: jnp.zeros((), w.dtype), True, "0", None)
+    Penalty(
+        "none", lambda w, alpha: jnp.zeros((), w.dtype), True, "0", None,
+        lambda w, alpha: jnp.zeros_like(w),
+    )
+)  # fmt: skip
+register_penalty(
+    Penalty("l2", l2_value, True, "(alpha / 2) ||w||^2", 0.0, l2_curvature)
 )
-register_penalty(Penalty("l2", l2_value, True, "(alpha / 2) ||w||^2", 0.0))
 register_penalty(Penalty("l1", elastic_net_value, False, "alpha ||w||_1", 1.0))
 register_penalty(
     Penalty(
