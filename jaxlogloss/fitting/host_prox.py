@@ -64,9 +64,8 @@ def active_set_solve(
         pen = on & ~free
         rhs = -grad[idx] - lam[idx] * sign[idx] + h[np.ix_(idx, ~on)] @ theta[~on]
         try:
-            delta = scipy.linalg.cho_solve(
-                scipy.linalg.cho_factor(h[np.ix_(idx, idx)]), rhs
-            )
+            factor = scipy.linalg.cho_factor(h[np.ix_(idx, idx)], check_finite=False)
+            delta = scipy.linalg.cho_solve(factor, rhs, check_finite=False)
         except (np.linalg.LinAlgError, ValueError):
             return u, False
         v = np.zeros(p)
