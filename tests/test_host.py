@@ -11,6 +11,7 @@ import jaxlogloss as jl
 from jaxlogloss.data import host
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.model.scaling import feature_moments
+from jaxlogloss.precision import enable_x64
 
 
 @pytest.mark.parametrize("shape", [(3, 2), (700, 1000)])  # plain and huge-page memory
@@ -36,6 +37,9 @@ def test_to_jax_shares_an_aligned_array_without_a_copy():
         lambda r: r.standard_normal((3000, 5)).astype(np.float32)[:, ::2],  # strided
         lambda r: r.standard_normal((3000, 5)),  # float64 -> float32 cast
         lambda r: np.asarray(r.standard_normal((9000, 500)), np.float32),  # parallel
+        # a transposed row-major X (tiles of TILE_COLUMNS; n not a multiple), cast
+        lambda r: r.standard_normal((2 * host.TILE_COLUMNS + 77, 1100)).T,
+        lambda r: np.asarray(r.standard_normal((9001, 480)), np.float32).T,
     ],
 )
 def test_to_jax_copies_when_it_must(rng, make):
@@ -70,3 +74,18 @@ def test_fit_of_numpy_equals_fit_of_feature_major(rng):
     np.testing.assert_allclose(
         rows.inference.std_err, cols.inference.std_err, rtol=1e-8
     )
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_first_order_fit_of_numpy_equals_fit_of_a_jax_array(rng, order):
+    """A first-order fit reads X feature-major: a NumPy X goes there by the host's
+    tiled copy (a C-order X is a transposed source), a jax X by XLA's transpose; the
+    fits are the same."""
+    n, d = 3000, 4
+    X = np.asarray(rng.standard_normal((n, d)), order=order)
+    y = (rng.random(n) < 1 / (1 + np.exp(-X @ np.arange(1.0, d + 1)))).astype(float)
+    kw = dict(solver="adam", learning_rate=0.05, max_iter=50)
+    host_copy = jl.fit(X, y, **kw)
+    with enable_x64():
+        device = jl.fit(jnp.asarray(X), y, **kw)
+    np.testing.assert_allclose(host_copy.coef, device.coef, rtol=1e-12)

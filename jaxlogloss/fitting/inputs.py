@@ -61,8 +61,10 @@ def as_design(fn: str, X: Any, dtype: str, *, objective_based: bool = True) -> D
         )
     if not np.issubdtype(np.dtype(arr.dtype), np.floating):
         raise TypeError(f"{fn}: X must have a floating dtype, got {arr.dtype}")
-    if not objective_based:
-        return FeatureMajor(_transpose_to(arr, dtype))
+    if not objective_based:  # a NumPy X: one tiled host copy (3x XLA's transpose)
+        if isinstance(arr, jax.Array):
+            return FeatureMajor(_transpose_to(arr, dtype))
+        return FeatureMajor(to_jax(np.asarray(arr).T, dtype))
     store = storage_dtype(arr.dtype, dtype)
     if isinstance(arr, jax.Array):
         return arr if arr.dtype == store else arr.astype(store)
