@@ -140,6 +140,10 @@ def main() -> None:
             "xla", "trace", "n_iter", "coef0")  # fmt: skip
     print("{:>20} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>12}"
           .format(*head))  # fmt: skip
+    aborts = {name: [0, 0] for name in checkouts}
+    for (_, _, name), outs in rows.items():
+        aborts[name][0] += sum(o["exit_status"] != 0 for o in outs)
+        aborts[name][1] += len(outs)
     for (size, solver, name), outs in rows.items():
         med = {k: float(np.median([o[k] for o in outs])) for k in
                ("first", "cpu", "later", "compile", "xla", "trace")}  # fmt: skip
@@ -148,6 +152,8 @@ def main() -> None:
               f"{med['later']:7.3f} {med['compile']:8.3f} {o['programs']:6d} "
               f"{med['xla']:6.3f} {med['trace']:6.3f} {o['n_iter']:6d} "
               f"{o['coef0']:12.8f}")  # fmt: skip
+    print("children that aborted at exit after their result: " + ", ".join(
+        f"{name} {a}/{t}" for name, (a, t) in aborts.items()))  # fmt: skip
 
 
 if __name__ == "__main__":

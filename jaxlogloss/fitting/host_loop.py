@@ -27,6 +27,7 @@ results in the measurements of ``benchmarks/compile_time.py``.
 from __future__ import annotations
 
 import functools
+import queue
 import threading
 from typing import Any, NamedTuple
 
@@ -308,7 +309,7 @@ def _step(
 
 def newton_host(
     solver: Newton, objective: Any, theta: np.ndarray,
-    compiling: threading.Thread | None = None,
+    compiling: Compiling | None = None,
 ) -> HostState:  # fmt: skip
     """:class:`~jaxlogloss.solvers.newton.Newton` with its loop on the host
     (``compiling``: the thread compiling :func:`curvature`, joined before its use)."""
@@ -406,24 +407,65 @@ def lbfgs_host(solver: LBFGS, objective: Any, theta: np.ndarray) -> HostState:
     return run.state()
 
 
-def compile_curvature(objective: Any, theta: np.ndarray) -> threading.Thread:
-    """Compile :func:`curvature` for ``objective`` in a background thread, while the
-    first evaluation compiles: XLA compiles without holding the GIL, so on two cores
-    the two compilations overlap. Join the thread before calling ``curvature``."""
+class _Compiler:
+    """One daemon thread per process that compiles programs in the background, fed
+    by a queue and never joined: XLA compiled from short-lived threads aborted the
+    process at exit now and then ("terminate called without an active exception",
+    2 of 72 fresh processes; none of 72 with the compile in the caller's thread)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, work: Any) -> threading.Event:
+        """Run ``work()`` on the worker; the returned event is set when it is done."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="jaxlogloss-compile", daemon=True
+                )
+                self._thread.start()
+        done = threading.Event()
+        self._queue.put((work, done))
+        return done
+
+    def _serve(self) -> None:
+        while True:
+            work, done = self._queue.get()
+            try:
+                work()
+            except Exception:  # noqa: BLE001 - the call itself compiles and reports it
+                pass
+            finally:
+                done.set()
+
+
+_COMPILER = _Compiler()
+
+
+class Compiling(NamedTuple):
+    """A background compile: ``join()`` waits for it."""
+
+    done: threading.Event
+
+    def join(self) -> None:
+        self.done.wait()
+
+
+def compile_curvature(objective: Any, theta: np.ndarray) -> Compiling:
+    """Compile :func:`curvature` for ``objective`` on the background compiler while
+    the first evaluation compiles: XLA compiles without holding the GIL, so on two
+    cores the two compilations overlap. Join it before calling ``curvature``."""
     targets = objective.problem.targets  # the logits: its shape and placement
     z = jax.ShapeDtypeStruct(
         targets.shape, objective.dtype, sharding=getattr(targets, "sharding", None)
     )
-
-    def work() -> None:
-        try:
-            curvature.lower(objective, theta, z, np.bool_(False)).compile()
-        except Exception:  # noqa: BLE001 - the call itself compiles and reports it
-            pass
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    return thread
+    return Compiling(
+        _COMPILER.submit(
+            lambda: curvature.lower(objective, theta, z, np.bool_(False)).compile()
+        )
+    )
 
 
 def minimise_host(solver: Any, objective: InMemoryObjective, theta: Any) -> HostState:
