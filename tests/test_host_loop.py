@@ -63,3 +63,28 @@ def test_the_rule_by_size(monkeypatch):
     monkeypatch.setattr(host_loop, "HOST_LOOP_MIN_ELEMENTS", 2_000_000)
     assert host_loop.use_host_loop(objective(200_000, 10))
     assert not host_loop.use_host_loop(objective(199_999, 10))
+
+
+def test_background_compiles_share_one_persistent_daemon_worker():
+    """Background compiles run on one daemon thread per process, in order; a failing
+    job does not stop it; join() waits for a job (the worker is never joined itself:
+    XLA compiled from short-lived threads aborted the process at exit now and then)."""
+    import threading
+
+    seen = []
+    compiler = host_loop._Compiler()
+
+    def job(i):
+        seen.append((i, threading.current_thread()))
+        if i == 1:
+            raise RuntimeError("a compile that fails")
+
+    events = [compiler.submit(lambda i=i: job(i)) for i in range(3)]
+    for e in events:
+        host_loop.Compiling(e).join()
+    assert [i for i, _ in seen] == [0, 1, 2]
+    threads = {t for _, t in seen}
+    assert len(threads) == 1
+    (worker,) = threads
+    assert worker.daemon and worker.name == "jaxlogloss-compile" and worker.is_alive()
+    assert worker is not threading.current_thread()
