@@ -8,7 +8,7 @@ import pytest
 from conftest import logistic_data
 
 import jaxlogloss as jl
-from jaxlogloss.fitting import host_loop
+from jaxlogloss.fitting import background, host_loop
 
 
 def _data(n: int = 400, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +72,7 @@ def test_background_compiles_share_one_persistent_daemon_worker():
     import threading
 
     seen = []
-    compiler = host_loop._Compiler()
+    compiler = background.BackgroundCompiler()
 
     def job(i):
         seen.append((i, threading.current_thread()))
@@ -81,7 +81,7 @@ def test_background_compiles_share_one_persistent_daemon_worker():
 
     events = [compiler.submit(lambda i=i: job(i)) for i in range(3)]
     for e in events:
-        host_loop.Compiling(e).join()
+        background.Compiling(e).join()
     assert [i for i, _ in seen] == [0, 1, 2]
     threads = {t for _, t in seen}
     assert len(threads) == 1

@@ -27,8 +27,6 @@ results in the measurements of ``benchmarks/compile_time.py``.
 from __future__ import annotations
 
 import functools
-import queue
-import threading
 from typing import Any, NamedTuple
 
 import jax
@@ -38,6 +36,7 @@ import numpy as np
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting import path_objective
+from jaxlogloss.fitting.background import BACKGROUND, Compiling
 from jaxlogloss.fitting.statistics import logit_sums
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.scaling import Scaling, feature_scaling, host_feature_scaling
@@ -407,52 +406,6 @@ def lbfgs_host(solver: LBFGS, objective: Any, theta: np.ndarray) -> HostState:
     return run.state()
 
 
-class _Compiler:
-    """One daemon thread per process that compiles programs in the background, fed
-    by a queue and never joined: XLA compiled from short-lived threads aborted the
-    process at exit now and then ("terminate called without an active exception",
-    2 of 72 fresh processes; none of 72 with the compile in the caller's thread)."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, work: Any) -> threading.Event:
-        """Run ``work()`` on the worker; the returned event is set when it is done."""
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._serve, name="jaxlogloss-compile", daemon=True
-                )
-                self._thread.start()
-        done = threading.Event()
-        self._queue.put((work, done))
-        return done
-
-    def _serve(self) -> None:
-        while True:
-            work, done = self._queue.get()
-            try:
-                work()
-            except Exception:  # noqa: BLE001 - the call itself compiles and reports it
-                pass
-            finally:
-                done.set()
-
-
-_COMPILER = _Compiler()
-
-
-class Compiling(NamedTuple):
-    """A background compile: ``join()`` waits for it."""
-
-    done: threading.Event
-
-    def join(self) -> None:
-        self.done.wait()
-
-
 def compile_curvature(objective: Any, theta: np.ndarray) -> Compiling:
     """Compile :func:`curvature` for ``objective`` on the background compiler while
     the first evaluation compiles: XLA compiles without holding the GIL, so on two
@@ -462,7 +415,7 @@ def compile_curvature(objective: Any, theta: np.ndarray) -> Compiling:
         targets.shape, objective.dtype, sharding=getattr(targets, "sharding", None)
     )
     return Compiling(
-        _COMPILER.submit(
+        BACKGROUND.submit(
             lambda: curvature.lower(objective, theta, z, np.bool_(False)).compile()
         )
     )
