@@ -55,7 +55,10 @@ def add_arguments(cv: argparse.ArgumentParser) -> None:
         help="'balanced' (n / (2 n_k)) or '0=W0,1=W1' (weights of the 0/1 classes)",
     )
     cv.add_argument("--max-iter", type=int_at_least(1), default=100)
-    cv.add_argument("--tol", type=positive_float, help="per-point KKT tolerance")
+    cv.add_argument(
+        "--tol", type=positive_float,
+        help="per-point KKT tolerance (default 1e-8 in float64, 1e-5 in float32)",
+    )  # fmt: skip
     cv.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     cv.add_argument("--json", action="store_true", help="print one JSON object")
     cv.add_argument("--plot", metavar="FILE", help="PNG of the CV curve")
