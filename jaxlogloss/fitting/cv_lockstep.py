@@ -21,10 +21,10 @@ l1_ratio). The M runs move in lockstep. Three compiled programs touch the data:
 Run m steps by proximal Newton on the model matrix B_m + diag(mu). B_m starts as the
 run's exact Hessian at the start (:func:`start_hessians`), is corrected by a BFGS
 update after every step and carried along the path; all runs' B_m are replaced by
-:func:`shared_hessians` at run 0's point when a step shrank some run's KKT violation
-by less than :data:`REFRESH`, or left it above :data:`FAR` times tol. With r = 0 the step is
-one batched Cholesky solve on the host; with an L1 part it is the feature-sign
-active-set solve of the model in NumPy
+:func:`shared_hessians` at run 0's point when a step shrank some run's KKT
+violation by less than :data:`REFRESH`, or left it above :data:`FAR` times tol.
+With r = 0 the step is one batched Cholesky solve on the host; with an L1 part it is
+the feature-sign active-set solve of the model in NumPy
 (:func:`~jaxlogloss.fitting.host_prox.model_step`; exact zeros). The first step at
 a new alpha needs no pass over X: the gradient there is the last one plus the penalty's
 change, so that step is the path's predictor. A full step is kept where it shrank the
@@ -61,7 +61,7 @@ from jaxlogloss.solvers.linesearch import ARMIJO_C1
 
 Array = jax.Array
 
-REFRESH = 0.05  # recompute H_0 after a step that shrank some run's KKT less than this
+REFRESH = 0.05  # new models after a step that shrank some run's KKT less than this
 FAR = 1e4  # ... or left some run's KKT violation above this times tol
 MAX_HALVINGS = 30  # backtracking halvings per step
 MERIT = 1e-4  # a full step is kept when it shrinks the KKT violation by this fraction
