@@ -217,15 +217,15 @@ def test_bfgs_update_meets_the_secant_equation_and_models_fall_back(rng):
     np.testing.assert_array_equal(ok, [True, False])
     np.testing.assert_allclose(batch[0], new, rtol=1e-14)
     np.testing.assert_array_equal(batch[1], b)
-    base = np.eye(p)
     exact = np.stack([np.eye(p), np.eye(p) * 0.5])
-    models = cv_lockstep._Models(base, exact)  # offsets 0 and -0.5 I
+    models = cv_lockstep._Models(exact)  # base: run 0's, the identity
     models.penalty(np.full(p, 0.01))
     g = rng.normal(size=(2, p))
     np.testing.assert_allclose(models.directions(g), -g / np.array([[1.01], [0.51]]))
-    models.base = np.diag([0.2, 1, 1, 1])  # a new H_0, offsets kept:
-    models.penalty(models.mu)  # run 1's matrix now indefinite: H_0's
-    np.testing.assert_allclose(models.offset[1], 0.0)
+    models.base = np.diag([0.2, 1, 1, 1])
+    models.hess[1] = models.base - 0.5 * np.eye(p)  # a stale update: indefinite
+    models.penalty(models.mu)  # run 1 restarts from the base
+    np.testing.assert_array_equal(models.hess[1], models.base)
     np.testing.assert_allclose(models.matrix[1], np.diag([0.21, 1.01, 1.01, 1.01]))
     np.testing.assert_allclose(
         models.directions(g)[1], -g[1] / [0.21, 1.01, 1.01, 1.01]
@@ -235,9 +235,9 @@ def test_bfgs_update_meets_the_secant_equation_and_models_fall_back(rng):
     models.secants(np.array([0, 1]), steps, changes)
     np.testing.assert_allclose(models.matrix[0] @ s, y, rtol=1e-10)
     np.testing.assert_array_equal(models.matrix[1], before[1])
-    np.testing.assert_allclose(
-        models.offset[0], models.matrix[0] - models.base - np.diag(models.mu)
-    )
+    updated = models.matrix[0] - np.diag(models.mu)
+    models.penalty(np.full(p, 0.02))  # a new alpha keeps the updated model
+    np.testing.assert_allclose(models.matrix[0], updated + 0.02 * np.eye(p))
 
 
 def test_l2_cv_budget_and_float32(data):

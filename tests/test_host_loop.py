@@ -67,7 +67,7 @@ def test_the_rule_by_size(monkeypatch):
 
 def test_background_compiles_share_one_persistent_daemon_worker():
     """Background compiles run on one daemon thread per process, in order; a failing
-    job does not stop it; join() waits for a job (the worker is never joined itself:
+    job does not stop it; a job's event is set when it is done (the worker is never joined itself:
     XLA compiled from short-lived threads aborted the process at exit now and then)."""
     import threading
 
@@ -81,7 +81,7 @@ def test_background_compiles_share_one_persistent_daemon_worker():
 
     events = [compiler.submit(lambda i=i: job(i)) for i in range(3)]
     for e in events:
-        background.Compiling(e).join()
+        e.wait()
     assert [i for i, _ in seen] == [0, 1, 2]
     threads = {t for _, t in seen}
     assert len(threads) == 1

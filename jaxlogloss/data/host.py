@@ -73,9 +73,7 @@ def aligned_copy(arr: np.ndarray, dtype: Any) -> np.ndarray:
     workers = max(1, min(os.cpu_count() or 1, 8, arr.shape[0]))
     if arr.ndim == 2 and arr.flags.f_contiguous and not arr.flags.c_contiguous:
         starts = range(0, arr.shape[1], TILE_COLUMNS)
-        parts = [
-            (slice(None), slice(lo, lo + TILE_COLUMNS)) for lo in starts
-        ]  # fmt: skip
+        parts = [(slice(None), slice(lo, lo + TILE_COLUMNS)) for lo in starts]
     else:
         bounds = np.linspace(0, arr.shape[0], workers + 1).astype(int)
         parts = [

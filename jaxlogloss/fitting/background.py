@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, NamedTuple
+from typing import Any
 
 
 class BackgroundCompiler:
@@ -25,7 +25,8 @@ class BackgroundCompiler:
         self._lock = threading.Lock()
 
     def submit(self, work: Any) -> threading.Event:
-        """Run ``work()`` on the worker; the returned event is set when it is done."""
+        """Run ``work()`` on the worker; the returned event is set when it is done
+        (``wait()`` on it before using what it compiled)."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -48,12 +49,3 @@ class BackgroundCompiler:
 
 
 BACKGROUND = BackgroundCompiler()
-
-
-class Compiling(NamedTuple):
-    """A background compile: ``join()`` waits for it."""
-
-    done: threading.Event
-
-    def join(self) -> None:
-        self.done.wait()

@@ -136,41 +136,42 @@ def held_out_rows(
 
 
 class _Models:
-    """The runs' Newton matrices B_m + diag(mu) = H_0 + D_m + diag(mu) (module
-    docstring; H_0 the all-rows run's, D_m run m's offset from it), kept positive
-    definite: a run whose matrix fails its Cholesky factor (a stale offset) restarts
-    from H_0. All runs' factors, solves and updates are batched."""
+    """The runs' Newton matrices B_m + diag(mu) (module docstring; ``hess`` the B_m:
+    each run's Hessian at the last refresh, BFGS-updated since), kept positive
+    definite: a run whose matrix fails its Cholesky factor (a stale update) restarts
+    from the all-rows run's Hessian of that refresh (``base``). All runs' factors,
+    solves and updates are batched."""
 
-    def __init__(self, base: np.ndarray, exact: np.ndarray) -> None:
-        self.base = base
-        self.offset = exact - base[None]
-        self.mu = np.zeros(base.shape[0])
-        self.matrix = exact.copy()
+    def __init__(self, exact: np.ndarray) -> None:
+        self.mu = np.zeros(exact.shape[-1])
+        self.reset(exact)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.hess + np.diag(self.mu)[None]
+
+    def reset(self, exact: np.ndarray) -> None:
+        """Every run's B_m from its own Hessian ``exact`` (M, p, p)."""
+        self.hess, self.base = exact.copy(), exact[0].copy()
+        self._check(np.arange(exact.shape[0]))
 
     def penalty(self, mu: np.ndarray) -> None:
         """Switch the penalty's diagonal to ``mu`` and check every run."""
         self.mu = mu
-        self.matrix = self.base[None] + self.offset + np.diag(mu)[None]
-        self._check(np.arange(self.matrix.shape[0]))
-
-    def reset(self, exact: np.ndarray) -> None:
-        """Every run's matrix from its own Hessian ``exact`` (M, p, p)."""
-        self.base = exact[0]
-        self.offset = exact - exact[0][None]
-        self.penalty(self.mu)
+        self._check(np.arange(self.hess.shape[0]))
 
     def _check(self, runs: np.ndarray) -> None:
+        matrix = self.matrix
         try:
-            np.linalg.cholesky(self.matrix[runs])
+            np.linalg.cholesky(matrix[runs])
             return
         except np.linalg.LinAlgError:
             pass
         for m in runs:
             try:
-                np.linalg.cholesky(self.matrix[m])
-            except np.linalg.LinAlgError:  # a stale offset: start this run from H_0
-                self.offset[m] = 0.0
-                self.matrix[m] = self.base + np.diag(self.mu)
+                np.linalg.cholesky(matrix[m])
+            except np.linalg.LinAlgError:  # a stale update: restart from the base
+                self.hess[m] = self.base
 
     def directions(self, g: np.ndarray) -> np.ndarray:
         return -np.linalg.solve(self.matrix, g[..., None])[..., 0]
@@ -183,8 +184,7 @@ class _Models:
         new, ok = bfgs_updates(self.matrix[runs], s[runs], y[runs])
         updated = runs[ok]
         if updated.size:
-            self.matrix[updated] = new[ok]
-            self.offset[updated] = new[ok] - np.diag(self.mu) - self.base
+            self.hess[updated] = new[ok] - np.diag(self.mu)
             self._check(updated)
 
 
@@ -386,7 +386,7 @@ def solve_lockstep(
         return ok, pending, trial, t_grad, t_z
 
     theta, grad, z = start.theta, start.grad, start.z
-    models = _Models(start.exact[0], start.exact)
+    models = _Models(start.exact)
     shape = (m_runs, len(grid))
     out = {
         "theta": np.zeros((*shape, p)), "value": np.zeros(shape),

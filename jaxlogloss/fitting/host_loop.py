@@ -27,6 +27,7 @@ results in the measurements of ``benchmarks/compile_time.py``.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, NamedTuple
 
 import jax
@@ -36,7 +37,7 @@ import numpy as np
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting import path_objective
-from jaxlogloss.fitting.background import BACKGROUND, Compiling
+from jaxlogloss.fitting.background import BACKGROUND
 from jaxlogloss.fitting.statistics import logit_sums
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.scaling import Scaling, feature_scaling, host_feature_scaling
@@ -308,16 +309,17 @@ def _step(
 
 def newton_host(
     solver: Newton, objective: Any, theta: np.ndarray,
-    compiling: Compiling | None = None,
+    compiling: threading.Event | None = None,
 ) -> HostState:  # fmt: skip
     """:class:`~jaxlogloss.solvers.newton.Newton` with its loop on the host
-    (``compiling``: the thread compiling :func:`curvature`, joined before its use)."""
+    (``compiling``: set once :func:`curvature` is compiled, waited for before its
+    use)."""
     import scipy.linalg
 
     point_at = functools.partial(_at, objective)
     run = _Run(theta, point_at(theta), solver.tol, solver.max_iter)
     if compiling is not None:
-        compiling.join()
+        compiling.wait()
     no_sums = np.bool_(False)
     while run.running:
         hess, _, _ = curvature(objective, run.theta, run.z, no_sums)
@@ -406,18 +408,17 @@ def lbfgs_host(solver: LBFGS, objective: Any, theta: np.ndarray) -> HostState:
     return run.state()
 
 
-def compile_curvature(objective: Any, theta: np.ndarray) -> Compiling:
+def compile_curvature(objective: Any, theta: np.ndarray) -> threading.Event:
     """Compile :func:`curvature` for ``objective`` on the background compiler while
     the first evaluation compiles: XLA compiles without holding the GIL, so on two
-    cores the two compilations overlap. Join it before calling ``curvature``."""
+    cores the two compilations overlap. Wait for the returned event before calling
+    ``curvature``."""
     targets = objective.problem.targets  # the logits: its shape and placement
     z = jax.ShapeDtypeStruct(
         targets.shape, objective.dtype, sharding=getattr(targets, "sharding", None)
     )
-    return Compiling(
-        BACKGROUND.submit(
-            lambda: curvature.lower(objective, theta, z, np.bool_(False)).compile()
-        )
+    return BACKGROUND.submit(
+        lambda: curvature.lower(objective, theta, z, np.bool_(False)).compile()
     )
 
 
@@ -433,7 +434,7 @@ def minimise_host(solver: Any, objective: InMemoryObjective, theta: Any) -> Host
             return newton_host(solver, objective, theta, compiling)
         return lbfgs_host(solver, objective, theta)
     finally:
-        compiling.join()
+        compiling.wait()
 
 
 def use_host_loop(objective: Any, solver: Any = None) -> bool:

@@ -252,7 +252,7 @@ def prox_newton_host(
     start = point(theta)
     run = _Run(theta, start, tol, solver.max_iter)
     grad = start.smooth
-    compiling.join()
+    compiling.wait()
     while run.running:
         hess = np.asarray(curvature(objective, run.theta, run.z, np.bool_(False))[0])
         th = run.theta.astype(np.float64)
