@@ -89,3 +89,41 @@ def test_first_order_fit_of_numpy_equals_fit_of_a_jax_array(rng, order):
     with enable_x64():
         device = jl.fit(jnp.asarray(X), y, **kw)
     np.testing.assert_allclose(host_copy.coef, device.coef, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "n, d, dtype, threads",
+    [
+        (2 * host.TILE_COLUMNS + 77, 9, np.float64, False),  # n not a tile multiple
+        (1, 4, np.float64, False),  # one row: variance 0
+        (31_000, 70, np.float64, True),  # over PARALLEL_MIN_BYTES: the thread pool
+        (62_000, 70, np.float32, True),  # cast: the moments of the float32 values
+    ],
+)
+def test_transposed_copy_and_its_moments_match_numpy(rng, n, d, dtype, threads):
+    spread = rng.uniform(0.01, 10, d)
+    # large means (the rows summed again about their mean), a constant feature,
+    # a zero feature and an integer-valued one
+    offset = rng.choice([0.0, 3.0, -40.0, 1e6, 1e9], d)
+    X = rng.standard_normal((n, d)) * spread + offset
+    X[:, 0], X[:, 1], X[:, 2] = 7.25, 0.0, np.round(X[:, 2])
+    out, moments = host.transposed_copy(X, dtype)
+    assert (out.nbytes >= host.PARALLEL_MIN_BYTES) == threads
+    assert out.dtype == dtype and out.flags.c_contiguous
+    assert out.ctypes.data % host.ALIGN == 0
+    np.testing.assert_array_equal(out, X.T.astype(dtype))
+    ref = X.T.astype(dtype).astype(np.float64)  # the cast values' moments
+    mean = ref.mean(axis=1)
+    var = np.mean((ref - mean[:, None]) ** 2, axis=1)
+    assert moments.count == n
+    np.testing.assert_allclose(moments.mean, mean, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(moments.var, var, rtol=1e-9, atol=1e-300)
+    assert moments.var[0] == 0.0 and moments.var[1] == 0.0
+
+
+def test_transposed_copy_reports_non_finite_entries_in_its_moments(rng):
+    X = rng.standard_normal((5000, 4))
+    X[17, 1], X[4000, 3] = np.nan, -np.inf
+    _, moments = host.transposed_copy(X, np.float64)
+    finite = np.isfinite(moments.mean) & np.isfinite(moments.var)
+    np.testing.assert_array_equal(finite, [True, False, True, False])

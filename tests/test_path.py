@@ -276,3 +276,34 @@ def test_a_nan_in_x_is_named_by_row_and_column(fn):
         ValueError, match=rf"{fn}: X must be finite, got NaN at index \(7, 2\)"
     ):
         getattr(jl, fn)(X, y)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weights", [None, "sample", "class"])
+def test_path_scaling_from_the_copy_equals_the_scaling_pass(x64, order, weights):
+    """prepare_data's copy of a NumPy X brings the features' moments (one pass with
+    the copy and the finiteness check); with weights, or X shared without a copy
+    (F order), the scaling is scaling_of's own pass. Either way it is that scaling."""
+    from jaxlogloss.data import host
+    from jaxlogloss.fitting.host_loop import scaling_of
+    from jaxlogloss.fitting.path_data import data_scaling, prepare_data
+
+    rng = np.random.default_rng(SEED)
+    X = rng.normal(size=(3000, 5)) * [1, 10, 0.1, 1, 1] + [0, 5e3, -2, 0, 0]
+    X[:, 3] = 4.0  # constant: scale 1
+    X = np.asarray(X, order=order)
+    y = (X[:, 0] + rng.normal(size=3000) > 0).astype(np.float64)
+    kw = {
+        None: {},
+        "sample": {"sample_weight": rng.uniform(0.5, 2, 3000)},
+        "class": {"class_weight": "balanced"},
+    }[weights]
+    data = prepare_data("fit_path", X, y, **kw)
+    copied = not host.shareable(X.T, np.float64)  # F order: copied unless aligned
+    assert (data.moments is not None) == (weights is None and copied)
+    got = data_scaling(data)
+    expected = scaling_of(data.X, data.sample_weight)
+    for a, e in zip(got, expected, strict=True):
+        assert a.dtype == e.dtype == np.float64
+        np.testing.assert_allclose(np.asarray(a), np.asarray(e), rtol=1e-12)
+    assert float(got.scale[3]) == 1.0

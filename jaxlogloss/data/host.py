@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def aligned_copy(arr: np.ndarray, dtype: Any) -> np.ndarray:
     if out.nbytes < PARALLEL_MIN_BYTES or arr.ndim == 0 or arr.shape[0] < 2:
         np.copyto(out, arr, casting="unsafe")
         return out
-    workers = max(1, min(os.cpu_count() or 1, 8, arr.shape[0]))
+    workers = _workers(arr.shape[0])
     if arr.ndim == 2 and arr.flags.f_contiguous and not arr.flags.c_contiguous:
         starts = range(0, arr.shape[1], TILE_COLUMNS)
         parts = [(slice(None), slice(lo, lo + TILE_COLUMNS)) for lo in starts]
@@ -84,9 +85,74 @@ def aligned_copy(arr: np.ndarray, dtype: Any) -> np.ndarray:
         for where in parts[w::workers]:
             np.copyto(out[where], arr[where], casting="unsafe")
 
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(copy, range(workers)))
+    _run_parallel(copy, workers)
     return out
+
+
+class RowMoments(NamedTuple):
+    """Unweighted moments of each row of a (d, n) array in float64: the count n, the
+    means and the variances (mean squared deviation)."""
+
+    count: int
+    mean: np.ndarray
+    var: np.ndarray
+
+
+EXACT_SPREAD = 100.0  # rows whose |mean| > this x their std get a two-pass variance
+
+
+def transposed_copy(x: np.ndarray, dtype: Any) -> tuple[np.ndarray, RowMoments]:
+    """The (d, n) transpose of a 2-D ``x`` cast to ``dtype`` in an aligned buffer
+    (:func:`aligned_copy`'s tiles of :data:`TILE_COLUMNS` source rows), and the
+    moments of its rows (of the cast values) summed from each tile while it is in
+    cache: the pass that feature scaling and the finiteness check would otherwise
+    make over X (non-finite moments where X holds a NaN or an inf).
+
+    The variance from the sums, E[x^2] - mean^2, loses ~eps (mean / std)^2 of
+    itself: rows with |mean| > :data:`EXACT_SPREAD` std (constant ones too) are
+    summed again about their mean (one read of that row)."""
+    n, d = x.shape
+    out = aligned_empty((d, n), dtype)
+    tiles = [slice(lo, lo + TILE_COLUMNS) for lo in range(0, n, TILE_COLUMNS)]
+    workers = 1 if out.nbytes < PARALLEL_MIN_BYTES else _workers(len(tiles))
+    sums = np.zeros((workers, 2, d))
+
+    def copy(w: int) -> None:
+        for cols in tiles[w::workers]:
+            tile = out[:, cols]
+            np.copyto(tile, x[cols].T, casting="unsafe")
+            sums[w, 0] += tile.sum(axis=1, dtype=np.float64)
+            sums[w, 1] += np.einsum("ij,ij->i", tile, tile, dtype=np.float64)
+
+    _run_parallel(copy, workers)
+    total, squares = sums.sum(axis=0) / max(n, 1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        var = squares - total**2
+        redo = ~(var * EXACT_SPREAD**2 > total**2)  # also NaN where X is not finite
+    for j in np.flatnonzero(redo & np.isfinite(total)):
+        row = out[j].astype(np.float64, copy=False)
+        var[j] = np.mean(np.square(row - total[j])) if n else 0.0
+    return out, RowMoments(n, total, var)
+
+
+_POOL: list[ThreadPoolExecutor] = []  # one pool per process, made on first use
+_POOL_LOCK = threading.Lock()
+
+
+def _workers(parts: int) -> int:
+    return max(1, min(os.cpu_count() or 1, 8, parts))
+
+
+def _run_parallel(work: Any, workers: int) -> None:
+    """``work(w)`` for w in range(workers): on the process's thread pool (NumPy
+    releases the GIL while it copies; starting threads per call cost ~3 ms)."""
+    if workers == 1:
+        work(0)
+        return
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(_workers(1 << 30)))
+    list(_POOL[0].map(work, range(workers)))
 
 
 def to_jax(arr: Any, dtype: Any) -> Any:

@@ -42,11 +42,7 @@ from jaxlogloss.fitting.cv_scores import (
     one_se_rule,
     weighted_auc,
 )
-from jaxlogloss.fitting.path import (
-    PathResult,
-    check_max_iter,
-    scaling_of,
-)
+from jaxlogloss.fitting.path import PathResult, check_max_iter, data_scaling
 from jaxlogloss.fitting.path_data import (
     check_penalty,
     check_penalty_factor,
@@ -204,7 +200,7 @@ def cv(
         # run k >= 1 leaves fold k - 1 out
         masks = (fold_of[None, :] != np.arange(-1, folds)[:, None]).astype(dt)
         tol = DEFAULT_PATH_TOL[dtype] if tol is None else float(tol)
-        scaling = scaling_of(data.X, data.sample_weight)
+        scaling = data_scaling(data)
         runs = lockstep_cv(
             data, scaling, grids, ratios, factor, masks, fold_of, tol,
             check_max_iter(fn, max_iter), scoring,

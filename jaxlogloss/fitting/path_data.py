@@ -25,10 +25,12 @@ import numpy as np
 
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
-from jaxlogloss.data.host import to_jax
+from jaxlogloss.data.host import RowMoments, shareable, to_jax, transposed_copy
+from jaxlogloss.fitting.host_loop import scaling_of
 from jaxlogloss.model.objective import prepare_problem
 from jaxlogloss.model.params import init_params
 from jaxlogloss.model.penalties import penalty_names, resolve_l1_ratio
+from jaxlogloss.model.scaling import Scaling, host_scaling
 from jaxlogloss.solvers.base import DEFAULT_TOL
 
 Array = jax.Array
@@ -45,6 +47,16 @@ class PathData(NamedTuple):
     sample_weight: Array  # the fit's weights: sample weights x class weights
     feature_names: tuple[str, ...]
     score_weight: Array  # the sample weights alone (held-out scores)
+    moments: RowMoments | None = None  # X's, from its copy, where the weights are 1
+
+
+def data_scaling(data: PathData) -> Scaling:
+    """The fit's feature scaling (:func:`~jaxlogloss.model.scaling.feature_scaling`):
+    from the moments the copy of X took (no pass over X) where it has them, else
+    :func:`~jaxlogloss.fitting.host_loop.scaling_of`."""
+    if data.moments is None:
+        return scaling_of(data.X, data.sample_weight)
+    return host_scaling(data.moments.mean, data.moments.var, 0.0, data.X.dtype)
 
 
 def check_penalty(fn: str, penalty: Any, l1_ratio: Any) -> float:
@@ -71,6 +83,7 @@ def prepare_data(
     feature-major, with the class weights multiplied into the sample weights."""
     if dtype not in DEFAULT_TOL:
         raise ValueError(f"{fn}: dtype must be one of float32, float64, got {dtype!r}")
+    moments = None
     if hasattr(X, "xt") and hasattr(X, "feature_names") and hasattr(X, "y"):
         data = X
         X, y = FeatureMajor(jnp.asarray(np.asarray(data.xt, dtype))), data.y
@@ -85,8 +98,7 @@ def prepare_data(
             raise ValueError(f"{fn}: X must be an (n, d) matrix, got shape {arr.shape}")
         if not np.issubdtype(arr.dtype, np.floating) and arr.dtype.kind not in "iu":
             raise TypeError(f"{fn}: X must be numeric, got dtype {arr.dtype}")
-        v.check_finite(fn, "X", arr)  # before the transpose: (row, column) indices
-        X = FeatureMajor(to_jax(arr.T, dtype))  # one aligned copy, no re-copy
+        X, moments = feature_major(fn, arr, dtype)
     d = X.shape[1]
     names = tuple(f"x{j}" for j in range(d)) if feature_names is None else feature_names
     if len(names) != d:
@@ -105,7 +117,24 @@ def prepare_data(
 
         mult = class_weights(np.asarray(targets), class_weight, fn)
         sw = sw * jnp.asarray(mult, targets.dtype)
-    return PathData(X, targets, sw, tuple(str(s) for s in names), score_weight)
+    if sample_weight is not None or class_weight is not None:
+        moments = None  # weighted moments: scaling_of's pass
+    names = tuple(str(s) for s in names)
+    return PathData(X, targets, sw, names, score_weight, moments)
+
+
+def feature_major(fn: str, arr: np.ndarray, dtype: str) -> tuple[Any, Any]:
+    """(n, d) ``arr`` as a FeatureMajor design of ``dtype``, checked finite, and its
+    features' moments where they come with the copy (:func:`transposed_copy`: the
+    copy, the check and the scaling's moments in one pass), else None."""
+    if shareable(arr.T, dtype) or arr.size == 0:  # no copy: the check's own pass
+        v.check_finite(fn, "X", arr)
+        return FeatureMajor(to_jax(arr.T, dtype)), None
+    xt, moments = transposed_copy(arr, dtype)
+    if not (np.isfinite(moments.mean).all() and np.isfinite(moments.var).all()):
+        v.check_finite(fn, "X", arr)  # raises, naming the (row, column) of the entry
+        moments = None  # finite entries whose squares overflow: scaling_of's pass
+    return FeatureMajor(jnp.from_dlpack(xt)), moments
 
 
 def raw_coefficients(theta: np.ndarray, scaling: Any) -> tuple[np.ndarray, np.ndarray]:

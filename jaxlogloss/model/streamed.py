@@ -36,7 +36,7 @@ from jaxlogloss.model.objectives import (
 )
 from jaxlogloss.model.params import LinearParams, linear_logits
 from jaxlogloss.model.penalties import get_penalty
-from jaxlogloss.model.scaling import Scaling, to_raw
+from jaxlogloss.model.scaling import Scaling, constant_floor, to_raw
 
 Gather = Callable[[np.ndarray], np.ndarray]
 
@@ -129,8 +129,7 @@ def stream_scaling(
     mean = weights @ means / total
     m2 = m2s.sum(axis=0) + weights @ np.square(means - mean)
     scale = np.sqrt(m2 / total + 4 * alpha)
-    tiny = np.finfo(dtype).eps * np.maximum(1.0, np.abs(mean))
-    scale = np.where(scale > tiny, scale, 1.0)
+    scale = np.where(scale > constant_floor(mean, dtype), scale, 1.0)
     return Scaling(jnp.asarray(mean, dtype), jnp.asarray(scale, dtype))
 
 
