@@ -307,3 +307,16 @@ def test_path_scaling_from_the_copy_equals_the_scaling_pass(x64, order, weights)
         assert a.dtype == e.dtype == np.float64
         np.testing.assert_allclose(np.asarray(a), np.asarray(e), rtol=1e-12)
     assert float(got.scale[3]) == 1.0
+
+
+def test_finite_entries_whose_squares_overflow_fall_back_to_the_scaling_pass(x64):
+    """The copy's moments overflow (1e200 squared); X is finite, so no error, and the
+    scaling comes from scaling_of's pass instead."""
+    from jaxlogloss.fitting.path_data import prepare_data
+
+    rng = np.random.default_rng(SEED)
+    X = rng.normal(size=(500, 3))
+    X[:, 1] *= 1e200
+    y = (X[:, 0] > 0).astype(np.float64)
+    data = prepare_data("fit_path", X, y)
+    assert data.moments is None

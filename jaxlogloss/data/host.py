@@ -109,8 +109,8 @@ def transposed_copy(x: np.ndarray, dtype: Any) -> tuple[np.ndarray, RowMoments]:
     make over X (non-finite moments where X holds a NaN or an inf).
 
     The variance from the sums, E[x^2] - mean^2, loses ~eps (mean / std)^2 of
-    itself: rows with |mean| > :data:`EXACT_SPREAD` std (constant ones too) are
-    summed again about their mean (one read of that row)."""
+    itself: rows with |mean| > :data:`EXACT_SPREAD` std (constant ones too) get
+    their mean and variance again in two passes over that row."""
     n, d = x.shape
     out = aligned_empty((d, n), dtype)
     tiles = [slice(lo, lo + TILE_COLUMNS) for lo in range(0, n, TILE_COLUMNS)]
@@ -129,9 +129,10 @@ def transposed_copy(x: np.ndarray, dtype: Any) -> tuple[np.ndarray, RowMoments]:
     with np.errstate(invalid="ignore", over="ignore"):
         var = squares - total**2
         redo = ~(var * EXACT_SPREAD**2 > total**2)  # also NaN where X is not finite
-    for j in np.flatnonzero(redo & np.isfinite(total)):
-        row = out[j].astype(np.float64, copy=False)
-        var[j] = np.mean(np.square(row - total[j])) if n else 0.0
+        for j in np.flatnonzero(redo & np.isfinite(total) & (n > 0)):
+            row = out[j].astype(np.float64, copy=False)
+            total[j] = np.mean(row)  # the sums' mean is off by ~eps |mean| log n
+            var[j] = np.mean(np.square(row - total[j]))
     return out, RowMoments(n, total, var)
 
 

@@ -134,7 +134,10 @@ def feature_major(fn: str, arr: np.ndarray, dtype: str) -> tuple[Any, Any]:
     if not (np.isfinite(moments.mean).all() and np.isfinite(moments.var).all()):
         v.check_finite(fn, "X", arr)  # raises, naming the (row, column) of the entry
         moments = None  # finite entries whose squares overflow: scaling_of's pass
-    return FeatureMajor(jnp.from_dlpack(xt)), moments
+    xt = jnp.from_dlpack(xt)
+    if moments is not None:  # finite: prepare_problem's check makes no second pass
+        v.mark_finite(xt)
+    return FeatureMajor(xt), moments
 
 
 def raw_coefficients(theta: np.ndarray, scaling: Any) -> tuple[np.ndarray, np.ndarray]:
