@@ -62,6 +62,18 @@ def test_active_set_fails_cleanly_on_a_nan_model():
     assert not ok and np.isfinite(u).all()
 
 
+def test_active_set_fails_cleanly_on_an_indefinite_model():
+    """LAPACK's posv reports a matrix that is not positive definite (info > 0): ok
+    False, u the start."""
+    h = np.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1
+    theta = np.array([0.5, 0.5])
+    u, ok = host_prox.active_set_solve(
+        h, np.array([1.0, -1.0]), theta, np.zeros(2), 1e-12
+    )
+    assert not ok
+    np.testing.assert_array_equal(u, theta)
+
+
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(3)

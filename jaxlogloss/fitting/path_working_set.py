@@ -135,14 +135,16 @@ class _Block:
             idx = np.zeros(self.size, np.int64)
             idx[: feats.size] = feats
             keep = np.arange(self.size) < feats.size
-            self.rows = gather_rows(xt, jnp.asarray(idx), jnp.asarray(keep))
+            self.rows = gather_rows(xt, idx, keep)  # NumPy arguments: ~0.15 ms less
         self.feats, self.k = feats, feats.size
         self.cols = np.r_[feats, d]
         self.slots = np.r_[np.arange(self.k), self.size]  # W's places in the block
         m, s = np.zeros(self.size), np.ones(self.size)
         m[: self.k], s[: self.k] = mean[feats], scale[feats]
         self.mean_w, self.scale_w = mean[feats], scale[feats]
-        self.scaling = Scaling(jnp.asarray(m, xt.dtype), jnp.asarray(s, xt.dtype))
+        # NumPy leaves: the compiled calls take them as arguments (jnp.asarray cost
+        # ~0.15 ms each, a tenth of a small block's step)
+        self.scaling = Scaling(np.asarray(m, xt.dtype), np.asarray(s, xt.dtype))
         self.centred: Array | None = None
 
     def hessian(self, c: Array, z: Array) -> np.ndarray:
