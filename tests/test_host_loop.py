@@ -88,3 +88,38 @@ def test_background_compiles_share_one_persistent_daemon_worker():
     (worker,) = threads
     assert worker.daemon and worker.name == "jaxlogloss-compile" and worker.is_alive()
     assert worker is not threading.current_thread()
+
+
+def _in_forked_child(body):
+    """Run body() in a forked child (no JAX in it); True where it returned True within
+    20 s (a worker the parent started is not in the child: a submit there must start
+    its own, or the wait never ends)."""
+    import os
+    import signal
+
+    pid = os.fork()
+    if pid == 0:  # the child: exit at once, whatever happens
+        signal.alarm(20)
+        try:
+            os._exit(0 if body() else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+@pytest.mark.filterwarnings("ignore:os.fork")
+def test_background_compiler_and_host_pool_work_in_a_forked_child():
+    from jaxlogloss.data import host
+
+    compiler = background.BackgroundCompiler()
+    compiler.submit(lambda: None).wait()  # the parent's worker is running
+    host._run_parallel(lambda w: None, 2)  # and the parent's pool
+
+    def child():
+        done = compiler.submit(lambda: None)
+        seen = []
+        host._run_parallel(seen.append, 2)
+        return done.wait(10) and sorted(seen) == [0, 1]
+
+    assert _in_forked_child(child)

@@ -138,7 +138,9 @@ def transposed_copy(x: np.ndarray, dtype: Any) -> tuple[np.ndarray, RowMoments]:
     return out, RowMoments(n, total, var)
 
 
-_POOL: list[ThreadPoolExecutor] = []  # one pool per process, made on first use
+# one pool per process, made on first use (and again in a forked child, whose copy
+# of the parent's pool has no threads): {pid: pool}
+_POOL: dict[int, ThreadPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
 
 
@@ -152,10 +154,13 @@ def _run_parallel(work: Any, workers: int) -> None:
     if workers == 1:
         work(0)
         return
+    pid = os.getpid()
     with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(_workers(1 << 30)))
-    list(_POOL[0].map(work, range(workers)))
+        if pid not in _POOL:
+            _POOL.clear()
+            _POOL[pid] = ThreadPoolExecutor(_workers(1 << 30))
+        pool = _POOL[pid]
+    list(pool.map(work, range(workers)))
 
 
 def to_jax(arr: Any, dtype: Any) -> Any:

@@ -8,6 +8,7 @@ thread, started on first use, fed by a queue and never joined.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from typing import Any
@@ -22,24 +23,32 @@ class BackgroundCompiler:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
         self._lock = threading.Lock()
 
     def submit(self, work: Any) -> threading.Event:
         """Run ``work()`` on the worker; the returned event is set when it is done
         (``wait()`` on it before using what it compiled)."""
         with self._lock:
-            if self._thread is None:
+            if self._thread is None or self._pid != os.getpid():
+                # first use, or a forked child: the parent's worker is not here
+                self._pid, self._queue = os.getpid(), queue.SimpleQueue()
                 self._thread = threading.Thread(
-                    target=self._serve, name="jaxlogloss-compile", daemon=True
+                    target=self._serve,
+                    args=(self._queue,),
+                    name="jaxlogloss-compile",
+                    daemon=True,
                 )
                 self._thread.start()
+            jobs = self._queue
         done = threading.Event()
-        self._queue.put((work, done))
+        jobs.put((work, done))
         return done
 
-    def _serve(self) -> None:
+    @staticmethod
+    def _serve(jobs: queue.SimpleQueue[Any]) -> None:
         while True:
-            work, done = self._queue.get()
+            work, done = jobs.get()
             try:
                 work()
             except Exception:  # noqa: BLE001 - the call itself compiles and reports it
