@@ -12,7 +12,6 @@ given, in one line, e.g. ``log_loss: y has shape (3,) but p has shape (2,); ...`
 from __future__ import annotations
 
 import math
-import weakref
 from typing import Any
 
 import jax
@@ -184,29 +183,14 @@ def on_cpu(x: jax.Array) -> bool:
         return False
 
 
-# arrays known finite (made from a checked source by a pass that checked them too):
-# check_finite returns at once for them (keyed by id, the entry dies with the array)
-_KNOWN_FINITE: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
-
-
-def mark_finite(x: Any) -> Any:
-    """Record that the concrete array ``x`` holds only finite values (its maker
-    checked them): a later :func:`check_finite` of ``x`` makes no pass. Returns x."""
-    _KNOWN_FINITE[id(x)] = x
-    return x
-
-
 def check_finite(fn: str, name: str, x: Any) -> None:
     """ValueError naming the first NaN or inf entry of ``x`` (concrete arrays only).
 
     Large arrays are scanned without a copy (chunks on the host for NumPy and CPU JAX
     arrays, a compiled reduction for arrays on an accelerator); the index of the first
-    bad entry is only looked for on failure. Arrays :func:`mark_finite` recorded are
-    not scanned again.
+    bad entry is only looked for on failure.
     """
     if is_traced(x) or not jnp.issubdtype(x.dtype, jnp.floating):
-        return
-    if _KNOWN_FINITE.get(id(x)) is x:
         return
     if x.size > LARGE:
         if isinstance(x, jax.Array) and not on_cpu(x):

@@ -320,3 +320,28 @@ def test_finite_entries_whose_squares_overflow_fall_back_to_the_scaling_pass(x64
     y = (X[:, 0] > 0).astype(np.float64)
     data = prepare_data("fit_path", X, y)
     assert data.moments is None
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_prepare_data_scans_x_for_finiteness_at_most_once(x64, monkeypatch, order):
+    """A NumPy X is checked on the way in (by the copy's moments, or one scan where it
+    is shared or its squares overflow); prepare_problem is told so and scans none."""
+    from jaxlogloss import _validation as v
+    from jaxlogloss.data import host
+    from jaxlogloss.fitting.path_data import prepare_data
+
+    rng = np.random.default_rng(SEED)
+    X = np.asarray(rng.normal(size=(2 * v.LARGE // 4 + 1, 4)), order=order)
+    y = (X[:, 0] > 0).astype(np.float64)
+    scans = []
+    real = v._all_finite_host
+    monkeypatch.setattr(
+        v, "_all_finite_host", lambda h: scans.append(h.size) or real(h)
+    )
+    prepare_data("fit_path", X, y)
+    shared = host.shareable(X.T, np.float64)  # no copy: the check's own scan
+    assert scans.count(X.size) == (1 if shared else 0)
+    X[:, 1] *= 1e200  # moments overflow: one scan (finite), still not two
+    scans.clear()
+    prepare_data("fit_path", X, y)
+    assert scans.count(X.size) == 1

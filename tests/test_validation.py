@@ -238,14 +238,3 @@ def test_linear_loss_bad_inputs():
         jl.closed_form_gradient(params, X, np.array([0.0, 3.0, 1.0]))
     with pytest.raises(ValueError, match="sample_weight must be non-negative"):
         jl.closed_form_hessian(params, X, Y, sample_weight=np.array([1.0, -2.0, 1.0]))
-
-
-def test_mark_finite_skips_the_scan_of_that_array_only():
-    from jaxlogloss import _validation as v
-
-    marked = jnp.asarray(np.array([1.0, np.nan]))  # marked by a maker that "checked"
-    assert v.mark_finite(marked) is marked
-    v.check_finite("f", "x", marked)  # no scan: trusted
-    other = jnp.asarray(np.array([1.0, np.nan]))  # equal values, another array
-    with pytest.raises(ValueError, match=r"f: x must be finite, got NaN at index 1"):
-        v.check_finite("f", "x", other)

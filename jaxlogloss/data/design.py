@@ -69,8 +69,9 @@ def row_major(X: Design) -> Array:
     return X.xt.T if isinstance(X, FeatureMajor) else X
 
 
-def as_design(fn: str, X: Any, name: str = "X") -> Design:
-    """Validate a design: 2-D, floating dtype, at least one row, finite values."""
+def as_design(fn: str, X: Any, name: str = "X", finite: bool = False) -> Design:
+    """Validate a design: 2-D, floating dtype, at least one row, finite values (not
+    scanned again where the caller made X from a source it checked: ``finite``)."""
     if isinstance(X, FeatureMajor):
         data = v.as_float(fn, f"{name}.xt", X.xt)
         v.check_ndim(fn, f"{name}.xt", data, (2,), "a (d, n) matrix")
@@ -83,7 +84,8 @@ def as_design(fn: str, X: Any, name: str = "X") -> Design:
         raise ValueError(
             f"{fn}: {name} has no rows (shape {out.shape}); expected at least one example"
         )
-    v.check_finite(fn, name, data)
+    if not finite:
+        v.check_finite(fn, name, data)
     return out
 
 

@@ -71,22 +71,36 @@ def aligned_copy(arr: np.ndarray, dtype: Any) -> np.ndarray:
     if out.nbytes < PARALLEL_MIN_BYTES or arr.ndim == 0 or arr.shape[0] < 2:
         np.copyto(out, arr, casting="unsafe")
         return out
-    workers = _workers(arr.shape[0])
     if arr.ndim == 2 and arr.flags.f_contiguous and not arr.flags.c_contiguous:
-        starts = range(0, arr.shape[1], TILE_COLUMNS)
-        parts = [(slice(None), slice(lo, lo + TILE_COLUMNS)) for lo in starts]
-    else:
-        bounds = np.linspace(0, arr.shape[0], workers + 1).astype(int)
-        parts = [
-            (slice(lo, hi),) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-        ]
+        _copy_transposed(arr.T, out)
+        return out
+    workers = _workers(arr.shape[0])
+    bounds = np.linspace(0, arr.shape[0], workers + 1).astype(int)
 
     def copy(w: int) -> None:
-        for where in parts[w::workers]:
-            np.copyto(out[where], arr[where], casting="unsafe")
+        lo, hi = bounds[w], bounds[w + 1]
+        np.copyto(out[lo:hi], arr[lo:hi], casting="unsafe")
 
     _run_parallel(copy, workers)
     return out
+
+
+def _copy_transposed(x: np.ndarray, out: np.ndarray, on_tile: Any = None) -> None:
+    """out (d, n) = x (n, d) transposed and cast, tile by tile: each tile is
+    :data:`TILE_COLUMNS` contiguous source rows, scattered while they stay in cache,
+    by up to ``os.cpu_count()`` threads when out is large; ``on_tile(w, tile)`` is
+    called on each copied tile of out by the worker w that copied it."""
+    tiles = [slice(lo, lo + TILE_COLUMNS) for lo in range(0, x.shape[0], TILE_COLUMNS)]
+    workers = 1 if out.nbytes < PARALLEL_MIN_BYTES else _workers(len(tiles))
+
+    def copy(w: int) -> None:
+        for cols in tiles[w::workers]:
+            tile = out[:, cols]
+            np.copyto(tile, x[cols].T, casting="unsafe")
+            if on_tile is not None:
+                on_tile(w, tile)
+
+    _run_parallel(copy, workers)
 
 
 class RowMoments(NamedTuple):
@@ -103,7 +117,7 @@ EXACT_SPREAD = 100.0  # rows whose |mean| > this x their std get a two-pass vari
 
 def transposed_copy(x: np.ndarray, dtype: Any) -> tuple[np.ndarray, RowMoments]:
     """The (d, n) transpose of a 2-D ``x`` cast to ``dtype`` in an aligned buffer
-    (:func:`aligned_copy`'s tiles of :data:`TILE_COLUMNS` source rows), and the
+    (the tiles of :data:`TILE_COLUMNS` source rows :func:`aligned_copy` uses), and the
     moments of its rows (of the cast values) summed from each tile while it is in
     cache: the pass that feature scaling and the finiteness check would otherwise
     make over X (non-finite moments where X holds a NaN or an inf).
@@ -114,18 +128,13 @@ def transposed_copy(x: np.ndarray, dtype: Any) -> tuple[np.ndarray, RowMoments]:
     two-pass formula, exact to ~eps of the variance wherever the mean is)."""
     n, d = x.shape
     out = aligned_empty((d, n), dtype)
-    tiles = [slice(lo, lo + TILE_COLUMNS) for lo in range(0, n, TILE_COLUMNS)]
-    workers = 1 if out.nbytes < PARALLEL_MIN_BYTES else _workers(len(tiles))
-    sums = np.zeros((workers, 2, d))
+    sums = np.zeros((_workers(-(-n // TILE_COLUMNS)), 2, d))  # per worker
 
-    def copy(w: int) -> None:
-        for cols in tiles[w::workers]:
-            tile = out[:, cols]
-            np.copyto(tile, x[cols].T, casting="unsafe")
-            sums[w, 0] += tile.sum(axis=1, dtype=np.float64)
-            sums[w, 1] += np.einsum("ij,ij->i", tile, tile, dtype=np.float64)
+    def add(w: int, tile: np.ndarray) -> None:
+        sums[w, 0] += tile.sum(axis=1, dtype=np.float64)
+        sums[w, 1] += np.einsum("ij,ij->i", tile, tile, dtype=np.float64)
 
-    _run_parallel(copy, workers)
+    _copy_transposed(x, out, add)
     total, squares = sums.sum(axis=0) / max(n, 1)
     with np.errstate(invalid="ignore", over="ignore"):
         var = squares - total**2

@@ -21,26 +21,25 @@ class BackgroundCompiler:
     2 of 72 fresh processes; none of 72 with the compile in the caller's thread)."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
+        self._queue: queue.SimpleQueue[Any] | None = None  # made with its worker
+        self._pid: int | None = None  # the process whose worker serves the queue
         self._lock = threading.Lock()
 
     def submit(self, work: Any) -> threading.Event:
         """Run ``work()`` on the worker; the returned event is set when it is done
         (``wait()`` on it before using what it compiled)."""
         with self._lock:
-            if self._thread is None or self._pid != os.getpid():
+            if self._pid != os.getpid():
                 # first use, or a forked child: the parent's worker is not here
                 self._pid, self._queue = os.getpid(), queue.SimpleQueue()
-                self._thread = threading.Thread(
+                threading.Thread(
                     target=self._serve,
                     args=(self._queue,),
                     name="jaxlogloss-compile",
                     daemon=True,
-                )
-                self._thread.start()
+                ).start()
             jobs = self._queue
+        assert jobs is not None
         done = threading.Event()
         jobs.put((work, done))
         return done

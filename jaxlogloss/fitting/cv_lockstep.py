@@ -351,9 +351,10 @@ def solve_lockstep(
             step = models.directions(g)
             return step, np.sum(g * step, axis=1)
         step, decrease = np.zeros_like(theta), np.zeros(m_runs)
+        matrix = models.matrix  # a property: every run's, formed once
         for m in np.flatnonzero(active):
             u, decrease[m] = model_step(
-                models.matrix[m], g[m], theta[m], lam, float(kkt[m]), tol
+                matrix[m], g[m], theta[m], lam, float(kkt[m]), tol
             )
             step[m] = u - theta[m]
         return step, decrease

@@ -85,7 +85,7 @@ def prepare_data(
     feature-major, with the class weights multiplied into the sample weights."""
     if dtype not in DEFAULT_TOL:
         raise ValueError(f"{fn}: dtype must be one of float32, float64, got {dtype!r}")
-    moments = None
+    moments, x_finite = None, False
     if hasattr(X, "xt") and hasattr(X, "feature_names") and hasattr(X, "y"):
         data = X
         X, y = FeatureMajor(jnp.asarray(np.asarray(data.xt, dtype))), data.y
@@ -101,6 +101,7 @@ def prepare_data(
         if not np.issubdtype(arr.dtype, np.floating) and arr.dtype.kind not in "iu":
             raise TypeError(f"{fn}: X must be numeric, got dtype {arr.dtype}")
         X, moments = feature_major(fn, arr, dtype)
+        x_finite = True  # checked on the way in: prepare_problem makes no second scan
     d = X.shape[1]
     names = tuple(f"x{j}" for j in range(d)) if feature_names is None else feature_names
     if len(names) != d:
@@ -109,7 +110,7 @@ def prepare_data(
         )
     _, X, targets, sw, _ = prepare_problem(
         fn, init_params(d, dtype=X.dtype), X, y, loss="log_loss",
-        sample_weight=sample_weight,
+        sample_weight=sample_weight, x_finite=x_finite,
     )  # fmt: skip
     n = targets.shape[0]
     sw = jnp.ones((n,), targets.dtype) if sw is None else sw
@@ -125,7 +126,9 @@ def prepare_data(
     return PathData(X, targets, sw, names, score_weight, moments)
 
 
-def feature_major(fn: str, arr: np.ndarray, dtype: str) -> tuple[Any, Any]:
+def feature_major(
+    fn: str, arr: np.ndarray, dtype: str
+) -> tuple[FeatureMajor, RowMoments | None]:
     """(n, d) ``arr`` as a FeatureMajor design of ``dtype``, checked finite, and its
     features' moments where they come with the copy (:func:`transposed_copy`: the
     copy, the check and the scaling's moments in one pass), else None."""
@@ -136,10 +139,7 @@ def feature_major(fn: str, arr: np.ndarray, dtype: str) -> tuple[Any, Any]:
     if not (np.isfinite(moments.mean).all() and np.isfinite(moments.var).all()):
         v.check_finite(fn, "X", arr)  # raises, naming the (row, column) of the entry
         moments = None  # finite entries whose squares overflow: scaling_of's pass
-    xt = jnp.from_dlpack(xt)
-    if moments is not None:  # finite: prepare_problem's check makes no second pass
-        v.mark_finite(xt)
-    return FeatureMajor(xt), moments
+    return FeatureMajor(jnp.from_dlpack(xt)), moments
 
 
 def raw_coefficients(theta: np.ndarray, scaling: Any) -> tuple[np.ndarray, np.ndarray]:

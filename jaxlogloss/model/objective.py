@@ -87,10 +87,13 @@ def prepare_problem(
     sample_weight: Any = None,
     l2: Any = 0.0,
     soft_labels: bool = False,
+    x_finite: bool = False,
 ) -> tuple[LinearParams, Design, Array, Array | None, Any]:
-    """Validate a (params, X, y, weights, l2) problem and return it in compiled form."""
+    """Validate a (params, X, y, weights, l2) problem and return it in compiled form
+    (``x_finite``: X was made from a source its caller checked, so its values are not
+    scanned again)."""
     check_loss_name(fn, loss)
-    params, X = check_model_inputs(fn, params, X)
+    params, X = check_model_inputs(fn, params, X, x_finite)
     dtype = params.w.dtype
     n = X.shape[0]
     if get_loss(loss, fn).multiclass:

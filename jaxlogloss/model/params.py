@@ -96,9 +96,11 @@ def as_params(fn: str, params: Any) -> LinearParams:
     return LinearParams(w, b)
 
 
-def check_model_inputs(fn: str, params: Any, X: Any) -> tuple[LinearParams, Design]:
+def check_model_inputs(
+    fn: str, params: Any, X: Any, x_finite: bool = False
+) -> tuple[LinearParams, Design]:
     params = as_params(fn, params)
-    X = as_design(fn, X)
+    X = as_design(fn, X, finite=x_finite)
     if X.shape[1] != params.w.shape[0]:
         raise ValueError(
             f"{fn}: X has {X.shape[1]} features (shape {X.shape}) but params.w has "
