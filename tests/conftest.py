@@ -89,6 +89,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 # run is reproducible; local runs keep drawing fresh inputs.
 _DEFAULT_SEED = "20261125" if os.environ.get("CI") else str(secrets.randbelow(2**31))
 SEED = int(os.environ.get("JAXLOGLOSS_TEST_SEED", _DEFAULT_SEED))
+# the workers pytest-xdist starts inherit the draw: every process, and the header's
+# replay line, use one seed (each drew its own before)
+os.environ.setdefault("JAXLOGLOSS_TEST_SEED", str(SEED))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
