@@ -89,7 +89,9 @@ def test_read_table_auto_keeps_float32_columns_and_float64_weights(
     wide = jl.read_table(path, target="y", weights="wt", dtype="float64")
     np.testing.assert_array_equal(auto.xt, wide.xt)
     a, b = jl.fit(auto), jl.fit(wide)
-    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-10)
+    # the same float64 fit (float32 storage widened a block at a time, or not); the
+    # coefficients at 0 differ by the summation order's rounding only
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-10, atol=1e-13)
     cols["i"] = np.arange(len(y), dtype=np.int32)  # not exact in float32 beyond 2^24
     path = _parquet(tmp_path, cols)
     assert jl.read_table(path, target="y", dtype="auto").xt.dtype == np.float64

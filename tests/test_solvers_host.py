@@ -11,10 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import logistic_data
+from conftest import SEED, logistic_data
 
 import jaxlogloss as jl
-from jaxlogloss.data.design import matvec, rmatvec
+from jaxlogloss.data.design import FeatureMajor, matvec, rmatvec
 from jaxlogloss.fitting import host_loop
 from jaxlogloss.precision import enable_x64
 
@@ -164,26 +164,67 @@ def test_host_scaling_equals_the_compiled_one(rng, layout, dtype):
             assert float(got.scale[3]) == pytest.approx(1.0 if l2 == 0.0 else 1.2**0.5)
 
 
+@pytest.mark.parametrize("layout", ["rows", "features"])
 @pytest.mark.parametrize("k", [None, 3])
-def test_widened_products_equal_float64_and_copy_no_x(k):
-    rng = np.random.default_rng(3)
+def test_widened_products_equal_float64_and_copy_no_x(k, layout):
+    rng = np.random.default_rng([SEED, 3])
     n, d = 20000, 6  # more rows than one block (8192): the blocked rule, 3 blocks
     X = rng.standard_normal((n, d)).astype(np.float32)
     w = rng.standard_normal((d,) if k is None else (d, k))
     r = rng.standard_normal((n,) if k is None else (n, k))
     X64 = X.astype(np.float64)
     with enable_x64():
-        Xj = jnp.asarray(X)
+        Xj = jnp.asarray(X) if layout == "rows" else FeatureMajor(jnp.asarray(X.T))
         z = jax.jit(matvec)(Xj, jnp.asarray(w))
         g = jax.jit(rmatvec)(Xj, jnp.asarray(r))
+        assert z.dtype == g.dtype == jnp.float64
         np.testing.assert_allclose(np.asarray(z), X64 @ w, rtol=1e-13, atol=1e-12)
         np.testing.assert_allclose(np.asarray(g), X64.T @ r, rtol=1e-13, atol=1e-10)
         for f, v in ((matvec, w), (rmatvec, r)):
             hlo = jax.jit(f).lower(Xj, jnp.asarray(v)).compile().as_text()
             assert f"f64[{n},{d}]" not in hlo  # no float64 copy of X
+            assert f"f64[{d},{n}]" not in hlo
         # same dtype: the rows are contracted in place (no transposed copy of X)
         hlo = jax.jit(rmatvec).lower(jnp.asarray(X64), jnp.asarray(r)).compile()
         assert f"[{d},{n}]" not in hlo.as_text()
+
+
+@pytest.mark.parametrize("layout", ["rows", "features"])
+def test_float64_fit_of_float32_storage_makes_no_float64_copy_of_x(layout, monkeypatch):
+    """The programs a float64 fit of a float32-stored X runs (the host loop's value
+    and gradient, and its Hessian with the model statistics' sums) widen a block of
+    rows at a time: their temporaries stay far below a float64 copy of X (the
+    feature-major value and gradient, and the sums' X^T v, widened all of X: 2x X's
+    float32 bytes each)."""
+    from jaxlogloss.fitting.fit import ONE_BLOCK_MAX_BYTES
+
+    rng = np.random.default_rng([SEED, 4])
+    n, d = 60000, 24  # over ONE_BLOCK_MAX_BYTES (a smaller X is read as one block)
+    assert n * d * 4 > ONE_BLOCK_MAX_BYTES
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    y = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(np.float64)
+    design = X if layout == "rows" else jl.feature_major(X)
+    temps: dict[str, int] = {}
+    real = {name: getattr(host_loop, name) for name in ("evaluate", "curvature")}
+
+    def measured(name):
+        def run(*args):
+            compiled = real[name].lower(*args).compile()
+            temps[name] = compiled.memory_analysis().temp_size_in_bytes
+            return real[name](*args)
+
+        return run
+
+    for name in real:
+        monkeypatch.setattr(host_loop, name, measured(name))
+    r = jl.fit(design, y, solver="newton", dtype="float64")
+    monkeypatch.undo()
+    assert r.converged and r.coef.dtype == np.float64
+    assert set(temps) == {"evaluate", "curvature"}
+    for name, size in temps.items():
+        assert size < X.nbytes, (name, size, X.nbytes)  # a float64 copy: 2 X.nbytes
+    ref = jl.fit(X.astype(np.float64), y, solver="newton")
+    np.testing.assert_allclose(r.coef, ref.coef, rtol=1e-9, atol=1e-12)
 
 
 def test_compiler_options_fall_back_where_xla_lacks_them(monkeypatch):

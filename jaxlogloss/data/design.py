@@ -99,39 +99,48 @@ def n_features(X: Design) -> int:
 
 def matvec(X: Design, w: Array) -> Array:
     """X @ w for w of shape (d,) -> (n,), or (d, K) -> (n, K)."""
+    if _widened(X, w):
+        return _blocked_matvec(X, w, RMATVEC_BLOCK)
     if isinstance(X, FeatureMajor):
         # contract xt's leading axis: its autodiff transpose is xt @ v (fast on CPU)
         out = jnp.tensordot(w, X.xt, axes=((0,), (0,)))
         return out if w.ndim == 1 else out.T
-    if _widened(X, w):
-        return _blocked_matvec(X, w, RMATVEC_BLOCK)
     return X @ w
 
 
 def rmatvec(X: Design, r: Array) -> Array:
     """X^T @ r for r of shape (n,) -> (d,), or (n, K) -> (d, K)."""
-    if isinstance(X, FeatureMajor):
-        return X.xt @ r
     if _widened(X, r):
         # a float32 X in float64 arithmetic: widen a block at a time (a whole-X
         # product would convert all of X to float64 first: 2x X of extra memory)
         return _blocked_rmatvec(X, r, RMATVEC_BLOCK)
+    if isinstance(X, FeatureMajor):
+        return X.xt @ r
     # contract X's rows where they lie: ``X.T @ r`` makes XLA's CPU backend copy X
     # transposed first (measured: 1x X of extra memory and 10x the time at 10^6 x 100)
     return (r.T @ X).T
 
 
-RMATVEC_BLOCK = 8192  # rows a block in matvec/rmatvec on a widened row-major X
+RMATVEC_BLOCK = 8192  # rows a block in matvec/rmatvec on a widened X
 
 
-def _widened(X: Array, v: Array) -> bool:
-    """Whether a product of a row-major X with v computes in a wider dtype than X's
-    (a float32 X in a float64 fit) on more rows than one block."""
+def _widened(X: Design, v: Array) -> bool:
+    """Whether a product of X (either layout) with v computes in a wider dtype than
+    X's (a float32 X in a float64 fit) on more rows than one block."""
     wider = jnp.result_type(X.dtype, v.dtype) != jnp.dtype(X.dtype)
     return bool(wider) and X.shape[0] > RMATVEC_BLOCK
 
 
-def _blocked_matvec(X: Array, w: Array, block_size: int) -> Array:
+def _row_block(X: Design, start: Array, size: int, dtype: Any) -> Array:
+    """Rows [start, start + size) of X as a (size, d) block of ``dtype`` (a
+    feature-major X's block transposed: XLA fuses it into the product)."""
+    n, d = X.shape
+    if isinstance(X, FeatureMajor):
+        return jax.lax.dynamic_slice(X.xt, (0, start), (d, size)).astype(dtype).T
+    return jax.lax.dynamic_slice(X, (start, 0), (size, d)).astype(dtype)
+
+
+def _blocked_matvec(X: Design, w: Array, block_size: int) -> Array:
     """X w over blocks of rows, each block cast to w's dtype in cache (a whole-X
     product would convert all of X first: 2x a float32 X of extra memory)."""
     n, d = X.shape
@@ -140,14 +149,14 @@ def _blocked_matvec(X: Array, w: Array, block_size: int) -> Array:
 
     def body(i: Array, out: Array) -> Array:
         start = jnp.minimum(i * size, n - size)  # the last block shifted back
-        xb = jax.lax.dynamic_slice(X, (start, 0), (size, d)).astype(dtype)
+        xb = _row_block(X, start, size, dtype)
         return jax.lax.dynamic_update_slice_in_dim(out, xb @ w, start, 0)
 
     out = jnp.zeros((n, *w.shape[1:]), dtype)
     return jax.lax.fori_loop(0, n_blocks, body, out)
 
 
-def _blocked_rmatvec(X: Array, r: Array, block_size: int) -> Array:
+def _blocked_rmatvec(X: Design, r: Array, block_size: int) -> Array:
     """X^T r over blocks of ``block_size`` rows (the last one shifted back to end at
     n, its rows counted already masked), each block cast to r's dtype in cache."""
     n, d = X.shape
@@ -156,7 +165,7 @@ def _blocked_rmatvec(X: Array, r: Array, block_size: int) -> Array:
 
     def body(i: Array, acc: Array) -> Array:
         start, fresh = block_start(i, n, size)
-        xb = jax.lax.dynamic_slice(X, (start, 0), (size, d)).astype(dtype)
+        xb = _row_block(X, start, size, dtype)
         rb = jax.lax.dynamic_slice_in_dim(r, start, size, 0)
         rb = jnp.where(fresh.reshape((size,) + (1,) * (r.ndim - 1)), rb, 0)
         return acc + (rb.T @ xb).T

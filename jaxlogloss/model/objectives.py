@@ -230,14 +230,22 @@ class InMemoryObjective:
         (g,) = back(LinearParams(gw / total + pen_grad, gb / total))
         return s / total + pen, g, z
 
+    def _blocked_pass(self, theta: Array) -> bool:
+        """Whether the value and gradient take :meth:`fused_value_and_grad`'s one
+        blocked pass: on a row-major X (2-4x faster than autodiff's X^T r there), and
+        on a feature-major X stored narrower than theta (float32 held, float64
+        computed: autodiff's two passes widened all of X into a temporary copy, 2x X's
+        bytes, where each block is widened in cache here). The logits are kept for
+        Newton. A feature-major X in theta's dtype keeps autodiff's two passes, which
+        measured faster there (benchmarks/NOTES.md, issue 11)."""
+        X = self.problem.X
+        return not isinstance(X, FeatureMajor) or X.xt.dtype != theta.dtype
+
     def evaluate(self, theta: Array, order: int = 1) -> Evaluation:
         if order == 0:
             f, z = self._value_and_logits(theta)
             return Evaluation(f, None, None, self._separated(z), z)
-        if self.n_classes is None and not isinstance(self.problem.X, FeatureMajor):
-            # row-major: one pass over X, 2-4x faster than autodiff's X^T r there; on
-            # the feature-major layout autodiff's two passes measured faster
-            # (benchmarks/NOTES.md, issue 11). The logits are kept for Newton.
+        if self.n_classes is None and self._blocked_pass(theta):
             f, g, z = self.fused_value_and_grad(theta)
         else:
             (f, z), g = jax.value_and_grad(self._value_and_logits, has_aux=True)(theta)

@@ -73,7 +73,7 @@ def feature_moments(
         n = xt.shape[1]
         c = jnp.ones((n,), dtype) if sample_weight is None else sample_weight
         total = jnp.sum(c)
-        mean = (xt @ c) / total
+        mean = rmatvec(X, c) / total  # xt @ c (blocked when c is wider than X)
         var = jnp.sum(jnp.square(xt - mean[:, None]) * c, axis=1) / total
         return mean, var
     n, d = X.shape
