@@ -209,8 +209,10 @@ def test_float64_fit_of_float32_storage_makes_no_float64_copy_of_x(layout, monke
 
     def measured(name):
         def run(*args):
-            compiled = real[name].lower(*args).compile()
-            temps[name] = compiled.memory_analysis().temp_size_in_bytes
+            analysis = real[name].lower(*args).compile().memory_analysis()
+            if analysis is None:  # a backend that does not report it
+                pytest.skip("no memory analysis on this backend")
+            temps[name] = analysis.temp_size_in_bytes
             return real[name](*args)
 
         return run
