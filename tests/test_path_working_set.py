@@ -34,7 +34,7 @@ def both_paths(X, y, sw, grid, ratio, factor, screening=True, max_iter=100):
     """(working set, compiled solve_path) outputs on the same prepared data."""
     data = prepare_data("t", X, y, sample_weight=sw)
     scaling = scaling_of(data.X, data.sample_weight)
-    theta0 = compiled.start_point(data, scaling)
+    theta0 = compiled.start_point(data)
     out = ws.working_set_path(
         data.X.xt, data.targets, data.sample_weight, scaling,
         np.asarray(theta0, np.float64), grid, ratio, factor, 1e-10, max_iter,

@@ -128,14 +128,15 @@ def transposed_copy(x: np.ndarray, dtype: Any) -> tuple[np.ndarray, RowMoments]:
     two-pass formula, exact to ~eps of the variance wherever the mean is)."""
     n, d = x.shape
     out = aligned_empty((d, n), dtype)
-    sums = np.zeros((_workers(-(-n // TILE_COLUMNS)), 2, d))  # per worker
+    sums: dict[int, np.ndarray] = {}  # worker -> its (2, d) sums (one thread each)
 
     def add(w: int, tile: np.ndarray) -> None:
-        sums[w, 0] += tile.sum(axis=1, dtype=np.float64)
-        sums[w, 1] += np.einsum("ij,ij->i", tile, tile, dtype=np.float64)
+        acc = sums.setdefault(w, np.zeros((2, d)))
+        acc[0] += tile.sum(axis=1, dtype=np.float64)
+        acc[1] += np.einsum("ij,ij->i", tile, tile, dtype=np.float64)
 
     _copy_transposed(x, out, add)
-    total, squares = sums.sum(axis=0) / max(n, 1)
+    total, squares = sum(sums.values(), np.zeros((2, d))) / max(n, 1)
     with np.errstate(invalid="ignore", over="ignore"):
         var = squares - total**2
         redo = ~(var * EXACT_SPREAD**2 > total**2)  # also NaN where X is not finite

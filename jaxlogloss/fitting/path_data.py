@@ -100,7 +100,7 @@ def prepare_data(
             raise ValueError(f"{fn}: X must be an (n, d) matrix, got shape {arr.shape}")
         if not np.issubdtype(arr.dtype, np.floating) and arr.dtype.kind not in "iu":
             raise TypeError(f"{fn}: X must be numeric, got dtype {arr.dtype}")
-        X, moments = feature_major(fn, arr, dtype)
+        X, moments = checked_feature_major(fn, arr, dtype)
         x_finite = True  # checked on the way in: prepare_problem makes no second scan
     d = X.shape[1]
     names = tuple(f"x{j}" for j in range(d)) if feature_names is None else feature_names
@@ -126,7 +126,7 @@ def prepare_data(
     return PathData(X, targets, sw, names, score_weight, moments)
 
 
-def feature_major(
+def checked_feature_major(
     fn: str, arr: np.ndarray, dtype: str
 ) -> tuple[FeatureMajor, RowMoments | None]:
     """(n, d) ``arr`` as a FeatureMajor design of ``dtype``, checked finite, and its

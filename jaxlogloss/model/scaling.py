@@ -68,18 +68,13 @@ def feature_moments(
             if sample_weight is None
             else jnp.result_type(X.dtype, sample_weight.dtype)
         )
-    if isinstance(X, FeatureMajor):
-        xt = X.xt
-        n = xt.shape[1]
-        c = jnp.ones((n,), dtype) if sample_weight is None else sample_weight
-        total = jnp.sum(c)
-        mean = rmatvec(X, c) / total  # xt @ c (blocked when c is wider than X)
-        var = jnp.sum(jnp.square(xt - mean[:, None]) * c, axis=1) / total
-        return mean, var
     n, d = X.shape
     c = jnp.ones((n,), dtype) if sample_weight is None else sample_weight
     total = jnp.sum(c)
-    mean = rmatvec(X, c) / total  # c @ X (blocked when c is wider than X)
+    mean = rmatvec(X, c) / total  # blocked where c is wider than X
+    if isinstance(X, FeatureMajor):
+        var = jnp.sum(jnp.square(X.xt - mean[:, None]) * c, axis=1) / total
+        return mean, var
     size, n_blocks = block_layout(n, block_rows)
 
     def body(i: Array, acc: Array) -> Array:
