@@ -1,8 +1,11 @@
 """The design matrix X and its memory layout.
 
-A design matrix is either a plain ``(n, d)`` array (row-major, one example a row) or a
+A design matrix is either a plain ``(n, d)`` array (row-major, one example a row), a
 :class:`FeatureMajor` view that stores the same numbers as ``xt`` of shape ``(d, n)``
-(one feature a contiguous row). Both mean the same matrix X; only the layout differs.
+(one feature a contiguous row), or :class:`RowsAtOffset`: a row-major X read in place
+from a flat buffer that starts a few elements before it (a NumPy array's own memory,
+which XLA could not alias where it lies). All mean the same matrix X; only the layout
+differs.
 
 Why it matters: a gradient step needs ``X @ w`` and ``X.T @ v``. XLA on the CPU computes
 ``X.T @ v`` for a row-major X about 4x slower than the memory-bandwidth floor, while with
@@ -11,12 +14,14 @@ X stored feature-major both products stream X at full speed (``benchmarks/NOTES.
 gets the fast layout in its autodiff gradient with no hand-written derivative.
 
 The functions here are the only place that knows the layout: ``matvec`` (X w),
-``rmatvec`` (X^T v) and ``weighted_gram`` (X^T diag(c) X).
+``rmatvec`` (X^T v), ``weighted_gram`` (X^T diag(c) X), :func:`row_block` (a block of
+rows, the way every blocked pass reads X) and :func:`row_major` (the (n, d) array).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import dataclasses
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -49,7 +54,39 @@ class FeatureMajor(NamedTuple):
         return self.xt.size
 
 
-Design = Array | FeatureMajor
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class RowsAtOffset:
+    """A row-major (n, d) X held in place in a flat buffer: X[i, j] is
+    ``flat[offset + i * d + j]``, and ``flat`` has ``offset + n * d`` elements.
+
+    XLA's CPU client aliases a host buffer only from a 64-byte boundary, and NumPy puts
+    a large array 16 bytes into a page: ``flat`` is the caller's memory from the
+    boundary before X (:func:`jaxlogloss.data.host.rows_in_place`), so X is not
+    copied. Its ``offset`` leading elements are not X's and are never read: every
+    pass takes X a block of rows at a time (:func:`row_block`); :func:`row_major`
+    copies it whole for the rare consumer that needs the (n, d) array.
+    """
+
+    flat: Array
+    offset: int = dataclasses.field(metadata={"static": True})
+    n_features: int = dataclasses.field(metadata={"static": True})
+    ndim: ClassVar[int] = 2
+
+    @property
+    def size(self) -> int:
+        return self.flat.shape[0] - self.offset
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.size // max(self.n_features, 1), self.n_features)
+
+    @property
+    def dtype(self) -> Any:
+        return self.flat.dtype
+
+
+Design = Array | FeatureMajor | RowsAtOffset
 
 
 def feature_major(X: Any) -> FeatureMajor:
@@ -65,17 +102,31 @@ def feature_major(X: Any) -> FeatureMajor:
 
 
 def row_major(X: Design) -> Array:
-    """The ``(n, d)`` array of a design (a copy when X is feature-major)."""
+    """The ``(n, d)`` array of a design (a copy unless X is a plain array)."""
+    if isinstance(X, RowsAtOffset):
+        n, d = X.shape
+        return jax.lax.slice(X.flat, (X.offset,), (X.offset + n * d,)).reshape(n, d)
     return X.xt.T if isinstance(X, FeatureMajor) else X
+
+
+def host_rows(X: RowsAtOffset) -> Any:
+    """The (n, d) NumPy view of a :class:`RowsAtOffset` X on the CPU (no copy)."""
+    import numpy as np
+
+    n, d = X.shape
+    return np.asarray(X.flat)[X.offset : X.offset + n * d].reshape(n, d)
 
 
 def as_design(fn: str, X: Any, name: str = "X", finite: bool = False) -> Design:
     """Validate a design: 2-D, floating dtype, at least one row, finite values (not
     scanned again where the caller made X from a source it checked: ``finite``)."""
-    if isinstance(X, FeatureMajor):
+    if isinstance(X, RowsAtOffset):  # made by the library from a checked array
+        out: Design = X
+        data = host_rows(X)
+    elif isinstance(X, FeatureMajor):
         data = v.as_float(fn, f"{name}.xt", X.xt)
         v.check_ndim(fn, f"{name}.xt", data, (2,), "a (d, n) matrix")
-        out: Design = FeatureMajor(data)
+        out = FeatureMajor(data)
     else:
         data = v.as_float(fn, name, X)
         v.check_ndim(fn, name, data, (2,), "an (n, d) matrix")
@@ -99,7 +150,7 @@ def n_features(X: Design) -> int:
 
 def matvec(X: Design, w: Array) -> Array:
     """X @ w for w of shape (d,) -> (n,), or (d, K) -> (n, K)."""
-    if _widened(X, w):
+    if _widened(X, w) or isinstance(X, RowsAtOffset):
         return _blocked_matvec(X, w, RMATVEC_BLOCK)
     if isinstance(X, FeatureMajor):
         # contract xt's leading axis: its autodiff transpose is xt @ v (fast on CPU)
@@ -110,7 +161,7 @@ def matvec(X: Design, w: Array) -> Array:
 
 def rmatvec(X: Design, r: Array) -> Array:
     """X^T @ r for r of shape (n,) -> (d,), or (n, K) -> (d, K)."""
-    if _widened(X, r):
+    if _widened(X, r) or isinstance(X, RowsAtOffset):
         # a float32 X in float64 arithmetic: widen a block at a time (a whole-X
         # product would convert all of X to float64 first: 2x X of extra memory)
         return _blocked_rmatvec(X, r, RMATVEC_BLOCK)
@@ -131,12 +182,17 @@ def _widened(X: Design, v: Array) -> bool:
     return bool(wider) and X.shape[0] > RMATVEC_BLOCK
 
 
-def _row_block(X: Design, start: Array, size: int, dtype: Any) -> Array:
-    """Rows [start, start + size) of X as a (size, d) block of ``dtype`` (a
-    feature-major X's block transposed: XLA fuses it into the product)."""
+def row_block(X: Design, start: Array, size: int, dtype: Any = None) -> Array:
+    """Rows [start, start + size) of X as a (size, d) block of ``dtype`` (default X's;
+    a feature-major X's block transposed: XLA fuses it into the product)."""
     n, d = X.shape
+    dtype = X.dtype if dtype is None else dtype
     if isinstance(X, FeatureMajor):
         return jax.lax.dynamic_slice(X.xt, (0, start), (d, size)).astype(dtype).T
+    if isinstance(X, RowsAtOffset):
+        at = X.offset + start * d
+        flat = jax.lax.dynamic_slice(X.flat, (at,), (size * d,))
+        return flat.reshape(size, d).astype(dtype)
     return jax.lax.dynamic_slice(X, (start, 0), (size, d)).astype(dtype)
 
 
@@ -149,7 +205,7 @@ def _blocked_matvec(X: Design, w: Array, block_size: int) -> Array:
 
     def body(i: Array, out: Array) -> Array:
         start = jnp.minimum(i * size, n - size)  # the last block shifted back
-        xb = _row_block(X, start, size, dtype)
+        xb = row_block(X, start, size, dtype)
         return jax.lax.dynamic_update_slice_in_dim(out, xb @ w, start, 0)
 
     out = jnp.zeros((n, *w.shape[1:]), dtype)
@@ -165,7 +221,7 @@ def _blocked_rmatvec(X: Design, r: Array, block_size: int) -> Array:
 
     def body(i: Array, acc: Array) -> Array:
         start, fresh = block_start(i, n, size)
-        xb = _row_block(X, start, size, dtype)
+        xb = row_block(X, start, size, dtype)
         rb = jax.lax.dynamic_slice_in_dim(r, start, size, 0)
         rb = jnp.where(fresh.reshape((size,) + (1,) * (r.ndim - 1)), rb, 0)
         return acc + (rb.T @ xb).T
@@ -178,6 +234,7 @@ def weighted_gram(X: Design, c: Array) -> Array:
     """X^T diag(c) X, shape (d, d)."""
     if isinstance(X, FeatureMajor):
         return (X.xt * c) @ X.xt.T
+    X = row_major(X)
     return (X.T * c) @ X
 
 
@@ -218,7 +275,7 @@ def blocked_value_grad(
             xb = jax.lax.dynamic_slice(xt, (0, start), (d, size))
             zb = jnp.tensordot(w, xb, axes=((0,), (0,))) + b
         else:
-            xb = jax.lax.dynamic_slice(X, (start, 0), (size, d))
+            xb = row_block(X, start, size)
             zb = xb @ w + b
         lb, rb = value(yb, zb), grad(yb, zb)
         if c is not None:

@@ -173,6 +173,60 @@ def _run_parallel(work: Any, workers: int) -> None:
     list(pool.map(work, range(workers)))
 
 
+IN_PLACE_MIN_BYTES = PARALLEL_MIN_BYTES  # below this X is copied (fast, in cache)
+MAX_FLAT_ELEMENTS = 2**31 - 1  # a flat buffer indexed in int32 (float32 fits)
+
+
+def rows_in_place(arr: Any) -> Any:
+    """A C-contiguous 2-D NumPy ``arr`` as a
+    :class:`~jaxlogloss.data.design.RowsAtOffset` over its own memory -- read from
+    the 64-byte boundary at or before ``arr``'s first element, so XLA's CPU client
+    aliases it with no copy -- or None where that does not apply (other layouts, a
+    small array, a start not a whole number of elements past a boundary, or XLA
+    copied after all).
+
+    The few bytes before ``arr`` lie in the same 64-byte line, so in the same page:
+    they are mapped, and never read as X. ``arr`` must not change while the view is
+    in use (as with ``torch.from_numpy``); the view keeps it alive.
+    """
+    import jax.numpy as jnp
+
+    from jaxlogloss.data.design import RowsAtOffset
+
+    if not (
+        isinstance(arr, np.ndarray)
+        and arr.ndim == 2
+        and arr.flags.c_contiguous
+        and arr.nbytes >= IN_PLACE_MIN_BYTES
+    ):
+        return None
+    item = arr.dtype.itemsize
+    back = arr.ctypes.data % ALIGN
+    offset = back // item
+    if back % item or offset + arr.size > MAX_FLAT_ELEMENTS:
+        return None
+    span = _Span(arr, arr.ctypes.data - back, offset + arr.size)
+    flat = np.asarray(span)  # writeable (DLPack exports no other kind); never written
+    out = jnp.from_dlpack(flat)
+    if out.unsafe_buffer_pointer() != flat.ctypes.data:  # XLA copied: no gain
+        return None
+    return RowsAtOffset(out, int(offset), int(arr.shape[1]))
+
+
+class _Span:
+    """``count`` elements of ``base``'s dtype from address ``start`` (NumPy's array
+    interface); holds ``base`` so that its memory outlives every view of the span."""
+
+    def __init__(self, base: np.ndarray, start: int, count: int) -> None:
+        self.base = base
+        self.__array_interface__ = {
+            "data": (start, False),
+            "shape": (count,),
+            "typestr": base.dtype.str,
+            "version": 3,
+        }
+
+
 def to_jax(arr: Any, dtype: Any) -> Any:
     """``arr`` as a JAX CPU array of ``dtype``: shared with no copy when
     :func:`shareable`, else after one :func:`aligned_copy`.

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.data.design import FeatureMajor, row_major
 from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.objectives import curvature_sums, unravel
 from jaxlogloss.model.params import linear_logits
@@ -146,7 +146,7 @@ def _cluster_meat(
     z = logits_of(objective, theta)
     c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
     u = c * get_loss(objective.loss).grad(p.targets, z)  # (n,)
-    xt = p.X.xt if isinstance(p.X, FeatureMajor) else p.X.T  # (d, n)
+    xt = p.X.xt if isinstance(p.X, FeatureMajor) else row_major(p.X).T  # (d, n)
     scores = row_scores(xt, u, objective.scaling)
     sums = jax.ops.segment_sum(scores, group_ids, num_segments=n_groups)
     return sums.T @ sums

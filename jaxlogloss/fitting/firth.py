@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.data.design import FeatureMajor, row_major
 from jaxlogloss.fitting.inference import coefficient_inference
 from jaxlogloss.fitting.result import fit_warnings
 from jaxlogloss.model.params import LinearParams
@@ -273,7 +273,7 @@ def firth_result(
     problem = objective.problem
     sw = problem.sample_weight
     X = problem.X  # row-major as fit holds it, or feature-major; held maybe float32
-    xt = (X.xt if isinstance(X, FeatureMajor) else jnp.transpose(X)).astype(
+    xt = (X.xt if isinstance(X, FeatureMajor) else row_major(X).T).astype(
         objective.dtype
     )
     firth = firth_solve(xt, problem.targets, sw, objective.scaling, tol, max_iter)

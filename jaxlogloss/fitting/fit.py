@@ -344,7 +344,10 @@ def _in_memory_objective(
             sample_weight = data.sample_weight
     elif y is None:
         raise TypeError(f"{fn}: y is required unless X is a jaxlogloss.TabularData")
-    design = as_design(fn, X, dtype, objective_based=row_major)
+    # blocked passes only (objective-based solvers, one device): X read where it lies
+    design = as_design(
+        fn, X, dtype, objective_based=row_major, in_place=row_major and mesh is None
+    )
     d = design.shape[1]
     if feature_names is None:
         feature_names = tuple(f"x{j}" for j in range(d))

@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import Design, FeatureMajor
-from jaxlogloss.data.host import to_jax
+from jaxlogloss.data.host import rows_in_place, shareable, to_jax
 
 
 def storage_dtype(source: Any, dtype: str, objective_based: bool = True) -> str:
@@ -42,9 +42,15 @@ def storage_dtype(source: Any, dtype: str, objective_based: bool = True) -> str:
     return dtype
 
 
-def as_design(fn: str, X: Any, dtype: str, *, objective_based: bool = True) -> Design:
+def as_design(
+    fn: str, X: Any, dtype: str, *, objective_based: bool = True, in_place: bool = False
+) -> Design:
     """X (an (n, d) array or a FeatureMajor view) in the layout and dtype the fit's
-    compiled functions read, with as few copies as possible (module docstring)."""
+    compiled functions read, with as few copies as possible (module docstring).
+
+    ``in_place``: the caller reads X only in blocked passes, so a large row-major NumPy
+    X already in the storage dtype may be read where it lies
+    (:func:`~jaxlogloss.data.host.rows_in_place`) instead of copied."""
     if isinstance(X, FeatureMajor):
         xt = X.xt
         store = storage_dtype(xt.dtype, dtype, objective_based)
@@ -68,7 +74,12 @@ def as_design(fn: str, X: Any, dtype: str, *, objective_based: bool = True) -> D
     store = storage_dtype(arr.dtype, dtype)
     if isinstance(arr, jax.Array):
         return arr if arr.dtype == store else arr.astype(store)
-    return to_jax(np.asarray(arr), store)
+    arr = np.asarray(arr)
+    if in_place and arr.dtype == store and not shareable(arr, store):
+        view = rows_in_place(arr)
+        if view is not None:
+            return view
+    return to_jax(arr, store)
 
 
 @functools.partial(jax.jit, static_argnames="dtype")

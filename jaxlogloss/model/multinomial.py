@@ -30,7 +30,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.data.design import row_major
 from jaxlogloss.losses.pointwise import reduce_loss, softmax_cross_entropy_pointwise
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import Evaluation, least_margin, margins
@@ -146,7 +146,7 @@ class MultinomialObjective:
         z = self.full_logits(self.raw_params(theta)) if aux is None else aux
         prob = jax.nn.softmax(z, axis=-1)
         a = jax.vmap(jnp.diag)(prob) - prob[:, :, None] * prob[:, None, :]
-        X = p.X.xt.T if isinstance(p.X, FeatureMajor) else p.X
+        X = row_major(p.X)
         xs = (X - self.scaling.mean) / self.scaling.scale
         xs = jnp.concatenate([xs, jnp.ones((xs.shape[0], 1), xs.dtype)], axis=1)
         c = (

@@ -27,9 +27,12 @@ from jaxlogloss import _validation as v
 from jaxlogloss.data.design import (
     Design,
     FeatureMajor,
+    RowsAtOffset,
     block_layout,
     block_start,
+    host_rows,
     rmatvec,
+    row_block,
 )
 from jaxlogloss.model.params import LinearParams
 
@@ -79,7 +82,7 @@ def feature_moments(
 
     def body(i: Array, acc: Array) -> Array:
         start, fresh = block_start(i, n, size)
-        xb = jax.lax.dynamic_slice(X, (start, 0), (size, d)) - mean
+        xb = row_block(X, start, size) - mean
         cb = jnp.where(fresh, jax.lax.dynamic_slice(c, (start,), (size,)), 0)
         return acc + cb @ jnp.square(xb)
 
@@ -137,6 +140,8 @@ def host_feature_scaling(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Sc
         X.dtype, *(a for a in (sample_weight, l2) if hasattr(a, "dtype"))
     )
     feature_major = isinstance(X, FeatureMajor)
+    if isinstance(X, RowsAtOffset):
+        X = host_rows(X)  # a NumPy view: no program
     x = np.asarray(X.xt if feature_major else X, np.float64)
     n = x.shape[1] if feature_major else x.shape[0]
     c = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
