@@ -200,10 +200,16 @@ def test_a_fit_of_x_read_in_place_equals_the_fit_of_its_copy(monkeypatch, kw):
         np.testing.assert_allclose(a.statistics.llf, b.statistics.llf, rtol=tol)
 
 
-def test_a_non_finite_entry_of_x_read_in_place_is_named(monkeypatch):
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_non_finite_entry_of_x_read_in_place_is_named(monkeypatch, bad, weighted):
+    """X read in place is scanned by its scaling's pass (no separate scan): any NaN
+    or inf makes a mean non-finite, a row of weight 0 too, and is then named."""
     X, y = logistic_data(200, 3, seed=4)
     X = misaligned(X, 32)
-    X[17, 2] = np.nan
+    X[17, 2] = bad
+    sw = np.ones(len(y))
+    sw[17] = 0.0
     monkeypatch.setattr(host, "IN_PLACE_MIN_BYTES", 0)
     with pytest.raises(ValueError, match=r"X must be finite.*\(17, 2\)"):
-        jl.fit(X, y)
+        jl.fit(X, y, sample_weight=sw if weighted else None)

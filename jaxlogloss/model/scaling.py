@@ -146,12 +146,13 @@ def host_feature_scaling(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Sc
     n = x.shape[1] if feature_major else x.shape[0]
     c = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
     total = c.sum()
-    if feature_major:
-        mean = (x @ c) / total
-        var = (np.square(x - mean[:, None]) @ c) / total
-    else:
-        mean = (c @ x) / total
-        var = (c @ np.square(x - mean)) / total
+    with np.errstate(invalid="ignore", over="ignore"):  # a non-finite X: NaN moments
+        if feature_major:
+            mean = (x @ c) / total
+            var = (np.square(x - mean[:, None]) @ c) / total
+        else:
+            mean = (c @ x) / total
+            var = (c @ np.square(x - mean)) / total
     return host_scaling(mean, var, l2, dtype)
 
 
