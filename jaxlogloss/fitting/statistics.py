@@ -66,17 +66,28 @@ class ModelStatistics:
         return 1 - self.llf / self.llnull
 
 
-def sums_from_logits(
-    X: Design, y: jax.Array, c: jax.Array, z: jax.Array, loss: str
-) -> tuple[jax.Array, ...]:
-    """sum c, sum c l, sum c y, sum c l'' and its gradient over (b, w), from the logits
-    z (offset included): the mean slope's gradient is one X^T v, no second pass."""
+def slope_weights(
+    y: jax.Array, c: jax.Array, z: jax.Array, loss: str
+) -> tuple[jax.Array, jax.Array]:
+    """c l''(z) and v = c dl''/dz: the mean slope's terms and its gradient's weights
+    (the gradient over w is X^T v)."""
     spec = get_loss(loss)
     curv, dcurv = jax.jvp(lambda t: spec.curvature(y, t), (z,), (jnp.ones_like(z),))
-    v = c * dcurv
-    grad = jnp.concatenate([jnp.sum(v)[None], rmatvec(X, v)])
+    return c * curv, c * dcurv
+
+
+def sums_from_logits(
+    X: Design, y: jax.Array, c: jax.Array, z: jax.Array, loss: str, xtv: Any = None
+) -> tuple[jax.Array, ...]:
+    """sum c, sum c l, sum c y, sum c l'' and its gradient over (b, w), from the logits
+    z (offset included): the mean slope's gradient is one X^T v (``xtv`` where the
+    caller had it from another pass over X: :func:`slope_weights`' v), no second pass."""
+    spec = get_loss(loss)
+    curv, v = slope_weights(y, c, z, loss)
+    xtv = rmatvec(X, v) if xtv is None else xtv
+    grad = jnp.concatenate([jnp.sum(v)[None], xtv])
     return (
-        jnp.sum(c), jnp.sum(c * spec.value(y, z)), jnp.sum(c * y), jnp.sum(c * curv),
+        jnp.sum(c), jnp.sum(c * spec.value(y, z)), jnp.sum(c * y), jnp.sum(curv),
         grad,
     )  # fmt: skip
 
@@ -93,12 +104,17 @@ def _sums(
 _sums_jit = jax.jit(_sums, static_argnames="loss")
 
 
-def logit_sums(objective: Any, z: jax.Array) -> tuple[jax.Array, ...]:
+def logit_sums(objective: Any, z: jax.Array, xtv: Any = None) -> tuple[jax.Array, ...]:
     """:func:`sums_from_logits` of an in-memory objective from the logits an evaluation
     kept (pure: jitted with the inference Hessian, :func:`jaxlogloss.fitting.fit`)."""
     p = objective.problem
-    c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
-    return sums_from_logits(p.X, p.targets, c, z, objective.loss)
+    return sums_from_logits(p.X, p.targets, weights(objective), z, objective.loss, xtv)
+
+
+def weights(objective: Any) -> jax.Array:
+    """An in-memory objective's sample weights c (ones where it has none)."""
+    p = objective.problem
+    return jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
 
 
 @jax.jit

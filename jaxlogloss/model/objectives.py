@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlogloss.data.design import FeatureMajor, blocked_value_grad
-from jaxlogloss.data.gram import centered_gram
+from jaxlogloss.data.gram import centered_gram, centered_gram_and_moment
 from jaxlogloss.losses.pointwise import reduce_loss
 from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.objective import Problem
@@ -139,11 +139,13 @@ def curvature_sums(
     the Hessian of the summed loss (binary losses). Sums over row blocks (or batches
     of a stream) add up."""
     h = c * curvature(targets, z)
-    gram, sums, sum_h = centered_gram(
-        X, h, scaling.mean, scaling.scale, block_size, mesh
-    )
+    return bordered(*centered_gram(X, h, scaling.mean, scaling.scale, block_size, mesh))
+
+
+def bordered(gram: Array, sums: Array, total: Array) -> Array:
+    """[[gram, sums], [sums^T, total]]: the sums over [w', b'] (b' the last)."""
     top = jnp.concatenate([gram, sums[:, None]], axis=1)
-    bottom = jnp.concatenate([sums, sum_h[None]])[None, :]
+    bottom = jnp.concatenate([sums, total[None]])[None, :]
     return jnp.concatenate([top, bottom], axis=0)
 
 
@@ -259,19 +261,27 @@ class InMemoryObjective:
     def hessian(self, theta: Array, aux: Any = None) -> Array:
         """The exact Hessian over theta: X~^T diag(c l'') X~ / sum c + the penalty's
         (binary losses: a blocked, centred Gram with no copy of X; multiclass: autodiff)."""
-        p = self.problem
         if self.n_classes is not None:
             return jax.hessian(self.value)(theta)
+        return self.hessian_and_moment(theta, aux)[0]
+
+    def hessian_and_moment(
+        self, theta: Array, aux: Any = None, u: Array | None = None
+    ) -> tuple[Array, Array | None]:
+        """:meth:`hessian` (binary losses) and X^T u over the raw X (None without u)
+        from the same pass over X (:func:`~jaxlogloss.data.gram.centered_gram_and_moment`)."""
+        p, s = self.problem, self.scaling
         z = linear_logits(self.raw_params(theta), p.X) if aux is None else aux
         c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
-        summed = curvature_sums(
-            p.X, p.targets, c, self.scaling, z, get_loss(self.loss).curvature,
-            self.block_size, self.mesh,
-        )  # fmt: skip
-        pen = penalty_hessian(
-            theta, self.penalty, p.l2, self.scaling, self.n_features, None
+        h = c * get_loss(self.loss).curvature(p.targets, z)
+        args = (p.X, h) if u is None else (p.X, h, u)
+        sums = (centered_gram if u is None else centered_gram_and_moment)(
+            *args, s.mean, s.scale, self.block_size, self.mesh
         )
-        return summed / jnp.sum(c) + pen
+        pen = penalty_hessian(theta, self.penalty, p.l2, s, self.n_features, None)
+        return bordered(*sums[:3]) / jnp.sum(c) + pen, (
+            sums[3] if u is not None else None
+        )
 
     @staticmethod
     def while_loop(cond: Any, body: Any, state: Any) -> Any:
