@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -62,6 +63,36 @@ def test_row_major_moments_match_float64_numpy(rng, x64, weighted):
         m, v = feature_moments(design, None if not weighted else jnp.asarray(c), 4096)
         np.testing.assert_allclose(m, mean, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(v, var, rtol=1e-10)
+
+
+@pytest.mark.parametrize("case", ["trend", "far", "empty-blocks", "constant"])
+def test_one_pass_row_major_moments_are_exact(rng, x64, case):
+    """The blocks' combined moments (one pass) equal NumPy's two-pass float64 ones
+    where a one-pass sum of squares would cancel: a mean 1e6 times the spread, a
+    trend that moves each block's mean, blocks of weight 0, a constant column."""
+    n, d, block = 9_001, 4, 1000
+    X = rng.standard_normal((n, d))
+    c = rng.uniform(0.5, 2, n)
+    if case == "trend":
+        X += np.linspace(-500, 500, n)[:, None]
+    elif case == "far":
+        X = X * 1e-3 + 1e3
+    elif case == "empty-blocks":
+        c[:2500] = 0.0
+        c[6000:7100] = 0.0
+    else:
+        X[:, 1] = 4.0
+    mean = c @ X / c.sum()
+    var = c @ (X - mean) ** 2 / c.sum()
+    m, v = jax.jit(lambda X, c: feature_moments(X, c, block))(jnp.asarray(X), c)
+    # a mean near 0 is judged on its column's magnitude (both sums round at it)
+    np.testing.assert_allclose(m, mean, rtol=1e-13, atol=1e-13 * np.abs(X).max())
+    # a constant column's variance is rounding on both sides: at most (100 eps |x|)^2,
+    # where feature scaling calls a column constant (model.scaling.CONSTANT_SPREAD)
+    spread = (100 * np.finfo(np.float64).eps * np.abs(X).max()) ** 2
+    np.testing.assert_allclose(v, var, rtol=1e-10, atol=spread)
+    if case == "constant":
+        assert v[1] <= spread
 
 
 def test_fit_of_numpy_equals_fit_of_feature_major(rng):

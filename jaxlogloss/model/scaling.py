@@ -56,14 +56,16 @@ def feature_moments(
     block_rows: int = 8192,
     dtype: Any = None,
 ) -> tuple[Array, Array]:
-    """Weighted mean and variance of each feature (two passes over X), in ``dtype``
-    (default: X's and the weights' promoted; float64 for a float32 X held by a float64
-    fit).
+    """Weighted mean and variance of each feature, in ``dtype`` (default: X's and the
+    weights' promoted; float64 for a float32 X held by a float64 fit).
 
-    mean = X^T c / sum c, then var = sum_i c_i (x_i - mean)^2 / sum c (centred before
-    squaring: no cancellation). On a feature-major X both are row reductions; on a
-    row-major (n, d) X the second pass runs a block of ``block_rows`` rows at a time
-    (a column reduction over the whole X measured 5x slower).
+    mean = X^T c / sum c and var = sum_i c_i (x_i - mean)^2 / sum c, centred before
+    squaring (no cancellation). On a feature-major X: two row reductions. On a
+    row-major (n, d) X: one pass, a block of ``block_rows`` rows at a time (a column
+    reduction over the whole X measured 5x slower); each block, in cache, gives its
+    weight C_b, its mean m_b and M_b = sum_{i in b} c_i (x_i - m_b)^2, and the blocks
+    combine exactly (Chan, Golub and LeVeque): var = (sum_b M_b + sum_b C_b (m_b -
+    mean)^2) / sum c.
     """
     if dtype is None:
         dtype = (
@@ -74,20 +76,33 @@ def feature_moments(
     n, d = X.shape
     c = jnp.ones((n,), dtype) if sample_weight is None else sample_weight
     total = jnp.sum(c)
-    mean = rmatvec(X, c) / total  # blocked where c is wider than X
     if isinstance(X, FeatureMajor):
+        mean = rmatvec(X, c) / total  # blocked where c is wider than X
         var = jnp.sum(jnp.square(X.xt - mean[:, None]) * c, axis=1) / total
         return mean, var
     size, n_blocks = block_layout(n, block_rows)
 
-    def body(i: Array, acc: Array) -> Array:
+    def body(i: Array, acc: tuple[Array, Array, Array]) -> tuple[Array, ...]:
         start, fresh = block_start(i, n, size)
-        xb = row_block(X, start, size) - mean
+        xb = row_block(X, start, size, dtype)
         cb = jnp.where(fresh, jax.lax.dynamic_slice(c, (start,), (size,)), 0)
-        return acc + cb @ jnp.square(xb)
+        cb = cb.astype(dtype)
+        weight = jnp.sum(cb)
+        # column sums as reductions: 0.08 s against 0.10 s for products with cb
+        # (float32 10^6 x 100; float64 0.15 s against 0.17 s)
+        mb = jnp.sum(cb[:, None] * xb, axis=0) / jnp.where(weight > 0, weight, 1)
+        weights, means, spread = acc
+        spread = spread + jnp.sum(cb[:, None] * jnp.square(xb - mb), axis=0)
+        return weights.at[i].set(weight), means.at[i].set(mb), spread
 
-    sq = jax.lax.fori_loop(0, n_blocks, body, jnp.zeros((d,), dtype))
-    return mean, sq / total
+    init = (
+        jnp.zeros((n_blocks,), dtype),
+        jnp.zeros((n_blocks, d), dtype),
+        jnp.zeros((d,), dtype),
+    )
+    weights, means, spread = jax.lax.fori_loop(0, n_blocks, body, init)
+    mean = weights @ means / total
+    return mean, (spread + weights @ jnp.square(means - mean)) / total
 
 
 # a feature whose scale is at most this many eps times max(1, |mean|) is constant
