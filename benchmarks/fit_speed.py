@@ -1,7 +1,7 @@
 """Benchmark: time to the optimum, whole-process CLI fits, sweeps, peak memory.
 
     python benchmarks/fit_speed.py [--n 1000000] [--d 100] [--sweep-runs 256]
-                                   [--parts fit,cli,sweep,memory] [--json FILE]
+                                   [--parts fit,whole,cli,sweep,memory] [--json FILE]
 
 Measured side by side in one run (ratios are what to read; the machine is shared):
 
@@ -10,6 +10,10 @@ Measured side by side in one run (ratios are what to read; the machine is shared
   first call, compilation included) against scikit-learn's ``lbfgs`` and
   ``newton-cholesky``. Every solver must reach a mean log-loss within 1e-7 relative of the
   best one, else it is marked not comparable.
+* ``whole``: the user's whole call, ``jl.fit(X, y, dtype="float32")`` on the NumPy
+  array (L-BFGS and Newton, inference included) against PyTorch's L-BFGS on the same
+  arrays, alternating rounds in one process; the ratio column is PyTorch's time divided
+  by ours (issue 11, part 2: >= 1.5x).
 * ``cli``: ``jaxlogloss fit FILE.parquet --target y --dtype float32 --json`` as a whole
   process (cold and warm XLA compilation cache) against a Python script that reads the
   same file with pyarrow and fits with scikit-learn's fastest solver.
@@ -82,6 +86,45 @@ def bench_fit(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         if name.startswith("jaxlogloss"):
             r["speedup_with_compile"] = fastest_peer / r["first_call_seconds"]
     return dict(layout_seconds=t_layout, best_log_loss=best, solvers=rows)
+
+
+def bench_whole(X: np.ndarray, y: np.ndarray, rounds: int = 3) -> dict[str, Any]:
+    """The user's whole call, ``jl.fit(X, y, solver=..., dtype="float32")`` on the
+    NumPy array (layout, checks, scaling, solver, inference), against PyTorch's L-BFGS
+    on the same arrays (``torch.from_numpy``; its optimizer step timed, nothing
+    around it). One first call each, then ``rounds`` rounds alternating all three;
+    the best of each, and every time."""
+    import torch
+
+    import jaxlogloss as jl
+    from jaxlogloss.bench.peers import torch_lbfgs
+
+    def ours(solver: str) -> Any:
+        def call() -> dict[str, Any]:
+            seconds, r = timed(lambda: jl.fit(X, y, solver=solver, dtype="float32"))
+            loss = mean_log_loss(X, y, r.coef, r.intercept)
+            return dict(seconds=seconds, iterations=r.n_iter, log_loss=loss)
+
+        return call
+
+    runs = {
+        "jaxlogloss lbfgs, whole call": ours("lbfgs"),
+        "jaxlogloss newton, whole call": ours("newton"),
+        "pytorch lbfgs": lambda: torch_lbfgs(torch, X, y, "cpu"),
+    }
+    rows = {k: dict(first_call_seconds=f()["seconds"], all=[]) for k, f in runs.items()}
+    for _ in range(rounds):
+        for k, f in runs.items():
+            r = f()
+            rows[k]["all"].append(r["seconds"])
+            rows[k].update(iterations=r["iterations"], log_loss=r["log_loss"])
+    peer = min(rows["pytorch lbfgs"]["all"])
+    best = min(r["log_loss"] for r in rows.values())
+    for r in rows.values():
+        r["seconds"] = min(r["all"])
+        r["pytorch_over_this"] = peer / r["seconds"]
+        r["log_loss_gap"] = r["log_loss"] / best - 1
+    return rows
 
 
 SKLEARN_SCRIPT = textwrap.dedent(
@@ -222,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--d", type=int, default=100)
     parser.add_argument("--sweep-runs", type=int, default=256)
-    parser.add_argument("--parts", default="fit,cli,sweep,memory")
+    parser.add_argument("--parts", default="fit,whole,cli,sweep,memory")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -255,6 +298,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             tag = "" if s["comparable"] else "  NOT COMPARABLE"
             print(
                 f"  {name:<28} {s['seconds']:8.2f} {first} {s['iterations']:6d} {s['speedup_vs_fastest_sklearn']:7.1f}x  {gap:.1e}{tag}"
+            )
+    if "whole" in parts:
+        r = bench_whole(X, y)
+        result["whole"] = r
+        print("\nthe user's call on the NumPy array vs PyTorch L-BFGS (best of 3):")
+        print(
+            f"  {'solver':<30} {'seconds':>8} {'1st call':>9} {'PyTorch/this':>13}  gap"
+        )
+        for name, s in r.items():
+            print(
+                f"  {name:<30} {s['seconds']:8.3f} {s['first_call_seconds']:9.2f} {s['pytorch_over_this']:12.2f}x  {s['log_loss_gap']:.1e}   {np.round(s['all'], 3)}"
             )
     fastest = "lbfgs"
     if "fit" in parts:

@@ -9,7 +9,10 @@ fresh memory, and the page faults of that fresh memory cost most of the copy (me
   where the kernel offers them (``madvise(MADV_HUGEPAGE)``: 512x fewer page faults);
 * :func:`to_jax` hands an array to JAX with no copy when it already is C-contiguous,
   aligned and of the wanted dtype (``jnp.from_dlpack``), else with one copy (cast
-  included) into such a buffer, made by a few threads -- 0.04-0.07 s for the same X.
+  included) into such a buffer, made by a few threads -- 0.04-0.07 s for the same X;
+* :func:`rows_in_place` hands XLA a large C-contiguous array that is *not* aligned
+  with no copy at all: its memory from the 64-byte boundary before it, which the
+  blocked passes read at an offset (:class:`~jaxlogloss.data.design.RowsAtOffset`).
 
 The JAX array then shares that buffer: it lives as long as the array does.
 """

@@ -5,9 +5,13 @@
 (:func:`~jaxlogloss.data.design.blocked_value_grad`), measured as fast as a
 feature-major X. So a C-contiguous NumPy X is shared with XLA without a copy when it
 is 64-byte aligned (as :func:`jaxlogloss.read_table` and
-:func:`jaxlogloss.data.host.aligned_empty` allocate), else copied once into huge-page
-memory (:func:`jaxlogloss.data.host.to_jax`: 0.05 s for 400 MB where ``jnp.asarray``
-takes 0.6 s). First-order steps use autodiff's two passes, faster on a
+:func:`jaxlogloss.data.host.aligned_empty` allocate). ``jl.fit`` on one device reads a
+large one that is not (NumPy puts it 16 bytes into a page) where it lies too, as a
+:class:`~jaxlogloss.data.design.RowsAtOffset` over its own memory
+(:func:`~jaxlogloss.data.host.rows_in_place`: no copy, no second X in memory; X must
+not change during the fit, as with ``torch.from_numpy``). Anything else is copied
+once into huge-page memory (:func:`jaxlogloss.data.host.to_jax`: 0.05-0.4 s for
+400 MB, mostly the fresh pages' faults, where ``jnp.asarray`` takes 0.6 s). First-order steps use autodiff's two passes, faster on a
 :class:`~jaxlogloss.data.design.FeatureMajor` X: for them an (n, d) X is transposed once
 on the device.
 
