@@ -119,14 +119,9 @@ def centered_gram(
 
 
 def centered_gram_and_moment(
-    X: Any,
-    c: Array,
-    u: Array,
-    mean: Array,
-    scale: Array,
-    block_size: int = 8192,
+    X: Any, c: Array, u: Array, mean: Array, scale: Array, block_size: int = 8192,
     mesh: Any = None,
-) -> tuple[Array, Array, Array, Array]:
+) -> tuple[Array, Array, Array, Array]:  # fmt: skip
     """:func:`centered_gram`'s sums and X^T u (raw X, one run) from the same pass:
     each block of rows, in cache for the Gram, also gives u's share (a second product
     of the block instead of a second read of X). With a ``mesh``: two passes."""
