@@ -77,6 +77,22 @@ def test_rows_in_place_declines_what_it_cannot_alias(rng, monkeypatch):
     assert host.rows_in_place(unaligned) is None
 
 
+def test_rows_in_place_only_where_the_fit_runs_on_the_cpu(rng, any_size, monkeypatch):
+    """On a machine whose default device is an accelerator the fit's programs run
+    there: a CPU view would pin them to the host (X is moved instead)."""
+    X = misaligned(rng.standard_normal((40, 6)).astype(np.float32), 16)
+    assert host.rows_in_place(X) is not None
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert host.rows_in_place(X) is None
+    aligned = host.aligned_empty((40, 6), np.float32)
+    aligned[...] = X
+    put, real = [], jax.device_put
+    monkeypatch.setattr(jax, "device_put", lambda a, *k, **kw: put.append(a) or real(a))
+    moved = host.to_jax(aligned, np.float32)  # put on the default device, not a view
+    assert len(put) == 1
+    np.testing.assert_array_equal(np.asarray(moved), X)
+
+
 def test_rows_in_place_keeps_the_array_alive(rng, any_size):
     X = misaligned(rng.standard_normal((50, 4)).astype(np.float32), 16)
     before = sys.getrefcount(X)

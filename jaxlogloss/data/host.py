@@ -185,19 +185,22 @@ def rows_in_place(arr: Any) -> Any:
     :class:`~jaxlogloss.data.design.RowsAtOffset` over its own memory -- read from
     the 64-byte boundary at or before ``arr``'s first element, so XLA's CPU client
     aliases it with no copy -- or None where that does not apply (other layouts, a
-    small array, a start not a whole number of elements past a boundary, or XLA
+    small array, a start not a whole number of elements past a boundary, a default
+    device other than the CPU -- the fit runs there, so X moves anyway --, or XLA
     copied after all).
 
     The few bytes before ``arr`` lie in the same 64-byte line, so in the same page:
     they are mapped, and never read as X. ``arr`` must not change while the view is
     in use (as with ``torch.from_numpy``); the view keeps it alive.
     """
+    import jax
     import jax.numpy as jnp
 
     from jaxlogloss.data.design import RowsAtOffset
 
     if not (
-        isinstance(arr, np.ndarray)
+        jax.default_backend() == "cpu"
+        and isinstance(arr, np.ndarray)
         and arr.ndim == 2
         and arr.flags.c_contiguous
         and arr.nbytes >= IN_PLACE_MIN_BYTES
@@ -232,13 +235,18 @@ class _Span:
 
 def to_jax(arr: Any, dtype: Any) -> Any:
     """``arr`` as a JAX CPU array of ``dtype``: shared with no copy when
-    :func:`shareable`, else after one :func:`aligned_copy`.
+    :func:`shareable`, else after one :func:`aligned_copy`. Where the default device
+    is not the CPU, ``arr`` is put on that device instead (a CPU array there would
+    be moved to it again by every program that reads it).
 
     Call it where ``dtype`` is enabled (float64 under ``enable_x64``).
     """
+    import jax
     import jax.numpy as jnp
 
     arr = np.asarray(arr)
+    if jax.default_backend() != "cpu":
+        return jax.device_put(arr.astype(dtype, copy=False))
     if not shareable(arr, dtype):
         arr = aligned_copy(arr, dtype)
     return jnp.from_dlpack(arr)
