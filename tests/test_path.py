@@ -158,7 +158,10 @@ def test_wide_l2_path_equals_sklearn(rng):
     X = rng.normal(size=(n, d))
     y = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(float)
     path = jl.fit_path(X, y, penalty="l2", n_alphas=K, alpha_min_ratio=1e-3)
-    assert set(path.status) == {"converged"} and path.kkt.max() < 1e-8
+    assert set(path.status) == {"converged"}
+    # the stop is at 1e-8 on standardised features; the raw violation reported is
+    # s_j g_j + m_j g_b, so at most (s_j + |m_j|) 1e-8 (seed 30: 1.09e-8)
+    assert path.kkt.max() < 1e-8 * np.max(X.std(axis=0) + np.abs(X.mean(axis=0)))
     for k in (2, 4):
         sk = LogisticRegression(C=1 / (n * path.alphas[k]), solver="newton-cholesky",
                                 tol=1e-12, max_iter=1000).fit(X, y)  # fmt: skip
