@@ -11,7 +11,8 @@ large one that is not (NumPy puts it 16 bytes into a page) where it lies too, as
 (:func:`~jaxlogloss.data.host.rows_in_place`: no copy, no second X in memory; X must
 not change during the fit, as with ``torch.from_numpy``). Anything else is copied
 once into huge-page memory (:func:`jaxlogloss.data.host.to_jax`: 0.05-0.4 s for
-400 MB, mostly the fresh pages' faults, where ``jnp.asarray`` takes 0.6 s). First-order steps use autodiff's two passes, faster on a
+400 MB, mostly the fresh pages' faults, where ``jnp.asarray`` takes 0.6 s).
+First-order steps use autodiff's two passes, faster on a
 :class:`~jaxlogloss.data.design.FeatureMajor` X: for them an (n, d) X is transposed once
 on the device.
 

@@ -274,14 +274,13 @@ class InMemoryObjective:
         z = linear_logits(self.raw_params(theta), p.X) if aux is None else aux
         c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
         h = c * get_loss(self.loss).curvature(p.targets, z)
-        args = (p.X, h) if u is None else (p.X, h, u)
-        sums = (centered_gram if u is None else centered_gram_and_moment)(
-            *args, s.mean, s.scale, self.block_size, self.mesh
-        )
+        rows = (s.mean, s.scale, self.block_size, self.mesh)
+        if u is None:
+            sums, xtu = centered_gram(p.X, h, *rows), None
+        else:
+            *sums, xtu = centered_gram_and_moment(p.X, h, u, *rows)
         pen = penalty_hessian(theta, self.penalty, p.l2, s, self.n_features, None)
-        return bordered(*sums[:3]) / jnp.sum(c) + pen, (
-            sums[3] if u is not None else None
-        )
+        return bordered(*sums) / jnp.sum(c) + pen, xtu
 
     @staticmethod
     def while_loop(cond: Any, body: Any, state: Any) -> Any:
