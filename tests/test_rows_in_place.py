@@ -1,4 +1,4 @@
-"""A row-major NumPy X read where it lies (jaxlogloss.data.host.rows_in_place and
+"""A row-major NumPy X read where it lies (jaxlogloss.data.host.in_place_design and
 jaxlogloss.data.design.RowsAtOffset): no copy, the same products, the same fits."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from conftest import logistic_data
 import jaxlogloss as jl
 from jaxlogloss.data import host
 from jaxlogloss.data.design import (
+    ColumnsAtOffset,
+    HeldInPlace,
     RowsAtOffset,
     blocked_value_grad,
     host_rows,
@@ -30,12 +32,16 @@ from jaxlogloss.model.scaling import feature_moments
 from jaxlogloss.precision import enable_x64
 
 
-def misaligned(values: np.ndarray, skip: int) -> np.ndarray:
-    """A C-contiguous copy of ``values`` starting ``skip`` bytes past a 64-byte
-    boundary (NumPy's large arrays start 16 bytes into a page)."""
+def misaligned(values: np.ndarray, skip: int, order: str = "C") -> np.ndarray:
+    """A C- (or F-) contiguous copy of ``values`` starting ``skip`` bytes past a
+    64-byte boundary (NumPy's large arrays start 16 bytes into a page)."""
     raw = np.empty(values.nbytes + 128, np.uint8)
     start = -raw.ctypes.data % 64 + skip
-    out = raw[start : start + values.nbytes].view(values.dtype).reshape(values.shape)
+    flat = raw[start : start + values.nbytes].view(values.dtype)
+    if order == "F":
+        out = flat.reshape(values.shape[::-1]).T
+    else:
+        out = flat.reshape(values.shape)
     out[...] = values
     return out
 
@@ -45,14 +51,15 @@ def any_size(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(host, "IN_PLACE_MIN_BYTES", 0)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("skip", [16, 32, 48])
-def test_rows_in_place_aliases_the_array(rng, any_size, dtype, skip):
+def test_in_place_design_aliases_the_array(rng, any_size, dtype, skip, order):
     values = rng.standard_normal((37, 5)).astype(dtype)
-    X = misaligned(values, skip)
+    X = misaligned(values, skip, order)
     with enable_x64(dtype == "float64"):  # else JAX narrows (copies) a float64 X
-        view = host.rows_in_place(X)
-        assert isinstance(view, RowsAtOffset)
+        view = host.in_place_design(X)
+        assert isinstance(view, RowsAtOffset if order == "C" else ColumnsAtOffset)
         assert view.offset == skip // X.itemsize
         assert view.flat.unsafe_buffer_pointer() == X.ctypes.data - skip  # no copy
         assert view.shape == (37, 5) and view.dtype == X.dtype
@@ -64,26 +71,26 @@ def test_rows_in_place_aliases_the_array(rng, any_size, dtype, skip):
         np.testing.assert_array_equal(np.asarray(got), values[30:])
 
 
-def test_rows_in_place_declines_what_it_cannot_alias(rng, monkeypatch):
+def test_in_place_design_declines_what_it_cannot_alias(rng, monkeypatch):
     values = rng.standard_normal((40, 6))
-    assert host.rows_in_place(misaligned(values, 16)) is None  # small: copied
+    assert host.in_place_design(misaligned(values, 16)) is None  # small: copied
     monkeypatch.setattr(host, "IN_PLACE_MIN_BYTES", 0)
-    assert host.rows_in_place(np.asfortranarray(values)) is None
-    assert host.rows_in_place(values[:, :3]) is None  # not contiguous
-    assert host.rows_in_place(values.ravel()) is None  # not 2-D
+    assert host.in_place_design(values[:, :3]) is None  # not contiguous
+    assert host.in_place_design(values[::2]) is None
+    assert host.in_place_design(values.ravel()) is None  # not 2-D
     odd = np.empty(values.nbytes + 128, np.uint8)
     start = -odd.ctypes.data % 64 + 4  # 4 bytes in: not a whole float64 from it
     unaligned = odd[start : start + values.nbytes].view(np.float64).reshape(40, 6)
-    assert host.rows_in_place(unaligned) is None
+    assert host.in_place_design(unaligned) is None
 
 
-def test_rows_in_place_only_where_the_fit_runs_on_the_cpu(rng, any_size, monkeypatch):
+def test_in_place_design_only_where_the_fit_runs_on_the_cpu(rng, any_size, monkeypatch):
     """On a machine whose default device is an accelerator the fit's programs run
     there: a CPU view would pin them to the host (X is moved instead)."""
     X = misaligned(rng.standard_normal((40, 6)).astype(np.float32), 16)
-    assert host.rows_in_place(X) is not None
+    assert host.in_place_design(X) is not None
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    assert host.rows_in_place(X) is None
+    assert host.in_place_design(X) is None
     aligned = host.aligned_empty((40, 6), np.float32)
     aligned[...] = X
     put, real = [], jax.device_put
@@ -93,10 +100,10 @@ def test_rows_in_place_only_where_the_fit_runs_on_the_cpu(rng, any_size, monkeyp
     np.testing.assert_array_equal(np.asarray(moved), X)
 
 
-def test_rows_in_place_keeps_the_array_alive(rng, any_size):
+def test_in_place_design_keeps_the_array_alive(rng, any_size):
     X = misaligned(rng.standard_normal((50, 4)).astype(np.float32), 16)
     before = sys.getrefcount(X)
-    view = host.rows_in_place(X)
+    view = host.in_place_design(X)
     assert sys.getrefcount(X) > before
     expected = X.copy()
     del X
@@ -104,23 +111,24 @@ def test_rows_in_place_keeps_the_array_alive(rng, any_size):
     del view
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("storage,compute", [
     ("float64", "float64"), ("float32", "float32"), ("float32", "float64"),
 ])  # fmt: skip
-def test_products_on_a_view_equal_float64_numpy(rng, any_size, storage, compute):
+def test_products_on_a_view_equal_float64_numpy(rng, any_size, storage, compute, order):
     """matvec, rmatvec, the one-pass value and gradient, the centred Gram and the
     moments on a view equal float64 NumPy on the same numbers (blocks that do not
     divide n; a float32 view in float64 arithmetic widened a block at a time)."""
     n, d, block = 1000, 6, 128
     values = rng.standard_normal((n, d)).astype(storage) + 2
-    X = misaligned(values, 48 if storage == "float32" else 16)
+    X = misaligned(values, 48 if storage == "float32" else 16, order)
     x64 = values.astype(np.float64)
     y = (rng.random(n) < 0.4).astype(np.float64)
     c = rng.uniform(0.5, 2.0, n)
     w, b = rng.normal(0, 0.3, d), 0.2
     with enable_x64(compute == "float64"):
-        view = host.rows_in_place(X)
-        assert isinstance(view, RowsAtOffset)
+        view = host.in_place_design(X)
+        assert isinstance(view, RowsAtOffset if order == "C" else ColumnsAtOffset)
 
         def cast(a):
             return jnp.asarray(a, compute)
@@ -165,17 +173,17 @@ def test_products_on_a_view_equal_float64_numpy(rng, any_size, storage, compute)
 def _fits(monkeypatch, X, y, **kw):
     """The fit of X read in place, then of its copy (views switched off)."""
     made = []
-    real = inputs.rows_in_place
+    real = inputs.in_place_design
 
     def spy(arr):
         out = real(arr)
         made.append(out)
         return out
 
-    monkeypatch.setattr(inputs, "rows_in_place", spy)
+    monkeypatch.setattr(inputs, "in_place_design", spy)
     monkeypatch.setattr(host, "IN_PLACE_MIN_BYTES", 0)
     in_place = jl.fit(X, y, **kw)
-    assert made and isinstance(made[0], RowsAtOffset), "X was copied"
+    assert made and isinstance(made[0], HeldInPlace), "X was copied"
     monkeypatch.setattr(host, "IN_PLACE_MIN_BYTES", 1 << 62)
     copied = jl.fit(X, y, **kw)
     return in_place, copied
@@ -194,9 +202,10 @@ def _fits(monkeypatch, X, y, **kw):
     ],
     ids=["newton", "lbfgs-l2-weights", "hc0", "offset", "firth", "l1", "float32"],
 )
-def test_a_fit_of_x_read_in_place_equals_the_fit_of_its_copy(monkeypatch, kw):
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_a_fit_of_x_read_in_place_equals_the_fit_of_its_copy(monkeypatch, kw, order):
     X, y = logistic_data(400, 5, seed=3)
-    X = misaligned(X.astype(kw.get("dtype", "float64")), 16)  # held as it is
+    X = misaligned(X.astype(kw.get("dtype", "float64")), 16, order)  # held as it is
     kw = dict(kw)
     if kw.pop("weights", False):
         kw["sample_weight"] = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
@@ -218,11 +227,14 @@ def test_a_fit_of_x_read_in_place_equals_the_fit_of_its_copy(monkeypatch, kw):
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_a_non_finite_entry_of_x_read_in_place_is_named(monkeypatch, bad, weighted):
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_a_non_finite_entry_of_x_read_in_place_is_named(
+    monkeypatch, bad, weighted, order
+):
     """X read in place is scanned by its scaling's pass (no separate scan): any NaN
     or inf makes a mean non-finite, a row of weight 0 too, and is then named."""
     X, y = logistic_data(200, 3, seed=4)
-    X = misaligned(X, 32)
+    X = misaligned(X, 32, order)
     X[17, 2] = bad
     sw = np.ones(len(y))
     sw[17] = 0.0

@@ -4,8 +4,8 @@ A design matrix is either a plain ``(n, d)`` array (row-major, one example a row
 :class:`FeatureMajor` view that stores the same numbers as ``xt`` of shape ``(d, n)``
 (one feature a contiguous row), or :class:`RowsAtOffset`: a row-major X read in place
 from a flat buffer that starts a few elements before it (a NumPy array's own memory,
-which XLA could not alias where it lies). All mean the same matrix X; only the layout
-differs.
+which XLA could not alias where it lies; :class:`ColumnsAtOffset` for an F-ordered
+one). All mean the same matrix X; only the layout differs.
 
 Why it matters: a gradient step needs ``X @ w`` and ``X.T @ v``. XLA on the CPU computes
 ``X.T @ v`` for a row-major X about 4x slower than the memory-bandwidth floor, while with
@@ -54,18 +54,15 @@ class FeatureMajor(NamedTuple):
         return self.xt.size
 
 
-@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
-class RowsAtOffset:
-    """A row-major (n, d) X held in place in a flat buffer: X[i, j] is
-    ``flat[offset + i * d + j]``, and ``flat`` has ``offset + n * d`` elements.
-
-    XLA's CPU client aliases a host buffer only from a 64-byte boundary, and NumPy puts
-    a large array 16 bytes into a page: ``flat`` is the caller's memory from the
-    boundary before X (:func:`jaxlogloss.data.host.rows_in_place`), so X is not
-    copied. Its ``offset`` leading elements are not X's and are never read: every
-    pass takes X a block of rows at a time (:func:`row_block`); :func:`row_major`
-    copies it whole for the rare consumer that needs the (n, d) array.
+class HeldInPlace:
+    """An (n, d) X read in place from a flat buffer: the caller's NumPy memory from
+    the 64-byte boundary at or before X (XLA's CPU client aliases a host buffer only
+    from such a boundary, and NumPy puts a large array 16 bytes into a page), so X is
+    not copied (:func:`jaxlogloss.data.host.in_place_design`). ``flat`` has
+    ``offset + n * d`` elements; its ``offset`` leading ones are not X's and are never
+    read: every pass takes X a block of rows at a time (:func:`row_block`), and
+    :func:`row_major` copies it whole for the rare consumer that needs the array.
     """
 
     flat: Array
@@ -86,7 +83,21 @@ class RowsAtOffset:
         return self.flat.dtype
 
 
-Design = Array | FeatureMajor | RowsAtOffset
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class RowsAtOffset(HeldInPlace):
+    """A C-ordered X held in place: X[i, j] is ``flat[offset + i * d + j]``."""
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class ColumnsAtOffset(HeldInPlace):
+    """An F-ordered X (one feature's n values contiguous, as ``DataFrame.to_numpy()``
+    of one float block gives) held in place: X[i, j] is ``flat[offset + j * n + i]``;
+    a block of rows is d slices of it (a feature-major block)."""
+
+
+Design = Array | FeatureMajor | HeldInPlace
 
 
 def feature_major(X: Any) -> FeatureMajor:
@@ -103,24 +114,32 @@ def feature_major(X: Any) -> FeatureMajor:
 
 def row_major(X: Design) -> Array:
     """The ``(n, d)`` array of a design (a copy unless X is a plain array)."""
-    if isinstance(X, RowsAtOffset):
+    if isinstance(X, HeldInPlace):
         n, d = X.shape
-        return jax.lax.slice(X.flat, (X.offset,), (X.offset + n * d,)).reshape(n, d)
+        flat = jax.lax.slice(X.flat, (X.offset,), (X.offset + n * d,))
+        return (
+            flat.reshape(d, n).T
+            if isinstance(X, ColumnsAtOffset)
+            else flat.reshape(n, d)
+        )
     return X.xt.T if isinstance(X, FeatureMajor) else X
 
 
-def host_rows(X: RowsAtOffset) -> Any:
-    """The (n, d) NumPy view of a :class:`RowsAtOffset` X on the CPU (no copy)."""
+def host_rows(X: HeldInPlace) -> Any:
+    """The (n, d) NumPy view of an X held in place on the CPU (no copy)."""
     import numpy as np
 
     n, d = X.shape
-    return np.asarray(X.flat)[X.offset : X.offset + n * d].reshape(n, d)
+    flat = np.asarray(X.flat)[X.offset : X.offset + n * d]
+    return (
+        flat.reshape(d, n).T if isinstance(X, ColumnsAtOffset) else flat.reshape(n, d)
+    )
 
 
 def as_design(fn: str, X: Any, name: str = "X", finite: bool = False) -> Design:
     """Validate a design: 2-D, floating dtype, at least one row, finite values (not
     scanned again where the caller made X from a source it checked: ``finite``)."""
-    if isinstance(X, RowsAtOffset):  # made by the library from a checked array
+    if isinstance(X, HeldInPlace):  # made by the library from a checked array
         out: Design = X
         data = host_rows(X)
     elif isinstance(X, FeatureMajor):
@@ -150,7 +169,7 @@ def n_features(X: Design) -> int:
 
 def matvec(X: Design, w: Array) -> Array:
     """X @ w for w of shape (d,) -> (n,), or (d, K) -> (n, K)."""
-    if _widened(X, w) or isinstance(X, RowsAtOffset):
+    if _widened(X, w) or isinstance(X, HeldInPlace):
         return _blocked_matvec(X, w, RMATVEC_BLOCK)
     if isinstance(X, FeatureMajor):
         # contract xt's leading axis: its autodiff transpose is xt @ v (fast on CPU)
@@ -161,7 +180,7 @@ def matvec(X: Design, w: Array) -> Array:
 
 def rmatvec(X: Design, r: Array) -> Array:
     """X^T @ r for r of shape (n,) -> (d,), or (n, K) -> (d, K)."""
-    if _widened(X, r) or isinstance(X, RowsAtOffset):
+    if _widened(X, r) or isinstance(X, HeldInPlace):
         # a float32 X in float64 arithmetic: widen a block at a time (a whole-X
         # product would convert all of X to float64 first: 2x X of extra memory)
         return _blocked_rmatvec(X, r, RMATVEC_BLOCK)
@@ -182,13 +201,31 @@ def _widened(X: Design, v: Array) -> bool:
     return bool(wider) and X.shape[0] > RMATVEC_BLOCK
 
 
-def row_block(X: Design, start: Array, size: int, dtype: Any = None) -> Array:
-    """Rows [start, start + size) of X as a (size, d) block of ``dtype`` (default X's;
-    a feature-major X's block transposed: XLA fuses it into the product)."""
+def by_feature(X: Design) -> bool:
+    """Whether X's blocks are best read feature by feature (:func:`feature_block`)."""
+    return isinstance(X, FeatureMajor | ColumnsAtOffset)
+
+
+def feature_block(X: Design, start: Array, size: int, dtype: Any = None) -> Array:
+    """Rows [start, start + size) of a feature-major or F-ordered X as a (d, size)
+    block of ``dtype`` (default X's): one contiguous run of each feature's values."""
     n, d = X.shape
     dtype = X.dtype if dtype is None else dtype
-    if isinstance(X, FeatureMajor):
-        return jax.lax.dynamic_slice(X.xt, (0, start), (d, size)).astype(dtype).T
+    if isinstance(X, ColumnsAtOffset):  # d slices of the flat buffer
+        starts = X.offset + start + n * jnp.arange(d, dtype=jnp.result_type(start))
+        take = jax.vmap(lambda at: jax.lax.dynamic_slice(X.flat, (at,), (size,)))
+        return take(starts).astype(dtype)
+    return jax.lax.dynamic_slice(X.xt, (0, start), (d, size)).astype(dtype)
+
+
+def row_block(X: Design, start: Array, size: int, dtype: Any = None) -> Array:
+    """Rows [start, start + size) of X as a (size, d) block of ``dtype`` (default X's;
+    a feature-major or F-ordered X's block transposed: XLA fuses it into the
+    product)."""
+    n, d = X.shape
+    dtype = X.dtype if dtype is None else dtype
+    if by_feature(X):
+        return feature_block(X, start, size, dtype).T
     if isinstance(X, RowsAtOffset):
         at = X.offset + start * d
         flat = jax.lax.dynamic_slice(X.flat, (at,), (size * d,))
@@ -262,7 +299,7 @@ def blocked_value_grad(
     if mesh is not None:
         return _sharded_value_grad(X, targets, c, w, b, value, grad, block_size, mesh)
     n, d = X.shape
-    xt = X.xt if isinstance(X, FeatureMajor) else None
+    features = by_feature(X)
     dtype = jnp.result_type(w, b)
     size, n_blocks = block_layout(n, block_size)
 
@@ -271,8 +308,8 @@ def blocked_value_grad(
         # end at n, and its rows before i * size (counted already) are masked out
         start, fresh = block_start(i, n, size)
         yb = jax.lax.dynamic_slice(targets, (start,), (size,))
-        if xt is not None:
-            xb = jax.lax.dynamic_slice(xt, (0, start), (d, size))
+        if features:
+            xb = feature_block(X, start, size)
             zb = jnp.tensordot(w, xb, axes=((0,), (0,))) + b
         else:
             xb = row_block(X, start, size)
@@ -282,7 +319,7 @@ def blocked_value_grad(
             cb = jax.lax.dynamic_slice(c, (start,), (size,))
             lb, rb = cb * lb, cb * rb
         lb, rb = jnp.where(fresh, lb, 0), jnp.where(fresh, rb, 0)
-        gb = xb @ rb if xt is not None else rb @ xb
+        gb = xb @ rb if features else rb @ xb
         z = jax.lax.dynamic_update_slice(acc[3], zb.astype(dtype), (start,))
         return acc[0] + jnp.sum(lb), acc[1] + gb, acc[2] + jnp.sum(rb), z
 

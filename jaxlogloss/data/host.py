@@ -10,9 +10,10 @@ fresh memory, and the page faults of that fresh memory cost most of the copy (me
 * :func:`to_jax` hands an array to JAX with no copy when it already is C-contiguous,
   aligned and of the wanted dtype (``jnp.from_dlpack``), else with one copy (cast
   included) into such a buffer, made by a few threads -- 0.04-0.07 s for the same X;
-* :func:`rows_in_place` hands XLA a large C-contiguous array that is *not* aligned
-  with no copy at all: its memory from the 64-byte boundary before it, which the
-  blocked passes read at an offset (:class:`~jaxlogloss.data.design.RowsAtOffset`).
+* :func:`in_place_design` hands XLA a large C- or F-contiguous array that is *not*
+  aligned with no copy at all: its memory from the 64-byte boundary before it, which
+  the blocked passes read at an offset (:class:`~jaxlogloss.data.design.RowsAtOffset`,
+  :class:`~jaxlogloss.data.design.ColumnsAtOffset`).
 
 The JAX array then shares that buffer: it lives as long as the array does.
 """
@@ -180,14 +181,15 @@ IN_PLACE_MIN_BYTES = PARALLEL_MIN_BYTES  # below this X is copied (fast, in cach
 MAX_FLAT_ELEMENTS = 2**31 - 1  # a flat buffer indexed in int32 (float32 fits)
 
 
-def rows_in_place(arr: Any) -> Any:
-    """A C-contiguous 2-D NumPy ``arr`` as a
-    :class:`~jaxlogloss.data.design.RowsAtOffset` over its own memory -- read from
-    the 64-byte boundary at or before ``arr``'s first element, so XLA's CPU client
-    aliases it with no copy -- or None where that does not apply (other layouts, a
-    small array, a start not a whole number of elements past a boundary, a default
-    device other than the CPU -- the fit runs there, so X moves anyway --, or XLA
-    copied after all).
+def in_place_design(arr: Any) -> Any:
+    """A C- or F-contiguous 2-D NumPy ``arr`` as a
+    :class:`~jaxlogloss.data.design.RowsAtOffset` (C order) or
+    :class:`~jaxlogloss.data.design.ColumnsAtOffset` (F order) over its own memory --
+    read from the 64-byte boundary at or before ``arr``'s first element, so XLA's CPU
+    client aliases it with no copy -- or None where that does not apply (other
+    layouts, a small array, a start not a whole number of elements past a boundary, a
+    default device other than the CPU -- the fit runs there, so X moves anyway --, or
+    XLA copied after all).
 
     The few bytes before ``arr`` lie in the same 64-byte line, so in the same page:
     they are mapped, and never read as X. ``arr`` must not change while the view is
@@ -196,16 +198,17 @@ def rows_in_place(arr: Any) -> Any:
     import jax
     import jax.numpy as jnp
 
-    from jaxlogloss.data.design import RowsAtOffset
+    from jaxlogloss.data.design import ColumnsAtOffset, RowsAtOffset
 
     if not (
         jax.default_backend() == "cpu"
         and isinstance(arr, np.ndarray)
         and arr.ndim == 2
-        and arr.flags.c_contiguous
+        and (arr.flags.c_contiguous or arr.flags.f_contiguous)
         and arr.nbytes >= IN_PLACE_MIN_BYTES
     ):
         return None
+    kind = RowsAtOffset if arr.flags.c_contiguous else ColumnsAtOffset
     item = arr.dtype.itemsize
     back = arr.ctypes.data % ALIGN
     offset = back // item
@@ -216,7 +219,7 @@ def rows_in_place(arr: Any) -> Any:
     out = jnp.from_dlpack(flat)
     if out.unsafe_buffer_pointer() != flat.ctypes.data:  # XLA copied: no gain
         return None
-    return RowsAtOffset(out, int(offset), int(arr.shape[1]))
+    return kind(out, int(offset), int(arr.shape[1]))
 
 
 class _Span:

@@ -37,7 +37,7 @@ from jax.sharding import Mesh
 
 from jaxlogloss import _validation as v
 from jaxlogloss.data.codebook import codebook_of
-from jaxlogloss.data.design import FeatureMajor, RowsAtOffset, host_rows
+from jaxlogloss.data.design import FeatureMajor, HeldInPlace, host_rows
 from jaxlogloss.fitting.covariance import CovSpec, check_cov_type, robust_meat
 from jaxlogloss.fitting.firth import check_method, firth_result
 from jaxlogloss.fitting.host_loop import information as information_and_sums
@@ -360,7 +360,7 @@ def _in_memory_objective(
     if class_weight is not None:
         cw = class_weights(np.asarray(y), class_weight, fn)
         sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
-    in_place = isinstance(design, RowsAtOffset)  # scanned by its scaling's pass
+    in_place = isinstance(design, HeldInPlace)  # scanned by its scaling's pass
     _, design, targets, sw, alpha = prepare_problem(
         fn, params0, design, y, loss=LOSS, sample_weight=sample_weight, l2=l2,
         x_finite=in_place,

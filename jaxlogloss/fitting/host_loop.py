@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlogloss import _validation as v
-from jaxlogloss.data.design import FeatureMajor, RowsAtOffset
+from jaxlogloss.data.design import FeatureMajor, HeldInPlace
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.background import BACKGROUND
 from jaxlogloss.fitting.statistics import logit_sums, slope_weights, weights
@@ -145,7 +145,7 @@ def scaling_of(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
     :data:`HOST_SCALING_MAX_ELEMENTS` elements on one CPU device -- no XLA program,
     ~0.2 s of a first call --, else compiled."""
     xt = X.xt if isinstance(X, FeatureMajor) else X
-    xt = xt.flat if isinstance(xt, RowsAtOffset) else xt
+    xt = xt.flat if isinstance(xt, HeldInPlace) else xt
     if xt.size <= HOST_SCALING_MAX_ELEMENTS and _on_host(xt, sample_weight, l2):
         return host_feature_scaling(X, sample_weight, l2)
     return _compiled_scaling(X, sample_weight, l2)

@@ -7,8 +7,9 @@ feature-major X. So a C-contiguous NumPy X is shared with XLA without a copy whe
 is 64-byte aligned (as :func:`jaxlogloss.read_table` and
 :func:`jaxlogloss.data.host.aligned_empty` allocate). ``jl.fit`` on one device reads a
 large one that is not (NumPy puts it 16 bytes into a page) where it lies too, as a
-:class:`~jaxlogloss.data.design.RowsAtOffset` over its own memory
-(:func:`~jaxlogloss.data.host.rows_in_place`: no copy, no second X in memory; X must
+:class:`~jaxlogloss.data.design.RowsAtOffset` over its own memory, and a large
+F-ordered one as a :class:`~jaxlogloss.data.design.ColumnsAtOffset`
+(:func:`~jaxlogloss.data.host.in_place_design`: no copy, no second X in memory; X must
 not change during the fit, as with ``torch.from_numpy``). Anything else is copied
 once into huge-page memory (:func:`jaxlogloss.data.host.to_jax`: 0.05-0.4 s for
 400 MB, mostly the fresh pages' faults, where ``jnp.asarray`` takes 0.6 s).
@@ -36,7 +37,7 @@ import numpy as np
 
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import Design, FeatureMajor
-from jaxlogloss.data.host import rows_in_place, shareable, to_jax
+from jaxlogloss.data.host import in_place_design, shareable, to_jax
 
 
 def storage_dtype(source: Any, dtype: str, objective_based: bool = True) -> str:
@@ -53,9 +54,9 @@ def as_design(
     """X (an (n, d) array or a FeatureMajor view) in the layout and dtype the fit's
     compiled functions read, with as few copies as possible (module docstring).
 
-    ``in_place``: the caller reads X only in blocked passes, so a large row-major NumPy
-    X already in the storage dtype may be read where it lies
-    (:func:`~jaxlogloss.data.host.rows_in_place`) instead of copied."""
+    ``in_place``: the caller reads X only in blocked passes, so a large C- or F-ordered
+    NumPy X already in the storage dtype may be read where it lies
+    (:func:`~jaxlogloss.data.host.in_place_design`) instead of copied."""
     if isinstance(X, FeatureMajor):
         xt = X.xt
         store = storage_dtype(xt.dtype, dtype, objective_based)
@@ -81,7 +82,7 @@ def as_design(
         return arr if arr.dtype == store else arr.astype(store)
     arr = np.asarray(arr)
     if in_place and arr.dtype == store and not shareable(arr, store):
-        view = rows_in_place(arr)
+        view = in_place_design(arr)
         if view is not None:
             return view
     return to_jax(arr, store)

@@ -27,9 +27,11 @@ from jaxlogloss import _validation as v
 from jaxlogloss.data.design import (
     Design,
     FeatureMajor,
-    RowsAtOffset,
+    HeldInPlace,
     block_layout,
     block_start,
+    by_feature,
+    feature_block,
     host_rows,
     rmatvec,
     row_block,
@@ -81,18 +83,23 @@ def feature_moments(
         var = jnp.sum(jnp.square(X.xt - mean[:, None]) * c, axis=1) / total
         return mean, var
     size, n_blocks = block_layout(n, block_rows)
+    # an F-ordered X held in place is read as (d, size) blocks, its rows' axis last
+    axis = 1 if by_feature(X) else 0
+    read = feature_block if axis else row_block
 
     def body(i: Array, acc: tuple[Array, Array, Array]) -> tuple[Array, ...]:
         start, fresh = block_start(i, n, size)
-        xb = row_block(X, start, size, dtype)
+        xb = read(X, start, size, dtype)
         cb = jnp.where(fresh, jax.lax.dynamic_slice(c, (start,), (size,)), 0)
         cb = cb.astype(dtype)
         weight = jnp.sum(cb)
+        cw = cb if axis else cb[:, None]
         # column sums as reductions: 0.08 s against 0.10 s for products with cb
         # (float32 10^6 x 100; float64 0.15 s against 0.17 s)
-        mb = jnp.sum(cb[:, None] * xb, axis=0) / jnp.where(weight > 0, weight, 1)
+        mb = jnp.sum(cw * xb, axis=axis) / jnp.where(weight > 0, weight, 1)
         weights, means, spread = acc
-        spread = spread + jnp.sum(cb[:, None] * jnp.square(xb - mb), axis=0)
+        centred = xb - (mb[:, None] if axis else mb)
+        spread = spread + jnp.sum(cw * jnp.square(centred), axis=axis)
         return weights.at[i].set(weight), means.at[i].set(mb), spread
 
     init = (
@@ -155,7 +162,7 @@ def host_feature_scaling(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Sc
         X.dtype, *(a for a in (sample_weight, l2) if hasattr(a, "dtype"))
     )
     feature_major = isinstance(X, FeatureMajor)
-    if isinstance(X, RowsAtOffset):
+    if isinstance(X, HeldInPlace):
         X = host_rows(X)  # a NumPy view: no program
     x = np.asarray(X.xt if feature_major else X, np.float64)
     n = x.shape[1] if feature_major else x.shape[0]
