@@ -71,6 +71,24 @@ def test_in_place_design_aliases_the_array(rng, any_size, dtype, skip, order):
         np.testing.assert_array_equal(np.asarray(got), values[30:])
 
 
+def test_jit_tells_the_two_in_place_layouts_apart():
+    """The same buffer, offset and width as rows and as columns are two programs:
+    JAX compares dataclass tree structures by their static fields, not their class,
+    so without a field of their own one layout ran the other's compiled program."""
+    flat = jnp.arange(14.0, dtype=jnp.float32)
+    rows, cols = RowsAtOffset(flat, 2, 3), ColumnsAtOffset(flat, 2, 3)
+    # the root cause, deterministic (a cache collision also needs the hashes to meet)
+    tree = jax.tree_util.tree_structure
+    assert tree(rows) != tree(cols)
+    values = np.arange(2.0, 14.0, dtype=np.float32)
+    as_rows, as_cols = values.reshape(4, 3), values.reshape(3, 4).T
+    for first, second in ((rows, cols), (cols, rows)):
+        f = jax.jit(row_major)  # a fresh cache each time
+        for X in (first, second):
+            expected = as_rows if X is rows else as_cols
+            np.testing.assert_array_equal(np.asarray(f(X)), expected)
+
+
 def test_in_place_design_declines_what_it_cannot_alias(rng, monkeypatch):
     values = rng.standard_normal((40, 6))
     assert host.in_place_design(misaligned(values, 16)) is None  # small: copied

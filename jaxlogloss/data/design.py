@@ -88,6 +88,11 @@ class HeldInPlace:
 class RowsAtOffset(HeldInPlace):
     """A C-ordered X held in place: X[i, j] is ``flat[offset + i * d + j]``."""
 
+    # a static field of its own: JAX's tree structures of two dataclasses with equal
+    # static fields compare equal whatever their classes, and jit then took one
+    # layout's compiled program for the other's
+    order: str = dataclasses.field(default="C", metadata={"static": True})
+
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +100,8 @@ class ColumnsAtOffset(HeldInPlace):
     """An F-ordered X (one feature's n values contiguous, as ``DataFrame.to_numpy()``
     of one float block gives) held in place: X[i, j] is ``flat[offset + j * n + i]``;
     a block of rows is d slices of it (a feature-major block)."""
+
+    order: str = dataclasses.field(default="F", metadata={"static": True})
 
 
 Design = Array | FeatureMajor | HeldInPlace
