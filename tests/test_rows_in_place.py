@@ -1,5 +1,6 @@
-"""A row-major NumPy X read where it lies (jaxlogloss.data.host.in_place_design and
-jaxlogloss.data.design.RowsAtOffset): no copy, the same products, the same fits."""
+"""A C- or F-ordered NumPy X read where it lies (jaxlogloss.data.host.in_place_design,
+jaxlogloss.data.design.RowsAtOffset and ColumnsAtOffset): no copy, the same products,
+the same fits."""
 
 from __future__ import annotations
 
