@@ -48,11 +48,20 @@ def reference_fit(X, y, sw, alpha, r, f):
         return val, np.concatenate([gu, gv, [np.sum(c * (p - y))]])
 
     bounds = [(0, None)] * (2 * d) + [(None, None)]
-    out = minimize(
-        fun, np.zeros(2 * d + 1), jac=True, method="L-BFGS-B", bounds=bounds,
-        options={"ftol": 1e-15, "gtol": 1e-13, "maxiter": 20000},
-    )  # fmt: skip
-    return out.x[:d] - out.x[d : 2 * d], out.x[-1]
+    t = np.zeros(2 * d + 1)
+    # L-BFGS-B on the split problem can stop early where it is flat (small alpha,
+    # pure L1: 2e-3 off in a coefficient for seeds 61 and 92, its objective within
+    # 1e-16): restarted from where it stopped until its own KKT violation is small
+    for _ in range(10):
+        out = minimize(
+            fun, t, jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"ftol": 1e-15, "gtol": 1e-13, "maxiter": 20000},
+        )  # fmt: skip
+        t = out.x
+        w, b = t[:d] - t[d : 2 * d], t[-1]
+        if numpy_kkt(X, y, sw, w, b, alpha, r, f) < 1e-10:
+            break
+    return w, b
 
 
 def numpy_kkt(X, y, sw, w, b, alpha, r, f):
