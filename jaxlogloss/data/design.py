@@ -122,13 +122,7 @@ def feature_major(X: Any) -> FeatureMajor:
 def row_major(X: Design) -> Array:
     """The ``(n, d)`` array of a design (a copy unless X is a plain array)."""
     if isinstance(X, HeldInPlace):
-        n, d = X.shape
-        flat = jax.lax.slice(X.flat, (X.offset,), (X.offset + n * d,))
-        return (
-            flat.reshape(d, n).T
-            if isinstance(X, ColumnsAtOffset)
-            else flat.reshape(n, d)
-        )
+        return _unflattened(X, jax.lax.slice(X.flat, (X.offset,), (X.offset + X.size,)))
     return X.xt.T if isinstance(X, FeatureMajor) else X
 
 
@@ -136,10 +130,16 @@ def host_rows(X: HeldInPlace) -> Any:
     """The (n, d) NumPy view of an X held in place on the CPU (no copy)."""
     import numpy as np
 
+    return _unflattened(X, np.asarray(X.flat)[X.offset : X.offset + X.size])
+
+
+def _unflattened(X: HeldInPlace, values: Any) -> Any:
+    """X's n * d ``values`` (JAX or NumPy, in its memory order) as the (n, d) matrix."""
     n, d = X.shape
-    flat = np.asarray(X.flat)[X.offset : X.offset + n * d]
     return (
-        flat.reshape(d, n).T if isinstance(X, ColumnsAtOffset) else flat.reshape(n, d)
+        values.reshape(d, n).T
+        if isinstance(X, ColumnsAtOffset)
+        else values.reshape(n, d)
     )
 
 
@@ -176,7 +176,7 @@ def n_features(X: Design) -> int:
 
 def matvec(X: Design, w: Array) -> Array:
     """X @ w for w of shape (d,) -> (n,), or (d, K) -> (n, K)."""
-    if _widened(X, w) or isinstance(X, HeldInPlace):
+    if _by_blocks(X, w):
         return _blocked_matvec(X, w, RMATVEC_BLOCK)
     if isinstance(X, FeatureMajor):
         # contract xt's leading axis: its autodiff transpose is xt @ v (fast on CPU)
@@ -187,9 +187,7 @@ def matvec(X: Design, w: Array) -> Array:
 
 def rmatvec(X: Design, r: Array) -> Array:
     """X^T @ r for r of shape (n,) -> (d,), or (n, K) -> (d, K)."""
-    if _widened(X, r) or isinstance(X, HeldInPlace):
-        # a float32 X in float64 arithmetic: widen a block at a time (a whole-X
-        # product would convert all of X to float64 first: 2x X of extra memory)
+    if _by_blocks(X, r):
         return _blocked_rmatvec(X, r, RMATVEC_BLOCK)
     if isinstance(X, FeatureMajor):
         return X.xt @ r
@@ -201,9 +199,13 @@ def rmatvec(X: Design, r: Array) -> Array:
 RMATVEC_BLOCK = 8192  # rows a block in matvec/rmatvec on a widened X
 
 
-def _widened(X: Design, v: Array) -> bool:
-    """Whether a product of X (either layout) with v computes in a wider dtype than
-    X's (a float32 X in a float64 fit) on more rows than one block."""
+def _by_blocks(X: Design, v: Array) -> bool:
+    """Whether a product of X with v runs a block of rows at a time: X held in place
+    (read only so), or a product in a wider dtype than X's (a float32 X in a float64
+    fit) on more rows than one block -- a whole-X product would convert all of X
+    first, 2x X of extra memory."""
+    if isinstance(X, HeldInPlace):
+        return True
     wider = jnp.result_type(X.dtype, v.dtype) != jnp.dtype(X.dtype)
     return bool(wider) and X.shape[0] > RMATVEC_BLOCK
 

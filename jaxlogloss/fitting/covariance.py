@@ -124,9 +124,8 @@ def logits_of(objective: Any, theta: jax.Array) -> jax.Array:
 
 @jax.jit
 def _hc0_meat(objective: Any, theta: jax.Array) -> jax.Array:
-    p = objective.problem
+    p, c = objective.problem, objective.weights()
     z = logits_of(objective, theta)
-    c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
     grad = get_loss(objective.loss).grad
 
     def squared_score(y: jax.Array, zz: jax.Array) -> jax.Array:
@@ -142,9 +141,8 @@ def _hc0_meat(objective: Any, theta: jax.Array) -> jax.Array:
 def _cluster_meat(
     objective: Any, theta: jax.Array, group_ids: jax.Array, n_groups: int
 ) -> jax.Array:
-    p = objective.problem
+    p, c = objective.problem, objective.weights()
     z = logits_of(objective, theta)
-    c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
     u = c * get_loss(objective.loss).grad(p.targets, z)  # (n,)
     xt = p.X.xt if isinstance(p.X, FeatureMajor) else row_major(p.X).T  # (d, n)
     scores = row_scores(xt, u, objective.scaling)

@@ -38,7 +38,7 @@ from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor, HeldInPlace
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.background import BACKGROUND
-from jaxlogloss.fitting.statistics import logit_sums, slope_weights, weights
+from jaxlogloss.fitting.statistics import logit_sums, slope_weights
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.scaling import Scaling, feature_scaling, host_feature_scaling
 from jaxlogloss.parallel import mesh as dist
@@ -144,9 +144,9 @@ def scaling_of(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
     (:func:`~jaxlogloss.model.scaling.host_feature_scaling`) for an X of at most
     :data:`HOST_SCALING_MAX_ELEMENTS` elements on one CPU device -- no XLA program,
     ~0.2 s of a first call --, else compiled."""
-    xt = X.xt if isinstance(X, FeatureMajor) else X
-    xt = xt.flat if isinstance(xt, HeldInPlace) else xt
-    if xt.size <= HOST_SCALING_MAX_ELEMENTS and _on_host(xt, sample_weight, l2):
+    data = X.xt if isinstance(X, FeatureMajor) else X
+    data = data.flat if isinstance(data, HeldInPlace) else data
+    if X.size <= HOST_SCALING_MAX_ELEMENTS and _on_host(data, sample_weight, l2):
         return host_feature_scaling(X, sample_weight, l2)
     return _compiled_scaling(X, sample_weight, l2)
 
@@ -174,8 +174,9 @@ def curvature(
         return objective.hessian(theta, z), objective.total_weight(), None
     # the sums' X^T v comes from the Hessian's pass over X (a second product of each
     # block in cache, where a pass of its own read X again: 0.05 s at 10^6 x 100)
-    p = objective.problem
-    _, v = slope_weights(p.targets, weights(objective), z, objective.loss)
+    _, v = slope_weights(
+        objective.problem.targets, objective.weights(), z, objective.loss
+    )
     hessian, xtv = objective.hessian_and_moment(theta, z, v)
     # the sums' structure is known (4 totals and a (d + 1,) gradient, cast to one
     # dtype): the zeros need no second trace of logit_sums (jax.eval_shape did one)

@@ -108,13 +108,7 @@ def logit_sums(objective: Any, z: jax.Array, xtv: Any = None) -> tuple[jax.Array
     """:func:`sums_from_logits` of an in-memory objective from the logits an evaluation
     kept (pure: jitted with the inference Hessian, :func:`jaxlogloss.fitting.fit`)."""
     p = objective.problem
-    return sums_from_logits(p.X, p.targets, weights(objective), z, objective.loss, xtv)
-
-
-def weights(objective: Any) -> jax.Array:
-    """An in-memory objective's sample weights c (ones where it has none)."""
-    p = objective.problem
-    return jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
+    return sums_from_logits(p.X, p.targets, objective.weights(), z, objective.loss, xtv)
 
 
 @jax.jit
@@ -177,8 +171,7 @@ def model_statistics(
         acc = objective.gather(acc).sum(axis=0)
         totals, grad = tuple(acc[:4]), acc[4:]
         return _statistics(totals, grad, null_llf(acc[0], acc[2]), d, **info)
-    p = objective.problem
-    c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
+    p, c = objective.problem, objective.weights()
     offset = getattr(objective, "offset", None)
     out = _sums_jit(
         p.X, p.targets, c, 0.0 if offset is None else offset, raw.w, raw.b,

@@ -201,6 +201,11 @@ class InMemoryObjective:
         sw = self.problem.sample_weight
         return self.problem.targets.shape[0] if sw is None else jnp.sum(sw)
 
+    def weights(self) -> Array:
+        """The sample weights c (ones where the problem has none)."""
+        p = self.problem
+        return jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
+
     def _value_and_logits(self, theta: Array) -> tuple[Array, Array]:
         raw = self.raw_params(theta)
         z = linear_logits(raw, self.problem.X)
@@ -272,7 +277,7 @@ class InMemoryObjective:
         from the same pass over X (:func:`~jaxlogloss.data.gram.centered_gram_and_moment`)."""
         p, s = self.problem, self.scaling
         z = linear_logits(self.raw_params(theta), p.X) if aux is None else aux
-        c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
+        c = self.weights()
         h = c * get_loss(self.loss).curvature(p.targets, z)
         rows = (s.mean, s.scale, self.block_size, self.mesh)
         if u is None:
