@@ -8,7 +8,7 @@ import pytest
 from conftest import logistic_data
 
 import jaxlogloss as jl
-from jaxlogloss.fitting import background, host_loop
+from jaxlogloss.fitting import background, host_loop, model_precision
 
 
 def _data(n: int = 400, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -18,6 +18,9 @@ def _data(n: int = 400, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 def _fit(monkeypatch: pytest.MonkeyPatch, host: bool, **kw: object) -> jl.FitResult:
     limit = 0 if host else 1 << 62
     monkeypatch.setattr(host_loop, "HOST_LOOP_MIN_ELEMENTS", limit)
+    # the compiled run's models are exact; so, the host loop retraces it (its float32
+    # models: tests/test_model_precision.py)
+    monkeypatch.setattr(model_precision, "FLOAT32_MODELS", False)
     return jl.fit(*_data(), **kw)
 
 

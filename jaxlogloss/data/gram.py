@@ -122,14 +122,25 @@ def centered_gram(
 
 def centered_gram_and_moment(
     X: Any, c: Array, u: Array, mean: Array, scale: Array, block_size: int = 8192,
-    mesh: Any = None,
+    mesh: Any = None, float32_products: Array | None = None,
 ) -> tuple[Array, Array, Array, Array]:  # fmt: skip
     """:func:`centered_gram`'s sums and X^T u (raw X, one run) from the same pass:
     each block of rows, in cache for the Gram, also gives u's share (a second product
-    of the block instead of a second read of X). With a ``mesh``: two passes."""
+    of the block instead of a second read of X). With a ``mesh``: two passes.
+
+    ``float32_products`` (a traced flag; float64 sums only): where true, each block's
+    Gram is a float32 product of its centred rows, added to the float64 sum -- 2-2.5x
+    faster on a CPU, entries within ~1e-7 relative: a Newton iteration's model, never
+    the inference Hessian. One program holds both."""
     if mesh is not None:
         return (*centered_gram(X, c, mean, scale, block_size, mesh), rmatvec(X, u))
-    return _blocked_gram(X, c, mean, scale, block_size, u)
+    if float32_products is None or c.dtype != jnp.float64:
+        return _blocked_gram(X, c, mean, scale, block_size, u)
+    return jax.lax.cond(
+        float32_products,
+        lambda: _blocked_gram(X, c, mean, scale, block_size, u, jnp.float32),
+        lambda: _blocked_gram(X, c, mean, scale, block_size, u),
+    )
 
 
 def _blocked_gram(
@@ -139,6 +150,7 @@ def _blocked_gram(
     scale: Array,
     block_size: int = 8192,
     moment: Array | None = None,
+    product_dtype: Any = None,
 ) -> Any:
     """One run's sums over examples of c x' x'^T, c x' and c, with x' = (x - mean) / scale.
 
@@ -149,8 +161,14 @@ def _blocked_gram(
 
     With a ``mesh`` (rows of X and c split over its "data" axis) each device sums its own
     rows under ``shard_map`` and one ``psum`` of the (d, d) result combines them.
+
+    ``product_dtype`` (e.g. float32 under float64 sums): each block's Gram product in
+    that dtype, from its centred rows rounded to it (:func:`centered_gram_and_moment`).
     """
     n, d = X.shape
+    low = (
+        (lambda a: a) if product_dtype is None else (lambda a: a.astype(product_dtype))
+    )
     features = by_feature(X)
     mean_col = mean[:, None]
     size, n_blocks = block_layout(n, block_size)
@@ -165,11 +183,15 @@ def _blocked_gram(
         cb = wb[0]
         if features:
             xs = feature_block(X, start, size) - mean_col
-            return acc[0] + jnp.einsum("db,b,eb->de", xs, cb, xs), acc[1] + wb @ xs.T
+            xl, cl = low(xs), low(cb)
+            gram = jnp.einsum("db,b,eb->de", xl, cl, xl).astype(acc[0].dtype)
+            return acc[0] + gram, acc[1] + wb @ xs.T
         # a row-major block contracted over its rows where they lie: transposing it
         # first cost a quarter more (0.24 s against 0.19 s, float32 10^6 x 100)
         xs = row_block(X, start, size) - mean
-        return acc[0] + jnp.einsum("bd,b,be->de", xs, cb, xs), acc[1] + wb @ xs
+        xl, cl = low(xs), low(cb)
+        gram = jnp.einsum("bd,b,be->de", xl, cl, xl).astype(acc[0].dtype)
+        return acc[0] + gram, acc[1] + wb @ xs
 
     # the zeros take the type of the data (under shard_map: varying over the mesh axis)
     zero = c[0] * 0

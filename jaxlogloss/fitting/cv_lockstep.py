@@ -96,21 +96,20 @@ def batched_values(z: Array, targets: Array, weights: Array) -> Array:
     return jax.vmap(loss_and_residual, (0, None, 0, None))(z, targets, weights, one)[0]
 
 
-@fast_compile
-def run_value(z: Array, targets: Array, weights: Array, m: Array) -> Array:
-    """Run m's weighted mean log-loss at its logits (one row of the (M, n) arrays)."""
-    one = jnp.ones((), z.dtype)
-    row = jax.lax.dynamic_index_in_dim(z, m, keepdims=False)
-    c = jax.lax.dynamic_index_in_dim(weights, m, keepdims=False)
-    return loss_and_residual(row, targets, c, one)[0]
-
-
 @fast_compile(static_argnames="scoring")
-def fold_scores(z: Array, targets: Array, rows: Array, h: Array, scoring: str) -> Array:
-    """(M - 1,) held-out scores: fold k's logits z[k + 1] on its rows ``rows[k]``
-    (padded with weight 0 in ``h``)."""
+def point_outputs(
+    z: Array, targets: Array, weights: Array, rows: Array, held: Array, h: Array,
+    scoring: str,
+) -> tuple[Array, Array]:  # fmt: skip
+    """A path point's outputs from the runs' logits z (M, n): run 0's weighted mean
+    log-loss, and the (M - 1,) held-out scores, fold k's logits z[k + 1] on its rows
+    ``rows[k]`` (targets ``held``, padded with weight 0 in ``h``). One program, its
+    results left on the device until the path ends (no wait a point)."""
+    one = jnp.ones((), z.dtype)
+    loss0 = loss_and_residual(z[0], targets, weights[0], one)[0]
     zs = jnp.take_along_axis(z[1:], rows, axis=1)
-    return jax.vmap(score_logits, (0, 0, 0, None))(zs, targets[rows], h, scoring)
+    scores = jax.vmap(score_logits, (0, 0, 0, None))(zs, held, h, scoring)
+    return loss0, scores
 
 
 def where_rows(keep: np.ndarray, a: Array, b: Array) -> Array:
@@ -335,6 +334,7 @@ def solve_lockstep(
     lam_unit, mu_unit = elastic_net_weights(1.0, l1_ratio, factor, scale)  # x alpha
     smooth = l1_ratio == 0
     rows_d, h_d = jnp.asarray(rows), jnp.asarray(h, dtype)
+    held = jnp.take(targets, rows_d)  # the folds' held-out targets, gathered once
 
     def evaluate(theta: np.ndarray) -> tuple[np.ndarray, Array]:
         return _gradients(xt, targets, weights, scaling, theta)
@@ -394,6 +394,7 @@ def solve_lockstep(
         "kkt": np.zeros(shape), "n_iter": np.zeros(shape, np.int32),
         "status": np.zeros(shape, np.int32), "scores": np.zeros((m_runs - 1, shape[1])),
     }  # fmt: skip
+    pending_outputs = []  # each point's point_outputs, fetched when the path ends
     for k, alpha in enumerate(np.asarray(grid, np.float64)):
         mu, lam = alpha * mu_unit, alpha * lam_unit
         models.penalty(mu)
@@ -439,13 +440,19 @@ def solve_lockstep(
             if slow.any():
                 models.reset(shared_hessians(start.layout, z[0], scaling))
         out["theta"][:, k], out["kkt"][:, k] = theta, kkt
-        # F of the all-rows run (CVResult.path's objective); the folds' are not
-        # reported, and their log1p over every row cost ~5% of a CV
-        out["value"][:, k] = np.nan
-        loss0 = float(run_value(z, targets, weights, 0))
-        out["value"][0, k] = loss0 + penalty_value(theta[0], lam, mu)
         out["n_iter"][:, k], out["status"][:, k] = n_iter, status
-        out["scores"][:, k] = np.asarray(
-            fold_scores(z, targets, rows_d, h_d, scoring), np.float64
+        # F of the all-rows run (CVResult.path's objective; the folds' are not
+        # reported: their log1p over every row cost ~5% of a CV) and the scores
+        pending_outputs.append(
+            point_outputs(z, targets, weights, rows_d, held, h_d, scoring)
         )
+    if not pending_outputs:
+        return out
+    losses, scores = zip(*jax.device_get(pending_outputs), strict=True)
+    alphas = np.asarray(grid, np.float64)[:, None]
+    out["value"][:] = np.nan
+    out["value"][0] = np.asarray(losses, np.float64) + penalty_value(
+        out["theta"][0], alphas * lam_unit, alphas * mu_unit
+    )
+    out["scores"][:] = np.asarray(scores, np.float64).T
     return out

@@ -38,6 +38,7 @@ from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor, HeldInPlace
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.background import BACKGROUND
+from jaxlogloss.fitting.model_precision import ModelPrecision
 from jaxlogloss.fitting.statistics import logit_sums, slope_weights
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.scaling import Scaling, feature_scaling, host_feature_scaling
@@ -164,11 +165,14 @@ def evaluate(objective: InMemoryObjective, theta: Array) -> tuple[Array, ...]:
 
 @fast_compile
 def curvature(
-    objective: InMemoryObjective, theta: Array, aux: Any, with_sums: Array
-) -> tuple[Array, Array, Any]:
+    objective: InMemoryObjective, theta: Array, aux: Any, with_sums: Array,
+    float32_products: Array,
+) -> tuple[Array, Array, Any]:  # fmt: skip
     """The Hessian of f at theta (from the logits ``aux``, formed here when None), the
     total weight, and -- where ``with_sums`` (a traced flag: one program for both) --
-    the model statistics' sums from the same logits (zeros otherwise)."""
+    the model statistics' sums from the same logits (zeros otherwise).
+    ``float32_products`` (traced too): a float64 Hessian from float32 block products
+    (:func:`~jaxlogloss.data.gram.centered_gram_and_moment`), for a solver's model."""
     z = objective.logits(theta) if aux is None else aux
     if objective.n_classes is not None:
         return objective.hessian(theta, z), objective.total_weight(), None
@@ -177,7 +181,7 @@ def curvature(
     _, v = slope_weights(
         objective.problem.targets, objective.weights(), z, objective.loss
     )
-    hessian, xtv = objective.hessian_and_moment(theta, z, v)
+    hessian, xtv = objective.hessian_and_moment(theta, z, v, float32_products)
     # the sums' structure is known (4 totals and a (d + 1,) gradient, cast to one
     # dtype): the zeros need no second trace of logit_sums (jax.eval_shape did one)
     dtype = z.dtype
@@ -193,7 +197,9 @@ def curvature(
 def information(objective: Any, theta: Array, aux: Any) -> tuple[np.ndarray, Any]:
     """The Hessian of the summed penalised loss (the observed information), on the
     host, and the model statistics' sums (None for a multiclass loss)."""
-    hessian, total, sums = curvature(objective, theta, aux, np.bool_(True))
+    hessian, total, sums = curvature(
+        objective, theta, aux, np.bool_(True), np.bool_(False)
+    )
     hessian = dist.to_host(hessian)
     return hessian * np.asarray(dist.to_host(total), hessian.dtype), sums
 
@@ -319,7 +325,8 @@ def newton_host(
 ) -> HostState:  # fmt: skip
     """:class:`~jaxlogloss.solvers.newton.Newton` with its loop on the host
     (``compiling``: set once :func:`curvature` is compiled, waited for before its
-    use)."""
+    use). A float64 run's Hessians come from float32 block products
+    (:class:`ModelPrecision`) while its steps behave."""
     import scipy.linalg
 
     point_at = functools.partial(_at, objective)
@@ -327,8 +334,11 @@ def newton_host(
     if compiling is not None:
         compiling.wait()
     no_sums = np.bool_(False)
+    precision = ModelPrecision(run.dtype)
     while run.running:
-        hess, _, _ = curvature(objective, run.theta, run.z, no_sums)
+        hess, _, _ = curvature(
+            objective, run.theta, run.z, no_sums, precision.float32_products
+        )
         hess = np.asarray(hess)
         delta = 10 * np.finfo(run.dtype).eps * np.max(np.diag(hess))
         damped = hess + delta * np.eye(hess.shape[0], dtype=run.dtype)
@@ -340,7 +350,11 @@ def newton_host(
         direction = direction.astype(run.dtype)
         slope = run.grad @ direction
         usable = bool(np.all(np.isfinite(direction)) and slope < 0)
+        if not usable and precision.exact():  # a rounded model: again, exactly
+            continue
+        before = run.gnorm[run.k]
         _step(point_at, run, direction, slope, usable, solver.max_halvings)
+        precision.check(before, run.gnorm[run.k])
     return run.state()
 
 
@@ -424,7 +438,7 @@ def compile_curvature(objective: Any, theta: np.ndarray) -> threading.Event:
         targets.shape, objective.dtype, sharding=getattr(targets, "sharding", None)
     )
     return BACKGROUND.submit(
-        lambda: curvature.lower(objective, theta, z, np.bool_(False)).compile()
+        lambda: curvature.lower(objective, theta, z, *[np.bool_(False)] * 2).compile()
     )
 
 

@@ -37,6 +37,7 @@ from jaxlogloss.fitting.host_loop import (
     compile_curvature,
     curvature,
 )
+from jaxlogloss.fitting.model_precision import ModelPrecision
 from jaxlogloss.solvers.base import STATUSES
 
 _EPS = {np.dtype(t): float(np.finfo(t).eps) for t in (np.float32, np.float64)}
@@ -265,8 +266,12 @@ def prox_newton_host(
     run = _Run(theta, start, tol, solver.max_iter)
     grad = start.smooth
     compiling.wait()
+    precision = ModelPrecision(dtype)
     while run.running:
-        hess = np.asarray(curvature(objective, run.theta, run.z, np.bool_(False))[0])
+        hess = curvature(
+            objective, run.theta, run.z, np.bool_(False), precision.float32_products
+        )[0]
+        hess = np.asarray(hess)
         th = run.theta.astype(np.float64)
         u, decrease = model_step(
             hess.astype(np.float64) + np.diag(mu), grad.astype(np.float64), th, lam,
@@ -274,7 +279,11 @@ def prox_newton_host(
         )  # fmt: skip
         direction = (u - th).astype(dtype)
         usable = bool(np.all(np.isfinite(direction)) and decrease < 0)
+        if not usable and precision.exact():  # a rounded model: again, exactly
+            continue
+        before = run.gnorm[run.k]
         kept = _step(point, run, direction, decrease, usable, solver.max_halvings)
+        precision.check(before, run.gnorm[run.k])
         if kept is not None:
             grad = kept.smooth
     state = run.state().iterate

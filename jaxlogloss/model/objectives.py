@@ -271,10 +271,13 @@ class InMemoryObjective:
         return self.hessian_and_moment(theta, aux)[0]
 
     def hessian_and_moment(
-        self, theta: Array, aux: Any = None, u: Array | None = None
-    ) -> tuple[Array, Array | None]:
+        self, theta: Array, aux: Any = None, u: Array | None = None,
+        float32_products: Array | None = None,
+    ) -> tuple[Array, Array | None]:  # fmt: skip
         """:meth:`hessian` (binary losses) and X^T u over the raw X (None without u)
-        from the same pass over X (:func:`~jaxlogloss.data.gram.centered_gram_and_moment`)."""
+        from the same pass over X (:func:`~jaxlogloss.data.gram.centered_gram_and_moment`;
+        ``float32_products``, with u: a traced flag for its float32 block products,
+        a solver's model only)."""
         p, s = self.problem, self.scaling
         z = linear_logits(self.raw_params(theta), p.X) if aux is None else aux
         c = self.weights()
@@ -283,7 +286,9 @@ class InMemoryObjective:
         if u is None:
             sums, xtu = centered_gram(p.X, h, *rows), None
         else:
-            *sums, xtu = centered_gram_and_moment(p.X, h, u, *rows)
+            *sums, xtu = centered_gram_and_moment(
+                p.X, h, u, *rows, float32_products=float32_products
+            )
         pen = penalty_hessian(theta, self.penalty, p.l2, s, self.n_features, None)
         return bordered(*sums) / jnp.sum(c) + pen, xtu
 
