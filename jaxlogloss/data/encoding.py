@@ -84,6 +84,11 @@ def check_present(fn: str, col: pa.ChunkedArray, what: str, origin: Origin) -> N
             f"{fn}: {where} has a missing value (empty cell, NA, NaN or null) at {row}"
         )
     if pa.types.is_floating(col.type):
+        # NumPy's test on the (null-free, so zero-copy) chunks: 4x faster than Arrow's
+        # is_finite/invert/any; Arrow finds the row only where there is one
+        chunks = (chunk.to_numpy(zero_copy_only=False) for chunk in col.chunks)
+        if all(np.isfinite(values).all() for values in chunks):
+            return
         i = first_true(pc.invert(pc.is_finite(col)))
         if i is not None:
             where, row = origin.column(what, i)
