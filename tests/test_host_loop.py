@@ -9,18 +9,25 @@ from conftest import logistic_data
 
 import jaxlogloss as jl
 from jaxlogloss.fitting import background, host_loop, model_precision
+from jaxlogloss.precision import enable_x64
 
 
 def _data(n: int = 400, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return logistic_data(n, d, seed)
 
 
+def exact_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Host Newton with the compiled run's models: exact products, a fresh Hessian
+    every step; so, the host loop retraces the compiled run (the float32 models:
+    tests/test_model_precision.py; the reuse: below)."""
+    monkeypatch.setattr(model_precision, "FLOAT32_MODELS", False)
+    monkeypatch.setattr(host_loop, "REUSE_RATIO", 0.0)
+
+
 def _fit(monkeypatch: pytest.MonkeyPatch, host: bool, **kw: object) -> jl.FitResult:
     limit = 0 if host else 1 << 62
     monkeypatch.setattr(host_loop, "HOST_LOOP_MIN_ELEMENTS", limit)
-    # the compiled run's models are exact; so, the host loop retraces it (its float32
-    # models: tests/test_model_precision.py)
-    monkeypatch.setattr(model_precision, "FLOAT32_MODELS", False)
+    exact_models(monkeypatch)
     return jl.fit(*_data(), **kw)
 
 
@@ -126,3 +133,32 @@ def test_background_compiler_and_host_pool_work_in_a_forked_child():
         return done.wait(10) and sorted(seen) == [0, 1]
 
     assert _in_forked_child(child)
+
+
+def test_a_model_that_shrank_the_gradient_enough_takes_the_next_step(monkeypatch):
+    """Newton's model is kept for the next step after a step that shrank |g|
+    REUSE_RATIO times: fewer Hessians than steps, the same optimum and standard
+    errors as fresh Hessians every step (and with REUSE_RATIO 0, one a step)."""
+    X, y = logistic_data(5000, 30, 2)
+    calls = []
+    curvature = host_loop.curvature
+
+    def counted(*args):
+        calls.append(bool(args[3]))  # with_sums: the inference call
+        return curvature(*args)
+
+    monkeypatch.setattr(host_loop, "HOST_LOOP_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(host_loop, "curvature", counted)
+    with enable_x64():
+        kept = jl.fit(X, y, solver="newton")
+        models_kept = calls.count(False)
+        calls.clear()
+        monkeypatch.setattr(host_loop, "REUSE_RATIO", 0.0)
+        fresh = jl.fit(X, y, solver="newton")
+    assert calls.count(False) == fresh.n_iter
+    assert models_kept < kept.n_iter <= fresh.n_iter + 1
+    assert kept.status == fresh.status == "converged"
+    np.testing.assert_allclose(kept.coef, fresh.coef, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(
+        kept.inference.std_err, fresh.inference.std_err, rtol=1e-8
+    )

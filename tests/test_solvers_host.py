@@ -44,6 +44,7 @@ def test_host_loop_equals_the_compiled_run(monkeypatch, solver, kw, float32_mode
     float32 products (the default) its iterates differ by the model's rounding, its
     optimum and standard errors do not."""
     monkeypatch.setattr(model_precision, "FLOAT32_MODELS", float32_models)
+    monkeypatch.setattr(host_loop, "REUSE_RATIO", 0.0)  # a fresh model every step
     X, y = _data()
     kw = dict(kw)
     if kw.pop("weights", False):
