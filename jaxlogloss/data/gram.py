@@ -130,7 +130,7 @@ def centered_gram_and_moment(
 
     ``float32_products`` (a traced flag; float64 sums only): where true, each block's
     products (the Gram's, the sums' and u's) are float32 products of its centred rows,
-    added to float64 sums -- 1.5-2.5x faster on a CPU (no float64 copy of a block),
+    added to float64 sums -- 1.4-2.4x faster on a CPU (no float64 copy of a block),
     entries within ~1e-7 relative: a Newton iteration's model, never the inference
     Hessian. One program holds both."""
     if mesh is not None:

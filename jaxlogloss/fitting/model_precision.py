@@ -2,7 +2,7 @@
 
 A model Hessian only sets the step, never the fixed point or the stopping rule; the
 float32 block products of :func:`~jaxlogloss.data.gram.centered_gram_and_moment` are
-2-2.5x faster on a CPU with entries within ~1e-7 relative, close enough to keep
+1.4-2.4x faster on a CPU with entries within ~1e-7 relative, close enough to keep
 Newton's local convergence -- unless the Hessian is nearly singular, where rounding X
 to float32 moves its smallest eigenvalues. :class:`ModelPrecision` holds the rule.
 The inference Hessian is always exact.
