@@ -65,11 +65,13 @@ def test_row_major_moments_match_float64_numpy(rng, x64, weighted):
         np.testing.assert_allclose(v, var, rtol=1e-10)
 
 
+@pytest.mark.parametrize("layout", ["row_major", "feature_major"])
 @pytest.mark.parametrize("case", ["trend", "far", "empty-blocks", "constant"])
-def test_one_pass_row_major_moments_are_exact(rng, x64, case):
-    """The blocks' combined moments (one pass) equal NumPy's two-pass float64 ones
-    where a one-pass sum of squares would cancel: a mean 1e6 times the spread, a
-    trend that moves each block's mean, blocks of weight 0, a constant column."""
+def test_one_pass_moments_are_exact(rng, x64, case, layout):
+    """The blocks' combined moments (one pass, row- or feature-major blocks) equal
+    NumPy's two-pass float64 ones where a one-pass sum of squares would cancel: a
+    mean 1e6 times the spread, a trend that moves each block's mean, blocks of
+    weight 0, a constant column."""
     n, d, block = 9_001, 4, 1000
     X = rng.standard_normal((n, d))
     c = rng.uniform(0.5, 2, n)
@@ -84,7 +86,8 @@ def test_one_pass_row_major_moments_are_exact(rng, x64, case):
         X[:, 1] = 4.0
     mean = c @ X / c.sum()
     var = c @ (X - mean) ** 2 / c.sum()
-    m, v = jax.jit(lambda X, c: feature_moments(X, c, block))(jnp.asarray(X), c)
+    design = jnp.asarray(X) if layout == "row_major" else FeatureMajor(jnp.asarray(X.T))
+    m, v = jax.jit(lambda X, c: feature_moments(X, c, block))(design, c)
     # a mean near 0 is judged on its column's magnitude (both sums round at it)
     np.testing.assert_allclose(m, mean, rtol=1e-13, atol=1e-13 * np.abs(X).max())
     # a constant column's variance is rounding on both sides: at most (100 eps |x|)^2,
@@ -161,3 +164,21 @@ def test_transposed_copy_reports_non_finite_entries_in_its_moments(rng):
     _, moments = host.transposed_copy(X, np.float64)
     finite = np.isfinite(moments.mean) & np.isfinite(moments.var)
     np.testing.assert_array_equal(finite, [True, False, True, False])
+
+
+def test_feature_major_moments_off_the_cpu_take_two_reductions(rng, x64, monkeypatch):
+    """A feature-major X on an accelerator keeps the two whole-X reductions (the
+    branch is chosen by the default backend at trace time; here a patched one): the
+    same moments as the blocked pass."""
+    n, d = 5_003, 3
+    X = rng.standard_normal((n, d)) * 2 + 7
+    c = rng.uniform(0.5, 2, n)
+    mean = c @ X / c.sum()
+    var = c @ (X - mean) ** 2 / c.sum()
+    design = FeatureMajor(jnp.asarray(X.T))
+    blocked = jax.jit(lambda X, c: feature_moments(X, c, 1000))(design, c)
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    two = jax.jit(lambda X, c: feature_moments(X, c, 999))(design, c)  # a new trace
+    for got in (blocked, two):
+        np.testing.assert_allclose(got[0], mean, rtol=1e-13)
+        np.testing.assert_allclose(got[1], var, rtol=1e-11)

@@ -62,12 +62,14 @@ def feature_moments(
     weights' promoted; float64 for a float32 X held by a float64 fit).
 
     mean = X^T c / sum c and var = sum_i c_i (x_i - mean)^2 / sum c, centred before
-    squaring (no cancellation). On a feature-major X: two row reductions. On a
-    row-major (n, d) X: one pass, a block of ``block_rows`` rows at a time (a column
-    reduction over the whole X measured 5x slower); each block, in cache, gives its
-    weight C_b, its mean m_b and M_b = sum_{i in b} c_i (x_i - m_b)^2, and the blocks
-    combine exactly (Chan, Golub and LeVeque): var = (sum_b M_b + sum_b C_b (m_b -
-    mean)^2) / sum c.
+    squaring (no cancellation). One pass, a block of ``block_rows`` rows at a time (a
+    column reduction over a whole row-major X measured 5x slower; on a feature-major
+    X the two row reductions took 2.3x as long, 298 against 128 ms at 10^6 x 100
+    float32 held and float64 computed, and rounded the float32 mean 12x more); each
+    block, in cache, gives its weight C_b, its mean m_b and M_b = sum_{i in b} c_i
+    (x_i - m_b)^2, and the blocks combine exactly (Chan, Golub and LeVeque): var =
+    (sum_b M_b + sum_b C_b (m_b - mean)^2) / sum c. A feature-major X off the CPU
+    keeps the two reductions (a loop of small blocks suits an accelerator badly).
     """
     if dtype is None:
         dtype = (
@@ -78,7 +80,7 @@ def feature_moments(
     n, d = X.shape
     c = jnp.ones((n,), dtype) if sample_weight is None else sample_weight
     total = jnp.sum(c)
-    if isinstance(X, FeatureMajor):
+    if isinstance(X, FeatureMajor) and jax.default_backend() != "cpu":
         mean = rmatvec(X, c) / total  # blocked where c is wider than X
         var = jnp.sum(jnp.square(X.xt - mean[:, None]) * c, axis=1) / total
         return mean, var
