@@ -176,9 +176,19 @@ def test_feature_major_moments_off_the_cpu_take_two_reductions(rng, x64, monkeyp
     mean = c @ X / c.sum()
     var = c @ (X - mean) ** 2 / c.sum()
     design = FeatureMajor(jnp.asarray(X.T))
-    blocked = jax.jit(lambda X, c: feature_moments(X, c, 1000))(design, c)
+
+    def moments(X, c):
+        return feature_moments(X, c, 1000)
+
+    def loops() -> bool:  # whether the traced moments loop over blocks
+        text = str(jax.make_jaxpr(lambda *a: moments(*a))(design, c))  # fresh trace
+        return "while" in text or "scan" in text
+
+    assert loops()
+    blocked = jax.jit(moments)(design, c)
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    two = jax.jit(lambda X, c: feature_moments(X, c, 999))(design, c)  # a new trace
+    assert not loops()
+    two = jax.jit(lambda *a: moments(*a))(design, c)  # traced under the patch
     for got in (blocked, two):
         np.testing.assert_allclose(got[0], mean, rtol=1e-13)
         np.testing.assert_allclose(got[1], var, rtol=1e-11)

@@ -334,7 +334,7 @@ def solve_lockstep(
     lam_unit, mu_unit = elastic_net_weights(1.0, l1_ratio, factor, scale)  # x alpha
     smooth = l1_ratio == 0
     rows_d, h_d = jnp.asarray(rows), jnp.asarray(h, dtype)
-    held = jnp.take(targets, rows_d)  # the folds' held-out targets, gathered once
+    held = jax.device_put(np.asarray(targets)[rows])  # gathered once, no program
 
     def evaluate(theta: np.ndarray) -> tuple[np.ndarray, Array]:
         return _gradients(xt, targets, weights, scaling, theta)

@@ -363,11 +363,10 @@ def newton_host(
         if not usable and (not fresh or precision.exact()):  # a fresh, exact model
             factor = None
             continue
-        before, rounded = run.gnorm[run.k], precision.rounded
+        before = run.gnorm[run.k]
         _step(point_at, run, direction, slope, usable, solver.max_halvings)
-        precision.check(before, run.gnorm[run.k])
-        earned = run.gnorm[run.k] <= REUSE_RATIO * before
-        if not earned or precision.rounded != rounded:
+        precision.check(before, run.gnorm[run.k])  # a switch: no reuse (not halved)
+        if not run.gnorm[run.k] <= REUSE_RATIO * before:
             factor = None
     return run.state()
 

@@ -280,17 +280,19 @@ class InMemoryObjective:
         a solver's model only)."""
         p, s = self.problem, self.scaling
         z = linear_logits(self.raw_params(theta), p.X) if aux is None else aux
-        c = self.weights()
-        h = c * get_loss(self.loss).curvature(p.targets, z)
-        rows = (s.mean, s.scale, self.block_size, self.mesh)
+        c, curvature = self.weights(), get_loss(self.loss).curvature
+        blocks = (self.block_size, self.mesh)
         if u is None:
-            sums, xtu = centered_gram(p.X, h, *rows), None
+            summed = curvature_sums(p.X, p.targets, c, s, z, curvature, *blocks)
+            xtu = None
         else:
             *sums, xtu = centered_gram_and_moment(
-                p.X, h, u, *rows, float32_products=float32_products
-            )
+                p.X, c * curvature(p.targets, z), u, s.mean, s.scale, *blocks,
+                float32_products=float32_products,
+            )  # fmt: skip
+            summed = bordered(*sums)
         pen = penalty_hessian(theta, self.penalty, p.l2, s, self.n_features, None)
-        return bordered(*sums) / jnp.sum(c) + pen, xtu
+        return summed / jnp.sum(c) + pen, xtu
 
     @staticmethod
     def while_loop(cond: Any, body: Any, state: Any) -> Any:
