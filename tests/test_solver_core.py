@@ -98,9 +98,14 @@ def test_every_solver_on_every_objective_kind_reaches_one_optimum(rng, tmp_path)
             np.testing.assert_allclose(
                 kinds[kind]["std_err"], kinds["memory"]["std_err"], rtol=1e-5
             )
-    # Newton and L-BFGS take the same steps in memory and sharded
-    for solver in ("newton", "lbfgs"):
-        assert got[solver]["sharded"]["n_iter"] == got[solver]["memory"]["n_iter"]
+    # L-BFGS takes the same steps in memory (its host loop) and sharded (compiled);
+    # in memory Newton's models come from float32 products and a model that shrank
+    # |g| 1000x takes the next step too (host_loop.newton_host), so it may take a
+    # step more or fewer than the compiled run's exact Hessians (with exact models
+    # the two retrace each other: tests/test_host_loop.py)
+    lbfgs, newton = got["lbfgs"], got["newton"]
+    assert lbfgs["sharded"]["n_iter"] == lbfgs["memory"]["n_iter"]
+    assert abs(newton["sharded"]["n_iter"] - newton["memory"]["n_iter"]) <= 1
 
 
 @pytest.mark.parametrize("name", ["newton", "lbfgs"])
