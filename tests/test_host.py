@@ -59,10 +59,17 @@ def test_row_major_moments_match_float64_numpy(rng, x64, weighted):
     c = rng.uniform(0, 2, n) if weighted else np.ones(n)
     mean = c @ X / c.sum()
     var = c @ (X - mean) ** 2 / c.sum()
+    u = rng.standard_normal(n)  # a first moment X^T u from the same pass
     for design in (jnp.asarray(X), FeatureMajor(jnp.asarray(X.T))):
-        m, v = feature_moments(design, None if not weighted else jnp.asarray(c), 4096)
+        sw = None if not weighted else jnp.asarray(c)
+        m, v = feature_moments(design, sw, 4096)
         np.testing.assert_allclose(m, mean, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(v, var, rtol=1e-10)
+        m2, v2, xtu = feature_moments(design, sw, 4096, moment=jnp.asarray(u))
+        np.testing.assert_array_equal(m2, m)
+        np.testing.assert_array_equal(v2, v)
+        chex.assert_shape(xtu, (d,))
+        np.testing.assert_allclose(xtu, u @ X, rtol=1e-11, atol=1e-11 * np.abs(X).sum())
 
 
 @pytest.mark.parametrize("layout", ["row_major", "feature_major"])
@@ -177,8 +184,10 @@ def test_feature_major_moments_off_the_cpu_take_two_reductions(rng, x64, monkeyp
     var = c @ (X - mean) ** 2 / c.sum()
     design = FeatureMajor(jnp.asarray(X.T))
 
+    u = rng.standard_normal(n)
+
     def moments(X, c):
-        return feature_moments(X, c, 1000)
+        return feature_moments(X, c, 1000, moment=u)
 
     def loops() -> bool:  # whether the traced moments loop over blocks
         text = str(jax.make_jaxpr(lambda *a: moments(*a))(design, c))  # fresh trace
@@ -192,3 +201,4 @@ def test_feature_major_moments_off_the_cpu_take_two_reductions(rng, x64, monkeyp
     for got in (blocked, two):
         np.testing.assert_allclose(got[0], mean, rtol=1e-13)
         np.testing.assert_allclose(got[1], var, rtol=1e-11)
+        np.testing.assert_allclose(got[2], u @ X, rtol=1e-12, atol=1e-12 * n)

@@ -104,7 +104,8 @@ class _Programs(logging.Handler):
 @pytest.mark.parametrize("host_scaling", [True, False])
 def test_a_first_fit_compiles_two_or_three_programs(solver, host_scaling, monkeypatch):
     """Evaluation and curvature (Newton's steps and the inference step share it), and
-    the moments only where X has more than HOST_SCALING_MAX_ELEMENTS elements (a
+    the moments (with the objective at 0) only where X has more than
+    HOST_SCALING_MAX_ELEMENTS elements (a
     small X is scaled in NumPy): a fresh shape (no compiled program to reuse) compiles
     exactly these."""
     if not host_scaling:
@@ -123,8 +124,8 @@ def test_a_first_fit_compiles_two_or_three_programs(solver, host_scaling, monkey
         logger.removeHandler(handler)
         logger.setLevel(level)
     expected = ["jit(curvature)", "jit(evaluate)"]
-    if not host_scaling:
-        expected.append("jit(feature_scaling)")
+    if not host_scaling:  # the scaling's pass gives the objective at 0 too
+        expected.append("jit(scaling_and_zero_point)")
     assert sorted(handler.names) == expected, handler.names
 
 
@@ -243,21 +244,21 @@ def test_float64_fit_of_float32_storage_makes_no_float64_copy_of_x(layout, monke
 def test_compiler_options_fall_back_where_xla_lacks_them(monkeypatch):
     # a jaxlib whose XLA no longer has the option must still fit (with no options):
     # the first compile naming it fails and is retried without options
-    from jaxlogloss.fitting import host_loop
+    from jaxlogloss.fitting import compiled
 
-    monkeypatch.setattr(host_loop, "COMPILER_OPTIONS", {"xla_no_such_option": False})
-    monkeypatch.setattr(host_loop, "_REJECTED", [])
+    monkeypatch.setattr(compiled, "COMPILER_OPTIONS", {"xla_no_such_option": False})
+    monkeypatch.setattr(compiled, "_REJECTED", [])
     cpu = jax.default_backend() == "cpu"
-    assert host_loop.compiler_options() == (host_loop.COMPILER_OPTIONS if cpu else {})
-    double = host_loop.fast_compile(lambda x: 2 * x)
+    assert compiled.compiler_options() == (compiled.COMPILER_OPTIONS if cpu else {})
+    double = compiled.fast_compile(lambda x: 2 * x)
     assert float(double(jnp.float32(3))) == 6.0
-    assert host_loop.compiler_options() == {}
-    assert host_loop._REJECTED == ([True] if cpu else [])
+    assert compiled.compiler_options() == {}
+    assert compiled._REJECTED == ([True] if cpu else [])
     with pytest.raises(TypeError):  # other errors are not swallowed
         double("not an array")
     monkeypatch.undo()
-    expected = host_loop.COMPILER_OPTIONS if cpu else {}
-    assert host_loop.compiler_options() == expected
+    expected = compiled.COMPILER_OPTIONS if cpu else {}
+    assert compiled.compiler_options() == expected
 
 
 def test_at_the_value_floor_an_overshooting_lbfgs_step_is_halved():

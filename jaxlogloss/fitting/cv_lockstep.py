@@ -45,8 +45,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlogloss.fitting import path_objective
+from jaxlogloss.fitting.compiled import fast_compile
 from jaxlogloss.fitting.cv_scores import score_logits
-from jaxlogloss.fitting.host_loop import fast_compile
 from jaxlogloss.fitting.host_prox import (
     bfgs_updates,
     elastic_net_weights,

@@ -41,7 +41,7 @@ from jaxlogloss.data.design import FeatureMajor, HeldInPlace, host_rows
 from jaxlogloss.fitting.covariance import CovSpec, check_cov_type, robust_meat
 from jaxlogloss.fitting.firth import check_method, firth_result
 from jaxlogloss.fitting.host_loop import information as information_and_sums
-from jaxlogloss.fitting.host_loop import scaling_of
+from jaxlogloss.fitting.host_loop import scaling_and_start
 from jaxlogloss.fitting.inference import coefficient_inference, unreported_inference
 from jaxlogloss.fitting.inputs import as_design
 from jaxlogloss.fitting.multinomial import fit_multinomial, multinomial_target
@@ -54,14 +54,14 @@ from jaxlogloss.fitting.penalised import (
     with_factors,
 )
 from jaxlogloss.fitting.result import FitResult, fit_warnings
-from jaxlogloss.fitting.solve import EndPoint, run_solver
+from jaxlogloss.fitting.solve import EndPoint, run_solver, start_theta
 from jaxlogloss.fitting.statistics import model_statistics
 from jaxlogloss.model.class_weight import class_weights
 from jaxlogloss.model.objective import Problem, prepare_problem
 from jaxlogloss.model.objectives import BLOCK_ROWS, InMemoryObjective
 from jaxlogloss.model.offset import with_offset
 from jaxlogloss.model.params import LinearParams, linear_logits
-from jaxlogloss.model.scaling import Scaling, to_raw, to_standardized
+from jaxlogloss.model.scaling import to_raw
 from jaxlogloss.model.streamed import (
     BatchSource,
     StreamedObjective,
@@ -248,11 +248,16 @@ def fit(
             objective, names, n_samples = _streamed_objective(
                 fn, X, l2, dtype, solver, batch_rows, row_range, class_weight
             )
-            local = None
+            local = at_zero = None
         else:
-            objective, names, n_samples, local = _in_memory_objective(
+            # the objective at theta = 0 from the scaling's pass: a host-loop run's
+            # first evaluation (no offset or init to move the start)
+            zero_start = (solver in ("newton", "lbfgs") and not firth and not proximal
+                          and offset is None and init is None)  # fmt: skip
+            objective, names, n_samples, local, at_zero = _in_memory_objective(
                 fn, X, y, feature_names, sample_weight, l2, dtype, mesh, process_local,
                 class_weight, row_major=solver in (*SOLVER_CLASSES, *PROXIMAL_SOLVERS),
+                zero_start=zero_start,
             )  # fmt: skip
         spec = with_factors(fn, spec, penalty_factor, names)
         if offset is not None:
@@ -274,7 +279,7 @@ def fit(
         theta0 = start_theta(fn, init, objective)
         theta, status, n_iter, value, grad_norm, history, kept, kkt = run_solver(
             objective, solver, tol, max_iter, learning_rate, mesh, local,
-            process_local, spec if proximal else None, theta0,
+            process_local, spec if proximal else None, theta0, at_zero,
         )  # fmt: skip
         del local
         seconds = time.perf_counter() - start
@@ -296,28 +301,6 @@ def fit(
     )  # fmt: skip
 
 
-def start_theta(fn: str, init: Any, objective: Any) -> np.ndarray | None:
-    """``init`` = (coef, intercept) on the raw features as the solver's theta on
-    standardised ones, theta_w = s w, theta_b = b + m . w (None: start from 0)."""
-    if init is None:
-        return None
-    d = objective.n_features
-    if not isinstance(init, tuple | list) or len(init) != 2:
-        raise TypeError(f"{fn}: init must be a (coef, intercept) pair, got {init!r}")
-    coef = np.asarray(init[0], np.float64)
-    intercept = np.asarray(init[1], np.float64)
-    if coef.shape != (d,) or intercept.shape != ():
-        raise ValueError(
-            f"{fn}: init must be (coef of shape ({d},), a scalar intercept), got "
-            f"shapes {coef.shape} and {intercept.shape}"
-        )
-    if not (np.isfinite(coef).all() and np.isfinite(intercept)):
-        raise ValueError(f"{fn}: init must be finite")
-    host = Scaling(*(np.asarray(a, np.float64) for a in objective.scaling))
-    std = to_standardized(LinearParams(coef, intercept), host)  # NumPy: no program
-    return np.append(std.w, std.b).astype(objective.dtype)
-
-
 _CALLER = contextvars.ContextVar("jaxlogloss_fit_caller", default="fit")
 
 
@@ -334,8 +317,8 @@ def fit_stream(stream: Any, **options: Any) -> FitResult:
 def _in_memory_objective(
     fn: str, X: Any, y: Any, feature_names: Any, sample_weight: Any, l2: float,
     dtype: str, mesh: Mesh | None, process_local: bool, class_weight: Any = None,
-    row_major: bool = True,
-) -> tuple[InMemoryObjective, tuple[str, ...], int, Problem]:  # fmt: skip
+    row_major: bool = True, zero_start: bool = False,
+) -> tuple[InMemoryObjective, tuple[str, ...], int, Problem, Any]:  # fmt: skip
     if hasattr(X, "xt") and hasattr(X, "feature_names") and hasattr(X, "y"):
         data = X
         X, y = FeatureMajor(data.xt), data.y
@@ -373,13 +356,13 @@ def _in_memory_objective(
         problem, _, n_samples = dist.shard_problem(
             problem, mesh, process_local=process_local
         )
-    scaling = scaling_of(problem.X, problem.sample_weight, problem.l2)
+    scaling, at_zero = scaling_and_start(problem, LOSS, PENALTY, mesh, zero_start)
     if in_place and not np.isfinite(np.asarray(scaling.mean)).all():
         v.check_finite(fn, "X", host_rows(design))  # names the first NaN or inf
     objective = InMemoryObjective(
         problem, scaling, LOSS, PENALTY, mesh, block_rows(problem.X, mesh)
     )
-    return objective, tuple(feature_names), n_samples, local
+    return objective, tuple(feature_names), n_samples, local, at_zero
 
 
 ONE_BLOCK_MAX_BYTES = 1 << 22  # an X up to this size is read as one block of rows

@@ -13,6 +13,9 @@ only by two compiled programs, each compiled once per shape and dtype:
   when asked, the model statistics' sums (the inference step of every fit uses the
   same program: :func:`information`).
 
+A run from theta = 0 takes its first point (f and df/dtheta at 0, where every logit
+is 0) from the scaling's pass (:func:`scaling_and_start`), not from an evaluation.
+
 Each step costs one dispatch and a transfer of p numbers (microseconds, next to a
 pass over X of tens of milliseconds at 10^6 x 100). The rules are those of
 :mod:`jaxlogloss.solvers` (:func:`~jaxlogloss.solvers.base.advance`,
@@ -20,7 +23,7 @@ pass over X of tens of milliseconds at 10^6 x 100). The rules are those of
 :class:`~jaxlogloss.solvers.newton.Newton`, :class:`~jaxlogloss.solvers.lbfgs.LBFGS`
 with optax's two-loop recursion), in the objective's dtype: the same iterates to
 rounding (``tests/test_solvers_host.py``). The programs are compiled with XLA's
-classic CPU emitters (:data:`COMPILER_OPTIONS`): half the compile time, bit-identical
+classic CPU emitters (:func:`~jaxlogloss.fitting.compiled.fast_compile`): half the compile time, bit-identical
 results in the measurements of ``benchmarks/compile_time.py``.
 """
 
@@ -38,10 +41,17 @@ from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor, HeldInPlace
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.background import BACKGROUND
+from jaxlogloss.fitting.compiled import fast_compile
 from jaxlogloss.fitting.model_precision import ModelPrecision
 from jaxlogloss.fitting.statistics import logit_sums, slope_weights
+from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.scaling import Scaling, feature_scaling, host_feature_scaling
+from jaxlogloss.model.zero_point import (
+    ZeroPoint,
+    scaling_and_zero_point,
+    zero_point_applies,
+)
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.solvers.base import (
     CONVERGED,
@@ -59,71 +69,9 @@ from jaxlogloss.solvers.newton import Newton
 
 Array = jax.Array
 
-# XLA CPU compile options of fit's programs: the classic (non-MLIR) fusion emitters
-# compile a blocked pass over X in about half the time, with the same results
-COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
-
 # fit drives an in-memory solver from the host when X has at least this many elements
 # (rows x features); 0: always (one device, binary loss, Newton or L-BFGS)
 HOST_LOOP_MIN_ELEMENTS: int | None = 0
-
-
-_REJECTED: list[bool] = []  # set once an XLA rejected COMPILER_OPTIONS
-
-
-def compiler_options() -> dict[str, Any]:
-    """:data:`COMPILER_OPTIONS` on a CPU backend, unless this XLA rejected them (then
-    none). No probe program: the first compile that names an unknown option is
-    retried without them (:class:`_LazyJit`), which a probe cost ~60 ms of every
-    first call to find out."""
-    if jax.default_backend() != "cpu" or _REJECTED:
-        return {}
-    return dict(COMPILER_OPTIONS)
-
-
-def _rejects_options(err: Exception) -> bool:
-    """Whether ``err`` is XLA refusing an option of :data:`COMPILER_OPTIONS`."""
-    text = str(err)
-    return "No such compile option" in text and any(k in text for k in COMPILER_OPTIONS)
-
-
-class _LazyJit:
-    """``jax.jit(fun, compiler_options=compiler_options())`` built on the first use,
-    so that importing the module neither starts a backend nor compiles; where XLA
-    refuses the options, rebuilt without them."""
-
-    def __init__(self, fun: Any, jit_kwargs: dict[str, Any]) -> None:
-        self._fun, self._kwargs, self._jitted = fun, jit_kwargs, None
-        self._options: dict[str, Any] = {}
-        functools.update_wrapper(self, fun)
-
-    def _get(self) -> Any:
-        if self._jitted is None or (self._options and _REJECTED):
-            self._options = compiler_options()
-            self._jitted = jax.jit(
-                self._fun, compiler_options=self._options, **self._kwargs
-            )
-        return self._jitted
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return self._get()(*args, **kwargs)
-        except Exception as err:  # noqa: BLE001 -- re-raised unless XLA refused options
-            if not (self._options and _rejects_options(err)):
-                raise
-            _REJECTED.append(True)
-            return self._get()(*args, **kwargs)
-
-    def lower(self, *args: Any, **kwargs: Any) -> Any:
-        return self._get().lower(*args, **kwargs)
-
-
-def fast_compile(fun: Any = None, **jit_kwargs: Any) -> Any:
-    """``jax.jit`` with :data:`COMPILER_OPTIONS` where XLA has them (usable as a
-    decorator)."""
-    if fun is None:
-        return functools.partial(fast_compile, **jit_kwargs)
-    return _LazyJit(fun, jit_kwargs)
 
 
 # the fits' feature scaling: one compiled program for fit, fit_path, cv and the
@@ -150,6 +98,28 @@ def scaling_of(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
     if X.size <= HOST_SCALING_MAX_ELEMENTS and _on_host(data, sample_weight, l2):
         return host_feature_scaling(X, sample_weight, l2)
     return _compiled_scaling(X, sample_weight, l2)
+
+
+_compiled_zero_point = fast_compile(
+    scaling_and_zero_point, static_argnames=("loss", "penalty")
+)
+
+
+def scaling_and_start(
+    problem: Problem, loss: str, penalty: str, mesh: Any, zero_start: bool = True
+) -> tuple[Scaling, ZeroPoint | None]:
+    """:func:`scaling_of` ``problem.X`` and, where ``zero_start`` and X is scaled by
+    a compiled pass (more than :data:`HOST_SCALING_MAX_ELEMENTS` elements) for binary
+    targets on one device, the objective at theta = 0 from that pass
+    (:func:`~jaxlogloss.model.zero_point.scaling_and_zero_point`): a run from 0 then
+    starts without an evaluation (:func:`minimise_host`); else None."""
+    X, sw, l2 = problem.X, problem.sample_weight, problem.l2
+    data = X.xt if isinstance(X, FeatureMajor) else X
+    data = data.flat if isinstance(data, HeldInPlace) else data
+    small = X.size <= HOST_SCALING_MAX_ELEMENTS and _on_host(data, sw, l2)
+    if small or not zero_start or not zero_point_applies(problem, mesh):
+        return scaling_of(X, sw, l2), None
+    return _compiled_zero_point(problem, loss=loss, penalty=penalty)
 
 
 # the centred float32 copy of X for model Hessians: one program for paths and cv
@@ -321,7 +291,7 @@ def _step(
 
 def newton_host(
     solver: Newton, objective: Any, theta: np.ndarray,
-    compiling: threading.Event | None = None,
+    compiling: threading.Event | None = None, first: _Point | None = None,
 ) -> HostState:  # fmt: skip
     """:class:`~jaxlogloss.solvers.newton.Newton` with its loop on the host
     (``compiling``: set once :func:`curvature` is compiled, waited for before its
@@ -330,11 +300,12 @@ def newton_host(
     behave, and a model whose step shrank the gradient's largest entry
     :data:`REUSE_RATIO` times or more takes the next step too (Newton's local rate
     left that little to gain from a fresh one: the last Hessian of a fit, 0.2 s at
-    10^6 x 100)."""
+    10^6 x 100). ``first``: the point at ``theta`` where known (no evaluation)."""
     import scipy.linalg
 
     point_at = functools.partial(_at, objective)
-    run = _Run(theta, point_at(theta), solver.tol, solver.max_iter)
+    first = point_at(theta) if first is None else first
+    run = _Run(theta, first, solver.tol, solver.max_iter)
     if compiling is not None:
         compiling.wait()
     no_sums = np.bool_(False)
@@ -427,10 +398,14 @@ class _Memory:
         self.__init__(self.size, self.params.shape[0], self.dtype)
 
 
-def lbfgs_host(solver: LBFGS, objective: Any, theta: np.ndarray) -> HostState:
-    """:class:`~jaxlogloss.solvers.lbfgs.LBFGS` with its loop on the host."""
+def lbfgs_host(
+    solver: LBFGS, objective: Any, theta: np.ndarray, first: _Point | None = None
+) -> HostState:
+    """:class:`~jaxlogloss.solvers.lbfgs.LBFGS` with its loop on the host
+    (``first``: the point at ``theta`` where known)."""
     point_at = functools.partial(_at, objective)
-    run = _Run(theta, point_at(theta), solver.tol, solver.max_iter)
+    first = point_at(theta) if first is None else first
+    run = _Run(theta, first, solver.tol, solver.max_iter)
     memory = _Memory(solver.memory_size, theta.shape[0], run.dtype)
     while run.running:
         with np.errstate(all="ignore"):
@@ -460,17 +435,29 @@ def compile_curvature(objective: Any, theta: np.ndarray) -> threading.Event:
     )
 
 
-def minimise_host(solver: Any, objective: InMemoryObjective, theta: Any) -> HostState:
+def minimise_host(
+    solver: Any, objective: InMemoryObjective, theta: Any,
+    at_zero: ZeroPoint | None = None,
+) -> HostState:  # fmt: skip
     """Newton or L-BFGS from ``theta`` with the loop on the host (module docstring):
     the final state, shaped as :func:`~jaxlogloss.solvers.base.minimise`'s. The
-    curvature program (Newton's, and the inference step's) compiles meanwhile."""
+    curvature program (Newton's, and the inference step's) compiles meanwhile.
+    ``at_zero``: the objective at theta = 0 (:func:`scaling_and_start`), the first
+    point of a run from 0 in place of a pass over X."""
     tol = np.asarray(solver.tol)
     theta = np.asarray(theta).astype(tol.dtype)
     compiling = compile_curvature(objective, theta)
+    first = None
+    if at_zero is not None and not np.any(theta):
+        value, grad = jax.device_get(tuple(at_zero))
+        targets = objective.problem.targets  # the logits: all 0, placed as targets
+        z = np.zeros(targets.shape, theta.dtype)  # (so curvature's compile is reused)
+        z = jax.device_put(z, getattr(targets, "sharding", None))
+        first = _Point(value.astype(theta.dtype), grad.astype(theta.dtype), False, z)
     try:
         if type(solver) is Newton:
-            return newton_host(solver, objective, theta, compiling)
-        return lbfgs_host(solver, objective, theta)
+            return newton_host(solver, objective, theta, compiling, first)
+        return lbfgs_host(solver, objective, theta, first)
     finally:
         compiling.wait()
 

@@ -44,7 +44,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.fitting.host_loop import centred_float32, fast_compile
+from jaxlogloss.fitting.compiled import fast_compile
+from jaxlogloss.fitting.host_loop import centred_float32
 from jaxlogloss.fitting.host_prox import (
     bfgs_update,
     elastic_net_weights,

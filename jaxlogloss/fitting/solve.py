@@ -28,6 +28,7 @@ from jaxlogloss.model.objectives import InMemoryObjective, ravel
 from jaxlogloss.model.params import LinearParams
 from jaxlogloss.model.scaling import Scaling, to_raw, to_standardized
 from jaxlogloss.model.streamed import StreamedObjective
+from jaxlogloss.model.zero_point import ZeroPoint
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.solvers.base import STATUSES, SolverResult, minimise, solver_result
 from jaxlogloss.solvers.registry import SOLVER_CLASSES, make_solver
@@ -68,10 +69,12 @@ def run_solver(
     objective: Any, solver: str, tol: float, max_iter: int, learning_rate: Any,
     mesh: Any, local: Problem | None, process_local: bool,
     penalty: PenaltySpec | None = None, start: np.ndarray | None = None,
+    at_zero: ZeroPoint | None = None,
 ) -> Outcome:  # fmt: skip
     """Run ``solver`` on ``objective`` from ``start`` (theta on standardised
     features; None: 0) (``penalty``: the elastic net a proximal solver adds to the
-    penalty-free objective)."""
+    penalty-free objective; ``at_zero``: the objective at theta = 0 where the scaling's
+    pass gave it, a host loop's first point from 0)."""
     if penalty is not None:
         run = run_proximal(
             objective, solver, penalty, tol, max_iter, dist.to_host, start
@@ -90,8 +93,9 @@ def run_solver(
         in_memory = isinstance(objective, InMemoryObjective)
         run = minimise_compiled if in_memory else minimise
         if use_host_loop(objective, method):  # one compiled evaluation, a host loop
-            run = minimise_host
-        state = run(method, objective, theta0)
+            state = minimise_host(method, objective, start, at_zero)
+        else:
+            state = run(method, objective, theta0)
         it = jax.tree.map(dist.to_host, state.iterate)
         k = int(it.n_iter)
         # what the final state holds at theta: Newton's Hessian on a stream, the
@@ -138,3 +142,25 @@ def solve(
     method = make_solver(name, jnp.asarray(tol, problem.targets.dtype), max_iter)
     state = minimise_compiled(method, objective, ravel(params_std))
     return solver_result(objective, state.iterate)
+
+
+def start_theta(fn: str, init: Any, objective: Any) -> np.ndarray | None:
+    """``init`` = (coef, intercept) on the raw features as the solver's theta on
+    standardised ones, theta_w = s w, theta_b = b + m . w (None: start from 0)."""
+    if init is None:
+        return None
+    d = objective.n_features
+    if not isinstance(init, tuple | list) or len(init) != 2:
+        raise TypeError(f"{fn}: init must be a (coef, intercept) pair, got {init!r}")
+    coef = np.asarray(init[0], np.float64)
+    intercept = np.asarray(init[1], np.float64)
+    if coef.shape != (d,) or intercept.shape != ():
+        raise ValueError(
+            f"{fn}: init must be (coef of shape ({d},), a scalar intercept), got "
+            f"shapes {coef.shape} and {intercept.shape}"
+        )
+    if not (np.isfinite(coef).all() and np.isfinite(intercept)):
+        raise ValueError(f"{fn}: init must be finite")
+    host = Scaling(*(np.asarray(a, np.float64) for a in objective.scaling))
+    std = to_standardized(LinearParams(coef, intercept), host)  # NumPy: no program
+    return np.append(std.w, std.b).astype(objective.dtype)

@@ -1,0 +1,67 @@
+"""The feature scaling and the objective at theta = 0 from one pass over X.
+
+A fit starts from theta = 0, where every logit is 0 (no offset): each row's loss
+l(y_i, 0) and slope v_i = c_i l'(y_i, 0) depend on its target alone, and
+
+    f(0) = sum_i c_i l(y_i, 0) / sum c + P(0),
+    df/d(w, b) at 0 = (X^T v / sum c + P'(0), sum_i v_i / sum c)
+
+(mapped to the standardised theta as :meth:`InMemoryObjective.fused_value_and_grad`
+maps its pass's sums). The only product with X, X^T v, comes from the scaling's pass
+(:func:`~jaxlogloss.model.scaling.feature_moments`, each block in cache): the solver's
+first evaluation, a whole pass over X, is not made.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxlogloss.losses.registry import get_loss
+from jaxlogloss.model.objective import Problem
+from jaxlogloss.model.objectives import InMemoryObjective
+from jaxlogloss.model.params import LinearParams
+from jaxlogloss.model.penalties import get_penalty
+from jaxlogloss.model.scaling import Scaling, feature_moments, scaling_from_moments
+
+Array = jax.Array
+
+
+class ZeroPoint(NamedTuple):
+    """f and df/dtheta at theta = 0 (standardised coordinates; logits all 0)."""
+
+    value: Array
+    grad: Array
+
+
+def scaling_and_zero_point(
+    problem: Problem, loss: str = "log_loss", penalty: str = "l2"
+) -> tuple[Scaling, ZeroPoint]:
+    """:func:`~jaxlogloss.model.scaling.feature_scaling` of ``problem.X`` and the
+    objective (``InMemoryObjective(problem, scaling, loss, penalty)``, binary targets,
+    no offset) at theta = 0, from one pass over X (module docstring)."""
+    p, spec = problem, get_loss(loss)
+    dtype = jnp.result_type(
+        p.X.dtype, *(a for a in (p.sample_weight, p.l2) if hasattr(a, "dtype"))
+    )
+    zero = jnp.zeros_like(p.targets)
+    c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
+    slope = c * spec.grad(p.targets, zero)
+    mean, var, xtv = feature_moments(p.X, p.sample_weight, dtype=dtype, moment=slope)
+    scaling = scaling_from_moments(mean, var, p.l2)
+    objective = InMemoryObjective(problem, scaling, loss, penalty)
+    theta = jnp.zeros((objective.n_features + 1,), objective.dtype)
+    raw, back = jax.vjp(objective.raw_params, theta)
+    pen, pen_grad = jax.value_and_grad(get_penalty(penalty).value)(raw.w, p.l2)
+    total = objective.total_weight()
+    gw = xtv.astype(objective.dtype) / total + pen_grad
+    (grad,) = back(LinearParams(gw, jnp.sum(slope) / total))
+    value = jnp.sum(c * spec.value(p.targets, zero)) / total + pen
+    return scaling, ZeroPoint(value, grad)
+
+
+def zero_point_applies(problem: Problem, mesh: Any) -> bool:
+    """Whether :func:`scaling_and_zero_point` applies: binary targets on one device."""
+    return mesh is None and getattr(problem.targets, "ndim", 1) == 1
