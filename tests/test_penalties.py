@@ -154,6 +154,20 @@ def test_penalised_inference_is_stated(data):
     np.testing.assert_allclose(l2.inference.std_err, se, rtol=1e-7)
 
 
+def _newton_polish(X, y, c, alpha, coef, intercept, steps=2):
+    """Newton steps in float64 NumPy on sum c l / sum c + alpha |w|^2 / 2 (the
+    intercept unpenalised) from (coef, intercept)."""
+    A = np.hstack([X, np.ones((len(y), 1))])
+    theta = np.append(coef, intercept)
+    ridge = np.diag(np.append(np.full(X.shape[1], alpha), 0.0))
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(A @ theta)))
+        g = A.T @ (c * (p - y)) / c.sum() + ridge @ theta
+        H = (A.T * (c * p * (1 - p))) @ A / c.sum() + ridge
+        theta = theta - np.linalg.solve(H, g)
+    return theta[:-1], theta[-1]
+
+
 def test_class_weights_equal_sklearn(data):
     X, y = data
     alpha = 0.01
@@ -167,8 +181,13 @@ def test_class_weights_equal_sklearn(data):
             C=1 / (alpha * c.sum()), class_weight=cw, solver="lbfgs", tol=1e-12,
             max_iter=10000,
         ).fit(X, y)  # fmt: skip
-        np.testing.assert_allclose(res.coef, sk.coef_[0], rtol=1e-5, atol=1e-7)
-        assert res.intercept == pytest.approx(sk.intercept_[0], rel=1e-5, abs=1e-7)
+        # scipy's L-BFGS-B may stop on its relative-reduction rule first (|g| 1.9e-8
+        # at one seed in 500, 1.4e-7 off in a coefficient): its answer, polished by
+        # two float64 Newton steps in NumPy, is the reference
+        coef, intercept = _newton_polish(X, y, c, alpha, sk.coef_[0], sk.intercept_[0])
+        np.testing.assert_allclose(sk.coef_[0], coef, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(res.coef, coef, rtol=1e-5, atol=1e-7)
+        assert res.intercept == pytest.approx(intercept, rel=1e-5, abs=1e-7)
     # multiplied into sample weights
     sw = np.linspace(1, 2, N)
     a = jl.fit(
