@@ -183,7 +183,6 @@ def test_feature_major_moments_off_the_cpu_take_two_reductions(rng, x64, monkeyp
     mean = c @ X / c.sum()
     var = c @ (X - mean) ** 2 / c.sum()
     design = FeatureMajor(jnp.asarray(X.T))
-
     u = rng.standard_normal(n)
 
     def moments(X, c):

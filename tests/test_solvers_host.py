@@ -105,9 +105,8 @@ class _Programs(logging.Handler):
 def test_a_first_fit_compiles_two_or_three_programs(solver, host_scaling, monkeypatch):
     """Evaluation and curvature (Newton's steps and the inference step share it), and
     the moments (with the objective at 0) only where X has more than
-    HOST_SCALING_MAX_ELEMENTS elements (a
-    small X is scaled in NumPy): a fresh shape (no compiled program to reuse) compiles
-    exactly these."""
+    HOST_SCALING_MAX_ELEMENTS elements (a small X is scaled in NumPy): a fresh shape
+    (no compiled program to reuse) compiles exactly these."""
     if not host_scaling:
         monkeypatch.setattr(host_loop, "HOST_SCALING_MAX_ELEMENTS", 0)
     n = (1237 if solver == "newton" else 1239) + 4 * host_scaling  # fresh shapes

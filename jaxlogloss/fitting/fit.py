@@ -68,6 +68,7 @@ from jaxlogloss.model.streamed import (
     stream_class_weights,
     stream_scaling,
 )
+from jaxlogloss.model.zero_point import ZeroPoint
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL
@@ -318,7 +319,7 @@ def _in_memory_objective(
     fn: str, X: Any, y: Any, feature_names: Any, sample_weight: Any, l2: float,
     dtype: str, mesh: Mesh | None, process_local: bool, class_weight: Any = None,
     row_major: bool = True, zero_start: bool = False,
-) -> tuple[InMemoryObjective, tuple[str, ...], int, Problem, Any]:  # fmt: skip
+) -> tuple[InMemoryObjective, tuple[str, ...], int, Problem, ZeroPoint | None]:  # fmt: skip
     if hasattr(X, "xt") and hasattr(X, "feature_names") and hasattr(X, "y"):
         data = X
         X, y = FeatureMajor(data.xt), data.y

@@ -23,8 +23,9 @@ pass over X of tens of milliseconds at 10^6 x 100). The rules are those of
 :class:`~jaxlogloss.solvers.newton.Newton`, :class:`~jaxlogloss.solvers.lbfgs.LBFGS`
 with optax's two-loop recursion), in the objective's dtype: the same iterates to
 rounding (``tests/test_solvers_host.py``). The programs are compiled with XLA's
-classic CPU emitters (:func:`~jaxlogloss.fitting.compiled.fast_compile`): half the compile time, bit-identical
-results in the measurements of ``benchmarks/compile_time.py``.
+classic CPU emitters (:func:`~jaxlogloss.fitting.compiled.fast_compile`): half the
+compile time, bit-identical results in the measurements of
+``benchmarks/compile_time.py``.
 """
 
 from __future__ import annotations
@@ -93,11 +94,17 @@ def scaling_of(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
     (:func:`~jaxlogloss.model.scaling.host_feature_scaling`) for an X of at most
     :data:`HOST_SCALING_MAX_ELEMENTS` elements on one CPU device -- no XLA program,
     ~0.2 s of a first call --, else compiled."""
-    data = X.xt if isinstance(X, FeatureMajor) else X
-    data = data.flat if isinstance(data, HeldInPlace) else data
-    if X.size <= HOST_SCALING_MAX_ELEMENTS and _on_host(data, sample_weight, l2):
+    if _scaled_on_host(X, sample_weight, l2):
         return host_feature_scaling(X, sample_weight, l2)
     return _compiled_scaling(X, sample_weight, l2)
+
+
+def _scaled_on_host(X: Any, sample_weight: Any, l2: Any) -> bool:
+    """Whether :func:`scaling_of` scales X in NumPy (at most
+    :data:`HOST_SCALING_MAX_ELEMENTS` elements, all on one CPU device)."""
+    data = X.xt if isinstance(X, FeatureMajor) else X
+    data = data.flat if isinstance(data, HeldInPlace) else data
+    return X.size <= HOST_SCALING_MAX_ELEMENTS and _on_host(data, sample_weight, l2)
 
 
 _compiled_zero_point = fast_compile(
@@ -114,11 +121,10 @@ def scaling_and_start(
     (:func:`~jaxlogloss.model.zero_point.scaling_and_zero_point`): a run from 0 then
     starts without an evaluation (:func:`minimise_host`); else None."""
     X, sw, l2 = problem.X, problem.sample_weight, problem.l2
-    data = X.xt if isinstance(X, FeatureMajor) else X
-    data = data.flat if isinstance(data, HeldInPlace) else data
-    small = X.size <= HOST_SCALING_MAX_ELEMENTS and _on_host(data, sw, l2)
-    if small or not zero_start or not zero_point_applies(problem, mesh):
+    if not zero_start or _scaled_on_host(X, sw, l2):
         return scaling_of(X, sw, l2), None
+    if not zero_point_applies(problem, mesh):
+        return _compiled_scaling(X, sw, l2), None
     return _compiled_zero_point(problem, loss=loss, penalty=penalty)
 
 

@@ -227,15 +227,25 @@ class InMemoryObjective:
         :func:`~jaxlogloss.data.design.blocked_value_grad`; the map to theta and the
         penalty are small (d-sized) and go through autodiff."""
         p, loss = self.problem, get_loss(self.loss)
-        raw, back = jax.vjp(lambda t: self.raw_params(t), theta)
+        raw = self.raw_params(theta)
         s, gw, gb, z = blocked_value_grad(
             p.X, p.targets, p.sample_weight, raw.w, raw.b, loss.value, loss.grad,
             self.block_size, self.mesh,
         )  # fmt: skip
+        return (*self.value_and_grad_from_sums(theta, s, gw, gb), z)
+
+    def value_and_grad_from_sums(
+        self, theta: Array, loss_sum: Array, grad_w: Array, grad_b: Array
+    ) -> tuple[Array, Array]:
+        """f and df/dtheta at theta from a pass's sums over the raw (w, b) at theta:
+        sum_i c_i l_i, sum_i c_i l'_i x_i and sum_i c_i l'_i. The map to theta and
+        the penalty are small (d-sized) and go through autodiff."""
+        p = self.problem
+        raw, back = jax.vjp(lambda t: self.raw_params(t), theta)
         pen, pen_grad = jax.value_and_grad(get_penalty(self.penalty).value)(raw.w, p.l2)
         total = self.total_weight()
-        (g,) = back(LinearParams(gw / total + pen_grad, gb / total))
-        return s / total + pen, g, z
+        (g,) = back(LinearParams(grad_w / total + pen_grad, grad_b / total))
+        return loss_sum / total + pen, g
 
     def _blocked_pass(self, theta: Array) -> bool:
         """Whether the value and gradient take :meth:`fused_value_and_grad`'s one

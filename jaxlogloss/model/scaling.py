@@ -159,19 +159,23 @@ def feature_scaling(
     Computed in the promoted dtype of X, the weights and ``l2`` (a float64 ``l2``
     array makes the scaling of a float32 X float64).
     """
-    dtype = jnp.result_type(
+    dtype = scaling_dtype(X, sample_weight, l2)
+    return scaling_from_moments(*feature_moments(X, sample_weight, dtype=dtype), l2)
+
+
+def scaling_dtype(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Any:
+    """The dtype a scaling is computed in: X's, the weights' and ``l2``'s promoted
+    (a float64 ``l2`` array makes the scaling of a float32 X float64)."""
+    return jnp.result_type(
         X.dtype, *(a for a in (sample_weight, l2) if hasattr(a, "dtype"))
     )
-    return scaling_from_moments(*feature_moments(X, sample_weight, dtype=dtype), l2)
 
 
 def host_feature_scaling(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
     """:func:`feature_scaling` in NumPy (float64 sums, the result in the promoted
     dtype): the same moments and rule, for a small X on the host, where compiling the
     two passes costs far more than running them."""
-    dtype = jnp.result_type(
-        X.dtype, *(a for a in (sample_weight, l2) if hasattr(a, "dtype"))
-    )
+    dtype = scaling_dtype(X, sample_weight, l2)
     feature_major = isinstance(X, FeatureMajor)
     if isinstance(X, HeldInPlace):
         X = host_rows(X)  # a NumPy view: no program

@@ -22,9 +22,12 @@ import jax.numpy as jnp
 from jaxlogloss.losses.registry import get_loss
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import InMemoryObjective
-from jaxlogloss.model.params import LinearParams
-from jaxlogloss.model.penalties import get_penalty
-from jaxlogloss.model.scaling import Scaling, feature_moments, scaling_from_moments
+from jaxlogloss.model.scaling import (
+    Scaling,
+    feature_moments,
+    scaling_dtype,
+    scaling_from_moments,
+)
 
 Array = jax.Array
 
@@ -43,9 +46,7 @@ def scaling_and_zero_point(
     objective (``InMemoryObjective(problem, scaling, loss, penalty)``, binary targets,
     no offset) at theta = 0, from one pass over X (module docstring)."""
     p, spec = problem, get_loss(loss)
-    dtype = jnp.result_type(
-        p.X.dtype, *(a for a in (p.sample_weight, p.l2) if hasattr(a, "dtype"))
-    )
+    dtype = scaling_dtype(p.X, p.sample_weight, p.l2)
     zero = jnp.zeros_like(p.targets)
     c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
     slope = c * spec.grad(p.targets, zero)
@@ -53,12 +54,10 @@ def scaling_and_zero_point(
     scaling = scaling_from_moments(mean, var, p.l2)
     objective = InMemoryObjective(problem, scaling, loss, penalty)
     theta = jnp.zeros((objective.n_features + 1,), objective.dtype)
-    raw, back = jax.vjp(objective.raw_params, theta)
-    pen, pen_grad = jax.value_and_grad(get_penalty(penalty).value)(raw.w, p.l2)
-    total = objective.total_weight()
-    gw = xtv.astype(objective.dtype) / total + pen_grad
-    (grad,) = back(LinearParams(gw, jnp.sum(slope) / total))
-    value = jnp.sum(c * spec.value(p.targets, zero)) / total + pen
+    value, grad = objective.value_and_grad_from_sums(
+        theta, jnp.sum(c * spec.value(p.targets, zero)),
+        xtv.astype(objective.dtype), jnp.sum(slope),
+    )  # fmt: skip
     return scaling, ZeroPoint(value, grad)
 
 
