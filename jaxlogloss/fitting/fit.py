@@ -361,23 +361,32 @@ def _in_memory_objective(
     if in_place and not np.isfinite(np.asarray(scaling.mean)).all():
         v.check_finite(fn, "X", host_rows(design))  # names the first NaN or inf
     objective = InMemoryObjective(
-        problem, scaling, LOSS, PENALTY, mesh, block_rows(problem.X, mesh)
+        problem, scaling, LOSS, PENALTY, mesh, block_rows(problem.X, mesh, dtype)
     )
     return objective, tuple(feature_names), n_samples, local, at_zero
 
 
 ONE_BLOCK_MAX_BYTES = 1 << 22  # an X up to this size is read as one block of rows
+BLOCK_MAX_BYTES = 1 << 22  # a block of a larger X, in the dtype its products run in
 
 
-def block_rows(X: Any, mesh: Mesh | None) -> int:
+def block_rows(X: Any, mesh: Mesh | None, dtype: Any = None) -> int:
     """Rows per block of an in-memory pass: all of a small X (one block: its programs
     compile in about half the time, 0.10 s against 0.19 s at 20,000 x 20, and it fits
-    in cache anyway), else the objective's
-    :data:`~jaxlogloss.model.objectives.BLOCK_ROWS`."""
-    n = X.shape[0]
-    nbytes = n * X.shape[1] * np.dtype(X.dtype).itemsize
-    small = mesh is None and 0 < nbytes <= ONE_BLOCK_MAX_BYTES
-    return n if small else BLOCK_ROWS
+    in cache anyway), else the largest power of two up to the objective's
+    :data:`~jaxlogloss.model.objectives.BLOCK_ROWS` whose block, widened to ``dtype``
+    (the fit's; X's own if None or narrower), stays within :data:`BLOCK_MAX_BYTES`:
+    a float64 pass at 10^6 x 100 took 104-157 ms a pass in blocks of 2048-4096 rows
+    against 175-256 ms in blocks of 8192 (benchmarks/NOTES.md, twelfth session)."""
+    n, d = X.shape
+    size = max(np.dtype(X.dtype).itemsize, np.dtype(dtype or X.dtype).itemsize)
+    small = (
+        mesh is None and 0 < n * d * np.dtype(X.dtype).itemsize <= ONE_BLOCK_MAX_BYTES
+    )
+    if small:
+        return n
+    fit = max(1, BLOCK_MAX_BYTES // max(1, d * size))
+    return int(min(BLOCK_ROWS, 1 << (fit.bit_length() - 1)))
 
 
 def _streamed_objective(
