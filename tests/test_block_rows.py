@@ -1,6 +1,7 @@
-"""Rows per block of an in-memory pass (`fitting.fit.block_rows`), and a fit whose
-blocks follow the rule (smaller than BLOCK_ROWS, the last one shifted back) against
-a float64 NumPy Newton reference."""
+"""Rows per block of an in-memory pass (`fitting.fit.block_rows`,
+`data.design.budget_rows`), the scaling's pass in such blocks against NumPy, and a fit
+whose blocks follow the rule (smaller than BLOCK_ROWS, the last one shifted back)
+against a float64 NumPy Newton reference."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jaxlogloss as jl
+from jaxlogloss.data import design
 from jaxlogloss.model.objectives import BLOCK_ROWS
 from tests.conftest import logistic_data
 
@@ -60,7 +62,7 @@ def test_block_rows_is_the_largest_power_of_two_in_budget(n, d, x_dtype, fit_dty
         assert rows == n
         return
     assert 1 <= rows <= BLOCK_ROWS and rows & (rows - 1) == 0
-    budget = fit_module.BLOCK_MAX_BYTES
+    budget = design.BLOCK_MAX_BYTES
     assert rows == 1 or rows * d * width <= budget
     assert rows == BLOCK_ROWS or 2 * rows * d * width > budget
 
@@ -98,3 +100,30 @@ def test_fit_in_blocks_under_block_rows_equals_numpy(solver, order):
     named = dict(zip(r.inference.names, r.inference.std_err, strict=True))
     ours = np.array([named["intercept"], *(named[f"x{j}"] for j in range(d))])
     np.testing.assert_allclose(ours, se, rtol=1e-7)
+
+
+@pytest.mark.parametrize("layout", ["rows", "features"])
+@pytest.mark.parametrize("x_dtype", [np.float32, np.float64])
+def test_scaling_pass_in_budget_blocks_equals_numpy(layout, x_dtype, x64, rng):
+    """feature_moments' default block (512 rows at d = 600 in float64: 3000 rows in
+    six blocks, the last shifted back) against float64 NumPy: weighted mean, variance
+    and X^T u."""
+    import jax.numpy as jnp
+
+    from jaxlogloss.model.scaling import feature_moments
+
+    n, d = 3000, 600
+    assert design.budget_rows(d, 8) == 512 and n % 512
+    X = (rng.standard_normal((n, d)) * 2 + 1).astype(x_dtype)
+    c, u = rng.uniform(0, 2, n), rng.standard_normal(n)
+    c[::7] = 0  # weights with zeros
+    held = jnp.asarray(X) if layout == "rows" else jl.feature_major(X)
+    mean, var, xtu = feature_moments(
+        held, jnp.asarray(c), dtype=jnp.float64, moment=jnp.asarray(u)
+    )
+    X64 = X.astype(np.float64)
+    ref_mean = c @ X64 / c.sum()
+    ref_var = c @ (X64 - ref_mean) ** 2 / c.sum()
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(var, ref_var, rtol=1e-12)
+    np.testing.assert_allclose(xtu, u @ X64, rtol=1e-11, atol=1e-10)

@@ -338,6 +338,21 @@ def blocked_value_grad(
     return jax.lax.fori_loop(0, n_blocks, body, init)
 
 
+BLOCK_MAX_BYTES = 1 << 22  # a block of rows, in the dtype its products run in
+MAX_BLOCK_ROWS = 8192  # and at most this many rows
+
+
+def budget_rows(d: int, itemsize: int) -> int:
+    """Rows a block of a blocked pass over d features of ``itemsize`` bytes: the
+    largest power of two up to :data:`MAX_BLOCK_ROWS` whose block stays within
+    :data:`BLOCK_MAX_BYTES` (at least 1). Float32 at d = 100: 8192 rows (3.2 MB);
+    float64 there: 4096 -- a float64 pass at 10^6 x 100 took 104-157 ms in blocks
+    of 2048-4096 rows against 175-256 ms in blocks of 8192, the scaling's pass
+    310-340 ms against 380-410 ms (benchmarks/NOTES.md, twelfth session)."""
+    fit = max(1, BLOCK_MAX_BYTES // max(1, d * itemsize))
+    return int(min(MAX_BLOCK_ROWS, 1 << (fit.bit_length() - 1)))
+
+
 def block_layout(n: int, block_size: int) -> tuple[int, int]:
     """Rows per block and the number of blocks covering n rows (the last one shifted
     back to end at row n: one loop body, no separate remainder program)."""

@@ -37,7 +37,7 @@ from jax.sharding import Mesh
 
 from jaxlogloss import _validation as v
 from jaxlogloss.data.codebook import codebook_of
-from jaxlogloss.data.design import FeatureMajor, HeldInPlace, host_rows
+from jaxlogloss.data.design import FeatureMajor, HeldInPlace, budget_rows, host_rows
 from jaxlogloss.fitting.covariance import CovSpec, check_cov_type, robust_meat
 from jaxlogloss.fitting.firth import check_method, firth_result
 from jaxlogloss.fitting.host_loop import information as information_and_sums
@@ -367,26 +367,22 @@ def _in_memory_objective(
 
 
 ONE_BLOCK_MAX_BYTES = 1 << 22  # an X up to this size is read as one block of rows
-BLOCK_MAX_BYTES = 1 << 22  # a block of a larger X, in the dtype its products run in
 
 
 def block_rows(X: Any, mesh: Mesh | None, dtype: Any = None) -> int:
     """Rows per block of an in-memory pass: all of a small X (one block: its programs
     compile in about half the time, 0.10 s against 0.19 s at 20,000 x 20, and it fits
-    in cache anyway), else the largest power of two up to the objective's
-    :data:`~jaxlogloss.model.objectives.BLOCK_ROWS` whose block, widened to ``dtype``
-    (the fit's; X's own if None or narrower), stays within :data:`BLOCK_MAX_BYTES`:
-    a float64 pass at 10^6 x 100 took 104-157 ms a pass in blocks of 2048-4096 rows
-    against 175-256 ms in blocks of 8192 (benchmarks/NOTES.md, twelfth session)."""
+    in cache anyway), else :func:`~jaxlogloss.data.design.budget_rows` for a block
+    widened to ``dtype`` (the fit's; X's own if None or narrower): at most
+    :data:`~jaxlogloss.model.objectives.BLOCK_ROWS` rows and 4 MiB."""
     n, d = X.shape
-    size = max(np.dtype(X.dtype).itemsize, np.dtype(dtype or X.dtype).itemsize)
-    small = (
-        mesh is None and 0 < n * d * np.dtype(X.dtype).itemsize <= ONE_BLOCK_MAX_BYTES
-    )
+    width = np.dtype(X.dtype).itemsize
+    small = mesh is None and 0 < n * d * width <= ONE_BLOCK_MAX_BYTES
     if small:
         return n
-    fit = max(1, BLOCK_MAX_BYTES // max(1, d * size))
-    return int(min(BLOCK_ROWS, 1 << (fit.bit_length() - 1)))
+    return min(
+        BLOCK_ROWS, budget_rows(d, max(width, np.dtype(dtype or X.dtype).itemsize))
+    )
 
 
 def _streamed_objective(
