@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxlogloss.data.design import FeatureMajor, blocked_value_grad
+from jaxlogloss.data.design import MAX_BLOCK_ROWS, FeatureMajor, blocked_value_grad
 from jaxlogloss.data.gram import centered_gram, centered_gram_and_moment
 from jaxlogloss.losses.pointwise import reduce_loss
 from jaxlogloss.losses.registry import get_loss
@@ -50,7 +50,7 @@ from jaxlogloss.model.scaling import Scaling, to_raw
 
 Array = jax.Array
 
-BLOCK_ROWS = 8192  # rows a block of an in-memory pass (each stays in cache for it)
+BLOCK_ROWS = MAX_BLOCK_ROWS  # rows a block of an in-memory pass, at most
 
 
 class Evaluation(NamedTuple):

@@ -66,11 +66,11 @@ def feature_moments(
     cache, gives its share: a fit's gradient at theta = 0 without a pass of its own).
 
     mean = X^T c / sum c and var = sum_i c_i (x_i - mean)^2 / sum c, centred before
-    squaring (no cancellation). One pass, a block of ``block_rows`` rows at a time (default:
-    :func:`~jaxlogloss.data.design.budget_rows`; a
-    column reduction over a whole row-major X measured 5x slower; on a feature-major
-    X the two row reductions took 2.3x as long, 298 against 128 ms at 10^6 x 100
-    float32 held and float64 computed, and rounded the float32 mean 12x more); each
+    squaring (no cancellation). One pass, a block of ``block_rows`` rows at a time
+    (default: :func:`~jaxlogloss.data.design.budget_rows`; a column reduction over a
+    whole row-major X measured 5x slower; on a feature-major X the two row reductions
+    took 2.3x as long, 298 against 128 ms at 10^6 x 100 float32 held and float64
+    computed, and rounded the float32 mean 12x more); each
     block, in cache, gives its weight C_b, its mean m_b and M_b = sum_{i in b} c_i
     (x_i - m_b)^2, and the blocks combine exactly (Chan, Golub and LeVeque): var =
     (sum_b M_b + sum_b C_b (m_b - mean)^2) / sum c. A feature-major X off the CPU
