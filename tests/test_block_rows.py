@@ -113,7 +113,7 @@ def test_scaling_pass_in_budget_blocks_equals_numpy(layout, x_dtype, x64, rng):
     from jaxlogloss.model.scaling import feature_moments
 
     n, d = 3000, 600
-    assert design.budget_rows(d, 8) == 512 and n % 512
+    assert design.budget_rows(d, np.float64) == 512 and n % 512
     X = (rng.standard_normal((n, d)) * 2 + 1).astype(x_dtype)
     c, u = rng.uniform(0, 2, n), rng.standard_normal(n)
     c[::7] = 0  # weights with zeros

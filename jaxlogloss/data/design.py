@@ -25,6 +25,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxlogloss import _validation as v
 
@@ -128,8 +129,6 @@ def row_major(X: Design) -> Array:
 
 def host_rows(X: HeldInPlace) -> Any:
     """The (n, d) NumPy view of an X held in place on the CPU (no copy)."""
-    import numpy as np
-
     return _unflattened(X, np.asarray(X.flat)[X.offset : X.offset + X.size])
 
 
@@ -342,13 +341,15 @@ BLOCK_MAX_BYTES = 1 << 22  # a block of rows, in the dtype its products run in
 MAX_BLOCK_ROWS = 8192  # and at most this many rows
 
 
-def budget_rows(d: int, itemsize: int) -> int:
-    """Rows a block of a blocked pass over d features of ``itemsize`` bytes: the
+def budget_rows(d: int, *dtypes: Any) -> int:
+    """Rows a block of a blocked pass over d features, widened to the widest of
+    ``dtypes`` (None entries skipped; e.g. X's and the dtype the pass sums in): the
     largest power of two up to :data:`MAX_BLOCK_ROWS` whose block stays within
     :data:`BLOCK_MAX_BYTES` (at least 1). Float32 at d = 100: 8192 rows (3.2 MB);
     float64 there: 4096 -- a float64 pass at 10^6 x 100 took 104-157 ms in blocks
     of 2048-4096 rows against 175-256 ms in blocks of 8192, the scaling's pass
     310-340 ms against 380-410 ms (benchmarks/NOTES.md, twelfth session)."""
+    itemsize = max(np.dtype(t).itemsize for t in dtypes if t is not None)
     fit = max(1, BLOCK_MAX_BYTES // max(1, d * itemsize))
     return int(min(MAX_BLOCK_ROWS, 1 << (fit.bit_length() - 1)))
 

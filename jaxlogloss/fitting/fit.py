@@ -58,7 +58,7 @@ from jaxlogloss.fitting.solve import EndPoint, run_solver, start_theta
 from jaxlogloss.fitting.statistics import model_statistics
 from jaxlogloss.model.class_weight import class_weights
 from jaxlogloss.model.objective import Problem, prepare_problem
-from jaxlogloss.model.objectives import BLOCK_ROWS, InMemoryObjective
+from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.offset import with_offset
 from jaxlogloss.model.params import LinearParams, linear_logits
 from jaxlogloss.model.scaling import to_raw
@@ -374,15 +374,12 @@ def block_rows(X: Any, mesh: Mesh | None, dtype: Any = None) -> int:
     compile in about half the time, 0.10 s against 0.19 s at 20,000 x 20, and it fits
     in cache anyway), else :func:`~jaxlogloss.data.design.budget_rows` for a block
     widened to ``dtype`` (the fit's; X's own if None or narrower): at most
-    :data:`~jaxlogloss.model.objectives.BLOCK_ROWS` rows and 4 MiB."""
+    :data:`~jaxlogloss.data.design.MAX_BLOCK_ROWS` rows and 4 MiB."""
     n, d = X.shape
-    width = np.dtype(X.dtype).itemsize
-    small = mesh is None and 0 < n * d * width <= ONE_BLOCK_MAX_BYTES
-    if small:
-        return n
-    return min(
-        BLOCK_ROWS, budget_rows(d, max(width, np.dtype(dtype or X.dtype).itemsize))
+    small = (
+        mesh is None and 0 < n * d * np.dtype(X.dtype).itemsize <= ONE_BLOCK_MAX_BYTES
     )
+    return n if small else budget_rows(d, X.dtype, dtype)
 
 
 def _streamed_objective(

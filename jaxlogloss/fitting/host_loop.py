@@ -121,11 +121,13 @@ def scaling_and_start(
     (:func:`~jaxlogloss.model.zero_point.scaling_and_zero_point`): a run from 0 then
     starts without an evaluation (:func:`minimise_host`); else None."""
     X, sw, l2 = problem.X, problem.sample_weight, problem.l2
-    if not zero_start or _scaled_on_host(X, sw, l2):
-        return scaling_of(X, sw, l2), None
-    if not zero_point_applies(problem, mesh):
-        return _compiled_scaling(X, sw, l2), None
-    return _compiled_zero_point(problem, loss=loss, penalty=penalty)
+    if (
+        zero_start
+        and zero_point_applies(problem, mesh)
+        and not _scaled_on_host(X, sw, l2)
+    ):
+        return _compiled_zero_point(problem, loss=loss, penalty=penalty)
+    return scaling_of(X, sw, l2), None
 
 
 # the centred float32 copy of X for model Hessians: one program for paths and cv

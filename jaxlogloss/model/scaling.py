@@ -91,8 +91,7 @@ def feature_moments(
         var = jnp.sum(jnp.square(X.xt - mean[:, None]) * c, axis=1) / total
         return (mean, var) if u is None else (mean, var, rmatvec(X, u))
     if block_rows is None:  # at most 4 MiB a block in the dtype it is summed in
-        width = max(np.dtype(X.dtype).itemsize, np.dtype(dtype).itemsize)
-        block_rows = budget_rows(d, width)
+        block_rows = budget_rows(d, X.dtype, dtype)
     size, n_blocks = block_layout(n, block_rows)
     # an F-ordered X held in place is read as (d, size) blocks, its rows' axis last
     axis = 1 if by_feature(X) else 0
