@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.dataset as pads
-import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 CSV_EXTENSIONS = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 PARQUET_EXTENSIONS = (".parquet", ".pq")
@@ -36,7 +35,6 @@ EXTENSIONS = CSV_EXTENSIONS + PARQUET_EXTENSIONS
 SHOWN_VALUES = 5  # distinct values listed in an error
 SHOWN_COLUMNS = 30  # available columns listed in an error
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")  # a DataFrame index in Parquet
-_FS = pafs.LocalFileSystem()
 
 #: ``columns_for(available, file)``: the columns to read from the first file
 ColumnPicker = Callable[[list[str], str], list[str]]
@@ -72,13 +70,63 @@ class Origin:
 
 @dataclasses.dataclass(frozen=True)
 class DataFile:
-    """One opened data file: its name in messages, path, schema and columns to read."""
+    """One opened data file: its name in messages, path, format ('csv', 'tsv' or
+    'parquet'), schema and columns to read."""
 
     name: str
     path: str
-    fragment: pads.Fragment
+    kind: str
     schema: pa.Schema
     columns: list[str]
+
+    def read(self) -> pa.Table:
+        """The columns to read, whole, in their order (Arrow errors raised as they
+        come: callers turn them into :class:`DataError`)."""
+        if self.kind == "parquet":
+            # no pre-buffering: a local file's column chunks are read as they are
+            # decoded (measured on 1,000,000 x 100 float32: Arrow's peak 1.02 ->
+            # 0.61 GB, and faster)
+            with pq.ParquetFile(self.path, pre_buffer=False) as reader:
+                return reader.read(columns=self.columns).select(self.columns)
+        types = {c: self.schema.field(c).type for c in self.columns}
+        return pacsv.read_csv(
+            self.path,
+            parse_options=csv_parse_options(self.kind),
+            convert_options=csv_convert_options(self.columns, types),
+        ).select(self.columns)
+
+
+def csv_parse_options(kind: str) -> pacsv.ParseOptions:
+    """CSV or TSV."""
+    return pacsv.ParseOptions(delimiter="\t" if kind == "tsv" else ",")
+
+
+def csv_convert_options(
+    columns: list[str] | None = None, types: dict[str, pa.DataType] | None = None
+) -> pacsv.ConvertOptions:
+    """Empty strings as null; ``columns`` (all by default) as ``types`` (the types
+    the file's first block gave its schema: the rows after it must fit them)."""
+    return pacsv.ConvertOptions(
+        strings_can_be_null=True,
+        include_columns=columns or [],
+        column_types=types or {},
+    )
+
+
+def file_schema(kind: str, path: str) -> pa.Schema:
+    """A file's schema: Parquet's stored one, a CSV's inferred from its first block
+    (as Arrow's dataset fragments infer it)."""
+    if kind == "parquet":
+        return pq.read_schema(path)
+    reader = pacsv.open_csv(
+        path,
+        parse_options=csv_parse_options(kind),
+        convert_options=csv_convert_options(),
+    )
+    try:
+        return reader.schema
+    finally:
+        reader.close()
 
 
 def quote_list(values: Sequence[Any], limit: int) -> str:
@@ -136,20 +184,21 @@ def _data_files(
     return kinds[0], files
 
 
-def file_format(kind: str) -> pads.FileFormat:
-    """The Arrow format of a kind: Parquet, or CSV / TSV with empty strings as null."""
+def file_format(kind: str) -> Any:
+    """The Arrow dataset format of a kind (streamed CSV, ``predict``'s new rows):
+    Parquet, or CSV / TSV with empty strings as null. ``pyarrow.dataset`` is imported
+    here, not with the module: it imports pandas where pandas is installed (0.35-0.4
+    s of a process that reads a file into memory, which needs neither)."""
+    import pyarrow.dataset as pads
+
     if kind == "parquet":
-        # no pre-buffering: a local file's column chunks are read as they are decoded
-        # (measured on 1,000,000 x 100 float32: Arrow's peak 1.02 -> 0.61 GB, and
-        # faster)
         return pads.ParquetFileFormat(
             default_fragment_scan_options=pads.ParquetFragmentScanOptions(
                 pre_buffer=False
             )
         )
     return pads.CsvFileFormat(
-        parse_options=pacsv.ParseOptions(delimiter="\t" if kind == "tsv" else ","),
-        convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+        parse_options=csv_parse_options(kind), convert_options=csv_convert_options()
     )
 
 
@@ -312,24 +361,22 @@ class DataSource:
         return columns[: len(columns) - 1 - (self.weights is not None)]
 
     def open(self, fn: str) -> Iterator[DataFile]:
-        """Each file's fragment, schema and columns to read, in order, one file at a
+        """Each file's schema and columns to read, in order, one file at a
         time (a file is opened when the one before it has been used). The first file
         picks the columns; every later file must have them."""
         columns_for = _column_picker(fn, self.target, self.features, self.weights)
-        fmt = file_format(self.kind)
         wanted: list[str] | None = None
         first = ""
         for path in self.paths:
             name = self.label if len(self.paths) == 1 else str(path)
             try:
-                fragment = fmt.make_fragment(str(path), filesystem=_FS)
-                schema = fragment.physical_schema
+                schema = file_schema(self.kind, str(path))
             except (pa.ArrowException, OSError) as err:
                 raise arrow_error(fn, name, err) from err
             if wanted is None:
                 first = name
             wanted = _pick_columns(fn, name, schema.names, wanted, first, columns_for)
-            yield DataFile(name, str(path), fragment, schema, wanted)
+            yield DataFile(name, str(path), self.kind, schema, wanted)
 
 
 def find_data(

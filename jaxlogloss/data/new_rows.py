@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 
 from jaxlogloss.data.codebook import Codebook
 from jaxlogloss.data.encoding import (
@@ -100,6 +99,8 @@ def read_batches(
     """Every column of the data at ``path``: the whole table once (``batch_rows``
     None), else record batches of at most ``batch_rows`` rows, each with the
     :class:`Origin` that names its file and rows in errors."""
+    import pyarrow.dataset as pads  # imports pandas (files.file_format)
+
     kind, paths = data_files(fn, path)
     label = os.fspath(path)
     fmt = file_format(kind)
@@ -137,6 +138,8 @@ def read_columns(
     """The columns ``names`` of every file at ``path`` (files concatenated in order),
     every column name of the first file, and the :class:`Origin` of the rows; a
     :class:`DataError` when a name is not a column or a value is missing."""
+    import pyarrow.dataset as pads  # imports pandas (files.file_format)
+
     kind, paths = data_files(fn, path)
     label = os.fspath(path)
     fmt = file_format(kind)

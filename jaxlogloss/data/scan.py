@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -117,16 +116,17 @@ def plain_type(t: pa.DataType) -> pa.DataType:
 
 def scan_batches(
     fn: str,
-    fmt: pads.FileFormat,
+    kind: str,
     path: str,
     name: str,
     columns: list[str],
     row_groups: list[int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """The record batches of ``columns`` of a file, in order; of a Parquet file only
-    ``row_groups`` (default: all), read one row group at a time."""
+    """The record batches of ``columns`` of a file of format ``kind`` ('csv', 'tsv'
+    or 'parquet'), in order; of a Parquet file only ``row_groups`` (default: all),
+    read one row group at a time."""
     try:
-        if isinstance(fmt, pads.ParquetFileFormat):
+        if kind == "parquet":
             # not the dataset scanner: it reads Parquet ahead (pre-buffering, row
             # groups in parallel) by as much as the consumer is slower, memory growing
             # with the file; ParquetFile without pre-buffering holds one row group
@@ -135,7 +135,7 @@ def scan_batches(
                     batch_size=_ARROW_ROWS, row_groups=row_groups, columns=columns
                 )
         else:
-            fragment = fmt.make_fragment(path, filesystem=_FS)
+            fragment = file_format(kind).make_fragment(path, filesystem=_FS)
             yield from fragment.to_batches(columns=columns, batch_readahead=_READAHEAD)
     except (pa.ArrowException, OSError) as err:
         raise arrow_error(fn, name, err) from err
@@ -191,7 +191,6 @@ def read_schema(
     """The schema pass of ``open_stream``: messages name ``fn``."""
     source = find_data(fn, path, target, features, weights)
     target, weights, label = source.target, source.weights, source.label
-    fmt = file_format(source.kind)
     csv = source.csv
 
     # column names and types from each file's schema, merged as read_table merges
@@ -229,7 +228,7 @@ def read_schema(
     start = 0
     for file in opened:
         n_rows = 0
-        for batch in scan_batches(fn, fmt, file.path, file.name, scanned):
+        for batch in scan_batches(fn, source.kind, file.path, file.name, scanned):
             table = conform(fn, batch, types, file.name)
             origin = Piece(table, file.name, n_rows, start + n_rows).origin(label, csv)
             col = table[target]
@@ -254,7 +253,7 @@ def read_schema(
             n_rows += table.num_rows
         groups = None
         if not csv:  # counts from the metadata, as read_table's table has them
-            meta = file.fragment.metadata
+            meta = pq.read_metadata(file.path)
             groups = tuple(
                 meta.row_group(g).num_rows for g in range(meta.num_row_groups)
             )

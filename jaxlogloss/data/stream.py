@@ -68,7 +68,7 @@ from jaxlogloss.data.encoding import (
     fill_onehot,
     read_weights,
 )
-from jaxlogloss.data.files import DataError, file_format, quote_list
+from jaxlogloss.data.files import DataError, quote_list
 from jaxlogloss.data.prefetch import prefetched
 from jaxlogloss.data.scan import (
     FileRows,
@@ -146,7 +146,7 @@ class TableStream:
         self._types = schema.types
         self._columns = list(schema.types)  # features, target, weights
         self._files = schema.files
-        self._format = file_format(schema.kind)
+        self._kind = schema.kind
         self._csv = schema.kind != "parquet"
         ttype = schema.types[schema.target]
         self._positive = pa.scalar(self.classes[1], type=ttype)
@@ -247,7 +247,7 @@ class TableStream:
     ) -> Iterator[pa.RecordBatch]:
         """All the columns of a file, of only ``row_groups`` of a Parquet file."""
         return scan_batches(
-            fn, self._format, file.path, file.name, self._columns, row_groups
+            fn, self._kind, file.path, file.name, self._columns, row_groups
         )
 
     def _file_batches(

@@ -258,7 +258,7 @@ def _load(source: DataSource) -> tuple[pa.Table, Origin, list[str]]:
     wanted: list[str] = []
     for file in source.open(_READ):
         try:
-            table = file.fragment.to_table(columns=file.columns)
+            table = file.read()
         except (pa.ArrowException, OSError) as err:
             raise arrow_error(_READ, file.name, err) from err
         starts.append(sum(t.num_rows for t in tables))
