@@ -91,3 +91,43 @@ def test_reading_a_file_imports_neither_pandas_nor_pyarrow_dataset(tmp_path):
         "'--json']) == 0"
     )
     assert _imported(cli) == []
+
+
+def test_file_batches_and_read_file_agree(tmp_path):
+    """``predict``'s reads: batches of at most ``batch_rows`` rows, in order, that
+    concatenate to the whole file; a CSV's types are its first block's."""
+    from jaxlogloss.data.files import file_batches, file_schema, read_file
+
+    rng = np.random.default_rng(3)
+    table = pa.table({"x": rng.normal(size=50), "k": pa.array(["a", "b"] * 25)})
+    pq.write_table(table, tmp_path / "d.parquet", row_group_size=20)
+    pairs = zip(table["x"].to_pylist(), "ab" * 25, strict=True)
+    lines = "".join(f"{v!r},{k}\n" for v, k in pairs)
+    (tmp_path / "d.csv").write_text("x,k\n" + lines)
+    for kind, name in [("parquet", "d.parquet"), ("csv", "d.csv")]:
+        path = str(tmp_path / name)
+        schema = file_schema(kind, path)
+        whole = read_file(kind, path, schema)
+        assert whole.column_names == ["x", "k"]
+        assert whole["x"].to_pylist() == table["x"].to_pylist()
+        batches = list(file_batches(kind, path, schema, 7))
+        assert all(0 < b.num_rows <= 7 for b in batches)
+        assert sum(b.num_rows for b in batches) == 50
+        joined = pa.Table.from_batches(batches)
+        assert joined.equals(whole.combine_chunks())
+        assert read_file(kind, path, schema, ["k"]).column_names == ["k"]
+
+
+def test_a_file_with_two_columns_of_one_name_is_refused_by_predict(tmp_path):
+    import pytest
+
+    from jaxlogloss.data.files import DataError
+    from jaxlogloss.data.new_rows import read_batches, read_columns
+
+    path = tmp_path / "dup.csv"
+    path.write_text("x,x,y\n1,2,0\n3,4,1\n")
+    for batch_rows in (None, 1):
+        with pytest.raises(DataError, match="duplicate column names 'x'"):
+            list(read_batches("predict", path, batch_rows))
+    with pytest.raises(DataError, match="duplicate column names 'x'"):
+        read_columns("fit", path, ["y"])

@@ -80,20 +80,62 @@ class DataFile:
     columns: list[str]
 
     def read(self) -> pa.Table:
-        """The columns to read, whole, in their order (Arrow errors raised as they
-        come: callers turn them into :class:`DataError`)."""
-        if self.kind == "parquet":
-            # no pre-buffering: a local file's column chunks are read as they are
-            # decoded (measured on 1,000,000 x 100 float32: Arrow's peak 1.02 ->
-            # 0.61 GB, and faster)
-            with pq.ParquetFile(self.path, pre_buffer=False) as reader:
-                return reader.read(columns=self.columns).select(self.columns)
-        types = {c: self.schema.field(c).type for c in self.columns}
-        return pacsv.read_csv(
-            self.path,
-            parse_options=csv_parse_options(self.kind),
-            convert_options=csv_convert_options(self.columns, types),
-        ).select(self.columns)
+        """The columns to read, whole, in their order (:func:`read_file`)."""
+        return read_file(self.kind, self.path, self.schema, self.columns)
+
+
+def read_file(
+    kind: str, path: str, schema: pa.Schema, columns: list[str] | None = None
+) -> pa.Table:
+    """``columns`` (default: all) of a file of format ``kind`` whose schema is
+    ``schema`` (:func:`file_schema`), whole, in that order; Arrow errors are raised as
+    they come (callers turn them into :class:`DataError` with :func:`arrow_error`)."""
+    columns = list(schema.names) if columns is None else columns
+    if kind == "parquet":
+        # no pre-buffering: a local file's column chunks are read as they are
+        # decoded (measured on 1,000,000 x 100 float32: Arrow's peak 1.02 -> 0.61
+        # GB, and faster)
+        with pq.ParquetFile(path, pre_buffer=False) as reader:
+            return reader.read(columns=columns).select(columns)
+    types = {c: schema.field(c).type for c in columns}
+    return pacsv.read_csv(
+        path,
+        parse_options=csv_parse_options(kind),
+        convert_options=csv_convert_options(columns, types),
+    ).select(columns)
+
+
+def file_batches(
+    kind: str, path: str, schema: pa.Schema, batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Every column of a file in record batches of at most ``batch_rows`` rows, in
+    order (a Parquet file by row groups, a CSV by blocks, each cut to size)."""
+    if kind == "parquet":
+        with pq.ParquetFile(path, pre_buffer=False) as reader:
+            yield from reader.iter_batches(batch_size=batch_rows)
+        return
+    types = {f.name: f.type for f in schema}
+    reader = pacsv.open_csv(
+        path,
+        parse_options=csv_parse_options(kind),
+        convert_options=csv_convert_options(None, types),
+    )
+    try:
+        for batch in reader:
+            for lo in range(0, batch.num_rows, batch_rows):
+                yield batch.slice(lo, batch_rows)
+    finally:
+        reader.close()
+
+
+def check_unique_columns(fn: str, name: str, available: list[str]) -> None:
+    """A file's column names must be unique."""
+    dupes = sorted({c for c in available if available.count(c) > 1})
+    if dupes:
+        raise DataError(
+            f"{fn}: '{name}' has duplicate column names "
+            f"{quote_list(dupes, SHOWN_COLUMNS)}; column names must be unique"
+        )
 
 
 def csv_parse_options(kind: str) -> pacsv.ParseOptions:
@@ -185,7 +227,7 @@ def _data_files(
 
 
 def file_format(kind: str) -> Any:
-    """The Arrow dataset format of a kind (streamed CSV, ``predict``'s new rows):
+    """The Arrow dataset format of a kind (a streamed CSV's blocks read ahead):
     Parquet, or CSV / TSV with empty strings as null. ``pyarrow.dataset`` is imported
     here, not with the module: it imports pandas where pandas is installed (0.35-0.4
     s of a process that reads a file into memory, which needs neither)."""
@@ -325,12 +367,7 @@ def _pick_columns(
     """The columns to read from file ``name``: the first file's pick (``wanted`` is
     None) by ``columns_for(available, name)``, which every later file must have."""
     if wanted is None:
-        dupes = sorted({c for c in available if available.count(c) > 1})
-        if dupes:
-            raise DataError(
-                f"{fn}: '{name}' has duplicate column names "
-                f"{quote_list(dupes, SHOWN_COLUMNS)}; column names must be unique"
-            )
+        check_unique_columns(fn, name, available)
         return columns_for(available, name)
     missing = [c for c in wanted if c not in available]
     if missing:

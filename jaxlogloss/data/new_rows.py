@@ -36,8 +36,11 @@ from jaxlogloss.data.files import (
     Origin,
     _data_files,
     arrow_error,
-    file_format,
+    check_unique_columns,
+    file_batches,
+    file_schema,
     quote_list,
+    read_file,
 )
 
 
@@ -99,25 +102,23 @@ def read_batches(
     """Every column of the data at ``path``: the whole table once (``batch_rows``
     None), else record batches of at most ``batch_rows`` rows, each with the
     :class:`Origin` that names its file and rows in errors."""
-    import pyarrow.dataset as pads  # imports pandas (files.file_format)
-
     kind, paths = data_files(fn, path)
     label = os.fspath(path)
-    fmt = file_format(kind)
     csv = kind != "parquet"
     tables, names, starts, total = [], [], [], 0
     for p in paths:
         name = label if len(paths) == 1 else str(p)
         try:
-            dataset = pads.dataset(str(p), format=fmt)
+            schema = file_schema(kind, str(p))
+            check_unique_columns(fn, name, schema.names)
             if batch_rows is None:
-                tables.append(dataset.to_table())
+                tables.append(read_file(kind, str(p), schema))
                 starts.append(total)
                 names.append(name)
                 total += tables[-1].num_rows
                 continue
             row = 0
-            for batch in dataset.to_batches(batch_size=batch_rows):
+            for batch in file_batches(kind, str(p), schema, batch_rows):
                 # a start of -row: Origin counts this batch's rows from ``row``
                 origin = Origin(label, (name,), (-row,), csv)
                 yield pa.Table.from_batches([batch]), origin
@@ -138,25 +139,23 @@ def read_columns(
     """The columns ``names`` of every file at ``path`` (files concatenated in order),
     every column name of the first file, and the :class:`Origin` of the rows; a
     :class:`DataError` when a name is not a column or a value is missing."""
-    import pyarrow.dataset as pads  # imports pandas (files.file_format)
-
     kind, paths = data_files(fn, path)
     label = os.fspath(path)
-    fmt = file_format(kind)
     tables, files, starts, available, total = [], [], [], [], 0
     for p in paths:
         name = label if len(paths) == 1 else str(p)
         try:
-            dataset = pads.dataset(str(p), format=fmt)
+            schema = file_schema(kind, str(p))
             if not available:
-                available = list(dataset.schema.names)
-            missing = [c for c in names if c not in dataset.schema.names]
+                available = list(schema.names)
+            missing = [c for c in names if c not in schema.names]
             if missing:
                 raise DataError(
                     f"{fn}: column {missing[0]!r} is not in '{name}' (its columns: "
-                    f"{quote_list(list(dataset.schema.names), 12)})"
+                    f"{quote_list(list(schema.names), 12)})"
                 )
-            tables.append(dataset.to_table(columns=names))
+            check_unique_columns(fn, name, schema.names)
+            tables.append(read_file(kind, str(p), schema, names))
         except (pa.ArrowException, OSError) as err:
             raise arrow_error(fn, name, err) from err
         files.append(name)
