@@ -110,7 +110,7 @@ def test_file_batches_and_read_file_agree(tmp_path):
         whole = read_file(kind, path, schema)
         assert whole.column_names == ["x", "k"]
         assert whole["x"].to_pylist() == table["x"].to_pylist()
-        batches = list(file_batches(kind, path, schema, 7))
+        batches = list(file_batches(kind, path, 7))
         assert all(0 < b.num_rows <= 7 for b in batches)
         assert sum(b.num_rows for b in batches) == 50
         joined = pa.Table.from_batches(batches)

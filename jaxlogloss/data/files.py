@@ -105,27 +105,40 @@ def read_file(
     ).select(columns)
 
 
+CSV_READAHEAD = 2  # CSV blocks parsed ahead of the consumer within a file
+
+
 def file_batches(
-    kind: str, path: str, schema: pa.Schema, batch_rows: int
+    kind: str,
+    path: str,
+    batch_rows: int,
+    columns: list[str] | None = None,
+    row_groups: list[int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Every column of a file in record batches of at most ``batch_rows`` rows, in
-    order (a Parquet file by row groups, a CSV by blocks, each cut to size)."""
+    """``columns`` (default: all) of a file in record batches of at most
+    ``batch_rows`` rows, in order, never the whole file at once: a Parquet file one
+    row group at a time (only ``row_groups``, default all; without pre-buffering,
+    which reads ahead by as much as the consumer is slower), a CSV block by block
+    (typed by its first block, as :func:`file_schema`) through Arrow's dataset
+    scanner, which parses :data:`CSV_READAHEAD` blocks ahead: ``pyarrow.csv``'s
+    streaming reader took 6.2 s where it took 4.2 s (a streamed fit of a 400,000 x
+    20 CSV). ``pyarrow.dataset`` is imported here, not with the module: it imports
+    pandas where pandas is installed (0.35-0.4 s of a process)."""
     if kind == "parquet":
         with pq.ParquetFile(path, pre_buffer=False) as reader:
-            yield from reader.iter_batches(batch_size=batch_rows)
+            yield from reader.iter_batches(
+                batch_size=batch_rows, row_groups=row_groups, columns=columns
+            )
         return
-    types = {f.name: f.type for f in schema}
-    reader = pacsv.open_csv(
-        path,
-        parse_options=csv_parse_options(kind),
-        convert_options=csv_convert_options(None, types),
+    import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
+
+    fmt = pads.CsvFileFormat(
+        parse_options=csv_parse_options(kind), convert_options=csv_convert_options()
     )
-    try:
-        for batch in reader:
-            for lo in range(0, batch.num_rows, batch_rows):
-                yield batch.slice(lo, batch_rows)
-    finally:
-        reader.close()
+    yield from fmt.make_fragment(path, filesystem=pafs.LocalFileSystem()).to_batches(
+        columns=columns, batch_size=batch_rows, batch_readahead=CSV_READAHEAD
+    )
 
 
 def check_unique_columns(fn: str, name: str, available: list[str]) -> None:
@@ -224,24 +237,6 @@ def _data_files(
             "one format per directory"
         )
     return kinds[0], files
-
-
-def file_format(kind: str) -> Any:
-    """The Arrow dataset format of a kind (a streamed CSV's blocks read ahead):
-    Parquet, or CSV / TSV with empty strings as null. ``pyarrow.dataset`` is imported
-    here, not with the module: it imports pandas where pandas is installed (0.35-0.4
-    s of a process that reads a file into memory, which needs neither)."""
-    import pyarrow.dataset as pads
-
-    if kind == "parquet":
-        return pads.ParquetFileFormat(
-            default_fragment_scan_options=pads.ParquetFragmentScanOptions(
-                pre_buffer=False
-            )
-        )
-    return pads.CsvFileFormat(
-        parse_options=csv_parse_options(kind), convert_options=csv_convert_options()
-    )
 
 
 def arrow_error(fn: str, file: str, err: Exception) -> DataError:

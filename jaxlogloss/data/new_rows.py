@@ -118,7 +118,7 @@ def read_batches(
                 total += tables[-1].num_rows
                 continue
             row = 0
-            for batch in file_batches(kind, str(p), schema, batch_rows):
+            for batch in file_batches(kind, str(p), batch_rows):
                 # a start of -row: Origin counts this batch's rows from ``row``
                 origin = Origin(label, (name,), (-row,), csv)
                 yield pa.Table.from_batches([batch]), origin

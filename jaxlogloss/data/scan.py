@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from jaxlogloss.data.encoding import (
@@ -42,15 +41,13 @@ from jaxlogloss.data.files import (
     Origin,
     arrow_error,
     check_row_count,
-    file_format,
+    file_batches,
     find_data,
     mixed_types,
     quote_list,
 )
 
-_FS = pafs.LocalFileSystem()
-_ARROW_ROWS = 65_536  # rows per Arrow record batch read from Parquet
-_READAHEAD = 2  # CSV blocks read ahead within a file
+_ARROW_ROWS = 65_536  # rows per Arrow record batch read
 _MAX_TARGET_VALUES = 1_000  # distinct target values collected before giving up
 
 
@@ -123,20 +120,10 @@ def scan_batches(
     row_groups: list[int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The record batches of ``columns`` of a file of format ``kind`` ('csv', 'tsv'
-    or 'parquet'), in order; of a Parquet file only ``row_groups`` (default: all),
-    read one row group at a time."""
+    or 'parquet'), in order (:func:`~jaxlogloss.data.files.file_batches`); of a
+    Parquet file only ``row_groups`` (default: all), read one row group at a time."""
     try:
-        if kind == "parquet":
-            # not the dataset scanner: it reads Parquet ahead (pre-buffering, row
-            # groups in parallel) by as much as the consumer is slower, memory growing
-            # with the file; ParquetFile without pre-buffering holds one row group
-            with pq.ParquetFile(path, pre_buffer=False) as reader:
-                yield from reader.iter_batches(
-                    batch_size=_ARROW_ROWS, row_groups=row_groups, columns=columns
-                )
-        else:
-            fragment = file_format(kind).make_fragment(path, filesystem=_FS)
-            yield from fragment.to_batches(columns=columns, batch_readahead=_READAHEAD)
+        yield from file_batches(kind, path, _ARROW_ROWS, columns, row_groups)
     except (pa.ArrowException, OSError) as err:
         raise arrow_error(fn, name, err) from err
 
