@@ -141,14 +141,14 @@ def test_a_model_that_shrank_the_gradient_enough_takes_the_next_step(monkeypatch
     errors as fresh Hessians every step (and with REUSE_RATIO 0, one a step)."""
     X, y = logistic_data(5000, 30, 2)
     calls = []
-    curvature = host_loop.curvature
+    curvature = host_loop.model_curvature
 
     def counted(*args):
         calls.append(bool(args[3]))  # with_sums: the inference call
         return curvature(*args)
 
     monkeypatch.setattr(host_loop, "HOST_LOOP_MIN_ELEMENTS", 0)
-    monkeypatch.setattr(host_loop, "curvature", counted)
+    monkeypatch.setattr(host_loop, "model_curvature", counted)
     with enable_x64():
         kept = jl.fit(X, y, solver="newton")
         models_kept = calls.count(False)

@@ -15,7 +15,7 @@ from conftest import SEED, logistic_data
 
 import jaxlogloss as jl
 from jaxlogloss.data.design import FeatureMajor, matvec, rmatvec
-from jaxlogloss.fitting import host_loop, model_precision
+from jaxlogloss.fitting import host_curvature, host_loop, model_precision
 from jaxlogloss.precision import enable_x64
 
 
@@ -103,7 +103,8 @@ class _Programs(logging.Handler):
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
 @pytest.mark.parametrize("host_scaling", [True, False])
 def test_a_first_fit_compiles_two_or_three_programs(solver, host_scaling, monkeypatch):
-    """Evaluation and curvature (Newton's steps and the inference step share it), and
+    """Evaluation and the curvature's weights (Newton's steps and the inference step
+    share it; the Gram is formed by NumPy's BLAS), and
     the moments (with the objective at 0) only where X has more than
     HOST_SCALING_MAX_ELEMENTS elements (a small X is scaled in NumPy): a fresh shape
     (no compiled program to reuse) compiles exactly these."""
@@ -122,7 +123,7 @@ def test_a_first_fit_compiles_two_or_three_programs(solver, host_scaling, monkey
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-    expected = ["jit(curvature)", "jit(evaluate)"]
+    expected = ["jit(curvature_weights)", "jit(evaluate)"]  # the Gram: on the host
     if not host_scaling:  # the scaling's pass gives the objective at 0 too
         expected.append("jit(scaling_and_zero_point)")
     assert sorted(handler.names) == expected, handler.names
@@ -230,6 +231,9 @@ def test_float64_fit_of_float32_storage_makes_no_float64_copy_of_x(layout, monke
 
     for name in real:
         monkeypatch.setattr(host_loop, name, measured(name))
+    # the compiled Gram (X off the host, or a mesh); on the host NumPy forms it from
+    # one (d, 8192) block buffer (tests/test_host_gram.py)
+    monkeypatch.setattr(host_curvature, "HOST_GRAM_MIN_ELEMENTS", 1 << 62)
     r = jl.fit(design, y, solver="newton", dtype="float64")
     monkeypatch.undo()
     assert r.converged and r.coef.dtype == np.float64

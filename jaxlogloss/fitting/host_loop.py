@@ -11,7 +11,10 @@ only by two compiled programs, each compiled once per shape and dtype:
   (``objective.evaluate(theta, 1)``: one pass over X);
 * :func:`curvature`: the Hessian at theta from the kept logits (Newton's steps) and,
   when asked, the model statistics' sums (the inference step of every fit uses the
-  same program: :func:`information`).
+  same program: :func:`information`). Where X is in host memory (one CPU device)
+  :func:`model_curvature` forms the Hessian's Gram with NumPy's BLAS instead (its
+  symmetric rank-k update: half the products) around a smaller compiled program
+  for the per-row weights (:mod:`jaxlogloss.fitting.host_curvature`).
 
 A run from theta = 0 takes its first point (f and df/dtheta at 0, where every logit
 is 0) from the scaling's pass (:func:`scaling_and_start`), not from an evaluation.
@@ -35,7 +38,6 @@ import threading
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxlogloss import _validation as v
@@ -43,8 +45,13 @@ from jaxlogloss.data.design import FeatureMajor, HeldInPlace
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.background import BACKGROUND
 from jaxlogloss.fitting.compiled import fast_compile
+from jaxlogloss.fitting.host_curvature import (
+    curvature,
+    curvature_weights,
+    host_curvature,
+    uses_host_gram,
+)
 from jaxlogloss.fitting.model_precision import ModelPrecision
-from jaxlogloss.fitting.statistics import logit_sums, slope_weights
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.scaling import Scaling, feature_scaling, host_feature_scaling
@@ -141,41 +148,22 @@ def evaluate(objective: InMemoryObjective, theta: Array) -> tuple[Array, ...]:
     return ev.value, ev.grad, ev.separated, ev.aux
 
 
-@fast_compile
-def curvature(
-    objective: InMemoryObjective, theta: Array, aux: Any, with_sums: Array,
-    float32_products: Array,
-) -> tuple[Array, Array, Any]:  # fmt: skip
-    """The Hessian of f at theta (from the logits ``aux``, formed here when None), the
-    total weight, and -- where ``with_sums`` (a traced flag: one program for both) --
-    the model statistics' sums from the same logits (zeros otherwise).
-    ``float32_products`` (traced too): a float64 Hessian from float32 block products
-    (:func:`~jaxlogloss.data.gram.centered_gram_and_moment`), for a solver's model."""
-    z = objective.logits(theta) if aux is None else aux
-    if objective.n_classes is not None:
-        return objective.hessian(theta, z), objective.total_weight(), None
-    # the sums' X^T v comes from the Hessian's pass over X (a second product of each
-    # block in cache, where a pass of its own read X again: 0.05 s at 10^6 x 100)
-    _, v = slope_weights(
-        objective.problem.targets, objective.weights(), z, objective.loss
-    )
-    hessian, xtv = objective.hessian_and_moment(theta, z, v, float32_products)
-    # the sums' structure is known (4 totals and a (d + 1,) gradient, cast to one
-    # dtype): the zeros need no second trace of logit_sums (jax.eval_shape did one)
-    dtype = z.dtype
-    zeros = (*(jnp.zeros((), dtype) for _ in range(4)), jnp.zeros(theta.shape, dtype))
-
-    def sums() -> tuple[Array, ...]:
-        return tuple(s.astype(dtype) for s in logit_sums(objective, z, xtv))
-
-    sums_or_zeros = jax.lax.cond(with_sums, sums, lambda: zeros)
-    return hessian, objective.total_weight(), sums_or_zeros
+def model_curvature(
+    objective: InMemoryObjective, theta: Any, aux: Any, with_sums: Any,
+    float32_products: Any,
+) -> tuple[Any, Any, Any]:  # fmt: skip
+    """:func:`curvature`, with the Gram on the host's BLAS where X is in host memory
+    and the logits are known
+    (:func:`~jaxlogloss.fitting.host_curvature.host_curvature`)."""
+    if uses_host_gram(objective, aux):
+        return host_curvature(objective, theta, aux, with_sums, float32_products)
+    return curvature(objective, theta, aux, with_sums, float32_products)
 
 
 def information(objective: Any, theta: Array, aux: Any) -> tuple[np.ndarray, Any]:
     """The Hessian of the summed penalised loss (the observed information), on the
     host, and the model statistics' sums (None for a multiclass loss)."""
-    hessian, total, sums = curvature(
+    hessian, total, sums = model_curvature(
         objective, theta, aux, np.bool_(True), np.bool_(False)
     )
     hessian = dist.to_host(hessian)
@@ -322,7 +310,7 @@ def newton_host(
     while run.running:
         fresh = factor is None
         if fresh:
-            hess, _, _ = curvature(
+            hess, _, _ = model_curvature(
                 objective, run.theta, run.z, no_sums, precision.float32_products
             )
             hess = np.asarray(hess)
@@ -438,6 +426,9 @@ def compile_curvature(objective: Any, theta: np.ndarray) -> threading.Event:
     z = jax.ShapeDtypeStruct(
         targets.shape, objective.dtype, sharding=getattr(targets, "sharding", None)
     )
+    if uses_host_gram(objective, z):  # the Gram's weights only
+        program = curvature_weights.lower(objective, theta, z, np.bool_(False))
+        return BACKGROUND.submit(program.compile)
     return BACKGROUND.submit(
         lambda: curvature.lower(objective, theta, z, *[np.bool_(False)] * 2).compile()
     )

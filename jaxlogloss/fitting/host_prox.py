@@ -35,7 +35,7 @@ from jaxlogloss.fitting.host_loop import (
     _Run,
     _step,
     compile_curvature,
-    curvature,
+    model_curvature,
 )
 from jaxlogloss.fitting.model_precision import ModelPrecision
 from jaxlogloss.solvers.base import STATUSES
@@ -268,7 +268,7 @@ def prox_newton_host(
     compiling.wait()
     precision = ModelPrecision(dtype)
     while run.running:
-        hess = curvature(
+        hess = model_curvature(
             objective, run.theta, run.z, np.bool_(False), precision.float32_products
         )[0]
         hess = np.asarray(hess)

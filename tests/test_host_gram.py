@@ -1,0 +1,233 @@
+"""The centred Gram on the host's BLAS (jaxlogloss.data.host_gram) and the host loop's
+Hessians from it (jaxlogloss.fitting.host_curvature): equal to a float64 NumPy
+reference and to the compiled curvature program, on every layout of X."""
+
+from __future__ import annotations
+
+import chex
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import logistic_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jaxlogloss as jl
+from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.data.host import in_place_design
+from jaxlogloss.data.host_gram import host_centered_gram
+from jaxlogloss.fitting import host_curvature as hc
+from jaxlogloss.fitting import host_loop
+from jaxlogloss.precision import enable_x64
+
+
+def _reference(x, h, mean, scale, u=None):
+    """The sums in float64 from their definitions (X as (n, d))."""
+    x = np.asarray(x, np.float64)
+    xs = (x - mean) / scale
+    gram = (xs * h[:, None]).T @ xs
+    sums = h @ xs
+    moment = None if u is None else u @ x
+    return gram, sums, h.sum(), moment
+
+
+def _inputs(n, d, seed, negative=False, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)) * rng.uniform(0.5, 3, d) + rng.normal(0, 5, d)
+    h = rng.uniform(0, 1, n) if not negative else rng.normal(0, 1, n)
+    mean = x.mean(axis=0) if n else np.zeros(d)
+    scale = rng.uniform(0.5, 2.0, d)
+    return x.astype(dtype), h, mean, scale, rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("feature_major", [True, False], ids=["feature", "row"])
+@pytest.mark.parametrize("negative", [False, True], ids=["sqrt", "general"])
+@pytest.mark.parametrize("block_rows", [7, 64, 8192])
+def test_host_gram_equals_the_float64_reference(feature_major, negative, block_rows):
+    x, h, mean, scale, u = _inputs(203, 5, 0, negative)
+    view = np.ascontiguousarray(x.T) if feature_major else x
+    out = host_centered_gram(
+        view, feature_major, h, mean, scale, u, block_rows=block_rows
+    )
+    gram, sums, total, moment = _reference(x, h, mean, scale, u)
+    chex.assert_shape(out.gram, (5, 5))
+    chex.assert_shape(out.sums, (5,))
+    np.testing.assert_allclose(out.gram, gram, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.sums, sums, rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(out.total, total, rtol=1e-13)
+    np.testing.assert_allclose(out.moment, moment, rtol=1e-12, atol=1e-10)
+    np.testing.assert_array_equal(out.gram, out.gram.T)
+    assert host_centered_gram(view, feature_major, h, mean, scale).moment is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 40), d=st.integers(1, 6), block=st.integers(1, 50),
+    seed=st.integers(0, 2**16), feature_major=st.booleans(),
+)  # fmt: skip
+def test_host_gram_any_shape_and_block(n, d, block, seed, feature_major):
+    """Every row counted once, whatever the block size and the ragged last block."""
+    x, h, mean, scale, u = _inputs(n, d, seed)
+    view = np.ascontiguousarray(x.T) if feature_major else x
+    out = host_centered_gram(view, feature_major, h, mean, scale, u, block_rows=block)
+    gram, sums, total, moment = _reference(x, h, mean, scale, u)
+    np.testing.assert_allclose(out.gram, gram, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out.sums, sums, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out.moment, moment, rtol=1e-10, atol=1e-9)
+    assert out.total == pytest.approx(total, rel=1e-12)
+
+
+def test_host_gram_float32_products_and_strided_views():
+    """float32 block products (a solver's model) stay within ~1e-6 of the exact sums;
+    a float32 X is centred in float64 and rounded (XLA's rule); a non-contiguous view
+    is read as it lies; no rows gives zeros."""
+    x, h, mean, scale, u = _inputs(5000, 8, 3, dtype=np.float32)
+    gram, sums, total, _ = _reference(x, h, mean, scale)
+    low = host_centered_gram(x, False, h, mean, scale, product_dtype=np.float32)
+    assert low.gram.dtype == np.float64
+    np.testing.assert_allclose(
+        low.gram, gram, rtol=2e-6, atol=2e-6 * np.abs(gram).max()
+    )
+    np.testing.assert_allclose(low.sums, sums, atol=1e-5 * np.abs(x).max() * h.sum())
+    exact = host_centered_gram(x, False, h, mean, scale)
+    np.testing.assert_allclose(exact.gram, gram, rtol=1e-12)
+    wide = np.zeros((5000, 16), np.float32)
+    wide[:, ::2] = x
+    strided = host_centered_gram(wide[:, ::2], False, h, mean, scale, block_rows=999)
+    np.testing.assert_allclose(strided.gram, gram, rtol=1e-12)
+    empty = host_centered_gram(
+        np.zeros((0, 3)), False, np.zeros(0), np.zeros(3), np.ones(3)
+    )
+    np.testing.assert_array_equal(empty.gram, np.zeros((3, 3)))
+    assert empty.total == 0.0
+
+
+def test_host_gram_bad_shapes_name_the_argument():
+    x, h, mean, scale, _ = _inputs(10, 3, 0)
+    with pytest.raises(ValueError, match="h must have shape"):
+        host_centered_gram(x, False, h[:-1], mean, scale)
+    with pytest.raises(ValueError, match="mean"):
+        host_centered_gram(x, True, h, mean, scale)  # (10, 3) read as (d, n)
+    with pytest.raises(ValueError, match="x must be 2-D"):
+        host_centered_gram(x[0], False, h, mean, scale)
+
+
+def _objective(X, y, mean, sample_weight=None, l2=0.0):
+    """An in-memory objective over the design X, centred at ``mean``, with scales."""
+    from jaxlogloss.model.objective import Problem
+    from jaxlogloss.model.objectives import InMemoryObjective
+    from jaxlogloss.model.scaling import Scaling
+
+    d = X.shape[1]
+    scale = np.random.default_rng(5).uniform(0.5, 2, d)
+    scaling = Scaling(jnp.asarray(mean), jnp.asarray(scale, jnp.asarray(mean).dtype))
+    sw = None if sample_weight is None else jnp.asarray(sample_weight)
+    problem = Problem(X, jnp.asarray(y), sw, jnp.asarray(l2, jnp.asarray(y).dtype))
+    return InMemoryObjective(problem, scaling)
+
+
+@pytest.mark.parametrize(
+    "layout", ["row", "feature", "rows_in_place", "columns_in_place"]
+)  # fmt: skip
+@pytest.mark.parametrize("weights_l2", [False, True], ids=["plain", "weights-l2"])
+def test_host_curvature_equals_the_compiled_program(layout, weights_l2):
+    """The Hessian, total weight and statistics' sums on the host equal the compiled
+    curvature program's (exact products), and float32 products stay within 1e-6."""
+    n, d = (
+        4096,
+        6,
+    )  # 192 KB: in place from 16 MB up, so the in-place layouts' n is larger
+    if layout.endswith("in_place"):
+        n = (1 << 24) // (8 * d) + 64
+    X, y = logistic_data(n, d, 11)
+    with enable_x64():
+        if layout == "row":
+            design = jnp.asarray(X)
+        elif layout == "feature":
+            design = FeatureMajor(jnp.asarray(np.ascontiguousarray(X.T)))
+        else:
+            arr = np.asarray(X, order="C" if layout == "rows_in_place" else "F")
+            design = in_place_design(arr)
+            assert design is not None and type(design).__name__.startswith(
+                "Rows" if layout == "rows_in_place" else "Columns"
+            )
+        rng = np.random.default_rng(2)
+        sw = rng.uniform(0.2, 3.0, n) if weights_l2 else None
+        obj = _objective(design, y, X.mean(axis=0), sw, 0.3 if weights_l2 else 0.0)
+        theta = jnp.asarray(rng.normal(0, 0.3, d + 1))
+        z = host_loop.evaluate(obj, theta)[3]
+        assert hc.uses_host_gram(obj, z)
+        assert not hc.uses_host_gram(obj, None)
+        for with_sums in (True, False):
+            flag = np.bool_(with_sums)
+            ref = host_loop.curvature(obj, theta, z, flag, np.bool_(False))
+            got = hc.host_curvature(obj, theta, z, flag, np.bool_(False))
+            chex.assert_shape(got[0], (d + 1, d + 1))
+            assert got[0].dtype == np.float64
+            np.testing.assert_allclose(
+                got[0], np.asarray(ref[0]), rtol=1e-11, atol=1e-14
+            )
+            assert float(got[1]) == pytest.approx(float(ref[1]), rel=1e-13)
+            if with_sums:
+                for a, b in zip(got[2], ref[2], strict=True):
+                    np.testing.assert_allclose(a, np.asarray(b), rtol=1e-10, atol=1e-12)
+            else:
+                assert got[2] is None
+        low = hc.host_curvature(obj, theta, z, np.bool_(False), np.bool_(True))[0]
+        exact = np.asarray(ref[0])
+        np.testing.assert_allclose(
+            low, exact, rtol=1e-5, atol=1e-6 * np.abs(exact).max()
+        )
+
+
+def test_host_curvature_float32_objective():
+    """A float32 fit's Hessian: float32 products summed in float64, returned in float32."""
+    X, y = logistic_data(3000, 4, 7)
+    X32 = X.astype(np.float32)
+    obj = _objective(jnp.asarray(X32), y.astype(np.float32), X32.mean(axis=0))
+    theta = jnp.asarray(np.array([0.1, -0.2, 0.3, 0.0, 0.05], np.float32))
+    z = host_loop.evaluate(obj, theta)[3]
+    got = hc.host_curvature(obj, theta, z, np.bool_(True), np.bool_(False))
+    ref = host_loop.curvature(obj, theta, z, np.bool_(True), np.bool_(False))
+    assert got[0].dtype == np.float32
+    np.testing.assert_allclose(got[0], np.asarray(ref[0]), rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(got[2][4], np.asarray(ref[2][4]), rtol=1e-4, atol=1e-3)
+
+
+def test_host_curvature_does_not_apply_off_the_host():
+    """Not for a multiclass target, a mesh, unknown logits, or where X is below the
+    size limit."""
+    X, y = logistic_data(100, 3, 1)
+    with enable_x64():
+        obj = _objective(jnp.asarray(X), y, X.mean(axis=0))
+        z = jnp.zeros(100)
+        assert hc.uses_host_gram(obj, z)
+        multi = obj.problem._replace(targets=jnp.ones((100, 2)))
+        assert not hc.uses_host_gram(type(obj)(multi, obj.scaling), z)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(hc, "HOST_GRAM_MIN_ELEMENTS", 10**9)
+            assert not hc.uses_host_gram(obj, z)
+    view, feature_major = hc.host_design(np.zeros((3, 2)))
+    assert view.shape == (3, 2) and not feature_major
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_fits_with_the_host_gram_equal_the_compiled_gram(monkeypatch, solver, order):
+    """jl.fit's coefficients and standard errors do not depend on where the Gram is
+    formed (float64 X, sample weights, an L2 penalty)."""
+    X, y = logistic_data(2000, 5, 4)
+    X = np.asarray(X, order=order)
+    sw = np.random.default_rng(3).uniform(0.5, 2.0, len(y))
+    fits = []
+    for limit in (10**12, 0):  # the compiled Gram, then the host's
+        monkeypatch.setattr(hc, "HOST_GRAM_MIN_ELEMENTS", limit)
+        fits.append(jl.fit(X, y, solver=solver, sample_weight=sw, l2=0.01))
+    compiled, host = fits
+    assert host.status == compiled.status == "converged"
+    np.testing.assert_allclose(host.coef, compiled.coef, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(
+        host.inference.std_err, compiled.inference.std_err, rtol=1e-9
+    )
+    np.testing.assert_allclose(host.log_loss, compiled.log_loss, rtol=1e-12)
+    np.testing.assert_allclose(host.intercept, compiled.intercept, rtol=1e-9)
