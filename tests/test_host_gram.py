@@ -181,12 +181,14 @@ def test_host_curvature_equals_the_compiled_program(layout, weights_l2):
 
 
 def test_host_curvature_float32_objective():
-    """A float32 fit's Hessian: float32 products summed in float64, returned in float32."""
+    """A float32 fit keeps the compiled Gram; asked directly, the host's gives its
+    Hessian from float32 products summed in float64, returned in float32."""
     X, y = logistic_data(3000, 4, 7)
     X32 = X.astype(np.float32)
     obj = _objective(jnp.asarray(X32), y.astype(np.float32), X32.mean(axis=0))
     theta = jnp.asarray(np.array([0.1, -0.2, 0.3, 0.0, 0.05], np.float32))
     z = host_loop.evaluate(obj, theta)[3]
+    assert not hc.uses_host_gram(obj, z)
     got = hc.host_curvature(obj, theta, z, np.bool_(True), np.bool_(False))
     ref = host_loop.curvature(obj, theta, z, np.bool_(True), np.bool_(False))
     assert got[0].dtype == np.float32
