@@ -102,6 +102,19 @@ def test_host_gram_float32_products_and_strided_views():
     assert empty.total == 0.0
 
 
+@pytest.mark.parametrize("feature_major", [True, False], ids=["feature", "row"])
+def test_host_gram_model_is_the_same_for_float32_and_float64_storage(feature_major):
+    """A solver's model (float32 products) from a float32 X equals the one from its
+    float64 copy bit for bit: a fit does not depend on how X was stored."""
+    x, h, mean, scale, u = _inputs(3000, 6, 9, dtype=np.float32)
+    view = np.ascontiguousarray(x.T) if feature_major else x
+    a = host_centered_gram(view, feature_major, h, mean, scale, u, np.float32, 512)
+    wide = view.astype(np.float64)
+    b = host_centered_gram(wide, feature_major, h, mean, scale, u, np.float32, 512)
+    for left, right in zip(a, b, strict=True):
+        np.testing.assert_array_equal(left, right)
+
+
 def test_host_gram_bad_shapes_name_the_argument():
     x, h, mean, scale, _ = _inputs(10, 3, 0)
     with pytest.raises(ValueError, match="h must have shape"):

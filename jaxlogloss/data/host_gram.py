@@ -9,9 +9,9 @@ CPU, 10^6 x 100 float32 feature-major, float64 sums (``benchmarks/NOTES.md``): f
 products 0.36 s against XLA's 0.61 s, float64 products 0.66 s against 1.24 s.
 
 The rows are centred a block at a time into one reused buffer of the product dtype
-(float32 for a solver's model, entries within ~1e-7 relative plus the float32 mean's
-rounding; float64 exact), so no copy of X is made; each block's products are added to
-float64 sums. Weights with a
+(float32 for a solver's model: the float32 rows less the float32 mean, entries within
+~1e-7 relative plus the rounded mean's shift; float64 exact), so no copy of X is made;
+each block's products are added to float64 sums. Weights with a
 negative entry (a loss whose curvature can be negative) take the general product of
 (h x~) and x~ instead of the square root.
 """
@@ -26,17 +26,17 @@ BLOCK_ROWS = 8192  # rows of X centred at a time (6.5 MB float64 at d = 100)
 
 
 def _centre(rows: np.ndarray, centre: np.ndarray, out: np.ndarray) -> None:
-    """out = rows - centre, ``centre`` already in out's dtype where rows are too: a
-    float64 out takes the copy, then the subtraction in place (NumPy's mixed-dtype
-    loop measured slower); a float32 out of float32 rows subtracts the float32 mean
-    (a solver's model: the centring shifted by at most eps |mean| / 2, a model error
-    of that over the feature's spread); float64 rows are rounded after the
-    subtraction."""
-    if out.dtype == np.float64:
+    """out = rows - centre in out's dtype. Float64: the copy, then the subtraction in
+    place (NumPy's mixed-dtype loop measured slower). Float32 (a solver's model): the
+    rows rounded to float32 less the float32 mean (``centre`` already rounded), so a
+    float32-stored X and its float64 copy give the same model, in float32's SIMD loop
+    (2x the mixed loop on a row-major block); the rounded mean shifts the centring by
+    at most eps |mean| / 2, a model error of that over the feature's spread."""
+    if rows.dtype == out.dtype:
+        np.subtract(rows, centre, out=out)
+    else:
         np.copyto(out, rows, casting="unsafe")
         out -= centre
-    else:
-        np.subtract(rows, centre.astype(rows.dtype), out=out, casting="unsafe")
 
 
 class HostGram(NamedTuple):
@@ -83,9 +83,7 @@ def host_centered_gram(
     weights = weights.astype(low)
     size = max(1, min(block_rows, n))
     buffer = np.empty((d, size) if feature_major else (size, d), low)
-    centre = mean[:, None] if feature_major else mean[None, :]
-    if low == np.float32 and x.dtype == np.float32:
-        centre = centre.astype(np.float32)
+    centre = (mean[:, None] if feature_major else mean[None, :]).astype(low)
     gram = np.zeros((d, d))
     moments = np.zeros((weights.shape[0], d))
     for start in range(0, n, size):
