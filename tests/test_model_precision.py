@@ -133,14 +133,17 @@ def test_float32_models_reach_the_exact_models_fit(rng, monkeypatch, kw):
         np.testing.assert_allclose(se_r, se_e, rtol=1e-7)
 
 
-def test_nearly_collinear_features_switch_to_exact_products(rng, monkeypatch):
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nearly_collinear_features_switch_to_exact_products(seed, monkeypatch):
     """Rounding X to float32 erases the difference of two columns that differ by
     1e-9: the float32 model cannot resolve that direction, a step fails to halve the
     gradient, and the run finishes on exact products within a few steps of the exact
     run (kept on float32 models, twelve such fits took 24-100 steps, five of them
     stopping at max_iter; exact ones 3-5). The problem is that ill-posed: runs that
-    meet the gradient tolerance differ in F by up to ~5e-6 relative."""
-    X, y = _data(rng, collinear=True)
+    meet the gradient tolerance differ in F by up to ~5e-6 relative. Fixed seeds:
+    on about one draw in sixty the rounded model's steps happen to halve the gradient
+    all the way (no switch, and none needed: the run converges as fast)."""
+    X, y = _data(np.random.default_rng(seed), collinear=True)
     rounded, exact, spy = _fits(monkeypatch, X, y, solver="newton")
     assert rounded.status == exact.status == "converged"
     assert not spy.rounded
