@@ -5,15 +5,16 @@ A = [sqrt(h_i) x~_i]: BLAS's symmetric rank-k update (syrk, which NumPy's ``a @ 
 calls when both operands are one buffer) computes one triangle, half the
 multiply-adds of the general product XLA's CPU dot makes of it
 (:func:`~jaxlogloss.data.gram.centered_gram_and_moment`). Measured on a 2-core AVX2
-CPU, 10^6 x 100 float32 feature-major, float64 sums (``benchmarks/NOTES.md``): float32
-products 0.36 s against XLA's 0.61 s, float64 products 0.66 s against 1.24 s.
+CPU, 10^6 x 100 float32 feature-major, float64 sums, interleaved
+(``benchmarks/NOTES.md``): float32 products 0.34 s against XLA's 0.55 s, float64
+products 0.66 s against 1.14 s.
 
 The rows are centred a block at a time into one reused buffer of the product dtype
 (float32 for a solver's model: the float32 rows less the float32 mean, entries within
 ~1e-7 relative plus the rounded mean's shift; float64 exact), so no copy of X is made;
-each block's products are added to float64 sums. Weights with a
-negative entry (a loss whose curvature can be negative) take the general product of
-(h x~) and x~ instead of the square root.
+each block's products are added to float64 sums. Weights with a negative entry (a
+loss whose curvature can be negative) take the general product of (h x~) and x~
+instead of the square root.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-BLOCK_ROWS = 8192  # rows of X centred at a time (6.5 MB float64 at d = 100)
+from jaxlogloss.data.design import budget_rows
 
 
 def _centre(rows: np.ndarray, centre: np.ndarray, out: np.ndarray) -> None:
@@ -53,7 +54,7 @@ class HostGram(NamedTuple):
 def host_centered_gram(
     x: np.ndarray, feature_major: bool, h: np.ndarray, mean: np.ndarray,
     scale: np.ndarray, u: np.ndarray | None = None, product_dtype: Any = np.float64,
-    block_rows: int = BLOCK_ROWS,
+    block_rows: int | None = None,
 ) -> HostGram:  # fmt: skip
     """The centred Gram sums of X weighted by ``h`` (n,), and X^T u where ``u`` is given,
     from one pass over X's blocks.
@@ -65,6 +66,10 @@ def host_centered_gram(
       u: optional (n,) weights of the raw moment X^T u.
       product_dtype: the dtype of each block's products (float32 or float64); the
         sums are float64.
+      block_rows: rows centred at a time (default
+        :func:`~jaxlogloss.data.design.budget_rows`: a block of at most 4 MiB in the
+        product dtype, 8192 rows float32 and 4096 float64 at d = 100 -- 0.72 s
+        against 0.82 s for 8192 float64 rows at 10^6 x 100).
     """
     low = np.dtype(product_dtype)
     if x.ndim != 2:
@@ -81,6 +86,8 @@ def host_centered_gram(
     root = np.sqrt(h).astype(low) if square_root else h.astype(low)
     weights = h[None] if u is None else np.stack([h, np.asarray(u, np.float64)])
     weights = weights.astype(low)
+    if block_rows is None:
+        block_rows = budget_rows(d, low)
     size = max(1, min(block_rows, n))
     buffer = np.empty((d, size) if feature_major else (size, d), low)
     centre = (mean[:, None] if feature_major else mean[None, :]).astype(low)
