@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxlogloss as jl
-from jaxlogloss.data.design import FeatureMajor
+from jaxlogloss.data.design import FeatureMajor, host_view
 from jaxlogloss.data.host import in_place_design
 from jaxlogloss.data.host_gram import host_centered_gram
 from jaxlogloss.fitting import host_curvature as hc
@@ -222,7 +222,7 @@ def test_host_curvature_does_not_apply_off_the_host():
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(hc, "HOST_GRAM_MIN_ELEMENTS", 10**9)
             assert not hc.uses_host_gram(obj, z)
-    view, feature_major = hc.host_design(np.zeros((3, 2)))
+    view, feature_major = host_view(np.zeros((3, 2)))
     assert view.shape == (3, 2) and not feature_major
 
 

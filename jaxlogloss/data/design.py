@@ -132,6 +132,28 @@ def host_rows(X: HeldInPlace) -> Any:
     return _unflattened(X, np.asarray(X.flat)[X.offset : X.offset + X.size])
 
 
+def on_host(*arrays: Any) -> bool:
+    """Whether every array is NumPy (or None) or a jax array on one CPU device: one
+    NumPy reads in place."""
+    return all(
+        not isinstance(a, jax.Array) or (len(a.devices()) == 1 and v.on_cpu(a))
+        for a in arrays
+    )
+
+
+def host_view(X: Design) -> tuple[np.ndarray, bool] | None:
+    """X's values as a NumPy view (no copy) and whether the view is feature-major
+    ((d, n): a :class:`FeatureMajor` X, or the transpose of an F-ordered one held in
+    place), or None where X is not in host memory on one device (:func:`on_host`)."""
+    data = X.xt if isinstance(X, FeatureMajor) else X
+    if not on_host(data.flat if isinstance(data, HeldInPlace) else data):
+        return None
+    if isinstance(X, HeldInPlace):
+        rows = host_rows(X)
+        return (rows.T, True) if isinstance(X, ColumnsAtOffset) else (rows, False)
+    return np.asarray(data), isinstance(X, FeatureMajor)
+
+
 def _unflattened(X: HeldInPlace, values: Any) -> Any:
     """X's n * d ``values`` (JAX or NumPy, in its memory order) as the (n, d) matrix."""
     n, d = X.shape

@@ -89,30 +89,26 @@ def host_centered_gram(
     if block_rows is None:
         block_rows = budget_rows(d, low)
     size = max(1, min(block_rows, n))
+    # each block as (d, rows): a slice of a feature-major X, the transposed view of a
+    # row-major one; the buffer keeps X's order, so NumPy's loops and BLAS read it as
+    # it lies (a transposing copy into a feature-major buffer measured 1.2-1.4x
+    # slower on row-major X)
     buffer = np.empty((d, size) if feature_major else (size, d), low)
-    centre = (mean[:, None] if feature_major else mean[None, :]).astype(low)
+    columns = x if feature_major else x.T
+    centre = mean[:, None].astype(low)
     gram = np.zeros((d, d))
     moments = np.zeros((weights.shape[0], d))
     for start in range(0, n, size):
         stop = min(start + size, n)
-        if feature_major:
-            block = buffer[:, : stop - start]
-            _centre(x[:, start:stop], centre, block)
-            moments += weights[:, start:stop] @ block.T
-            if square_root:
-                block *= root[start:stop]
-                gram += block @ block.T  # one buffer: NumPy's syrk
-            else:
-                gram += (block * root[start:stop]) @ block.T
+        rows = stop - start
+        block = buffer[:, :rows] if feature_major else buffer[:rows].T
+        _centre(columns[:, start:stop], centre, block)
+        moments += weights[:, start:stop] @ block.T
+        if square_root:
+            block *= root[start:stop]
+            gram += block @ block.T  # one buffer: NumPy's syrk
         else:
-            block = buffer[: stop - start]
-            _centre(x[start:stop], centre, block)
-            moments += weights[:, start:stop] @ block
-            if square_root:
-                block *= root[start:stop, None]
-                gram += block.T @ block
-            else:
-                gram += (block * root[start:stop, None]).T @ block
+            gram += (block * root[start:stop]) @ block.T
     scale = np.asarray(scale, np.float64)
     gram = gram / np.outer(scale, scale)
     gram = 0.5 * (gram + gram.T)  # float32 products: symmetric to rounding only

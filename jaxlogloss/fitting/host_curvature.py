@@ -29,8 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss import _validation as v
-from jaxlogloss.data.design import ColumnsAtOffset, FeatureMajor, HeldInPlace, host_rows
+from jaxlogloss.data.design import host_view
 from jaxlogloss.data.host_gram import host_centered_gram
 from jaxlogloss.fitting.compiled import fast_compile
 from jaxlogloss.fitting.statistics import logit_sums, slope_weights
@@ -41,27 +40,6 @@ Array = jax.Array
 
 # X's elements (rows x features) from which the Gram is formed on the host; 0: always
 HOST_GRAM_MIN_ELEMENTS = 0
-
-
-def host_design(X: Any) -> tuple[np.ndarray, bool] | None:
-    """X's values as a NumPy view (no copy) and whether that view is feature-major
-    ((d, n)), or None where X is not in host memory on one device."""
-    if isinstance(X, HeldInPlace):
-        data = X.flat
-    elif isinstance(X, FeatureMajor):
-        data = X.xt
-    else:
-        data = X
-    if isinstance(data, jax.Array) and not (
-        len(data.devices()) == 1 and v.on_cpu(data)
-    ):
-        return None
-    if isinstance(X, HeldInPlace):
-        rows = host_rows(X)
-        return (rows.T, True) if isinstance(X, ColumnsAtOffset) else (rows, False)
-    if isinstance(X, FeatureMajor):
-        return np.asarray(X.xt), True
-    return np.asarray(X), False
 
 
 def uses_host_gram(objective: Any, z: Any) -> bool:
@@ -78,7 +56,7 @@ def uses_host_gram(objective: Any, z: Any) -> bool:
     X = objective.problem.X
     if X.shape[0] * X.shape[1] < HOST_GRAM_MIN_ELEMENTS:
         return False
-    return host_design(X) is not None
+    return host_view(X) is not None
 
 
 @fast_compile
@@ -117,8 +95,8 @@ def curvature_weights(
     objective: InMemoryObjective, theta: Array, z: Array, with_sums: Array
 ) -> tuple[Array, ...]:
     """From the logits z: the Gram's weights h = c l'' and the slope's v = c dl''/dz
-    (:func:`~jaxlogloss.fitting.statistics.slope_weights`), sum c, the penalty's
-    Hessian, the total weight, and -- where ``with_sums`` (traced) -- the statistics'
+    (:func:`~jaxlogloss.fitting.statistics.slope_weights`), the penalty's Hessian, the
+    total weight sum c (n without weights), and -- where ``with_sums`` (traced) -- the statistics'
     totals sum c, sum c l, sum c y, sum c l'', sum v (zeros otherwise). No pass over X."""
     p = objective.problem
     c = objective.weights()
@@ -134,7 +112,7 @@ def curvature_weights(
         return jnp.stack([jnp.sum(a).astype(dtype) for a in parts])
 
     sums = jax.lax.cond(with_sums, totals, lambda: jnp.zeros(5, dtype))
-    return h, slope, jnp.sum(c), pen, objective.total_weight(), sums
+    return h, slope, pen, objective.total_weight(), sums
 
 
 def host_curvature(
@@ -144,22 +122,24 @@ def host_curvature(
     """:func:`~jaxlogloss.fitting.host_loop.curvature`'s (Hessian, total weight,
     statistics' sums or None) with the Gram on the host (module docstring)."""
     flag = np.bool_(bool(with_sums))
-    h, slope, c_total, pen, total, totals = jax.device_get(
+    h, slope, pen, total, totals = jax.device_get(
         curvature_weights(objective, theta, z, flag)
     )
-    x, feature_major = host_design(objective.problem.X)
+    x, feature_major = host_view(objective.problem.X)
     mean, scale = (np.asarray(a, np.float64) for a in objective.scaling)
     dtype = np.dtype(h.dtype)
-    low = dtype == np.float32 or (dtype == np.float64 and bool(float32_products))
+    low = dtype != np.float64 or bool(float32_products)
     gram = host_centered_gram(
         x, feature_major, h, mean, scale, slope if with_sums else None,
         np.float32 if low else np.float64,
     )  # fmt: skip
-    d = gram.gram.shape[0]
-    hess = np.empty((d + 1, d + 1))
-    hess[:d, :d], hess[:d, d], hess[d, :d] = gram.gram, gram.sums, gram.sums
-    hess[d, d] = gram.total
-    hess = (hess / float(c_total) + np.asarray(pen, np.float64)).astype(dtype)
+    bordered = np.block(
+        [
+            [gram.gram, gram.sums[:, None]],
+            [gram.sums[None, :], np.array([[gram.total]])],
+        ]
+    )
+    hess = (bordered / float(total) + np.asarray(pen, np.float64)).astype(dtype)
     sums = None
     if with_sums:
         grad = np.concatenate([totals[4:5], gram.moment]).astype(dtype)

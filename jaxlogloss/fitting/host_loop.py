@@ -40,8 +40,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxlogloss import _validation as v
-from jaxlogloss.data.design import FeatureMajor, HeldInPlace
+from jaxlogloss.data.design import host_view, on_host
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.background import BACKGROUND
 from jaxlogloss.fitting.compiled import fast_compile
@@ -88,14 +87,6 @@ _compiled_scaling = fast_compile(feature_scaling)
 HOST_SCALING_MAX_ELEMENTS = 1 << 22  # X's elements up to which NumPy scales it
 
 
-def _on_host(*arrays: Any) -> bool:
-    """Whether every array is NumPy or a jax array on one CPU device."""
-    return all(
-        not isinstance(a, jax.Array) or (len(a.devices()) == 1 and v.on_cpu(a))
-        for a in arrays
-    )
-
-
 def scaling_of(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
     """:func:`~jaxlogloss.model.scaling.feature_scaling` of X: in NumPy
     (:func:`~jaxlogloss.model.scaling.host_feature_scaling`) for an X of at most
@@ -109,9 +100,9 @@ def scaling_of(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
 def _scaled_on_host(X: Any, sample_weight: Any, l2: Any) -> bool:
     """Whether :func:`scaling_of` scales X in NumPy (at most
     :data:`HOST_SCALING_MAX_ELEMENTS` elements, all on one CPU device)."""
-    data = X.xt if isinstance(X, FeatureMajor) else X
-    data = data.flat if isinstance(data, HeldInPlace) else data
-    return X.size <= HOST_SCALING_MAX_ELEMENTS and _on_host(data, sample_weight, l2)
+    if X.size > HOST_SCALING_MAX_ELEMENTS:
+        return False
+    return host_view(X) is not None and on_host(sample_weight, l2)
 
 
 _compiled_zero_point = fast_compile(
