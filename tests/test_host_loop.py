@@ -162,3 +162,15 @@ def test_a_model_that_shrank_the_gradient_enough_takes_the_next_step(monkeypatch
     np.testing.assert_allclose(
         kept.inference.std_err, fresh.inference.std_err, rtol=1e-8
     )
+
+
+def test_cholesky_solve_equals_a_float64_solve():
+    rng = np.random.default_rng()
+    for p in (1, 2, 7, 40):
+        a = rng.standard_normal((p + 3, p))
+        spd = a.T @ a + 1e-3 * np.eye(p)
+        b = rng.standard_normal(p)
+        lower = np.linalg.cholesky(spd)
+        x = host_loop.cholesky_solve(lower, b)
+        np.testing.assert_allclose(spd @ x, b, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(x, np.linalg.solve(spd, b), rtol=1e-8)

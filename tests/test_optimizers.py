@@ -102,3 +102,17 @@ def test_schedules_peak_at_the_learning_rate():
 def test_bad_optimizer_settings(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_the_name_tables_are_optax_functions_read_only():
+    assert OPTIMIZERS["adam"] is optax.adam and OPTIMIZERS["lbfgs"] is optax.lbfgs
+    assert dict(OPTIMIZERS) == {name: getattr(optax, name) for name in OPTIMIZERS}
+    fn, peak, required = SCHEDULES["cosine"]
+    assert (fn, peak, required) == (
+        optax.cosine_decay_schedule, "init_value", ("decay_steps",),
+    )  # fmt: skip
+    assert len(SCHEDULES) == 5 and "linear" in SCHEDULES and "nope" not in OPTIMIZERS
+    with pytest.raises(KeyError):
+        OPTIMIZERS["nope"]
+    with pytest.raises(TypeError):
+        OPTIMIZERS["adam"] = optax.sgd  # type: ignore[index]

@@ -24,10 +24,10 @@ Same optimum as the compiled solver to the tolerance (``tests/test_host_prox.py`
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.linalg.lapack import get_lapack_funcs
 
 from jaxlogloss.fitting.host_loop import (
     _at,
@@ -50,10 +50,15 @@ def _floor(hess: np.ndarray) -> float:
     return 10 * eps * float(np.abs(np.diagonal(hess)).max())
 
 
-# LAPACK's Cholesky solve (potrf + potrs; info > 0 where the matrix is not positive
-# definite) called directly: scipy's cho_factor/cho_solve wrappers cost ~4x the
-# factorisation itself at these sizes (p <= ~100)
-_POSV = get_lapack_funcs("posv", dtype=np.float64)
+@functools.cache
+def _posv() -> Any:
+    """LAPACK's Cholesky solve (potrf + potrs; info > 0 where the matrix is not
+    positive definite) called directly: scipy's cho_factor/cho_solve wrappers cost ~4x
+    the factorisation itself at these sizes (p <= ~100). Looked up on first use:
+    importing scipy.linalg takes ~0.2 s of every CLI process that fits no L1 model."""
+    from scipy.linalg.lapack import get_lapack_funcs
+
+    return get_lapack_funcs("posv", dtype=np.float64)
 
 
 def active_set_solve(
@@ -77,7 +82,7 @@ def active_set_solve(
         off = ~on & (theta != 0)  # dropped coordinates held at 0 (theta there != 0)
         if off.any():
             rhs += h[np.ix_(idx, off)] @ theta[off]
-        _, delta, info = _POSV(h[np.ix_(idx, idx)], rhs, overwrite_a=1, overwrite_b=1)
+        _, delta, info = _posv()(h[np.ix_(idx, idx)], rhs, overwrite_a=1, overwrite_b=1)
         if info != 0:
             return u, False
         v = np.zeros(p)

@@ -32,7 +32,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxlogloss.fitting.train import TRAIN_STATUSES, chunk, initial_state, objective_std
 from jaxlogloss.losses.registry import get_loss
@@ -329,6 +328,8 @@ def _run_first_order(
     n: int,
 ) -> tuple[Any, ...]:
     starts, problem, scaling, keys, lrs = part
+    import optax
+
     opt = optax.inject_hyperparams(OPTIMIZERS[solver])(learning_rate=1.0, **options)
     states = jax.vmap(lambda p, key, lr: _set_lr(initial_state(p, opt, key, n), lr))(
         starts, keys, lrs

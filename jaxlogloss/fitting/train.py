@@ -24,12 +24,11 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax.sharding import Mesh
 
 from jaxlogloss.data.design import FeatureMajor
@@ -49,6 +48,9 @@ from jaxlogloss.model.scaling import (
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.solvers import base as cv
 from jaxlogloss.solvers.first_order import first_order_update, make_optimizer
+
+if TYPE_CHECKING:
+    import optax
 
 Array = jax.Array
 
@@ -361,6 +363,8 @@ def train(
             optimizer, learning_rate, schedule, schedule_options, optimizer_options
         )
     else:
+        import optax
+
         opt_name, opt = repr(optimizer), optimizer
         if not isinstance(opt, optax.GradientTransformationExtraArgs):
             opt = optax.with_extra_args_support(opt)

@@ -27,36 +27,63 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import jax
-import optax
 
-OPTIMIZERS: dict[str, Any] = {
-    "sgd": optax.sgd,
-    "adam": optax.adam,
-    "adamw": optax.adamw,
-    "adagrad": optax.adagrad,
-    "rmsprop": optax.rmsprop,
-    "lbfgs": optax.lbfgs,
-}
+if TYPE_CHECKING:
+    import optax
 
-SCHEDULES: dict[str, tuple[Any, str, tuple[str, ...]]] = {
-    # name: (optax function, name of its peak/initial argument, required arguments)
-    "constant": (optax.constant_schedule, "value", ()),
-    "cosine": (optax.cosine_decay_schedule, "init_value", ("decay_steps",)),
-    "exponential": (
-        optax.exponential_decay,
-        "init_value",
-        ("transition_steps", "decay_rate"),
-    ),
-    "warmup_cosine": (
-        optax.warmup_cosine_decay_schedule,
-        "peak_value",
-        ("warmup_steps", "decay_steps"),
-    ),
-    "linear": (optax.linear_schedule, "init_value", ("end_value", "transition_steps")),
-}
+
+class OptaxByName(Mapping[str, Any]):
+    """A read-only mapping from names to optax's functions (or to tuples whose first
+    entry is one), looked up in optax on access: importing optax takes ~0.1 s, which
+    a process that runs no first-order optimizer (a CLI Newton fit) does not pay."""
+
+    def __init__(self, entries: dict[str, str | tuple[Any, ...]]) -> None:
+        self._entries = entries
+
+    def __getitem__(self, name: str) -> Any:
+        import optax
+
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            return getattr(optax, entry)
+        return (getattr(optax, entry[0]), *entry[1:])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"OptaxByName({list(self._entries)})"
+
+
+OPTIMIZERS: Mapping[str, Any] = OptaxByName(
+    {name: name for name in ("sgd", "adam", "adamw", "adagrad", "rmsprop", "lbfgs")}
+)
+
+SCHEDULES: Mapping[str, tuple[Any, str, tuple[str, ...]]] = OptaxByName(
+    {
+        # name: (optax function, name of its peak/initial argument, required arguments)
+        "constant": ("constant_schedule", "value", ()),
+        "cosine": ("cosine_decay_schedule", "init_value", ("decay_steps",)),
+        "exponential": (
+            "exponential_decay",
+            "init_value",
+            ("transition_steps", "decay_rate"),
+        ),
+        "warmup_cosine": (
+            "warmup_cosine_decay_schedule",
+            "peak_value",
+            ("warmup_steps", "decay_steps"),
+        ),
+        "linear": ("linear_schedule", "init_value", ("end_value", "transition_steps")),
+    }
+)
 
 DEFAULT_LEARNING_RATE = {
     "sgd": 0.1,
@@ -160,6 +187,8 @@ def first_order_update(
 
     Returns (new params, new optimizer state, f(params), grad f(params)).
     """
+    import optax
+
     value, grads = jax.value_and_grad(fun)(params)
     updates, opt_state = optimizer.update(
         grads, opt_state, params, value=value, grad=grads, value_fn=fun

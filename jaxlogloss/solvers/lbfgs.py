@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from jaxlogloss.solvers.base import Iterate, advance, start, static_field, where_tree
 from jaxlogloss.solvers.linesearch import backtracking
 from jaxlogloss.solvers.newton import stepped
+
+if TYPE_CHECKING:
+    import optax
 
 Array = jax.Array
 
@@ -37,7 +39,11 @@ def lbfgs_direction(memory_size: int) -> optax.GradientTransformation:
     """optax's L-BFGS two-loop recursion without a line search: g -> H_k g.
 
     The update is jitted: inlined under an outer jit, and one compiled program when a
-    host loop drives the solver (a streamed objective) instead of many small ops."""
+    host loop drives the solver (a streamed objective) instead of many small ops.
+    optax is imported here, on first use: ~0.1 s of every process that never runs
+    this (a CLI Newton fit; the host loop's L-BFGS has its own NumPy recursion)."""
+    import optax
+
     transform = optax.scale_by_lbfgs(memory_size=memory_size)
     return optax.GradientTransformation(transform.init, jax.jit(transform.update))
 
