@@ -246,3 +246,94 @@ def test_fits_with_the_host_gram_equal_the_compiled_gram(monkeypatch, solver, or
     )
     np.testing.assert_allclose(host.log_loss, compiled.log_loss, rtol=1e-12)
     np.testing.assert_allclose(host.intercept, compiled.intercept, rtol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 60), d=st.integers(1, 5), block=st.integers(1, 20),
+    stride=st.integers(2, 9), seed=st.integers(0, 2**16), feature_major=st.booleans(),
+)  # fmt: skip
+def test_host_gram_row_stride_is_the_scaled_sample(
+    n, d, block, stride, seed, feature_major
+):
+    """row_stride s: the sums over rows 0, s, 2s, ... scaled by sum h / (their sum
+    of h), whatever the block size; the total weight stays exact."""
+    x, h, mean, scale, _ = _inputs(n, d, seed)
+    view = np.ascontiguousarray(x.T) if feature_major else x
+    out = host_centered_gram(
+        view, feature_major, h, mean, scale, block_rows=block, row_stride=stride
+    )
+    gram, sums, _, _ = _reference(x[::stride], h[::stride], mean, scale)
+    ratio = h.sum() / h[::stride].sum()
+    np.testing.assert_allclose(out.gram, gram * ratio, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out.sums, sums * ratio, rtol=1e-10, atol=1e-10)
+    assert out.total == pytest.approx(h.sum(), rel=1e-12)
+    assert out.moment is None
+
+
+def test_host_gram_row_stride_estimates_the_whole_gram():
+    """On rows in no particular order, and on rows sorted by a feature, every 8th
+    row's scaled Gram is within a few percent of the whole's (the model's error)."""
+    x, h, mean, scale, _ = _inputs(40_000, 4, 21)
+    whole = host_centered_gram(x, False, h, mean, scale).gram
+    for rows in (x, x[np.argsort(x[:, 0])]):
+        est = host_centered_gram(rows, False, h, mean, scale, row_stride=8).gram
+        worst = np.abs(est - whole).max() / np.abs(np.diag(whole)).max()
+        assert 0 < worst < 0.05
+
+
+def test_host_gram_row_stride_bad_values():
+    x, h, mean, scale, u = _inputs(10, 3, 0)
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match="row_stride must be >= 1"):
+            host_centered_gram(x, False, h, mean, scale, row_stride=bad)
+    with pytest.raises(ValueError, match="no u"):
+        host_centered_gram(x, False, h, mean, scale, u, row_stride=2)
+    with pytest.raises(ValueError, match="h >= 0"):
+        host_centered_gram(x, False, h - 2, mean, scale, row_stride=2)
+
+
+def test_sample_stride_keeps_enough_rows():
+    assert hc.sample_stride(100_000, 100) == 1  # below twice the sample: every row
+    assert hc.sample_stride(1_000_000, 100) == 7  # >= 131,072 rows kept
+    assert hc.sample_stride(1_000_000, 500) == 1  # 1024 x 500 rows needed
+    for n, d in ((300_000, 3), (5_000_000, 200), (2_000_000, 40)):
+        s = hc.sample_stride(n, d)
+        assert -(-n // s) >= max(hc.SAMPLE_MIN_ROWS, hc.SAMPLE_ROWS_PER_FEATURE * d)
+
+
+@pytest.mark.parametrize("sort", [False, True], ids=["shuffled", "sorted"])
+def test_newton_samples_only_its_first_model_from_zero(monkeypatch, sort):
+    """A float64 Newton fit from theta = 0 forms its first model Gram from every s-th
+    row and every later Hessian (the inference step's included) from all rows; its
+    coefficients and standard errors equal those of a fit that samples none."""
+    import jaxlogloss.data.host_gram as hg
+
+    X, y = logistic_data(6000, 4, 8)
+    if sort:
+        order = np.argsort(X[:, 0])
+        X, y = X[order], y[order]
+    strides = []
+    real = hg.host_centered_gram
+
+    def recorded(*args, **kwargs):
+        strides.append(kwargs.get("row_stride", 1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hc, "host_centered_gram", recorded)
+    whole = jl.fit(X, y, solver="newton")
+    assert set(strides) == {1}
+    strides.clear()
+    monkeypatch.setattr(hc, "SAMPLE_MIN_ROWS", 500)
+    monkeypatch.setattr(hc, "SAMPLE_ROWS_PER_FEATURE", 1)
+    sampled = jl.fit(X, y, solver="newton")
+    assert strides[0] == 12 and set(strides[1:]) == {1} and len(strides) >= 3
+    assert sampled.status == whole.status == "converged"
+    np.testing.assert_allclose(sampled.coef, whole.coef, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(sampled.intercept, whole.intercept, rtol=1e-8)
+    np.testing.assert_allclose(
+        sampled.inference.std_err, whole.inference.std_err, rtol=1e-7
+    )
+    strides.clear()  # a start away from zero: no sample
+    jl.fit(X, y, solver="newton", init=(np.full(4, 0.1), 0.0))
+    assert set(strides) == {1}

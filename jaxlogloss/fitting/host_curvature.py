@@ -18,7 +18,9 @@ the penalty's Hessian and the statistics' totals come from one small compiled
 program over the n logits (:func:`curvature_weights`), which also compiles faster
 than the Gram's loop it replaces. The float32-products rule for a solver's model
 (:class:`~jaxlogloss.fitting.model_precision.ModelPrecision`) carries over: float32
-block products added to float64 sums, the inference Hessian exact.
+block products added to float64 sums, the inference Hessian exact; and Newton's
+first model from theta = 0 (every row's weight c/4) may come from every s-th row
+(:func:`sample_stride`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,20 @@ Array = jax.Array
 
 # X's elements (rows x features) from which the Gram is formed on the host; 0: always
 HOST_GRAM_MIN_ELEMENTS = 0
+
+# the rows a sampled model Gram keeps, at least (and SAMPLE_ROWS_PER_FEATURE x d)
+SAMPLE_MIN_ROWS = 1 << 17
+SAMPLE_ROWS_PER_FEATURE = 1024
+
+
+def sample_stride(n: int, d: int) -> int:
+    """s for a model Gram from every s-th row
+    (:func:`~jaxlogloss.data.host_gram.host_centered_gram`'s ``row_stride``): the
+    largest s that keeps at least max(:data:`SAMPLE_MIN_ROWS`,
+    :data:`SAMPLE_ROWS_PER_FEATURE` d) rows, whose covariance is within about
+    sqrt(d / rows) <= 3% of the whole's; 1 (every row) below twice that."""
+    keep = max(SAMPLE_MIN_ROWS, SAMPLE_ROWS_PER_FEATURE * d)
+    return max(1, n // keep)
 
 
 def uses_host_gram(objective: Any, z: Any) -> bool:
@@ -117,10 +133,12 @@ def curvature_weights(
 
 def host_curvature(
     objective: InMemoryObjective, theta: Any, z: Any, with_sums: Any,
-    float32_products: Any,
+    float32_products: Any, row_stride: int = 1,
 ) -> tuple[np.ndarray, Any, tuple[Any, ...] | None]:  # fmt: skip
     """:func:`~jaxlogloss.fitting.host_loop.curvature`'s (Hessian, total weight,
-    statistics' sums or None) with the Gram on the host (module docstring)."""
+    statistics' sums or None) with the Gram on the host (module docstring);
+    ``row_stride`` > 1: a model's Gram from every s-th row
+    (:func:`~jaxlogloss.data.host_gram.host_centered_gram`)."""
     flag = np.bool_(bool(with_sums))
     h, slope, pen, total, totals = jax.device_get(
         curvature_weights(objective, theta, z, flag)
@@ -131,7 +149,7 @@ def host_curvature(
     low = dtype != np.float64 or bool(float32_products)
     gram = host_centered_gram(
         x, feature_major, h, mean, scale, slope if with_sums else None,
-        np.float32 if low else np.float64,
+        np.float32 if low else np.float64, row_stride=row_stride,
     )  # fmt: skip
     bordered = np.block(
         [

@@ -5,7 +5,10 @@ float32 block products of :func:`~jaxlogloss.data.gram.centered_gram_and_moment`
 1.4-2.4x faster on a CPU with entries within ~1e-7 relative, close enough to keep
 Newton's local convergence -- unless the Hessian is nearly singular, where rounding X
 to float32 moves its smallest eigenvalues. :class:`ModelPrecision` holds the rule.
-The inference Hessian is always exact.
+The inference Hessian is always exact. The same rule covers the first model of a
+run from theta = 0, formed from a sample of the rows where X is large
+(:func:`~jaxlogloss.fitting.host_curvature.sample_stride`): a rounded model may be
+sampled, an exact one never is.
 """
 
 from __future__ import annotations
