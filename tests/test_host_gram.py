@@ -4,6 +4,8 @@ reference and to the compiled curvature program, on every layout of X."""
 
 from __future__ import annotations
 
+import os
+
 import chex
 import jax.numpy as jnp
 import numpy as np
@@ -337,3 +339,37 @@ def test_newton_samples_only_its_first_model_from_zero(monkeypatch, sort):
     strides.clear()  # a start away from zero: no sample
     jl.fit(X, y, solver="newton", init=(np.full(4, 0.1), 0.0))
     assert set(strides) == {1}
+
+
+@pytest.mark.parametrize("feature_major", [True, False], ids=["feature", "row"])
+def test_host_gram_threads_agree_and_restore_blas(monkeypatch, feature_major):
+    """The blocks shared among 1, 2 or 3 threads give the same sums (to rounding),
+    the same threads bit for bit every call, and BLAS's own thread count is back
+    after the call."""
+    from threadpoolctl import threadpool_info
+
+    import jaxlogloss.data.host_gram as hg
+
+    x, h, mean, scale, u = _inputs(3001, 7, 12)
+    view = np.ascontiguousarray(x.T) if feature_major else x
+    before = [lib["num_threads"] for lib in threadpool_info()]
+    results = {}
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(hg, "GRAM_THREADS", threads)
+        assert hg.gram_workers(10) == threads and hg.gram_workers(1) == 1
+        results[threads] = host_centered_gram(
+            view, feature_major, h, mean, scale, u, block_rows=128
+        )
+        again = host_centered_gram(
+            view, feature_major, h, mean, scale, u, block_rows=128
+        )
+        for a, b in zip(results[threads], again, strict=True):
+            np.testing.assert_array_equal(a, b)
+    gram, sums, total, moment = _reference(x, h, mean, scale, u)
+    for out in results.values():
+        np.testing.assert_allclose(out.gram, gram, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(out.sums, sums, rtol=1e-12, atol=1e-11)
+        np.testing.assert_allclose(out.moment, moment, rtol=1e-12, atol=1e-10)
+    assert [lib["num_threads"] for lib in threadpool_info()] == before
+    monkeypatch.setattr(hg, "GRAM_THREADS", None)  # the default: one a core
+    assert hg.gram_workers(100) == min(os.cpu_count() or 1, 8)

@@ -124,12 +124,12 @@ def test_background_compiler_and_host_pool_work_in_a_forked_child():
 
     compiler = background.BackgroundCompiler()
     compiler.submit(lambda: None).wait()  # the parent's worker is running
-    host._run_parallel(lambda w: None, 2)  # and the parent's pool
+    host.run_parallel(lambda w: None, 2)  # and the parent's pool
 
     def child():
         done = compiler.submit(lambda: None)
         seen = []
-        host._run_parallel(seen.append, 2)
+        host.run_parallel(seen.append, 2)
         return done.wait(10) and sorted(seen) == [0, 1]
 
     assert _in_forked_child(child)

@@ -78,14 +78,14 @@ def aligned_copy(arr: np.ndarray, dtype: Any) -> np.ndarray:
     if arr.ndim == 2 and arr.flags.f_contiguous and not arr.flags.c_contiguous:
         _copy_transposed(arr.T, out)
         return out
-    workers = _workers(arr.shape[0])
+    workers = parallel_workers(arr.shape[0])
     bounds = np.linspace(0, arr.shape[0], workers + 1).astype(int)
 
     def copy(w: int) -> None:
         lo, hi = bounds[w], bounds[w + 1]
         np.copyto(out[lo:hi], arr[lo:hi], casting="unsafe")
 
-    _run_parallel(copy, workers)
+    run_parallel(copy, workers)
     return out
 
 
@@ -95,7 +95,7 @@ def _copy_transposed(x: np.ndarray, out: np.ndarray, on_tile: Any = None) -> Non
     by up to ``os.cpu_count()`` threads when out is large; ``on_tile(w, tile)`` is
     called on each copied tile of out by the worker w that copied it."""
     tiles = [slice(lo, lo + TILE_COLUMNS) for lo in range(0, x.shape[0], TILE_COLUMNS)]
-    workers = 1 if out.nbytes < PARALLEL_MIN_BYTES else _workers(len(tiles))
+    workers = 1 if out.nbytes < PARALLEL_MIN_BYTES else parallel_workers(len(tiles))
 
     def copy(w: int) -> None:
         for cols in tiles[w::workers]:
@@ -104,7 +104,7 @@ def _copy_transposed(x: np.ndarray, out: np.ndarray, on_tile: Any = None) -> Non
             if on_tile is not None:
                 on_tile(w, tile)
 
-    _run_parallel(copy, workers)
+    run_parallel(copy, workers)
 
 
 class RowMoments(NamedTuple):
@@ -158,11 +158,12 @@ _POOL: dict[int, ThreadPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
 
 
-def _workers(parts: int) -> int:
+def parallel_workers(parts: int) -> int:
+    """Threads for ``parts`` pieces of work: one a core, at most 8."""
     return max(1, min(os.cpu_count() or 1, 8, parts))
 
 
-def _run_parallel(work: Any, workers: int) -> None:
+def run_parallel(work: Any, workers: int) -> None:
     """``work(w)`` for w in range(workers): on the process's thread pool (NumPy
     releases the GIL while it copies; starting threads per call cost ~3 ms)."""
     if workers == 1:
@@ -172,7 +173,7 @@ def _run_parallel(work: Any, workers: int) -> None:
     with _POOL_LOCK:
         if pid not in _POOL:
             _POOL.clear()
-            _POOL[pid] = ThreadPoolExecutor(_workers(1 << 30))
+            _POOL[pid] = ThreadPoolExecutor(parallel_workers(1 << 30))
         pool = _POOL[pid]
     list(pool.map(work, range(workers)))
 

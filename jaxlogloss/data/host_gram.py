@@ -24,6 +24,20 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxlogloss.data.design import budget_rows
+from jaxlogloss.data.host import parallel_workers, run_parallel
+
+# where X spans at least two blocks, they are shared out among this many threads
+# (at most), each calling BLAS on one thread: NumPy's syrk of a (d, rows) block with
+# d ~ 100 gains little from BLAS's own threads (10^6 x 100, 2 cores: float64 0.77 s
+# on one thread of ours and BLAS's two, 0.47 s on two of ours; float32 0.36 / 0.24 s)
+GRAM_THREADS: int | None = None  # None: one a core (data.host.parallel_workers)
+
+
+def gram_workers(blocks: int) -> int:
+    """Threads forming a Gram of ``blocks`` blocks (:data:`GRAM_THREADS`)."""
+    if GRAM_THREADS is not None:
+        return max(1, min(GRAM_THREADS, blocks))
+    return parallel_workers(blocks)
 
 
 def _centre(rows: np.ndarray, centre: np.ndarray, out: np.ndarray) -> None:
@@ -99,27 +113,44 @@ def host_centered_gram(
     if block_rows is None:
         block_rows = budget_rows(d, low)
     size = max(1, min(block_rows, n))
-    # each block as (d, rows): a slice of a feature-major X, the transposed view of a
-    # row-major one; the buffer keeps X's order, so NumPy's loops and BLAS read it as
-    # it lies (a transposing copy into a feature-major buffer measured 1.2-1.4x
-    # slower on row-major X)
-    buffer = np.empty((d, size) if feature_major else (size, d), low)
     columns = x if feature_major else x.T
     centre = mean[:, None].astype(low)
-    gram = np.zeros((d, d))
-    moments = np.zeros((weights.shape[0], d))
     span = size * row_stride  # X's rows a block of ``size`` sampled rows covers
-    for start in range(0, n, span):
-        take = slice(start, min(start + span, n), row_stride)
-        rows = len(range(take.start, take.stop, row_stride))
-        block = buffer[:, :rows] if feature_major else buffer[:rows].T
-        _centre(columns[:, take], centre, block)
-        moments += weights[:, take] @ block.T
-        if square_root:
-            block *= root[take]
-            gram += block @ block.T  # one buffer: NumPy's syrk
-        else:
-            gram += (block * root[take]) @ block.T
+    starts = range(0, n, span)
+    workers = gram_workers(len(starts))
+    parts: list[Any] = [None] * workers
+
+    def work(w: int) -> None:
+        # each block as (d, rows): a slice of a feature-major X, the transposed view
+        # of a row-major one; the buffer keeps X's order, so NumPy's loops and BLAS
+        # read it as it lies (a transposing copy into a feature-major buffer
+        # measured 1.2-1.4x slower on row-major X)
+        buffer = np.empty((d, size) if feature_major else (size, d), low)
+        gram = np.zeros((d, d))
+        moments = np.zeros((weights.shape[0], d))
+        for start in starts[w::workers]:
+            take = slice(start, min(start + span, n), row_stride)
+            rows = len(range(take.start, take.stop, row_stride))
+            block = buffer[:, :rows] if feature_major else buffer[:rows].T
+            _centre(columns[:, take], centre, block)
+            moments += weights[:, take] @ block.T
+            if square_root:
+                block *= root[take]
+                gram += block @ block.T  # one buffer: NumPy's syrk
+            else:
+                gram += (block * root[take]) @ block.T
+        parts[w] = gram, moments
+
+    if workers == 1:
+        work(0)
+    else:  # a worker a core, each on one BLAS thread
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            run_parallel(work, workers)
+    gram, moments = parts[0]
+    for more in parts[1:]:  # the workers' sums in a fixed order: deterministic
+        gram, moments = gram + more[0], moments + more[1]
     total = float(np.sum(h))
     if row_stride > 1:  # the sample's sums, scaled to the whole weight
         sampled = float(np.sum(h[::row_stride]))
