@@ -196,19 +196,47 @@ def test_host_curvature_equals_the_compiled_program(layout, weights_l2):
 
 
 def test_host_curvature_float32_objective():
-    """A float32 fit keeps the compiled Gram; asked directly, the host's gives its
-    Hessian from float32 products summed in float64, returned in float32."""
+    """A float32 fit's Gram is formed on the host too: float32 products summed in
+    float64, returned in float32, within float32's rounding (1e-6 of its largest
+    entry) of the float64 Hessian of the same values, as the compiled program is."""
     X, y = logistic_data(3000, 4, 7)
     X32 = X.astype(np.float32)
     obj = _objective(jnp.asarray(X32), y.astype(np.float32), X32.mean(axis=0))
     theta = jnp.asarray(np.array([0.1, -0.2, 0.3, 0.0, 0.05], np.float32))
     z = host_loop.evaluate(obj, theta)[3]
-    assert not hc.uses_host_gram(obj, z)
+    assert hc.uses_host_gram(obj, z)
     got = hc.host_curvature(obj, theta, z, np.bool_(True), np.bool_(False))
     ref = host_loop.curvature(obj, theta, z, np.bool_(True), np.bool_(False))
     assert got[0].dtype == np.float32
     np.testing.assert_allclose(got[0], np.asarray(ref[0]), rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(got[2][4], np.asarray(ref[2][4]), rtol=1e-4, atol=1e-3)
+    with enable_x64():
+        wide = _objective(
+            jnp.asarray(X32, jnp.float64), y, X32.mean(axis=0).astype(np.float64)
+        )
+        theta64 = jnp.asarray(np.asarray(theta, np.float64))
+        z64 = host_loop.evaluate(wide, theta64)[3]
+        exact = np.asarray(
+            host_loop.curvature(wide, theta64, z64, np.bool_(False), np.bool_(False))[0]
+        )
+    bound = 1e-6 * np.abs(exact).max()
+    assert np.abs(got[0] - exact).max() <= bound
+    assert np.abs(np.asarray(ref[0], np.float64) - exact).max() <= bound
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_float32_fits_with_the_host_gram_equal_the_compiled_gram(monkeypatch, solver):
+    X, y = logistic_data(3000, 5, 6)
+    fits = []
+    for limit in (10**12, 0):  # the compiled Gram, then the host's
+        monkeypatch.setattr(hc, "HOST_GRAM_MIN_ELEMENTS", limit)
+        fits.append(jl.fit(X.astype(np.float32), y, solver=solver, dtype="float32"))
+    compiled, host = fits
+    assert host.status == compiled.status == "converged"
+    np.testing.assert_allclose(host.coef, compiled.coef, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        host.inference.std_err, compiled.inference.std_err, rtol=1e-4
+    )
 
 
 def test_host_curvature_does_not_apply_off_the_host():

@@ -59,15 +59,15 @@ def sample_stride(n: int, d: int) -> int:
 
 
 def uses_host_gram(objective: Any, z: Any) -> bool:
-    """Whether :func:`host_curvature` applies: an in-memory binary float64 objective
-    on one device, the logits known, X of at least :data:`HOST_GRAM_MIN_ELEMENTS`
-    elements in host memory. (A float32 fit keeps XLA's float32 Gram: the whole
-    ``jl.fit`` measured within 5% either way, 10^6 x 100.)"""
+    """Whether :func:`host_curvature` applies: an in-memory binary objective on one
+    device, the logits known, X of at least :data:`HOST_GRAM_MIN_ELEMENTS` elements
+    in host memory. Float32 fits too: with the blocks shared among threads
+    (:func:`~jaxlogloss.data.host_gram.gram_workers`) a float32 ``jl.fit`` at
+    10^6 x 100 took 1.50 s against XLA's Gram's 1.76 s (L-BFGS), 2.04 s against
+    3.79 s (Newton)."""
     if not isinstance(objective, InMemoryObjective) or z is None:
         return False
     if objective.n_classes is not None or objective.mesh is not None:
-        return False
-    if np.dtype(objective.dtype) != np.float64:  # XLA's float32 Gram measured as fast
         return False
     X = objective.problem.X
     if X.shape[0] * X.shape[1] < HOST_GRAM_MIN_ELEMENTS:
