@@ -308,6 +308,7 @@ def weighted_gram(X: Design, c: Array) -> Array:
 def blocked_value_grad(
     X: Design, targets: Array, c: Array | None, w: Array, b: Array,
     value: Any, grad: Any, block_size: int = 8192, mesh: Any = None,
+    blocks: tuple[Any, int] | None = None,
 ) -> tuple[Array, Array, Array, Array]:  # fmt: skip
     """One pass over X for a binary loss: each block of rows is read once.
 
@@ -325,6 +326,12 @@ def blocked_value_grad(
     With a ``mesh`` (rows of X, the targets and c split over its "data" axis) each
     device makes its own pass under ``shard_map``; one ``psum`` adds the sums and z
     stays split like the rows.
+
+    With ``blocks`` = (first, count) (``first`` may be traced, ``count`` static) the
+    pass covers blocks first .. first + count - 1 only (those past the last block add
+    nothing) and z is 0 outside their rows: one part of the pass, which a thread of
+    its own runs (XLA runs a loop body on one core); the parts' sums and z's add up
+    to the whole pass's.
     """
     if mesh is not None:
         return _sharded_value_grad(X, targets, c, w, b, value, grad, block_size, mesh)
@@ -332,11 +339,17 @@ def blocked_value_grad(
     features = by_feature(X)
     dtype = jnp.result_type(w, b)
     size, n_blocks = block_layout(n, block_size)
+    first, count = (0, n_blocks) if blocks is None else blocks
 
     def body(i: Array, acc: tuple[Array, ...]) -> tuple[Array, ...]:
         # block i covers rows [start, start + size); the last one is shifted back to
         # end at n, and its rows before i * size (counted already) are masked out
-        start, fresh = block_start(i, n, size)
+        if blocks is not None:  # a part: block first + i, nothing past the last
+            i = i + jnp.asarray(first).astype(i.dtype)
+            start, fresh = block_start(jnp.minimum(i, n_blocks - 1), n, size)
+            fresh = fresh & (i < n_blocks)
+        else:
+            start, fresh = block_start(i, n, size)
         yb = jax.lax.dynamic_slice(targets, (start,), (size,))
         if features:
             xb = feature_block(X, start, size)
@@ -350,13 +363,16 @@ def blocked_value_grad(
             lb, rb = cb * lb, cb * rb
         lb, rb = jnp.where(fresh, lb, 0), jnp.where(fresh, rb, 0)
         gb = xb @ rb if features else rb @ xb
-        z = jax.lax.dynamic_update_slice(acc[3], zb.astype(dtype), (start,))
+        zb = zb.astype(dtype)
+        if blocks is not None:  # z only on the part's own rows (the parts add up)
+            zb = jnp.where(fresh, zb, jax.lax.dynamic_slice(acc[3], (start,), (size,)))
+        z = jax.lax.dynamic_update_slice(acc[3], zb, (start,))
         return acc[0] + jnp.sum(lb), acc[1] + gb, acc[2] + jnp.sum(rb), z
 
     # the zeros take the type of the data (under shard_map: varying over the mesh axis)
     zero = (targets[0] * 0).astype(dtype)
     init = (zero, jnp.zeros((d,), dtype) + zero, zero, jnp.zeros((n,), dtype) + zero)
-    return jax.lax.fori_loop(0, n_blocks, body, init)
+    return jax.lax.fori_loop(0, count, body, init)
 
 
 BLOCK_MAX_BYTES = 1 << 22  # a block of rows, in the dtype its products run in

@@ -51,6 +51,7 @@ from jaxlogloss.fitting.host_curvature import (
     sample_stride,
     uses_host_gram,
 )
+from jaxlogloss.fitting.host_pass import evaluate_in_parts, pass_parts
 from jaxlogloss.fitting.model_precision import ModelPrecision
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import InMemoryObjective
@@ -188,7 +189,11 @@ class _Point(NamedTuple):
 
 
 def _at(objective: Any, theta: np.ndarray) -> _Point:
-    value, grad, separated, z = evaluate(objective, theta)
+    parts = pass_parts(objective, theta)
+    if parts > 1:  # the pass's blocks on one thread a core (host_pass)
+        value, grad, separated, z = evaluate_in_parts(objective, theta, parts)
+    else:
+        value, grad, separated, z = evaluate(objective, theta)
     value, grad, separated = jax.device_get((value, grad, separated))
     return _Point(value, grad, bool(separated), z)
 

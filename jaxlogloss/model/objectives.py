@@ -234,6 +234,29 @@ class InMemoryObjective:
         )  # fmt: skip
         return (*self.value_and_grad_from_sums(theta, s, gw, gb), z)
 
+    def pass_part(
+        self, theta: Array, first: Array, count: int
+    ) -> tuple[Array, Array, Array, Array]:
+        """The raw sums and logits (:func:`~jaxlogloss.data.design.blocked_value_grad`)
+        of blocks first .. first + count - 1 of :meth:`fused_value_and_grad`'s pass
+        (z zero outside their rows): parts of one pass, which add up to it."""
+        p, loss = self.problem, get_loss(self.loss)
+        raw = self.raw_params(theta)
+        return blocked_value_grad(
+            p.X, p.targets, p.sample_weight, raw.w, raw.b, loss.value, loss.grad,
+            self.block_size, blocks=(first, count),
+        )  # fmt: skip
+
+    def separated(self, z: Array) -> Array:
+        """The separation certificate at the logits z (no L2 penalty, every example
+        of positive weight on its side of the boundary)."""
+        return self._separated(z)
+
+    def uses_blocked_pass(self, theta: Array) -> bool:
+        """Whether :meth:`evaluate` makes :meth:`fused_value_and_grad`'s one blocked
+        pass (a binary loss; :meth:`_blocked_pass`'s layouts)."""
+        return self.n_classes is None and self._blocked_pass(theta)
+
     def value_and_grad_from_sums(
         self, theta: Array, loss_sum: Array, grad_w: Array, grad_b: Array
     ) -> tuple[Array, Array]:
