@@ -10,10 +10,10 @@ import sys
 HEAVY = ("matplotlib", "rich", "pyarrow", "sklearn", "statsmodels", "torch")
 
 
-def _loaded(code: str) -> list[str]:
+def _loaded(code: str, modules: tuple[str, ...] = HEAVY) -> list[str]:
     script = (
         f"import sys\n{code}\nimport json\n"
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+        f"print(json.dumps([m for m in {modules!r} if m in sys.modules]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
@@ -43,17 +43,6 @@ def test_lazy_names_load_on_first_use():
 SOLVER_LIBRARIES = ("optax", "scipy.linalg")
 
 
-def _libraries(code: str) -> list[str]:
-    script = (
-        f"import sys\n{code}\nimport json\n"
-        f"print(json.dumps([m for m in {SOLVER_LIBRARIES!r} if m in sys.modules]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def test_a_newton_fit_imports_neither_optax_nor_scipy_linalg():
     fit = (
         "import numpy as np, jaxlogloss as jl\n"
@@ -63,7 +52,7 @@ def test_a_newton_fit_imports_neither_optax_nor_scipy_linalg():
         "r = jl.fit(X, y, solver='newton')\n"
         "assert r.status == 'converged', r.status"
     )
-    assert _libraries(fit) == []
+    assert _loaded(fit, SOLVER_LIBRARIES) == []
 
 
 def test_solver_libraries_load_on_first_use():
@@ -78,4 +67,4 @@ def test_solver_libraries_load_on_first_use():
         "y = (X[:, 0] + rng.standard_normal(300) > 0).astype(float)\n"
         "jl.fit(X, y, penalty='l1', alpha=0.01)"
     )
-    assert _libraries(code) == ["optax", "scipy.linalg"]
+    assert _loaded(code, SOLVER_LIBRARIES) == ["optax", "scipy.linalg"]
