@@ -401,3 +401,28 @@ def test_host_gram_threads_agree_and_restore_blas(monkeypatch, feature_major):
     assert [lib["num_threads"] for lib in threadpool_info()] == before
     monkeypatch.setattr(hg, "GRAM_THREADS", None)  # the default: one a core
     assert hg.gram_workers(100) == min(os.cpu_count() or 1, 8)
+
+
+def test_host_grams_in_two_threads_leave_blas_as_it_was(monkeypatch):
+    """Fits in several threads each form threaded Grams: every result equals the
+    one-thread one, and BLAS's thread count is the same afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    import jaxlogloss.data.host_gram as hg
+
+    monkeypatch.setattr(hg, "GRAM_THREADS", 2)
+    x, h, mean, scale, u = _inputs(4000, 6, 13)
+    ref = host_centered_gram(x, False, h, mean, scale, u, block_rows=100)
+    before = [lib["num_threads"] for lib in threadpool_info()]
+
+    def one(_):
+        return host_centered_gram(x, False, h, mean, scale, u, block_rows=100)
+
+    with ThreadPoolExecutor(3) as pool:
+        outs = list(pool.map(one, range(12)))
+    for out in outs:
+        for a, b in zip(out, ref, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert [lib["num_threads"] for lib in threadpool_info()] == before
