@@ -8,7 +8,8 @@ damped (p x p) Cholesky solve -- runs in NumPy on the host, and the data are tou
 only by two compiled programs, each compiled once per shape and dtype:
 
 * :func:`evaluate`: f, df/dtheta, the separation certificate and the logits z at theta
-  (``objective.evaluate(theta, 1)``: one pass over X);
+  (``objective.evaluate(theta, 1)``: one pass over X; on a large row-major X, in
+  one range of blocks a core on threads: :mod:`jaxlogloss.fitting.host_pass`);
 * :func:`curvature`: the Hessian at theta from the kept logits (Newton's steps) and,
   when asked, the model statistics' sums (the inference step of every fit uses the
   same program: :func:`information`). Where X is in host memory (one CPU device)
