@@ -426,3 +426,23 @@ def test_host_grams_in_two_threads_leave_blas_as_it_was(monkeypatch):
         for a, b in zip(out, ref, strict=True):
             np.testing.assert_array_equal(a, b)
     assert [lib["num_threads"] for lib in threadpool_info()] == before
+
+
+@pytest.mark.filterwarnings("ignore:os.fork")
+def test_a_threaded_gram_in_a_child_forked_during_a_gram(monkeypatch):
+    """A child forked while the parent held the BLAS limit's lock (a Gram under way)
+    forms its own threaded Gram (a fresh lock, a fresh pool) with the same sums."""
+    from test_host_loop import _in_forked_child
+
+    import jaxlogloss.data.host_gram as hg
+
+    monkeypatch.setattr(hg, "GRAM_THREADS", 2)
+    x, h, mean, scale, _ = _inputs(2000, 4, 3)
+    ref = host_centered_gram(x, False, h, mean, scale, block_rows=100)
+
+    def child():
+        out = host_centered_gram(x, False, h, mean, scale, block_rows=100)
+        return bool(np.array_equal(out.gram, ref.gram))
+
+    with hg._BLAS_LIMIT:  # as if a Gram were under way in another thread
+        assert _in_forked_child(child)

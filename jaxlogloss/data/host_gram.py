@@ -19,6 +19,7 @@ instead of the square root.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, NamedTuple
 
@@ -33,6 +34,15 @@ from jaxlogloss.data.host import parallel_workers, run_parallel
 # on one thread of ours and BLAS's two, 0.47 s on two of ours; float32 0.36 / 0.24 s)
 GRAM_THREADS: int | None = None  # None: one a core (data.host.parallel_workers)
 _BLAS_LIMIT = threading.Lock()
+
+
+def _fresh_lock_in_child() -> None:  # a fork during a Gram leaves the copy held
+    global _BLAS_LIMIT
+    _BLAS_LIMIT = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def gram_workers(blocks: int) -> int:
