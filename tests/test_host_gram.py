@@ -446,3 +446,55 @@ def test_a_threaded_gram_in_a_child_forked_during_a_gram(monkeypatch):
 
     with hg._BLAS_LIMIT:  # as if a Gram were under way in another thread
         assert _in_forked_child(child)
+
+
+def _record_strides(monkeypatch):
+    import jaxlogloss.data.host_gram as hg
+
+    strides = []
+    real = hg.host_centered_gram
+
+    def recorded(*args, **kwargs):
+        strides.append(kwargs.get("row_stride", 1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hc, "host_centered_gram", recorded)
+    return strides
+
+
+def test_a_sampled_model_refused_at_its_unit_step_is_formed_whole(monkeypatch):
+    """A feature present in 3 rows, none of them in the sample (every 12th row):
+    the sampled model's step is refused at t = 1 and the model formed whole; the
+    fit, its steps and standard errors are those of a fit that samples nothing."""
+    X, y = logistic_data(6000, 4, 8)
+    rare = np.zeros((6000, 1))
+    rare[[1, 2001, 4001]] = 1.0
+    X = np.hstack([X, rare])
+    y[[1, 2001]], y[4001] = 1.0, 0.0  # not separated by it
+    strides = _record_strides(monkeypatch)
+    whole = jl.fit(X, y, solver="newton")
+    monkeypatch.setattr(hc, "SAMPLE_MIN_ROWS", 500)
+    monkeypatch.setattr(hc, "SAMPLE_ROWS_PER_FEATURE", 1)
+    strides.clear()
+    sampled = jl.fit(X, y, solver="newton")
+    assert strides[:2] == [12, 1] and set(strides[2:]) == {1}
+    assert sampled.status == whole.status == "converged"
+    assert sampled.n_iter == whole.n_iter
+    np.testing.assert_allclose(sampled.coef, whole.coef, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(
+        sampled.inference.std_err, whole.inference.std_err, rtol=1e-7
+    )
+
+
+def test_a_float32_newton_fit_samples_its_first_model(monkeypatch):
+    X, y = logistic_data(6000, 4, 8)
+    X32 = X.astype(np.float32)
+    strides = _record_strides(monkeypatch)
+    whole = jl.fit(X32, y, solver="newton", dtype="float32")
+    monkeypatch.setattr(hc, "SAMPLE_MIN_ROWS", 500)
+    monkeypatch.setattr(hc, "SAMPLE_ROWS_PER_FEATURE", 1)
+    strides.clear()
+    sampled = jl.fit(X32, y, solver="newton", dtype="float32")
+    assert strides[0] == 12 and set(strides[1:]) == {1}
+    assert sampled.status == whole.status == "converged"
+    np.testing.assert_allclose(sampled.coef, whole.coef, rtol=1e-4, atol=1e-5)

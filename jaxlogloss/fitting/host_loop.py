@@ -252,8 +252,8 @@ class _Run:
 
 def _step(
     point_at: Any, run: _Run, direction: np.ndarray, slope: Any, active: bool,
-    max_halvings: int, floor_check: bool = False,
-) -> _Point | None:  # fmt: skip
+    max_halvings: int, floor_check: bool = False, unit_only: bool = False,
+) -> _Point | None | bool:  # fmt: skip
     """One step of ``run``: backtracking from t = 1
     (:func:`~jaxlogloss.solvers.linesearch.backtracking`) on the values ``point_at``
     gives (``slope``: the directional derivative, or a proximal step's model
@@ -266,7 +266,10 @@ def _step(
     a trial whose directional derivative phi'(t) = g(t).d exceeds
     :data:`~jaxlogloss.solvers.linesearch.FLOOR_OVERSHOOT` |phi'(0)| overshot the
     minimum along d and is halved (as the compiled
-    :func:`~jaxlogloss.solvers.linesearch.not_past`)."""
+    :func:`~jaxlogloss.solvers.linesearch.not_past`).
+
+    ``unit_only``: where the unit step fails the rule, return False and leave the
+    run as it was (no halving, no advance)."""
     dt = run.dtype.type
     value = run.value
     slack = dt(4) * np.finfo(run.dtype).eps * np.abs(value)
@@ -279,6 +282,8 @@ def _step(
         )
         if ok and floor_check and abs(pt.value - value) <= slack:
             ok = bool(pt.grad @ direction <= -dt(FLOOR_OVERSHOOT) * slope)
+        if unit_only and not ok:
+            return False
         if ok or i + 1 >= max_halvings or not active:
             break
         i += 1
@@ -307,14 +312,13 @@ def newton_host(
     no_sums = np.bool_(False)
     precision = ModelPrecision(run.dtype)
     factor = None  # the model's Cholesky factor, while it earns its reuse
+    sampling = not np.any(run.theta)
     while run.running:
         fresh = factor is None
-        # the first model from theta = 0, where every row weighs the same (h = c/4):
-        # from a sample of the rows (sample_stride), a 3% error in the step that the
-        # quadratic model is furthest from f anyway; a rounded model's rule, so a
-        # step that does not halve the gradient makes the models exact and whole
+        # the first model from theta = 0 (every row's weight c/4) from a sample of
+        # the rows (sample_stride; ModelPrecision.may_sample); unusable: formed whole
         stride = 1
-        if fresh and run.k == 0 and precision.rounded and not np.any(run.theta):
+        if fresh and run.k == 0 and sampling and precision.may_sample:
             stride = sample_stride(*objective.problem.X.shape)
         if fresh:
             hess, _, _ = model_curvature(
@@ -335,11 +339,16 @@ def newton_host(
         direction = direction.astype(run.dtype)
         slope = run.grad @ direction
         usable = bool(np.all(np.isfinite(direction)) and slope < 0)
-        if not usable and (not fresh or precision.exact()):  # a fresh, exact model
+        if not usable and (not fresh or stride > 1 or precision.exact()):
+            sampling = sampling and stride == 1  # retry: whole, then exact
             factor = None
             continue
         before = run.gnorm[run.k]
-        _step(point_at, run, direction, slope, usable, solver.max_halvings)
+        halvings, unit = solver.max_halvings, stride > 1  # a sample: t = 1 only
+        kept = _step(point_at, run, direction, slope, usable, halvings, False, unit)
+        if kept is False:
+            sampling, factor = False, None  # refused (a feature nearly absent from
+            continue  # the sample): the model formed whole
         precision.check(before, run.gnorm[run.k])  # a switch: no reuse (not halved)
         if stride > 1 or not run.gnorm[run.k] <= REUSE_RATIO * before:
             factor = None

@@ -7,8 +7,8 @@ Newton's local convergence -- unless the Hessian is nearly singular, where round
 to float32 moves its smallest eigenvalues. :class:`ModelPrecision` holds the rule.
 The inference Hessian is always exact. The same rule covers the first model of a
 run from theta = 0, formed from a sample of the rows where X is large
-(:func:`~jaxlogloss.fitting.host_curvature.sample_stride`): a rounded model may be
-sampled, an exact one never is.
+(:func:`~jaxlogloss.fitting.host_curvature.sample_stride`): a rounded model (or a
+float32 run's, float32 anyway) may be sampled, an exact one never is.
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ class ModelPrecision:
 
     def __init__(self, dtype: Any) -> None:
         self.rounded = FLOAT32_MODELS and np.dtype(dtype) == np.float64
+        self.float32_run = FLOAT32_MODELS and np.dtype(dtype) == np.float32
+
+    @property
+    def may_sample(self) -> bool:
+        """Whether a model may come from a sample of the rows: a rounded model, or
+        any model of a float32 run (never while models are exact)."""
+        return self.rounded or self.float32_run
 
     @property
     def float32_products(self) -> np.bool_:
