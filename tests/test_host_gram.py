@@ -332,17 +332,9 @@ def test_sample_stride_keeps_enough_rows():
         assert -(-n // s) >= max(hc.SAMPLE_MIN_ROWS, hc.SAMPLE_ROWS_PER_FEATURE * d)
 
 
-@pytest.mark.parametrize("sort", [False, True], ids=["shuffled", "sorted"])
-def test_newton_samples_only_its_first_model_from_zero(monkeypatch, sort):
-    """A float64 Newton fit from theta = 0 forms its first model Gram from every s-th
-    row and every later Hessian (the inference step's included) from all rows; its
-    coefficients and standard errors equal those of a fit that samples none."""
+def _record_strides(monkeypatch):
     import jaxlogloss.data.host_gram as hg
 
-    X, y = logistic_data(6000, 4, 8)
-    if sort:
-        order = np.argsort(X[:, 0])
-        X, y = X[order], y[order]
     strides = []
     real = hg.host_centered_gram
 
@@ -351,6 +343,19 @@ def test_newton_samples_only_its_first_model_from_zero(monkeypatch, sort):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(hc, "host_centered_gram", recorded)
+    return strides
+
+
+@pytest.mark.parametrize("sort", [False, True], ids=["shuffled", "sorted"])
+def test_newton_samples_only_its_first_model_from_zero(monkeypatch, sort):
+    """A float64 Newton fit from theta = 0 forms its first model Gram from every s-th
+    row and every later Hessian (the inference step's included) from all rows; its
+    coefficients and standard errors equal those of a fit that samples none."""
+    X, y = logistic_data(6000, 4, 8)
+    if sort:
+        order = np.argsort(X[:, 0])
+        X, y = X[order], y[order]
+    strides = _record_strides(monkeypatch)
     whole = jl.fit(X, y, solver="newton")
     assert set(strides) == {1}
     strides.clear()
@@ -446,20 +451,6 @@ def test_a_threaded_gram_in_a_child_forked_during_a_gram(monkeypatch):
 
     with hg._BLAS_LIMIT:  # as if a Gram were under way in another thread
         assert _in_forked_child(child)
-
-
-def _record_strides(monkeypatch):
-    import jaxlogloss.data.host_gram as hg
-
-    strides = []
-    real = hg.host_centered_gram
-
-    def recorded(*args, **kwargs):
-        strides.append(kwargs.get("row_stride", 1))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(hc, "host_centered_gram", recorded)
-    return strides
 
 
 def test_a_sampled_model_refused_at_its_unit_step_is_formed_whole(monkeypatch):
