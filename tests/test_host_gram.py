@@ -435,11 +435,13 @@ def test_host_grams_in_two_threads_leave_blas_as_it_was(monkeypatch):
 
 @pytest.mark.filterwarnings("ignore:os.fork")
 def test_a_threaded_gram_in_a_child_forked_during_a_gram(monkeypatch):
-    """A child forked while the parent held the BLAS limit's lock (a Gram under way)
-    forms its own threaded Gram (a fresh lock, a fresh pool) with the same sums."""
+    """A child forked while the parent held the BLAS limit's and the pool's locks (a
+    Gram under way) forms its own threaded Gram (fresh locks, a fresh pool) with the
+    same sums."""
     from test_host_loop import _in_forked_child
 
     import jaxlogloss.data.host_gram as hg
+    from jaxlogloss.data import host
 
     monkeypatch.setattr(hg, "GRAM_THREADS", 2)
     x, h, mean, scale, _ = _inputs(2000, 4, 3)
@@ -449,7 +451,7 @@ def test_a_threaded_gram_in_a_child_forked_during_a_gram(monkeypatch):
         out = host_centered_gram(x, False, h, mean, scale, block_rows=100)
         return bool(np.array_equal(out.gram, ref.gram))
 
-    with hg._BLAS_LIMIT:  # as if a Gram were under way in another thread
+    with host._BLAS_LIMIT, host._POOL_LOCK:  # as if a Gram were under way
         assert _in_forked_child(child)
 
 

@@ -84,13 +84,14 @@ def test_where_parts_apply(monkeypatch):
     with an offset."""
     monkeypatch.setattr(hp, "PARTS_MIN_ELEMENTS", 1000)
     monkeypatch.setattr(hp, "MAX_PARTS", 2)
+    monkeypatch.setattr(hp, "parallel_workers", lambda parts: max(1, min(4, parts)))
     X, y = logistic_data(2000, 5, 1)
     with enable_x64():
         theta = jnp.zeros(6)
         obj = _objective(jnp.asarray(X), y, X.mean(0), X.std(0))
         assert hp.pass_parts(obj, theta) == 2
         monkeypatch.setattr(hp, "MAX_PARTS", None)
-        assert hp.pass_parts(obj, theta) >= 1
+        assert hp.pass_parts(obj, theta) == 4  # 32 blocks on 4 cores
         feature = _objective(
             FeatureMajor(jnp.asarray(np.ascontiguousarray(X.T))), y, X.mean(0),
             X.std(0),
@@ -100,6 +101,12 @@ def test_where_parts_apply(monkeypatch):
         assert hp.pass_parts(few, theta) == 1  # 2 blocks: not two a part
         multi = obj.problem._replace(targets=jnp.ones((2000, 2)))
         assert hp.pass_parts(type(obj)(multi, obj.scaling, block_size=64), theta) == 1
+        from jaxlogloss.model.offset import OffsetObjective
+
+        offset = OffsetObjective(
+            obj.problem, obj.scaling, block_size=64, offset=jnp.zeros(2000)
+        )
+        assert hp.pass_parts(offset, theta) == 1
         monkeypatch.setattr(hp, "PARTS_MIN_ELEMENTS", 10**9)
         assert hp.pass_parts(obj, theta) == 1
         monkeypatch.setattr(hp, "PARTS_MIN_ELEMENTS", None)
@@ -124,6 +131,7 @@ def test_fits_in_parts_equal_fits_in_one_pass(monkeypatch, solver):
         return real(*args)
 
     monkeypatch.setattr(host_loop, "evaluate_in_parts", counted)
+    monkeypatch.setattr(hp, "parallel_workers", lambda parts: max(1, min(2, parts)))
     monkeypatch.setattr(fit_module, "block_rows", lambda *a, **k: 16)
     fits = []
     for limit in (None, 0):

@@ -156,6 +156,19 @@ def transposed_copy(x: np.ndarray, dtype: Any) -> tuple[np.ndarray, RowMoments]:
 # of the parent's pool has no threads): {pid: pool}
 _POOL: dict[int, ThreadPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
+# BLAS's thread count is the process's: one run at a time holds it at one thread,
+# so that two runs in two threads cannot restore each other's limit (and leave BLAS
+# on one thread)
+_BLAS_LIMIT = threading.Lock()
+
+
+def _fresh_locks_in_child() -> None:  # a fork while one is held leaves the copy held
+    global _POOL_LOCK, _BLAS_LIMIT
+    _POOL_LOCK, _BLAS_LIMIT = threading.Lock(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_locks_in_child)
 
 
 def parallel_workers(parts: int) -> int:
@@ -163,9 +176,14 @@ def parallel_workers(parts: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8, parts))
 
 
-def run_parallel(work: Any, workers: int) -> None:
+def run_parallel(work: Any, workers: int, one_blas_thread: bool = False) -> None:
     """``work(w)`` for w in range(workers): on the process's thread pool (NumPy
-    releases the GIL while it copies; starting threads per call cost ~3 ms)."""
+    releases the GIL while it copies; starting threads per call cost ~3 ms).
+
+    ``one_blas_thread``: BLAS is held to one thread while the workers run
+    (``threadpoolctl``; one such run at a time, and other threads' BLAS calls run on
+    one meanwhile): for workers whose BLAS products are too small to gain from
+    BLAS's own threads, one worker a core instead."""
     if workers == 1:
         work(0)
         return
@@ -175,7 +193,13 @@ def run_parallel(work: Any, workers: int) -> None:
             _POOL.clear()
             _POOL[pid] = ThreadPoolExecutor(parallel_workers(1 << 30))
         pool = _POOL[pid]
-    list(pool.map(work, range(workers)))
+    if not one_blas_thread:
+        list(pool.map(work, range(workers)))
+        return
+    from threadpoolctl import threadpool_limits
+
+    with _BLAS_LIMIT, threadpool_limits(1, user_api="blas"):
+        list(pool.map(work, range(workers)))
 
 
 IN_PLACE_MIN_BYTES = PARALLEL_MIN_BYTES  # below this X is copied (fast, in cache)

@@ -19,8 +19,6 @@ instead of the square root.
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -33,16 +31,6 @@ from jaxlogloss.data.host import parallel_workers, run_parallel
 # d ~ 100 gains little from BLAS's own threads (10^6 x 100, 2 cores: float64 0.77 s
 # on one thread of ours and BLAS's two, 0.47 s on two of ours; float32 0.36 / 0.24 s)
 GRAM_THREADS: int | None = None  # None: one a core (data.host.parallel_workers)
-_BLAS_LIMIT = threading.Lock()
-
-
-def _fresh_lock_in_child() -> None:  # a fork during a Gram leaves the copy held
-    global _BLAS_LIMIT
-    _BLAS_LIMIT = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def gram_workers(blocks: int) -> int:
@@ -153,16 +141,7 @@ def host_centered_gram(
                 gram += (block * root[take]) @ block.T
         parts[w] = gram, moments
 
-    if workers == 1:
-        work(0)
-    else:  # a worker a core, each on one BLAS thread
-        from threadpoolctl import threadpool_limits
-
-        # BLAS's thread count is the process's: one Gram at a time holds it at one,
-        # so that two fits in two threads cannot restore each other's limit (and
-        # leave BLAS on one thread); other threads' BLAS calls run on one meanwhile
-        with _BLAS_LIMIT, threadpool_limits(1, user_api="blas"):
-            run_parallel(work, workers)
+    run_parallel(work, workers, one_blas_thread=True)  # a worker a core
     gram, moments = parts[0]
     for more in parts[1:]:  # the workers' sums in a fixed order: deterministic
         gram, moments = gram + more[0], moments + more[1]

@@ -312,14 +312,14 @@ def newton_host(
     no_sums = np.bool_(False)
     precision = ModelPrecision(run.dtype)
     factor = None  # the model's Cholesky factor, while it earns its reuse
-    sampling = not np.any(run.theta)
+    # the first model from theta = 0 (every row's weight c/4) from a sample of the
+    # rows (sample_stride; ModelPrecision.may_sample); unusable or its unit step
+    # refused, it is formed again whole
+    sampling = not np.any(run.theta) and precision.may_sample
     while run.running:
         fresh = factor is None
-        # the first model from theta = 0 (every row's weight c/4) from a sample of
-        # the rows (sample_stride; ModelPrecision.may_sample); unusable: formed whole
-        stride = 1
-        if fresh and run.k == 0 and sampling and precision.may_sample:
-            stride = sample_stride(*objective.problem.X.shape)
+        stride = sample_stride(*objective.problem.X.shape) if sampling else 1
+        sampling = False
         if fresh:
             hess, _, _ = model_curvature(
                 objective, run.theta, run.z, no_sums, precision.float32_products,
@@ -340,15 +340,14 @@ def newton_host(
         slope = run.grad @ direction
         usable = bool(np.all(np.isfinite(direction)) and slope < 0)
         if not usable and (not fresh or stride > 1 or precision.exact()):
-            sampling = sampling and stride == 1  # retry: whole, then exact
-            factor = None
+            factor = None  # a sampled model formed whole, then an exact one
             continue
         before = run.gnorm[run.k]
         halvings, unit = solver.max_halvings, stride > 1  # a sample: t = 1 only
         kept = _step(point_at, run, direction, slope, usable, halvings, False, unit)
-        if kept is False:
-            sampling, factor = False, None  # refused (a feature nearly absent from
-            continue  # the sample): the model formed whole
+        if kept is False:  # refused (a feature nearly absent from the sample)
+            factor = None
+            continue
         precision.check(before, run.gnorm[run.k])  # a switch: no reuse (not halved)
         if stride > 1 or not run.gnorm[run.k] <= REUSE_RATIO * before:
             factor = None

@@ -62,7 +62,7 @@ def pass_part(
 ) -> tuple[Array, Array, Array, Array]:
     """Blocks first .. first + count - 1 of the pass: the raw sums and the logits
     on their rows (:meth:`~jaxlogloss.model.objectives.InMemoryObjective.pass_part`)."""
-    return objective.pass_part(theta, first, count)
+    return objective.pass_part(theta, (first, count))
 
 
 @fast_compile

@@ -226,25 +226,21 @@ class InMemoryObjective:
         summed loss and its gradient over the raw (w, b) come from
         :func:`~jaxlogloss.data.design.blocked_value_grad`; the map to theta and the
         penalty are small (d-sized) and go through autodiff."""
-        p, loss = self.problem, get_loss(self.loss)
-        raw = self.raw_params(theta)
-        s, gw, gb, z = blocked_value_grad(
-            p.X, p.targets, p.sample_weight, raw.w, raw.b, loss.value, loss.grad,
-            self.block_size, self.mesh,
-        )  # fmt: skip
+        s, gw, gb, z = self.pass_part(theta)
         return (*self.value_and_grad_from_sums(theta, s, gw, gb), z)
 
     def pass_part(
-        self, theta: Array, first: Array, count: int
+        self, theta: Array, blocks: tuple[Any, int] | None = None
     ) -> tuple[Array, Array, Array, Array]:
         """The raw sums and logits (:func:`~jaxlogloss.data.design.blocked_value_grad`)
-        of blocks first .. first + count - 1 of :meth:`fused_value_and_grad`'s pass
-        (z zero outside their rows): parts of one pass, which add up to it."""
+        of :meth:`fused_value_and_grad`'s pass, or with ``blocks`` = (first, count) of
+        blocks first .. first + count - 1 only (z zero outside their rows): parts of
+        one pass, which add up to it."""
         p, loss = self.problem, get_loss(self.loss)
         raw = self.raw_params(theta)
         return blocked_value_grad(
             p.X, p.targets, p.sample_weight, raw.w, raw.b, loss.value, loss.grad,
-            self.block_size, blocks=(first, count),
+            self.block_size, self.mesh, blocks,
         )  # fmt: skip
 
     def separated(self, z: Array) -> Array:
@@ -285,7 +281,7 @@ class InMemoryObjective:
         if order == 0:
             f, z = self._value_and_logits(theta)
             return Evaluation(f, None, None, self._separated(z), z)
-        if self.n_classes is None and self._blocked_pass(theta):
+        if self.uses_blocked_pass(theta):
             f, g, z = self.fused_value_and_grad(theta)
         else:
             (f, z), g = jax.value_and_grad(self._value_and_logits, has_aux=True)(theta)
