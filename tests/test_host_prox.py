@@ -118,3 +118,24 @@ def test_host_fit_reports_separation_when_nothing_is_penalised(monkeypatch):
         monkeypatch.setattr(host_loop, "HOST_LOOP_MIN_ELEMENTS", None)
         compiled = jl.fit(X, y, penalty="l1", alpha=0.1, penalty_factor=[0.0])
     assert host.status == compiled.status == "separation"
+
+
+@pytest.mark.parametrize("d", [0, 1, 7])
+def test_raw_kkt_of_one_point_equals_the_batched_rule_and_by_hand(rng, d):
+    theta = rng.normal(size=(3, d + 1))
+    theta[:, : d // 2] = 0.0  # zeros take the |g| - lam branch
+    grad = rng.normal(size=(3, d + 1)) * 0.1
+    lam = np.r_[rng.uniform(0.01, 0.2, size=d), 0.0]
+    mean, scale = rng.normal(size=d), rng.uniform(0.5, 2.0, size=d)
+    batched = host_prox.raw_kkt(theta, grad, lam, mean, scale)
+    for k in range(3):
+        one = host_prox.raw_kkt(theta[k], grad[k], lam, mean, scale)
+        assert np.ndim(one) == 0
+        g_w = scale * grad[k, :d] + mean * grad[k, d]
+        lam_w, w = scale * lam[:d], theta[k, :d]
+        viol = np.where(
+            w == 0, np.maximum(np.abs(g_w) - lam_w, 0), np.abs(g_w + lam_w * np.sign(w))
+        )
+        want = max(viol.max(initial=0.0), abs(grad[k, d]))
+        np.testing.assert_allclose(one, want, rtol=1e-15)
+        np.testing.assert_allclose(batched[k], want, rtol=1e-15)

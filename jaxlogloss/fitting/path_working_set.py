@@ -193,7 +193,13 @@ def working_set_path(
         return block
 
     theta = np.asarray(theta0, np.float64).copy()
-    grad, z = whole.gradient(targets, cw, theta)
+    mean_d, scale_d = whole.scaling
+    if theta[:d].any():
+        grad, z = whole.gradient(targets, cw, theta)
+    else:  # the null model (a path's start): its logits need no read of X
+        z = jnp.full(targets.shape, theta[d], targets.dtype)
+        grad_d, _ = gradient_at_logits(xt, targets, cw, mean_d, scale_d, z)
+        grad = np.asarray(grad_d, np.float64)
     model = _Model(d + 1)
     k_points = len(grid)
     out = {
@@ -215,7 +221,6 @@ def working_set_path(
                 grad = grad_w
                 loss = float(block_loss(z, targets, cw))
             else:  # the logits at theta are known: one read of X for the rest
-                mean_d, scale_d = whole.scaling
                 grad_d, loss_d = gradient_at_logits(xt, targets, cw, mean_d, scale_d, z)
                 grad, loss = np.asarray(grad_d, np.float64), float(loss_d)
             g = grad + mu * theta
@@ -244,10 +249,10 @@ class _Model:
         self.valid = np.zeros(p, bool)
 
     def block(self, cols: np.ndarray) -> np.ndarray:
-        return self.matrix[np.ix_(cols, cols)]
+        return self.matrix[cols][:, cols]
 
     def set(self, cols: np.ndarray, h: np.ndarray, fresh: bool) -> None:
-        self.matrix[np.ix_(cols, cols)] = h
+        self.matrix[cols[:, None], cols] = h
         if fresh:
             self.valid[:] = False
             self.valid[cols] = True
