@@ -192,3 +192,76 @@ def test_a_numeric_target_fit_imports_no_compute_or_solver_library(tmp_path):
     )
     heavy = ("pandas", "pyarrow.compute", "optax", "scipy.linalg")
     assert _imported(cli, heavy) == []
+
+
+@given(
+    kind=st.sampled_from([*NUMERIC, pa.bool_()]),
+    n=st.integers(0, 70),
+    seed=st.integers(0, 2**31),
+)
+def test_numeric_array_equals_pa_array(kind, n, seed):
+    """Every numeric type and booleans (bit-packed), empty arrays included."""
+    from jaxlogloss.data.arrow_from_numpy import numeric_array
+
+    rng = np.random.default_rng(seed)
+    if pa.types.is_boolean(kind):
+        values = rng.random(n) < 0.5
+    else:
+        values = rng.integers(0, 100, n).astype(kind.to_pandas_dtype())
+    got = numeric_array(values)
+    want = pa.array(values)
+    assert got.type == want.type == kind
+    assert got.equals(want)
+    assert numeric_array(values, kind).equals(want)
+
+
+LABELS = [
+    [0, 1], [2, -7], [False, True], [0.5, 1.0], [1, 2.5], [np.int8(3), np.int8(4)],
+    ["no", "yes"], ["", "a"], ["ñandú", "yes, longer"], ["b", "a", "c"],
+    [b"x", b"y"], [1, "a"], [2**70, 1],
+]  # fmt: skip
+
+
+@given(labels=st.sampled_from(LABELS), n=st.integers(0, 40), seed=st.integers(0, 99))
+def test_label_array_equals_pa_array_take(labels, n, seed):
+    """labels[index] typed as pa.array(list(labels)) types them; labels it does not
+    build from buffers (bytes, mixed kinds, integers beyond int64) fall back."""
+    from jaxlogloss.data.arrow_from_numpy import label_array
+
+    index = np.random.default_rng(seed).integers(0, len(labels), n)
+    try:
+        want = pa.array(list(labels)).take(pa.array(index))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return  # Arrow cannot hold them either: the same error is raised
+    got = label_array(labels, index)
+    assert got.type == want.type
+    assert got.equals(want)
+
+
+def test_predict_imports_neither_pandas_nor_compute(tmp_path):
+    """``jaxlogloss predict`` builds its output columns from NumPy buffers:
+    ``pa.array`` imports pandas where it is installed (~0.24 s a process)."""
+    import jaxlogloss as jl
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(120, 2))
+    y = np.where(x[:, 0] + rng.normal(size=120) > 0, "yes", "no")
+    pq.write_table(
+        pa.table({"a": x[:, 0], "b": x[:, 1], "y": pa.array(list(y))}),
+        tmp_path / "d.parquet",
+    )
+    data = jl.read_table(tmp_path / "d.parquet", target="y", positive="yes")
+    jl.fit(data).save(tmp_path / "m.json")
+    outs = [tmp_path / "p.csv", tmp_path / "p.parquet"]
+    cli = "from jaxlogloss.cli import main\n" + "".join(
+        f"assert main(['predict', {str(tmp_path / 'm.json')!r}, "
+        f"{str(tmp_path / 'd.parquet')!r}, '--out', {str(out)!r}]) == 0\n"
+        for out in outs
+    )
+    assert _imported(cli, ("pandas", "pyarrow.compute")) == []
+    pred = pq.read_table(outs[1])
+    assert pred["prediction"].type == pa.string()
+    p = np.asarray(pred["probability"])
+    np.testing.assert_array_equal(
+        np.asarray(pred["prediction"].to_pylist()), np.where(p > 0.5, "yes", "no")
+    )

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from jaxlogloss.data.arrow_from_numpy import numeric_array
 from jaxlogloss.data.files import (
     SHOWN_COLUMNS,
     SHOWN_VALUES,
@@ -115,12 +116,7 @@ def levels_of(col: pa.ChunkedArray) -> pa.Array:
     boolean column's by NumPy: Arrow's compute module takes 0.06-0.15 s to import."""
     values = _numeric_values(col)
     if values is not None:  # (pa.array of a NumPy array imports pandas)
-        levels = np.unique(values)
-        data = (
-            np.packbits(levels, bitorder="little") if levels.dtype == bool else levels
-        )
-        buffers = [None, pa.py_buffer(np.ascontiguousarray(data))]
-        return pa.Array.from_buffers(col.type, len(levels), buffers)
+        return numeric_array(np.unique(values), col.type)
     import pyarrow.compute as pc
 
     levels = pc.unique(col)

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from jaxlogloss.data.codebook import Codebook
 from jaxlogloss.data.encoding import (
@@ -72,6 +71,8 @@ def encode_rows(
             fill_numeric(fn, xt[j], col, name, origin)
             j += 1
             continue
+        import pyarrow.compute as pc  # categorical columns only: 0.06-0.15 s to import
+
         known = pa.array(list(levels))
         if col.type != known.type:
             col = pc.cast(col, known.type) if not is_string(col.type) else col

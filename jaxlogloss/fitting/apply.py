@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from jaxlogloss.data.arrow_from_numpy import label_array, numeric_array
 from jaxlogloss.data.encoding import check_present, decoded
 from jaxlogloss.data.files import DataError
 from jaxlogloss.data.new_rows import encode_rows, numeric_column, read_batches
@@ -76,9 +77,8 @@ def scored(fn: str, model: Any, table: pa.Table, origin: Any, threshold: float) 
     prob = 0.5 * (1 + np.tanh(0.5 * z))  # sigma(z), no overflow
     cut = 0.0 if threshold == 0.5 else math.log(threshold) - math.log1p(-threshold)
     negative, positive = book.classes
-    labels = pa.array([positive, negative])
-    prediction = labels.take(pa.array(np.where(z > cut, 0, 1)))
-    table = table.append_column("probability", pa.array(prob))
+    prediction = label_array([positive, negative], np.where(z > cut, 0, 1))
+    table = table.append_column("probability", numeric_array(prob))
     return table.append_column("prediction", prediction)
 
 
@@ -95,9 +95,9 @@ def _class_columns(
             )
     log_p = class_log_probabilities(model.coef, model.intercept, xt, model.symmetric)
     for name, column in zip(names, np.exp(log_p).T, strict=True):
-        table = table.append_column(name, pa.array(column))
-    best = pa.array(np.argmax(log_p, axis=1))
-    return table.append_column("prediction", pa.array(list(model.classes)).take(best))
+        table = table.append_column(name, numeric_array(column))
+    best = np.argmax(log_p, axis=1)
+    return table.append_column("prediction", label_array(list(model.classes), best))
 
 
 class _Out:
