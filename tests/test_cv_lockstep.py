@@ -12,7 +12,7 @@ from conftest import SEED
 import jaxlogloss as jl
 from jaxlogloss.fitting import cv_lockstep, host_prox
 from jaxlogloss.fitting.cv import stratified_folds
-from jaxlogloss.fitting.host_loop import scaling_of
+from jaxlogloss.fitting.host_scaling import scaling_of
 from jaxlogloss.fitting.path_data import prepare_data
 from jaxlogloss.model.scaling import Scaling
 from jaxlogloss.precision import enable_x64

@@ -304,7 +304,7 @@ def test_path_scaling_from_the_copy_equals_the_scaling_pass(x64, order, weights)
     the copy and the finiteness check); with weights, or X shared without a copy
     (F order), the scaling is scaling_of's own pass. Either way it is that scaling."""
     from jaxlogloss.data import host
-    from jaxlogloss.fitting.host_loop import scaling_of
+    from jaxlogloss.fitting.host_scaling import scaling_of
     from jaxlogloss.fitting.path_data import data_scaling, prepare_data
 
     rng = np.random.default_rng(SEED)

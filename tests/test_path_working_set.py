@@ -12,7 +12,7 @@ from conftest import SEED
 import jaxlogloss as jl
 import jaxlogloss.fitting.path_working_set as ws
 from jaxlogloss.fitting import path as compiled
-from jaxlogloss.fitting.host_loop import scaling_of
+from jaxlogloss.fitting.host_scaling import scaling_of
 from jaxlogloss.fitting.path_data import prepare_data
 from jaxlogloss.model.objective import Problem
 

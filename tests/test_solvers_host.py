@@ -15,7 +15,7 @@ from conftest import SEED, logistic_data
 
 import jaxlogloss as jl
 from jaxlogloss.data.design import FeatureMajor, matvec, rmatvec
-from jaxlogloss.fitting import host_curvature, host_loop, model_precision
+from jaxlogloss.fitting import host_curvature, host_loop, host_scaling, model_precision
 from jaxlogloss.precision import enable_x64
 
 
@@ -101,16 +101,17 @@ class _Programs(logging.Handler):
 
 
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
-@pytest.mark.parametrize("host_scaling", [True, False])
-def test_a_first_fit_compiles_two_or_three_programs(solver, host_scaling, monkeypatch):
+@pytest.mark.parametrize("small", [True, False])
+def test_a_first_fit_compiles_two_or_four_programs(solver, small, monkeypatch):
     """Evaluation and the curvature's weights (Newton's steps and the inference step
-    share it; the Gram is formed by NumPy's BLAS), and
-    the moments (with the objective at 0) only where X has more than
-    HOST_SCALING_MAX_ELEMENTS elements (a small X is scaled in NumPy): a fresh shape
-    (no compiled program to reuse) compiles exactly these."""
-    if not host_scaling:
-        monkeypatch.setattr(host_loop, "HOST_SCALING_MAX_ELEMENTS", 0)
-    n = (1237 if solver == "newton" else 1239) + 4 * host_scaling  # fresh shapes
+    share it; the Gram is formed by NumPy's BLAS); X's moments are read by NumPy
+    threads, and only where X has more than HOST_SCALING_MAX_ELEMENTS elements does
+    the point at 0 come with them, from two small programs (the slopes over n, the
+    scaling and the point over d): no compiled pass over X. A fresh shape (no
+    compiled program to reuse) compiles exactly these."""
+    if not small:
+        monkeypatch.setattr(host_scaling, "HOST_SCALING_MAX_ELEMENTS", 0)
+    n = (1237 if solver == "newton" else 1239) + 4 * small  # fresh shapes
     X, y = _data(n, 3, seed=2)
     handler = _Programs()
     logger = logging.getLogger("jax")
@@ -124,9 +125,9 @@ def test_a_first_fit_compiles_two_or_three_programs(solver, host_scaling, monkey
         logger.removeHandler(handler)
         logger.setLevel(level)
     expected = ["jit(curvature_weights)", "jit(evaluate)"]  # the Gram: on the host
-    if not host_scaling:  # the scaling's pass gives the objective at 0 too
-        expected.append("jit(scaling_and_zero_point)")
-    assert sorted(handler.names) == expected, handler.names
+    if not small:  # the point at 0 from the moments' read
+        expected += ["jit(zero_point_from_moments)", "jit(zero_slopes)"]
+    assert sorted(handler.names) == sorted(expected), handler.names
 
 
 @pytest.mark.parametrize("layout", ["row", "feature"])
@@ -149,7 +150,7 @@ def test_host_scaling_equals_the_compiled_one(rng, layout, dtype):
         for w, l2 in ((None, 0.0), (jnp.asarray(c, dtype), jnp.asarray(0.3, dtype))):
             want = feature_scaling(design, w, l2)
             got = host_feature_scaling(design, w, l2)
-            via = host_loop.scaling_of(design, w, l2)
+            via = host_scaling.scaling_of(design, w, l2)
             cw = np.ones(n) if w is None else np.asarray(w, np.float64)
             Xd = np.asarray(Xj, np.float64)  # the values fitted (float32: rounded)
             mean = cw @ Xd / cw.sum()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import jaxlogloss as jl
 from jaxlogloss.data import host
 from jaxlogloss.data.design import FeatureMajor
-from jaxlogloss.fitting import host_loop
+from jaxlogloss.fitting import host_loop, host_scaling
 from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.scaling import feature_scaling
@@ -47,16 +47,17 @@ def _problem(X, y, c, l2, layout, dtype):
     return Problem(design, jnp.asarray(y, dtype), weights, jnp.asarray(l2, dtype))
 
 
-@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("run", ["eager", "jit", "host"])
 @pytest.mark.parametrize("layout", ["row", "feature"])
 @pytest.mark.parametrize(
     "case", ["plain", "weighted", "l2", "float32-held", "one-class", "constant"]
 )
-def test_zero_point_equals_the_evaluation_at_zero(rng, x64, case, layout, jit):
+def test_zero_point_equals_the_evaluation_at_zero(rng, x64, case, layout, run):
     """The scaling equals feature_scaling's and (f, df/dtheta) at 0 equal both the
     objective's own evaluation (a pass over X) and a NumPy float64 reference, on
     fresh data: weights with zeros, an L2 term, a float32 X held by a float64 fit,
-    one class only, a constant feature."""
+    one class only, a constant feature; from the compiled pass (eager or jitted) and
+    from the host's read of X (host_scaling.host_zero_point: NumPy threads)."""
     n, d = 3_001, 5
     X = rng.standard_normal((n, d)) * rng.uniform(0.2, 5, d) + rng.normal(0, 3, d)
     y = (rng.random(n) < 0.3).astype(np.float64)
@@ -73,13 +74,19 @@ def test_zero_point_equals_the_evaluation_at_zero(rng, x64, case, layout, jit):
     elif case == "constant":
         X[:, 2] = 4.0
     problem = _problem(X, y, c, l2, layout, jnp.float64)
-    run = jax.jit(scaling_and_zero_point, static_argnames=("loss", "penalty"))
-    scaling, at_zero = (run if jit else scaling_and_zero_point)(problem)
+    if run == "host":
+        scaling, at_zero = host_scaling.host_zero_point(problem, "log_loss", "l2")
+    else:
+        jitted = jax.jit(scaling_and_zero_point, static_argnames=("loss", "penalty"))
+        scaling, at_zero = (jitted if run == "jit" else scaling_and_zero_point)(problem)
     chex.assert_shape(at_zero.grad, (d + 1,))
     chex.assert_type([at_zero.value, at_zero.grad, *scaling], jnp.float64)
     ref = feature_scaling(problem.X, problem.sample_weight, problem.l2)
-    np.testing.assert_allclose(scaling.mean, ref.mean, rtol=1e-15, atol=1e-15)
-    np.testing.assert_allclose(scaling.scale, ref.scale, rtol=1e-15)
+    # the host sums in another order: equal to a few ulps of the column's magnitude
+    tol = 1e-15 if run != "host" else 1e-14
+    atol = tol * float(np.abs(np.asarray(X, np.float64)).mean(axis=0).max())
+    np.testing.assert_allclose(scaling.mean, ref.mean, rtol=tol, atol=atol)
+    np.testing.assert_allclose(scaling.scale, ref.scale, rtol=tol)
     ev = InMemoryObjective(problem, scaling).evaluate(jnp.zeros(d + 1), 1)
     np.testing.assert_allclose(at_zero.value, ev.value, rtol=1e-15)
     gmax = np.abs(np.asarray(ev.grad)).max()
@@ -139,7 +146,7 @@ def _evaluated_at(monkeypatch):
 def compiled_scaling(monkeypatch):
     """Every X scaled by the compiled pass (which gives the point at 0), and every
     NumPy X read in place (the row- and column-major views over its memory)."""
-    monkeypatch.setattr(host_loop, "HOST_SCALING_MAX_ELEMENTS", 0)
+    monkeypatch.setattr(host_scaling, "HOST_SCALING_MAX_ELEMENTS", 0)
     monkeypatch.setattr(host, "IN_PLACE_MIN_BYTES", 0)
 
 
@@ -172,7 +179,7 @@ def test_a_fit_from_zero_skips_its_first_pass(
     fast = jl.fit(X, y, solver=solver, **kw)
     assert seen and all(np.any(t) for t in seen)  # never at theta = 0
     passes = len(seen)
-    start = host_loop.scaling_and_start
+    start = host_scaling.scaling_and_start
     monkeypatch.setattr(FIT, "scaling_and_start", lambda *a: start(*a[:4], False))
     seen.clear()
     slow = jl.fit(X, y, solver=solver, **kw)
@@ -203,7 +210,7 @@ def test_a_fit_that_does_not_start_at_zero_evaluates_its_start(
         "l1": {"penalty": "l1", "alpha": 0.01},
     }[start]
     asked: list[bool] = []
-    scaling_and_start = host_loop.scaling_and_start
+    scaling_and_start = host_scaling.scaling_and_start
 
     def spy(*args):
         asked.append(args[4])

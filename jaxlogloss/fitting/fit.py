@@ -41,7 +41,7 @@ from jaxlogloss.data.design import FeatureMajor, HeldInPlace, budget_rows, host_
 from jaxlogloss.fitting.covariance import CovSpec, check_cov_type, robust_meat
 from jaxlogloss.fitting.firth import check_method, firth_result
 from jaxlogloss.fitting.host_loop import information as information_and_sums
-from jaxlogloss.fitting.host_loop import scaling_and_start
+from jaxlogloss.fitting.host_scaling import scaling_and_start
 from jaxlogloss.fitting.inference import coefficient_inference, unreported_inference
 from jaxlogloss.fitting.inputs import as_design
 from jaxlogloss.fitting.multinomial import fit_multinomial, multinomial_target

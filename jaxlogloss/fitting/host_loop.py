@@ -18,7 +18,8 @@ only by two compiled programs, each compiled once per shape and dtype:
   for the per-row weights (:mod:`jaxlogloss.fitting.host_curvature`).
 
 A run from theta = 0 takes its first point (f and df/dtheta at 0, where every logit
-is 0) from the scaling's pass (:func:`scaling_and_start`), not from an evaluation.
+is 0) from the scaling's read of X
+(:func:`~jaxlogloss.fitting.host_scaling.scaling_and_start`), not from an evaluation.
 
 Each step costs one dispatch and a transfer of p numbers (microseconds, next to a
 pass over X of tens of milliseconds at 10^6 x 100). The rules are those of
@@ -41,7 +42,6 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from jaxlogloss.data.design import host_view, on_host
 from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.background import BACKGROUND
 from jaxlogloss.fitting.compiled import fast_compile
@@ -54,14 +54,8 @@ from jaxlogloss.fitting.host_curvature import (
 )
 from jaxlogloss.fitting.host_pass import evaluate_in_parts, pass_parts
 from jaxlogloss.fitting.model_precision import ModelPrecision
-from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import InMemoryObjective
-from jaxlogloss.model.scaling import Scaling, feature_scaling, host_feature_scaling
-from jaxlogloss.model.zero_point import (
-    ZeroPoint,
-    scaling_and_zero_point,
-    zero_point_applies,
-)
+from jaxlogloss.model.zero_point import ZeroPoint
 from jaxlogloss.parallel import mesh as dist
 from jaxlogloss.solvers.base import (
     CONVERGED,
@@ -82,53 +76,6 @@ Array = jax.Array
 # fit drives an in-memory solver from the host when X has at least this many elements
 # (rows x features); 0: always (one device, binary loss, Newton or L-BFGS)
 HOST_LOOP_MIN_ELEMENTS: int | None = 0
-
-
-# the fits' feature scaling: one compiled program for fit, fit_path, cv and the
-# multinomial fit (per shape and dtype), or NumPy for a small X on the host
-_compiled_scaling = fast_compile(feature_scaling)
-HOST_SCALING_MAX_ELEMENTS = 1 << 22  # X's elements up to which NumPy scales it
-
-
-def scaling_of(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
-    """:func:`~jaxlogloss.model.scaling.feature_scaling` of X: in NumPy
-    (:func:`~jaxlogloss.model.scaling.host_feature_scaling`) for an X of at most
-    :data:`HOST_SCALING_MAX_ELEMENTS` elements on one CPU device -- no XLA program,
-    ~0.2 s of a first call --, else compiled."""
-    if _scaled_on_host(X, sample_weight, l2):
-        return host_feature_scaling(X, sample_weight, l2)
-    return _compiled_scaling(X, sample_weight, l2)
-
-
-def _scaled_on_host(X: Any, sample_weight: Any, l2: Any) -> bool:
-    """Whether :func:`scaling_of` scales X in NumPy (at most
-    :data:`HOST_SCALING_MAX_ELEMENTS` elements, all on one CPU device)."""
-    if X.size > HOST_SCALING_MAX_ELEMENTS:
-        return False
-    return host_view(X) is not None and on_host(sample_weight, l2)
-
-
-_compiled_zero_point = fast_compile(
-    scaling_and_zero_point, static_argnames=("loss", "penalty")
-)
-
-
-def scaling_and_start(
-    problem: Problem, loss: str, penalty: str, mesh: Any, zero_start: bool = True
-) -> tuple[Scaling, ZeroPoint | None]:
-    """:func:`scaling_of` ``problem.X`` and, where ``zero_start`` and X is scaled by
-    a compiled pass (more than :data:`HOST_SCALING_MAX_ELEMENTS` elements) for binary
-    targets on one device, the objective at theta = 0 from that pass
-    (:func:`~jaxlogloss.model.zero_point.scaling_and_zero_point`): a run from 0 then
-    starts without an evaluation (:func:`minimise_host`); else None."""
-    X, sw, l2 = problem.X, problem.sample_weight, problem.l2
-    if (
-        zero_start
-        and zero_point_applies(problem, mesh)
-        and not _scaled_on_host(X, sw, l2)
-    ):
-        return _compiled_zero_point(problem, loss=loss, penalty=penalty)
-    return scaling_of(X, sw, l2), None
 
 
 # the centred float32 copy of X for model Hessians: one program for paths and cv
@@ -463,7 +410,7 @@ def minimise_host(
     """Newton or L-BFGS from ``theta`` with the loop on the host (module docstring):
     the final state, shaped as :func:`~jaxlogloss.solvers.base.minimise`'s. The
     curvature program (Newton's, and the inference step's) compiles meanwhile.
-    ``at_zero``: the objective at theta = 0 (:func:`scaling_and_start`), the first
+    ``at_zero``: the objective at theta = 0 (:func:`~jaxlogloss.fitting.host_scaling.scaling_and_start`), the first
     point of a run from 0 in place of a pass over X."""
     tol = np.asarray(solver.tol)
     theta = np.asarray(theta).astype(tol.dtype)

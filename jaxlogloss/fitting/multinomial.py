@@ -38,7 +38,7 @@ import numpy as np
 from jaxlogloss import _validation as v
 from jaxlogloss.data.codebook import codebook_of
 from jaxlogloss.data.design import FeatureMajor
-from jaxlogloss.fitting.host_loop import scaling_of
+from jaxlogloss.fitting.host_scaling import scaling_of
 from jaxlogloss.fitting.inference import _invert, inference_from_covariance
 from jaxlogloss.fitting.inputs import as_design
 from jaxlogloss.fitting.multinomial_result import MultinomialResult

@@ -28,7 +28,7 @@ import numpy as np
 from jaxlogloss import _validation as v
 from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.data.host import RowMoments, shareable, to_jax, transposed_copy
-from jaxlogloss.fitting.host_loop import scaling_of
+from jaxlogloss.fitting.host_scaling import scaling_of
 from jaxlogloss.model.objective import prepare_problem
 from jaxlogloss.model.params import init_params
 from jaxlogloss.model.penalties import penalty_names, resolve_l1_ratio
@@ -55,7 +55,7 @@ class PathData(NamedTuple):
 def data_scaling(data: PathData) -> Scaling:
     """The fit's feature scaling (:func:`~jaxlogloss.model.scaling.feature_scaling`):
     from the moments the copy of X took (no pass over X) where it has them, else
-    :func:`~jaxlogloss.fitting.host_loop.scaling_of`."""
+    :func:`~jaxlogloss.fitting.host_scaling.scaling_of`."""
     if data.moments is None:
         return scaling_of(data.X, data.sample_weight)
     return host_scaling(data.moments.mean, data.moments.var, 0.0, data.X.dtype)

@@ -27,16 +27,16 @@ from jaxlogloss import _validation as v
 from jaxlogloss.data.design import (
     Design,
     FeatureMajor,
-    HeldInPlace,
     block_layout,
     block_start,
     budget_rows,
     by_feature,
     feature_block,
-    host_rows,
+    host_view,
     rmatvec,
     row_block,
 )
+from jaxlogloss.data.host_moments import host_moments
 from jaxlogloss.model.params import LinearParams
 
 Array = jax.Array
@@ -177,23 +177,17 @@ def scaling_dtype(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Any:
 
 def host_feature_scaling(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Scaling:
     """:func:`feature_scaling` in NumPy (float64 sums, the result in the promoted
-    dtype): the same moments and rule, for a small X on the host, where compiling the
-    two passes costs far more than running them."""
+    dtype): the same moments and rule from one read of an X in host memory by NumPy
+    threads (:func:`~jaxlogloss.data.host_moments.host_moments`; no XLA program, no
+    copy of X)."""
     dtype = scaling_dtype(X, sample_weight, l2)
-    feature_major = isinstance(X, FeatureMajor)
-    if isinstance(X, HeldInPlace):
-        X = host_rows(X)  # a NumPy view: no program
-    x = np.asarray(X.xt if feature_major else X, np.float64)
-    n = x.shape[1] if feature_major else x.shape[0]
-    c = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    total = c.sum()
-    with np.errstate(invalid="ignore", over="ignore"):  # a non-finite X: NaN moments
-        if feature_major:
-            mean = (x @ c) / total
-            var = (np.square(x - mean[:, None]) @ c) / total
-        else:
-            mean = (c @ x) / total
-            var = (c @ np.square(x - mean)) / total
+    view = host_view(X)
+    if view is None:  # on another device: its values fetched
+        feature_major = isinstance(X, FeatureMajor)
+        view = (np.asarray(X.xt if feature_major else X), feature_major)
+    x, feature_major = view
+    c = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+    mean, var, _ = host_moments(x, feature_major, c, None)
     return host_scaling(mean, var, l2, dtype)
 
 

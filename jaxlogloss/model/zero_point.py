@@ -45,19 +45,37 @@ def scaling_and_zero_point(
     """:func:`~jaxlogloss.model.scaling.feature_scaling` of ``problem.X`` and the
     objective (``InMemoryObjective(problem, scaling, loss, penalty)``, binary targets,
     no offset) at theta = 0, from one pass over X (module docstring)."""
-    p, spec = problem, get_loss(loss)
+    p = problem
     dtype = scaling_dtype(p.X, p.sample_weight, p.l2)
+    slope, loss_sum, slope_sum = zero_slopes(problem, loss)
+    mean, var, xtv = feature_moments(p.X, p.sample_weight, dtype=dtype, moment=slope)
+    return zero_point_from_moments(
+        problem, mean, var, xtv, loss_sum, slope_sum, loss, penalty
+    )
+
+
+def zero_slopes(problem: Problem, loss: str = "log_loss") -> tuple[Array, ...]:
+    """At logits 0: each row's slope v_i = c_i l'(y_i, 0), sum_i c_i l(y_i, 0) and
+    sum_i v_i (no pass over X)."""
+    p, spec = problem, get_loss(loss)
     zero = jnp.zeros_like(p.targets)
     c = jnp.ones_like(p.targets) if p.sample_weight is None else p.sample_weight
     slope = c * spec.grad(p.targets, zero)
-    mean, var, xtv = feature_moments(p.X, p.sample_weight, dtype=dtype, moment=slope)
-    scaling = scaling_from_moments(mean, var, p.l2)
+    return slope, jnp.sum(c * spec.value(p.targets, zero)), jnp.sum(slope)
+
+
+def zero_point_from_moments(
+    problem: Problem, mean: Array, var: Array, xtv: Array, loss_sum: Array,
+    slope_sum: Array, loss: str = "log_loss", penalty: str = "l2",
+) -> tuple[Scaling, ZeroPoint]:  # fmt: skip
+    """The scaling and the objective at theta = 0 from X's moments (``mean``, ``var``
+    in the scaling's dtype), X^T v and :func:`zero_slopes`' sums (no pass over X)."""
+    scaling = scaling_from_moments(mean, var, problem.l2)
     objective = InMemoryObjective(problem, scaling, loss, penalty)
     theta = jnp.zeros((objective.n_features + 1,), objective.dtype)
     value, grad = objective.value_and_grad_from_sums(
-        theta, jnp.sum(c * spec.value(p.targets, zero)),
-        xtv.astype(objective.dtype), jnp.sum(slope),
-    )  # fmt: skip
+        theta, loss_sum, xtv.astype(objective.dtype), slope_sum
+    )
     return scaling, ZeroPoint(value, grad)
 
 
