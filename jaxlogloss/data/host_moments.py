@@ -42,8 +42,9 @@ def host_moments(
     xtu = None if u is None else np.zeros(d)
     if n == 0 or d == 0:
         return mean, var, xtu
+    blocks = max(1, n * d * 8 // BLOCK_BYTES)  # a small X: one thread, no pool
     if feature_major:
-        parts = _shares(d, parallel_workers(d))
+        parts = _shares(d, min(d, parallel_workers(blocks)))
 
         def work(w: int) -> None:
             lo, hi = parts[w]
@@ -53,7 +54,7 @@ def host_moments(
 
         run_parallel(work, len(parts), one_blas_thread=True)
         return mean, var, xtu
-    parts = _shares(n, parallel_workers(max(1, n * d * 8 // BLOCK_BYTES)))
+    parts = _shares(n, parallel_workers(blocks))
     sums = [None] * len(parts)
 
     def work_rows(w: int) -> None:
