@@ -60,16 +60,24 @@ def test_host_moments_equal_numpy_by_hand(
         assert xtu is None
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("layout", ["row", "feature"])
-def test_host_moments_are_nan_where_x_is_not_finite(layout):
+def test_host_moments_are_nan_where_x_is_not_finite(layout, weighted):
+    """A NaN or inf makes its feature's moments non-finite, in a row of weight 0 too
+    (whether or not the BLAS skips a zero weight's row in its products)."""
     X = np.arange(40.0).reshape(10, 4)
     X[3, 1], X[5, 2], X[6, 2] = np.nan, np.inf, -np.inf
     X[7, 3] = np.inf
+    c = None
+    if weighted:
+        c = np.ones(10)
+        c[[3, 5, 6, 7]] = 0.0
     x = np.ascontiguousarray(X.T) if layout == "feature" else X
-    mean, var, xtu = hm.host_moments(x, layout == "feature", None, np.ones(10))
+    mean, var, xtu = hm.host_moments(x, layout == "feature", c, np.ones(10))
     assert np.isfinite(mean[0]) and np.isfinite(var[0])
     assert not np.isfinite(mean[1:]).any()
-    assert not np.isfinite(xtu[1:]).any()
+    if not weighted:
+        assert not np.isfinite(xtu[1:]).any()
 
 
 def test_host_moments_of_empty_and_threads():

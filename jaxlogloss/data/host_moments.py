@@ -50,7 +50,7 @@ def host_moments(
             lo, hi = parts[w]
             with np.errstate(invalid="ignore", over="ignore"):  # NaN moments
                 _feature_rows(x[lo:hi], weights, u, total, mean[lo:hi], var[lo:hi],
-                          None if xtu is None else xtu[lo:hi])  # fmt: skip
+                          None if xtu is None else xtu[lo:hi], c is not None)  # fmt: skip
 
         run_parallel(work, len(parts), one_blas_thread=True)
         return mean, var, xtu
@@ -61,7 +61,7 @@ def host_moments(
         lo, hi = parts[w]
         part = None if u is None else u[lo:hi]
         with np.errstate(invalid="ignore", over="ignore"):  # NaN moments
-            sums[w] = _row_block_sums(x[lo:hi], weights[lo:hi], part)
+            sums[w] = _row_block_sums(x[lo:hi], weights[lo:hi], part, c is not None)
 
     run_parallel(work_rows, len(parts), one_blas_thread=True)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -75,7 +75,7 @@ def _shares(size: int, workers: int) -> list[tuple[int, int]]:
 
 def _feature_rows(
     rows: np.ndarray, c: np.ndarray, u: np.ndarray | None, total: float,
-    mean: np.ndarray, var: np.ndarray, xtu: np.ndarray | None,
+    mean: np.ndarray, var: np.ndarray, xtu: np.ndarray | None, weighted: bool,
 ) -> None:  # fmt: skip
     """The (k, n) feature rows' moments, written into ``mean``, ``var``, ``xtu``:
     tiles of :data:`TILE_ROWS` rows by a block of columns widened to float64, the
@@ -86,7 +86,7 @@ def _feature_rows(
     for lo in range(0, k, TILE_ROWS):
         hi = min(k, lo + TILE_ROWS)
         weights, means, spread = [], [], np.zeros(hi - lo)
-        prod = np.zeros(hi - lo)
+        prod, seen = np.zeros(hi - lo), np.zeros(hi - lo)
         for a in range(0, n, size):
             b = min(n, a + size)
             xb = buf[: hi - lo, : b - a]
@@ -96,21 +96,24 @@ def _feature_rows(
             mb = (xb @ cb) / cw if cw > 0 else np.zeros(hi - lo)
             if u is not None:
                 prod += xb @ u[a:b]
+            if weighted:  # a BLAS may skip a zero weight's row, NaN or not
+                seen += np.sum(xb, axis=1)
             xb -= mb[:, None]
             spread += np.square(xb, out=xb) @ cb
             weights.append(cw)
             means.append(mb)
         w, m = np.asarray(weights), np.stack(means)  # (blocks,), (blocks, rows)
-        mean[lo:hi] = w @ m / total
+        mean[lo:hi] = w @ m / total + 0 * seen  # NaN where X is not finite
         var[lo:hi] = (spread + w @ np.square(m - mean[lo:hi])) / total
         if xtu is not None:
             xtu[lo:hi] = prod
 
 
 def _row_block_sums(
-    rows: np.ndarray, c: np.ndarray, u: np.ndarray | None
+    rows: np.ndarray, c: np.ndarray, u: np.ndarray | None, weighted: bool
 ) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray | None]]:
-    """(C_b, m_b, M_b, (X^T u)_b) of each block of a share of a row-major X."""
+    """(C_b, m_b, M_b, (X^T u)_b) of each block of a share of a row-major X (m_b NaN
+    where the block holds a NaN or an inf, whatever its weights)."""
     n, d = rows.shape
     size = max(1, BLOCK_BYTES // (8 * d))
     buf = np.empty((size, d))
@@ -122,6 +125,8 @@ def _row_block_sums(
         cb = c[a:b]
         cw = float(np.sum(cb))
         mb = (cb @ xb) / cw if cw > 0 else np.zeros(d)
+        if weighted:  # a BLAS may skip a zero weight's row, NaN or not
+            mb = mb + 0 * np.sum(xb, axis=0)
         prod = None if u is None else u[a:b] @ xb
         xb -= mb
         spread = cb @ np.square(xb, out=xb)
