@@ -48,9 +48,9 @@ def host_moments(
 
         def work(w: int) -> None:
             lo, hi = parts[w]
+            out = (mean[lo:hi], var[lo:hi], None if xtu is None else xtu[lo:hi])
             with np.errstate(invalid="ignore", over="ignore"):  # NaN moments
-                _feature_rows(x[lo:hi], weights, u, total, mean[lo:hi], var[lo:hi],
-                          None if xtu is None else xtu[lo:hi], c is not None)  # fmt: skip
+                _feature_rows(x[lo:hi], weights, u, total, out, c is not None)
 
         run_parallel(work, len(parts), one_blas_thread=True)
         return mean, var, xtu
@@ -75,11 +75,13 @@ def _shares(size: int, workers: int) -> list[tuple[int, int]]:
 
 def _feature_rows(
     rows: np.ndarray, c: np.ndarray, u: np.ndarray | None, total: float,
-    mean: np.ndarray, var: np.ndarray, xtu: np.ndarray | None, weighted: bool,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray | None], weighted: bool,
 ) -> None:  # fmt: skip
-    """The (k, n) feature rows' moments, written into ``mean``, ``var``, ``xtu``:
-    tiles of :data:`TILE_ROWS` rows by a block of columns widened to float64, the
-    column blocks combined exactly."""
+    """The (k, n) feature rows' moments, written into ``out`` = (mean, var, X^T u
+    or None): tiles of :data:`TILE_ROWS` rows by a block of columns widened to
+    float64, the column blocks combined exactly (NaN where a row is not finite,
+    whatever its weights)."""
+    mean, var, xtu = out
     k, n = rows.shape
     size = max(1, BLOCK_BYTES // (8 * TILE_ROWS))
     buf = np.empty((TILE_ROWS, size))
