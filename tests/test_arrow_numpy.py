@@ -261,6 +261,21 @@ def test_predict_imports_neither_pandas_nor_compute(tmp_path):
     assert _imported(cli, ("pandas", "pyarrow.compute")) == []
     pred = pq.read_table(outs[1])
     assert pred["prediction"].type == pa.string()
+    # a categorical column: its levels checked by pyarrow.compute, still no pandas
+    k = pa.array(list(np.where(x[:, 1] > 0, "hi", "lo")))
+    pq.write_table(
+        pa.table({"a": x[:, 0], "k": k, "y": pa.array(list(y))}),
+        tmp_path / "c.parquet",
+    )
+    cat = jl.read_table(tmp_path / "c.parquet", target="y", positive="yes")
+    assert "k[lo]" in cat.feature_names
+    jl.fit(cat).save(tmp_path / "c.json")
+    cli_cat = (
+        "from jaxlogloss.cli import main\n"
+        f"assert main(['predict', {str(tmp_path / 'c.json')!r}, "
+        f"{str(tmp_path / 'c.parquet')!r}, '--out', {str(tmp_path / 'c.csv')!r}]) == 0"
+    )
+    assert _imported(cli_cat, ("pandas",)) == []
     p = np.asarray(pred["probability"])
     np.testing.assert_array_equal(
         np.asarray(pred["prediction"].to_pylist()), np.where(p > 0.5, "yes", "no")
