@@ -26,7 +26,7 @@ import numpy as np
 from jaxlogloss.data.host import parallel_workers, run_parallel
 
 BLOCK_BYTES = 1 << 20  # a block's float64 buffer: in a core's cache
-TILE_ROWS = 8  # feature rows a tile of a feature-major X holds
+TILE_ROWS = 8  # feature rows a tile of a feature-major X holds (a block's width)
 
 
 def host_moments(
@@ -48,24 +48,29 @@ def host_moments(
 
         def work(w: int) -> None:
             lo, hi = parts[w]
-            out = (mean[lo:hi], var[lo:hi], None if xtu is None else xtu[lo:hi])
-            with np.errstate(invalid="ignore", over="ignore"):  # NaN moments
-                _feature_rows(x[lo:hi], weights, u, total, out, c is not None)
+            for a in range(lo, hi, TILE_ROWS):  # a tile of rows: its column blocks
+                b = min(hi, a + TILE_ROWS)
+                with np.errstate(invalid="ignore", over="ignore"):  # NaN moments
+                    sums = _block_sums(x[a:b].T, weights, u, c is not None)
+                    out = _combined(sums, total, u is not None)
+                mean[a:b], var[a:b] = out[0], out[1]
+                if xtu is not None:
+                    xtu[a:b] = out[2]
 
         run_parallel(work, len(parts), one_blas_thread=True)
         return mean, var, xtu
     parts = _shares(n, parallel_workers(blocks))
-    sums = [None] * len(parts)
+    shares: list[Any] = [None] * len(parts)
 
     def work_rows(w: int) -> None:
         lo, hi = parts[w]
         part = None if u is None else u[lo:hi]
         with np.errstate(invalid="ignore", over="ignore"):  # NaN moments
-            sums[w] = _row_block_sums(x[lo:hi], weights[lo:hi], part, c is not None)
+            shares[w] = _block_sums(x[lo:hi], weights[lo:hi], part, c is not None)
 
     run_parallel(work_rows, len(parts), one_blas_thread=True)
     with np.errstate(invalid="ignore", over="ignore"):
-        return _combined(sums, total, u is not None)
+        return _combined([s for share in shares for s in share], total, u is not None)
 
 
 def _shares(size: int, workers: int) -> list[tuple[int, int]]:
@@ -73,52 +78,17 @@ def _shares(size: int, workers: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
-def _feature_rows(
-    rows: np.ndarray, c: np.ndarray, u: np.ndarray | None, total: float,
-    out: tuple[np.ndarray, np.ndarray, np.ndarray | None], weighted: bool,
-) -> None:  # fmt: skip
-    """The (k, n) feature rows' moments, written into ``out`` = (mean, var, X^T u
-    or None): tiles of :data:`TILE_ROWS` rows by a block of columns widened to
-    float64, the column blocks combined exactly (NaN where a row is not finite,
-    whatever its weights)."""
-    mean, var, xtu = out
-    k, n = rows.shape
-    size = max(1, BLOCK_BYTES // (8 * TILE_ROWS))
-    buf = np.empty((TILE_ROWS, size))
-    for lo in range(0, k, TILE_ROWS):
-        hi = min(k, lo + TILE_ROWS)
-        weights, means, spread = [], [], np.zeros(hi - lo)
-        prod, seen = np.zeros(hi - lo), np.zeros(hi - lo)
-        for a in range(0, n, size):
-            b = min(n, a + size)
-            xb = buf[: hi - lo, : b - a]
-            np.copyto(xb, rows[lo:hi, a:b], casting="unsafe")
-            cb = c[a:b]
-            cw = float(np.sum(cb))
-            mb = (xb @ cb) / cw if cw > 0 else np.zeros(hi - lo)
-            if u is not None:
-                prod += xb @ u[a:b]
-            if weighted:  # a BLAS may skip a zero weight's row, NaN or not
-                seen += np.sum(xb, axis=1)
-            xb -= mb[:, None]
-            spread += np.square(xb, out=xb) @ cb
-            weights.append(cw)
-            means.append(mb)
-        w, m = np.asarray(weights), np.stack(means)  # (blocks,), (blocks, rows)
-        mean[lo:hi] = w @ m / total + 0 * seen  # NaN where X is not finite
-        var[lo:hi] = (spread + w @ np.square(m - mean[lo:hi])) / total
-        if xtu is not None:
-            xtu[lo:hi] = prod
-
-
-def _row_block_sums(
+def _block_sums(
     rows: np.ndarray, c: np.ndarray, u: np.ndarray | None, weighted: bool
 ) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray | None]]:
-    """(C_b, m_b, M_b, (X^T u)_b) of each block of a share of a row-major X (m_b NaN
-    where the block holds a NaN or an inf, whatever its weights)."""
-    n, d = rows.shape
-    size = max(1, BLOCK_BYTES // (8 * d))
-    buf = np.empty((size, d))
+    """(C_b, m_b, M_b, (X^T u)_b) of each block of :data:`BLOCK_BYTES` (widened to
+    float64) of the (n, k) ``rows`` -- a share of a row-major X, or a tile of a
+    feature-major one seen transposed -- with m_b NaN where the block holds a NaN or
+    an inf, whatever its weights."""
+    n, k = rows.shape
+    size = max(1, BLOCK_BYTES // (8 * k))
+    by_feature = rows.strides[0] < rows.strides[1]  # a feature-major tile, transposed
+    buf = np.empty((k, size)).T if by_feature else np.empty((size, k))  # its order
     out = []
     for a in range(0, n, size):
         b = min(n, a + size)
@@ -126,7 +96,7 @@ def _row_block_sums(
         np.copyto(xb, rows[a:b], casting="unsafe")
         cb = c[a:b]
         cw = float(np.sum(cb))
-        mb = (cb @ xb) / cw if cw > 0 else np.zeros(d)
+        mb = (cb @ xb) / cw if cw > 0 else np.zeros(k)
         if weighted:  # a BLAS may skip a zero weight's row, NaN or not
             mb = mb + 0 * np.sum(xb, axis=0)
         prod = None if u is None else u[a:b] @ xb
@@ -137,9 +107,9 @@ def _row_block_sums(
 
 
 def _combined(
-    shares: list[Any], total: float, with_product: bool
+    blocks: list[Any], total: float, with_product: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    blocks = [s for share in shares for s in share]
+    """mean, var and X^T u from the blocks' sums (module docstring)."""
     w = np.array([s[0] for s in blocks])
     m = np.stack([s[1] for s in blocks])
     mean = w @ m / total

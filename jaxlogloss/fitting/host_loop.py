@@ -410,8 +410,9 @@ def minimise_host(
     """Newton or L-BFGS from ``theta`` with the loop on the host (module docstring):
     the final state, shaped as :func:`~jaxlogloss.solvers.base.minimise`'s. The
     curvature program (Newton's, and the inference step's) compiles meanwhile.
-    ``at_zero``: the objective at theta = 0 (:func:`~jaxlogloss.fitting.host_scaling.scaling_and_start`), the first
-    point of a run from 0 in place of a pass over X."""
+    ``at_zero``: the objective at theta = 0
+    (:func:`~jaxlogloss.fitting.host_scaling.scaling_and_start`), the first point of a
+    run from 0 in place of a pass over X."""
     tol = np.asarray(solver.tol)
     theta = np.asarray(theta).astype(tol.dtype)
     compiling = compile_curvature(objective, theta)

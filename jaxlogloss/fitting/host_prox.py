@@ -67,39 +67,35 @@ def active_set_solve(
 ) -> tuple[np.ndarray, bool]:  # fmt: skip
     """The model's minimiser by the feature-sign method from theta's support (the
     rule of :func:`jaxlogloss.solvers.quadratic_l1.active_set_solve`): (u, ok), ok
-    False where a solve failed or ``max_steps`` (default 3p + 10) ran out. Written
-    for p of a few to ~100: each NumPy call on such vectors costs ~1 us, so the loop
-    makes few of them (a path's model step is ~0.1 ms of host time)."""
+    False where a solve failed or ``max_steps`` (default 3p + 10) ran out."""
     p = theta.shape[0]
     steps = 3 * p + 10 if max_steps is None else max_steps
     h = 0.5 * (hess + hess.T)
     h.flat[:: p + 1] += _floor(hess)
-    penalised = lam != 0
-    on = (theta != 0) | ~penalised
+    free = lam == 0
+    on = (theta != 0) | free
     sign = np.sign(theta)
     u = theta.copy()
-    held = theta != 0  # coordinates that, once dropped, are held at 0 by the rhs
-    posv = _posv()
     for _ in range(steps):
         idx = np.flatnonzero(on)
         rhs = -grad[idx] - lam[idx] * sign[idx]
-        off = held & ~on  # dropped coordinates held at 0 (theta there != 0)
+        off = ~on & (theta != 0)  # dropped coordinates held at 0 (theta there != 0)
         if off.any():
-            rhs += h[idx][:, off] @ theta[off]
-        _, delta, info = posv(h[idx][:, idx], rhs, overwrite_a=1, overwrite_b=1)
+            rhs += h[np.ix_(idx, off)] @ theta[off]
+        _, delta, info = _posv()(h[np.ix_(idx, idx)], rhs, overwrite_a=1, overwrite_b=1)
         if info != 0:
             return u, False
         v = np.zeros(p)
         v[idx] = theta[idx] + delta
         if not np.isfinite(v).all():
             return u, False
-        conflict = (sign * v < 0) & on & penalised
+        conflict = (sign * v < 0) & on & ~free
         if conflict.any():  # (a) step to the first zero crossing, drop it
             ratio = np.full(p, np.inf)
             ratio[conflict] = u[conflict] / (u[conflict] - v[conflict])
             hit = int(np.argmin(ratio))
-            u = u + min(max(ratio[hit], 0.0), 1.0) * (v - u)
-            drop = (sign * u < 0) & on & penalised
+            u = u + np.clip(ratio[hit], 0, 1) * (v - u)
+            drop = (sign * u < 0) & on & ~free
             drop[hit] = True
             u[drop], on[drop], sign[drop] = 0.0, False, 0.0
             continue
@@ -186,25 +182,15 @@ def raw_kkt(
     """(...) the largest KKT violation on the raw coefficients (as
     :func:`~jaxlogloss.solvers.kkt.raw_kkt_violation`): the features'
     :func:`raw_violations` and |g_b| (d may be 0: the intercept alone)."""
-    d = mean.shape[0]
-    if theta.ndim == 1:  # one point: the same sums in fewer NumPy calls
-        g_w, lam_w, th = scale * grad[:d] + mean * grad[d], scale * lam[:d], theta[:d]
-        viol = np.abs(g_w + lam_w * np.sign(th))
-        zero = th == 0
-        viol[zero] = np.maximum(np.abs(g_w[zero]) - lam_w[zero], 0)
-        return np.float64(max(viol.max(initial=0.0), abs(grad[d])))
     viol = raw_violations(theta, grad, lam, mean, scale)
-    return np.maximum(np.max(viol, axis=-1, initial=0.0), np.abs(grad[..., d]))
+    g_b = np.abs(grad[..., mean.shape[0]])
+    return np.maximum(np.max(viol, axis=-1, initial=0.0), g_b)
 
 
 def bfgs_update(b: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """B + y y'/y's - B s s' B / s'B s, or None where the curvature condition fails
-    (:func:`bfgs_updates`' rule, for one matrix without its batching overhead)."""
-    bs = b @ s
-    sy, sbs = float(s @ y), float(s @ bs)
-    if not (sy > 1e-12 * float(np.sqrt((s @ s) * (y @ y))) and sbs > 0):
-        return None
-    return b + (np.outer(y, y / sy) - np.outer(bs, bs / sbs))
+    """B + y y'/y's - B s s' B / s'B s, or None where the curvature condition fails."""
+    new, ok = bfgs_updates(b[None], s[None], y[None])
+    return new[0] if ok[0] else None
 
 
 def bfgs_updates(

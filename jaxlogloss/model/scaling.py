@@ -182,9 +182,8 @@ def host_feature_scaling(X: Any, sample_weight: Any = None, l2: Any = 0.0) -> Sc
     copy of X)."""
     dtype = scaling_dtype(X, sample_weight, l2)
     view = host_view(X)
-    if view is None:  # on another device: its values fetched
-        feature_major = isinstance(X, FeatureMajor)
-        view = (np.asarray(X.xt if feature_major else X), feature_major)
+    if view is None:
+        raise ValueError("host_feature_scaling: X must be in host memory on one CPU")
     x, feature_major = view
     c = None if sample_weight is None else np.asarray(sample_weight, np.float64)
     mean, var, _ = host_moments(x, feature_major, c, None)
