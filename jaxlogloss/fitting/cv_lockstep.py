@@ -29,7 +29,11 @@ the feature-sign active-set solve of the model in NumPy
 a new alpha needs no pass over X: the gradient there is the last one plus the penalty's
 change, so that step is the path's predictor. A full step is kept where it shrank the
 run's KKT violation; elsewhere Armijo's rule on F decides, halving the step. A run stops
-at the rule of every path point: largest raw KKT violation <= tol.
+at the rule of every path point: largest raw KKT violation <= tol; or, at the
+precision's floor (float32), as stalled after :data:`IDLE_STEPS` accepted steps in a
+row that neither lowered F by more than :data:`NOISE` times its rounding slack nor
+reached a new least violation. The model solve's inner tolerance reads each run's
+violation on standardised features (as the path's), not the raw one.
 
 Held-out scores come from the logits of the last evaluation (no further pass), gathered
 to each fold's held-out rows. Each run is the path of its rows to the tolerance
@@ -50,6 +54,7 @@ from jaxlogloss.fitting.cv_scores import score_logits
 from jaxlogloss.fitting.host_prox import (
     bfgs_updates,
     elastic_net_weights,
+    kkt_violations,
     model_step,
     penalty_value,
     raw_kkt,
@@ -65,6 +70,9 @@ REFRESH = 0.05  # new models after a step that shrank some run's KKT less than t
 FAR = 1e4  # ... or left some run's KKT violation above this times tol
 MAX_HALVINGS = 30  # backtracking halvings per step
 MERIT = 1e-4  # a full step is kept when it shrinks the KKT violation by this fraction
+IDLE_STEPS = 2  # accepted steps in a row that move neither F nor the KKT: stalled
+NOISE = 8  # F moved: fell by more than this times Armijo's slack (a float32 sum's
+# rounding over many rows exceeds the slack's 4 eps |F|)
 
 
 @jax.jit  # XLA's default emitters: 8.5 ms a call here, the classic ones 11.3 ms
@@ -344,17 +352,20 @@ def solve_lockstep(
         return loss + penalty_value(theta, lam, mu)
 
     def directions(
-        g: np.ndarray, theta: np.ndarray, lam: np.ndarray, kkt: np.ndarray,
-        active: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        g: np.ndarray, theta: np.ndarray, lam: np.ndarray, active: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         if smooth:
             step = models.directions(g)
             return step, np.sum(g * step, axis=1)
         step, decrease = np.zeros_like(theta), np.zeros(m_runs)
         matrix = models.matrix  # a property: every run's, formed once
+        # the model solve's inner tolerance reads the violation on standardised
+        # features (the raw one, far larger where a feature's scale is, stopped it
+        # before any feature entered)
+        viol = np.max(kkt_violations(theta, g, lam), axis=-1)
         for m in np.flatnonzero(active):
             u, decrease[m] = model_step(
-                matrix[m], g[m], theta[m], lam, float(kkt[m]), tol
+                matrix[m], g[m], theta[m], lam, float(viol[m]), tol
             )
             step[m] = u - theta[m]
         return step, decrease
@@ -364,16 +375,18 @@ def solve_lockstep(
         KKT violation (``ok`` False): from t = 1 (the trial already evaluated), halved
         until F <= F(theta) + c1 t Delta (Delta the model decrease; rounding slack
         4 eps |F|). Returns the accepted mask, the runs where no halving was
-        accepted, and the trial points, their gradients and logits (rows of rejected
-        runs: anything)."""
+        accepted, the accepted runs whose F fell by more than the slack, and the
+        trial points, their gradients and logits (rows of rejected runs: anything)."""
         value = values(theta, z, mu, lam)
         slack = 4 * np.finfo(dtype).eps * np.abs(value)
         pending = active & ~ok
+        fell = np.zeros_like(ok)
         t = 1.0
         for _ in range(MAX_HALVINGS):
             f_trial = values(trial, t_z, mu, lam)
             good = pending & np.isfinite(f_trial)
             good &= f_trial <= value + ARMIJO_C1 * t * decrease + slack
+            fell |= good & (f_trial < value - NOISE * slack)
             ok = ok | good
             pending &= ~good
             if not pending.any():
@@ -384,7 +397,7 @@ def solve_lockstep(
             keep = np.where(pending[:, None], h_grad, t_grad)
             t_z = where_rows(~pending, t_z, h_z)
             trial, t_grad = half, keep
-        return ok, pending, trial, t_grad, t_z
+        return ok, pending, fell, trial, t_grad, t_z
 
     theta, grad, z = start.theta, start.grad, start.z
     models = _Models(start.exact)
@@ -402,11 +415,13 @@ def solve_lockstep(
         kkt = raw_kkt(theta, g, lam, mean, scale)
         status = np.where(kkt <= tol, CONVERGED, MAX_ITER).astype(np.int32)
         n_iter = np.zeros(m_runs, np.int32)
+        idle = np.zeros(m_runs, np.int32)  # steps in a row that moved neither
+        best = kkt.copy()  # each run's least violation at this alpha
         while True:
             active = (status == MAX_ITER) & (n_iter < max_iter)
             if not active.any():
                 break
-            step, decrease = directions(g, theta, lam, kkt, active)
+            step, decrease = directions(g, theta, lam, active)
             usable = active & np.isfinite(decrease) & (decrease < 0)
             step[~usable] = 0.0
             trial = theta + step
@@ -417,13 +432,21 @@ def solve_lockstep(
             # from the optimum) Armijo's rule on F decides, halving the step
             ok = usable & np.isfinite(t_kkt) & (t_kkt <= (1 - MERIT) * kkt)
             stuck = active & ~usable
+            # moved: F fell, or the violation reached a new low (else the step is idle)
+            moved = ok & (t_kkt < best)
             if (usable & ~ok).any():
-                ok, pending, trial, t_grad, t_z = armijo(
+                ok, pending, fell, trial, t_grad, t_z = armijo(
                     theta, z, step, decrease, usable, ok, trial, t_grad, t_z, mu, lam
                 )
                 stuck |= pending
                 t_g = t_grad + mu * trial
                 t_kkt = raw_kkt(trial, t_g, lam, mean, scale)
+                moved |= fell | (ok & (t_kkt < best))
+            # at the rounding floor (float32) F stops falling and the violation
+            # wanders: IDLE_STEPS idle steps in a row (a refresh between) stall a run
+            idle = np.where(ok & ~moved, idle + 1, 0)
+            best = np.where(ok, np.minimum(best, t_kkt), best)
+            stuck |= active & (idle >= IDLE_STEPS)
             z = t_z if (ok | ~active).all() else where_rows(ok, t_z, z)
             models.secants(np.flatnonzero(ok), trial - theta, t_g - g)
             theta = np.where(ok[:, None], trial, theta)

@@ -6,26 +6,31 @@ For a grid alpha_1 > alpha_2 > ... > alpha_K, :func:`fit_path` minimises, at eac
         + alpha sum_j f_j (l1_ratio |w_j| + (1 - l1_ratio) / 2 w_j^2)
 
 (the intercept never penalised; ``f`` the penalty factors, glmnet's ``penalty.factor``)
-starting from the previous alpha's solution. A path with an L1 part (l1_ratio > 0) is
-solved on a working set of features, driven from the host
-(:mod:`jaxlogloss.fitting.path_working_set`: most passes read only the active features'
-rows; one full pass checks each point). The pure L2 path (everything active), and
-:func:`solve_path` for any penalty, is ONE compiled program: a
-``lax.scan`` over the alphas whose carry is theta (the parameters on standardised
-features, one fixed scaling for the path, so a warm start needs no conversion), the
-penalty-free loss's value, gradient and logits there (the next point starts without a
-pass over X) and the loss Hessian of the quadratic model. Each point is solved by
-proximal Newton (:func:`jaxlogloss.solvers.prox_newton.prox_newton_solve`) on
+starting from the previous alpha's solution. :func:`fit_path` solves every penalty on
+a working set of features, driven from the host
+(:mod:`jaxlogloss.fitting.path_working_set`: with an L1 part most passes read only the
+active features' rows and one full pass checks each point; with none the set is every
+feature). Each point stops on the raw KKT violation it reports (<= ``tol``), as the
+cross-validation runs do, and the quadratic models' algebra is float64 whatever X's
+dtype.
+
+:func:`solve_path`, for any penalty, is ONE compiled program, kept as a pure function
+(jit or vmap it over l1_ratios or sample-weight masks; the tests' independent
+reference for the working set): a ``lax.scan`` over the alphas whose carry is theta
+(the parameters on standardised features, one fixed scaling for the path, so a warm
+start needs no conversion), the penalty-free loss's value, gradient and logits there
+(the next point starts without a pass over X) and the loss Hessian of the quadratic
+model. Each point is solved by proximal Newton
+(:func:`jaxlogloss.solvers.prox_newton.prox_newton_solve`) on
 :class:`~jaxlogloss.fitting.path_objective.PathObjective`, whatever the penalty (with
 no L1 part its model step is one Newton solve): the model starts from the previous
 point's Hessian, is updated by BFGS after every step and recomputed only where a step
 (after a point's first) shrank the KKT violation by less than :data:`REFRESH` (at
 100,000 x 50, 20 alphas: 12 Hessians and 74 passes instead of 60 of each;
-benchmarks/NOTES.md, issue 12 speed). The gradient is exact, so every point meets the
-KKT rule to ``tol`` as a fresh fit would.
+benchmarks/NOTES.md, issue 12 speed). It stops on the standardised KKT violation
+(:mod:`jaxlogloss.solvers.kkt`) and reports the raw one.
 
-The path function is pure (jit or vmap it over l1_ratios or sample-weight masks);
-:mod:`jaxlogloss.fitting.cv` runs its folds in lockstep instead
+:mod:`jaxlogloss.fitting.cv` runs its folds in lockstep
 (:mod:`jaxlogloss.fitting.cv_lockstep`).
 
 Default grid (:func:`jaxlogloss.fitting.path_data.alpha_max`, which also handles
@@ -43,7 +48,7 @@ coefficient of the L2 fit is already near zero.
 Screening (``screening=True``, the default): with an L1 part, each point's working set
 starts from the warm start's KKT violators (:mod:`jaxlogloss.fitting.path_working_set`;
 the sequential strong rule of Tibshirani et al. 2012 keeps a larger set and measured
-slower there). The pure L2 path has every feature active: nothing to screen. The path
+slower there). With no L1 part every feature is active: nothing to screen. The path
 is the same either way (tested).
 """
 
@@ -305,23 +310,17 @@ def fit_path(
         max_iter = check_max_iter(fn, max_iter)
         scaling = data_scaling(data)
         theta0 = start_point(data)
-        if ratio > 0:  # sparse along the path: a working set (path_working_set)
-            out = working_set_path(
-                data.X.xt, data.targets, data.sample_weight, scaling,
-                theta0, grid, ratio,
-                np.asarray(factor, np.float64), tol, max_iter, screening,
-            )  # fmt: skip
-            w, b = raw_coefficients(out["theta"], scaling)
-            out = PointResult(
-                out["theta"], out["value"], out["n_iter"], out["status"], out["kkt"]
-            )
-        else:
-            problem = Problem(data.X, data.targets, data.sample_weight, 0.0)
-            dt = data.targets.dtype
-            w, b, out = compiled_path(
-                problem, scaling, jnp.asarray(theta0, dt), jnp.asarray(grid, dt),
-                jnp.asarray(ratio, dt), factor, jnp.asarray(tol, dt), max_iter,
-            )  # fmt: skip
+        # every penalty on the host-driven working set (path_working_set): one
+        # stopping rule, the raw KKT violation each point reports; the model's
+        # algebra in float64 whatever X's dtype
+        out = working_set_path(
+            data.X.xt, data.targets, data.sample_weight, scaling, theta0, grid,
+            ratio, np.asarray(factor, np.float64), tol, max_iter, screening,
+        )  # fmt: skip
+        w, b = raw_coefficients(out["theta"], scaling)
+        out = PointResult(
+            out["theta"], out["value"], out["n_iter"], out["status"], out["kkt"]
+        )
         return PathResult(
             alphas=grid,
             coef=np.asarray(w, np.float64),

@@ -1,9 +1,10 @@
-"""L1 and elastic-net paths on a working set: most passes read only the active rows of X.
+"""Paths on a working set: with an L1 part most passes read only the active rows of X.
 
 A path with an L1 part (l1_ratio > 0) is sparse along most of its length, and a pass
 over every feature spends most of its reads on coefficients held at zero. As glmnet
 and skglm do, each point here is solved on a working set W of features and checked
-on all of them:
+on all of them (with no L1 part every feature is free: W is all of X, and the run is
+proximal Newton whose model step is one Newton solve):
 
 1. W starts as the previous point's support and the free coordinates (the intercept,
    features with penalty factor 0) and, with ``screening``, the features whose KKT
@@ -27,6 +28,14 @@ on all of them:
    resumes; otherwise the point meets the path's stopping rule on every feature
    (largest raw KKT violation <= tol) and the next alpha starts from it, with its
    gradient, logits and model.
+
+Near the optimum in float32 the rounding of F and of the gradient's sums sets a
+floor: F stops falling and the violation wanders above it. A step that neither lowers
+F by more than :data:`NOISE` times Armijo's rounding slack nor reaches a new least
+violation is idle: on a kept model the step is not taken and the model is recomputed
+at the iterate; on a fresh one it is taken only where it lowers the violation, and
+:data:`IDLE_STEPS` in a row stop the run as stalled (so does an idle step that would
+raise the violation). A stalled run on W still lets violators outside W join it.
 
 The fixed point is that of :func:`jaxlogloss.fitting.path.solve_path` (tests:
 ``tests/test_path_working_set.py``); the stopping rule is the raw KKT violation every
@@ -69,6 +78,9 @@ Array = jax.Array
 MERIT = 1e-4  # a full step is kept when it shrinks W's KKT violation by this fraction
 MAX_HALVINGS = 40  # backtracking halvings per step
 MIN_BLOCK = 8  # the smallest gathered block of rows
+IDLE_STEPS = 2  # steps in a row that move neither F nor the KKT violation: stalled
+NOISE = 8  # F moved: fell by more than this times Armijo's slack (a float32 sum's
+# rounding over many rows exceeds the slack's 4 eps |F|)
 
 
 @fast_compile
@@ -225,14 +237,16 @@ def working_set_path(
                 grad, loss = np.asarray(grad_d, np.float64), float(loss_d)
             g = grad + mu * theta
             outside = ~on[:d] & (raw_violations(theta, g, lam, mean, scale) > tol)
-            if run.status != CONVERGED or block.full or not outside.any():
+            # violators outside W join it unless the budget ran out (a run stalled
+            # at the precision's floor on W still grows it)
+            if run.status == MAX_ITER or block.full or not outside.any():
                 break
             on[:d] |= outside
             run.status = MAX_ITER
         kkt = float(raw_kkt(theta, g, lam, mean, scale))
         status = run.status
-        if status == CONVERGED and kkt > tol:
-            status = MAX_ITER
+        if status == CONVERGED and kkt > tol:  # W met tol, the full pass's rounding
+            status = STALLED  # of the same sums did not: the precision's floor
         out["theta"][k], out["kkt"][k] = theta, kkt
         out["value"][k] = loss + penalty_value(theta, lam, mu)
         out["n_iter"][k], out["status"][k] = run.steps, status
@@ -289,10 +303,12 @@ class _Restricted:
         th, g_loss = theta[cols], grad_w
         kkt = violation(th, g_loss)
         self.status = CONVERGED if kkt <= tol else MAX_ITER
-        first = True
+        first, idle, fresh = True, 0, False  # fresh: the model was formed at th
+        best = kkt  # the least violation so far
         while self.status == MAX_ITER and self.steps < self.max_iter:
             if not model.valid[cols].all():
                 model.set(cols, block.hessian(self.cw, z), fresh=True)
+                fresh = True
             g = g_loss + mu_w * th
             viol = float(np.max(kkt_violations(th, g, lam_w)))
             u, decrease = model_step(
@@ -302,7 +318,7 @@ class _Restricted:
                 self.status = STALLED
                 break
             f_now = None  # F at th, computed only where Armijo's rule is needed
-            t, accepted = 1.0, False
+            t, accepted, fell = 1.0, False, False
             for _ in range(MAX_HALVINGS):
                 trial = th + t * (u - th)
                 t_grad, t_z = block.gradient(self.targets, self.cw, trial)
@@ -317,6 +333,9 @@ class _Restricted:
                     slack = 4 * np.finfo(dtype).eps * abs(f_now)
                 f_trial = f_at(trial, t_z)
                 if f_trial <= f_now + ARMIJO_C1 * t * decrease + slack:
+                    # at the rounding floor (float32) F stops falling and the
+                    # violation wanders: steps that move neither are idle
+                    fell = f_trial < f_now - NOISE * slack
                     accepted = True
                     break
                 t *= 0.5
@@ -324,15 +343,29 @@ class _Restricted:
             if not accepted:
                 self.status = STALLED
                 break
+            # progress: F fell, or the violation reached a new low
+            progress = fell or t_kkt < best
+            if not progress and not fresh:  # idle on a kept model: not taken; the
+                model.set(cols, block.hessian(self.cw, z), fresh=True)  # exact one
+                fresh = True  # at th, then the step again
+                continue
+            if not (progress or t_kkt < kkt):  # idle on a fresh model, and the
+                self.status = STALLED  # violation would rise: the precision's floor,
+                break  # the run keeps its best point
             s, y = trial - th, t_grad - g_loss
             th, g_loss, z = trial, t_grad, t_z
             slow = not first and t_kkt > REFRESH * kkt
-            kkt, first = t_kkt, False
+            kkt, first, best = t_kkt, False, min(best, t_kkt)
+            idle = 0 if progress else idle + 1
             if kkt <= tol:
                 self.status = CONVERGED
+            elif idle >= IDLE_STEPS:
+                self.status = STALLED
             elif slow:
                 model.set(cols, block.hessian(self.cw, z), fresh=True)
+                fresh = True
             else:
+                fresh = False
                 updated = bfgs_update(model.block(cols), s, y)
                 if updated is not None:
                     model.set(cols, updated, fresh=False)
