@@ -375,18 +375,16 @@ def solve_lockstep(
         KKT violation (``ok`` False): from t = 1 (the trial already evaluated), halved
         until F <= F(theta) + c1 t Delta (Delta the model decrease; rounding slack
         4 eps |F|). Returns the accepted mask, the runs where no halving was
-        accepted, the accepted runs whose F fell by more than the slack, and the
-        trial points, their gradients and logits (rows of rejected runs: anything)."""
+        accepted, and the trial points, their gradients and logits (rows of rejected
+        runs: anything)."""
         value = values(theta, z, mu, lam)
         slack = 4 * np.finfo(dtype).eps * np.abs(value)
         pending = active & ~ok
-        fell = np.zeros_like(ok)
         t = 1.0
         for _ in range(MAX_HALVINGS):
             f_trial = values(trial, t_z, mu, lam)
             good = pending & np.isfinite(f_trial)
             good &= f_trial <= value + ARMIJO_C1 * t * decrease + slack
-            fell |= good & (f_trial < value - NOISE * slack)
             ok = ok | good
             pending &= ~good
             if not pending.any():
@@ -397,7 +395,7 @@ def solve_lockstep(
             keep = np.where(pending[:, None], h_grad, t_grad)
             t_z = where_rows(~pending, t_z, h_z)
             trial, t_grad = half, keep
-        return ok, pending, fell, trial, t_grad, t_z
+        return ok, pending, trial, t_grad, t_z
 
     theta, grad, z = start.theta, start.grad, start.z
     models = _Models(start.exact)
@@ -432,16 +430,21 @@ def solve_lockstep(
             # from the optimum) Armijo's rule on F decides, halving the step
             ok = usable & np.isfinite(t_kkt) & (t_kkt <= (1 - MERIT) * kkt)
             stuck = active & ~usable
-            # moved: F fell, or the violation reached a new low (else the step is idle)
+            # moved: the violation reached a new low, or F fell (else the step is idle)
             moved = ok & (t_kkt < best)
             if (usable & ~ok).any():
-                ok, pending, fell, trial, t_grad, t_z = armijo(
+                ok, pending, trial, t_grad, t_z = armijo(
                     theta, z, step, decrease, usable, ok, trial, t_grad, t_z, mu, lam
                 )
                 stuck |= pending
                 t_g = t_grad + mu * trial
                 t_kkt = raw_kkt(trial, t_g, lam, mean, scale)
-                moved |= fell | (ok & (t_kkt < best))
+                moved |= ok & (t_kkt < best)
+            unsure = ok & ~moved  # no new low: F decides (the kept logits, no pass)
+            if unsure.any():
+                f_old, f_new = values(theta, z, mu, lam), values(trial, t_z, mu, lam)
+                noise = NOISE * 4 * np.finfo(dtype).eps * np.abs(f_old)
+                moved |= unsure & (f_new < f_old - noise)
             # at the rounding floor (float32) F stops falling and the violation
             # wanders: IDLE_STEPS idle steps in a row (a refresh between) stall a run
             idle = np.where(ok & ~moved, idle + 1, 0)

@@ -318,7 +318,7 @@ class _Restricted:
                 self.status = STALLED
                 break
             f_now = None  # F at th, computed only where Armijo's rule is needed
-            t, accepted, fell = 1.0, False, False
+            t, accepted, f_trial = 1.0, False, None
             for _ in range(MAX_HALVINGS):
                 trial = th + t * (u - th)
                 t_grad, t_z = block.gradient(self.targets, self.cw, trial)
@@ -333,9 +333,6 @@ class _Restricted:
                     slack = 4 * np.finfo(dtype).eps * abs(f_now)
                 f_trial = f_at(trial, t_z)
                 if f_trial <= f_now + ARMIJO_C1 * t * decrease + slack:
-                    # at the rounding floor (float32) F stops falling and the
-                    # violation wanders: steps that move neither are idle
-                    fell = f_trial < f_now - NOISE * slack
                     accepted = True
                     break
                 t *= 0.5
@@ -343,8 +340,16 @@ class _Restricted:
             if not accepted:
                 self.status = STALLED
                 break
-            # progress: F fell, or the violation reached a new low
-            progress = fell or t_kkt < best
+            # progress: the violation reached a new low, or F fell (at the rounding
+            # floor, float32, F stops falling and the violation wanders)
+            progress = t_kkt < best
+            if not progress:  # F decides (the kept logits: no pass over X)
+                if f_now is None:
+                    f_now = f_at(th, z)
+                    slack = 4 * np.finfo(dtype).eps * abs(f_now)
+                if f_trial is None:
+                    f_trial = f_at(trial, t_z)
+                progress = f_trial < f_now - NOISE * slack
             if not progress and not fresh:  # idle on a kept model: not taken; the
                 model.set(cols, block.hessian(self.cw, z), fresh=True)  # exact one
                 fresh = True  # at th, then the step again
