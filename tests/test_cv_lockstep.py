@@ -416,3 +416,27 @@ def test_default_path_tolerance_keeps_scores_and_objectives(data, penalty):
     np.testing.assert_allclose(loose.fold_scores, tight.fold_scores, rtol=1e-7)
     assert (loose.alpha_min, loose.alpha_1se) == (tight.alpha_min, tight.alpha_1se)
     assert loose.fit.tol == 1e-10 and loose.fit.grad_norm <= 1e-10
+
+
+def test_own_hessians_are_each_flagged_runs_hessian_at_its_logits(data, rng):
+    """own_hessians: the flagged runs' Hessians at their own logits z[m] (float64
+    NumPy reference), the others' left as given."""
+    X, y, c = data
+    z = rng.normal(size=(F + 1, N)) * 2
+    own = np.zeros(F + 1, bool)
+    own[[1, F]] = True
+    with enable_x64():
+        weights, scaling, layout, Xs = _fold_setup(X, y, c, D)
+        base = np.asarray(
+            cv_lockstep.shared_hessians(layout, jnp.asarray(z[0]), scaling)
+        )
+        got = cv_lockstep.own_hessians(
+            base.copy(), layout, jnp.asarray(z), scaling, own
+        )
+    for m in range(F + 1):
+        if not own[m]:
+            np.testing.assert_array_equal(got[m], base[m])
+            continue
+        p = 1 / (1 + np.exp(-z[m]))
+        want = (Xs * (weights[m] * p * (1 - p))[:, None]).T @ Xs
+        np.testing.assert_allclose(got[m], want, rtol=2e-6, atol=1e-7)

@@ -111,3 +111,21 @@ def test_float32_cv_ends_at_its_floor(unscaled, penalty, kw):
     assert statuses <= {"converged", "stalled"}, statuses
     assert max(c.path.n_iter.max(), c.n_iter.max()) < 40
     np.testing.assert_allclose(c.path.objective, ref.path.objective, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("penalty", "kw"), PENALTIES)
+def test_cv_on_few_rows_converges(rng, penalty, kw):
+    """60 rows, 18 features, 3 folds: a fold's logits are far from the all-rows
+    run's, so the shared model Hessians (taken there) are poor; a fold that stays
+    slow near its optimum gets its own exact Hessian and converges (it ran to
+    max_iter)."""
+    n, d = 60, 18
+    z = rng.normal(size=(n, d))
+    X = (z + 2 * rng.normal(size=d)) * 10.0 ** rng.uniform(-2, 2, d)
+    w = rng.normal(size=d) * (rng.random(d) < 0.4) * 1.5
+    y = (rng.random(n) < 1 / (1 + np.exp(-(z @ w)))).astype(np.float64)
+    y[:6] = [0, 1, 0, 1, 0, 1]  # both classes, whatever the draw
+    c = jl.cv(X, y, penalty=penalty, n_alphas=K, folds=3, refit=False, **kw)
+    statuses = {*c.path.status, *np.ravel(c.status)}
+    assert statuses == {"converged"}, (statuses, c.n_iter)
+    assert c.n_iter.max() < 60, c.n_iter

@@ -22,7 +22,11 @@ Run m steps by proximal Newton on the model matrix B_m + diag(mu). B_m starts as
 run's exact Hessian at the start (:func:`start_hessians`), is corrected by a BFGS
 update after every step and carried along the path; all runs' B_m are replaced by
 :func:`shared_hessians` at run 0's point when a step shrank some run's KKT
-violation by less than :data:`REFRESH`, or left it above :data:`FAR` times tol.
+violation by less than :data:`REFRESH`, or left it above :data:`FAR` times tol. A
+fold run that is slow again (below FAR times tol) right after such a refresh has
+logits too far from run 0's for the shared model (few rows, many features): it gets
+its own exact Hessian at its own logits at every later refresh
+(:func:`own_hessians`, one Gram's work a run; never on the benchmark's 100,000 rows).
 With r = 0 the step is one batched Cholesky solve on the host; with an L1 part it is
 the feature-sign active-set solve of the model in NumPy
 (:func:`~jaxlogloss.fitting.host_prox.model_step`; exact zeros). The first step at
@@ -312,6 +316,19 @@ def shared_hessians(layout: FoldGrams, z0: Array, scaling: Scaling) -> Any:
     return runs_from_grams(grams, layout.totals, scaling)
 
 
+def own_hessians(
+    hess: np.ndarray, layout: FoldGrams, z: Array, scaling: Scaling, own: np.ndarray
+) -> np.ndarray:
+    """``hess`` (M, d+1, d+1) with the runs flagged in ``own`` replaced by their exact
+    Hessian at their own logits z[m] (z: (M, n)), one Gram's work each: for a fold
+    whose logits are far from the all-rows run's (few rows)."""
+    for m in np.flatnonzero(own):
+        grams = curvature_grams(layout.blocks, layout.rows, layout.c, z[m])
+        grams = np.asarray(grams, np.float64)
+        hess[m] = runs_from_grams(grams, layout.totals, scaling)[m]
+    return hess
+
+
 def lockstep_start(
     xt: Array, targets: Array, weights: Array, scaling: Scaling, theta0: np.ndarray,
     fold_rows: np.ndarray, fold_c: np.ndarray,
@@ -399,6 +416,7 @@ def solve_lockstep(
 
     theta, grad, z = start.theta, start.grad, start.z
     models = _Models(start.exact)
+    own = np.zeros(m_runs, bool)  # runs refreshed with their own exact Hessian
     shape = (m_runs, len(grid))
     out = {
         "theta": np.zeros((*shape, p)), "value": np.zeros(shape),
@@ -413,6 +431,7 @@ def solve_lockstep(
         kkt = raw_kkt(theta, g, lam, mean, scale)
         status = np.where(kkt <= tol, CONVERGED, MAX_ITER).astype(np.int32)
         n_iter = np.zeros(m_runs, np.int32)
+        fresh = np.zeros(m_runs, bool)  # the run's model was formed at its iterate
         idle = np.zeros(m_runs, np.int32)  # steps in a row that moved neither
         best = kkt.copy()  # each run's least violation at this alpha
         while True:
@@ -462,9 +481,15 @@ def solve_lockstep(
             status = status.astype(np.int32)
             going = active & (status == MAX_ITER)
             slow = going & ((new_kkt > REFRESH * kkt) | (new_kkt > FAR * tol))
+            # slow near its optimum on a model just formed at the all-rows run's
+            # logits: the fold's own logits are too far from them (few rows); its
+            # own exact Hessian from now on
+            own |= going & fresh & (new_kkt > REFRESH * kkt) & (new_kkt <= FAR * tol)
             kkt = new_kkt
+            fresh[:] = slow.any()
             if slow.any():
-                models.reset(shared_hessians(start.layout, z[0], scaling))
+                hess = shared_hessians(start.layout, z[0], scaling)
+                models.reset(own_hessians(hess, start.layout, z, scaling, own))
         out["theta"][:, k], out["kkt"][:, k] = theta, kkt
         out["n_iter"][:, k], out["status"][:, k] = n_iter, status
         # F of the all-rows run (CVResult.path's objective; the folds' are not
