@@ -74,6 +74,7 @@ REFRESH = 0.05  # new models after a step that shrank some run's KKT less than t
 FAR = 1e4  # ... or left some run's KKT violation above this times tol
 MAX_HALVINGS = 30  # backtracking halvings per step
 MERIT = 1e-4  # a full step is kept when it shrinks the KKT violation by this fraction
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
 IDLE_STEPS = 2  # accepted steps in a row that move neither F nor the KKT: stalled
 NOISE = 8  # F moved: fell by more than this times Armijo's slack (a float32 sum's
 # rounding over many rows exceeds the slack's 4 eps |F|)
@@ -149,9 +150,11 @@ def held_out_rows(
 class _Models:
     """The runs' Newton matrices B_m + diag(mu) (module docstring; ``hess`` the B_m:
     each run's Hessian at the last refresh, BFGS-updated since), kept positive
-    definite: a run whose matrix fails its Cholesky factor (a stale update) restarts
-    from the all-rows run's Hessian of that refresh (``base``). All runs' factors,
-    solves and updates are batched."""
+    definite: a run whose matrix fails its Cholesky factor gets 10 eps32 max_j |B_jj|
+    on its diagonal (a near-singular Hessian, few rows or near separation, whose
+    float32 products rounded below zero), and where that fails too (a stale update)
+    restarts from the all-rows run's Hessian of that refresh (``base``). All runs'
+    factors, solves and updates are batched."""
 
     def __init__(self, exact: np.ndarray) -> None:
         self.mu = np.zeros(exact.shape[-1])
@@ -181,6 +184,15 @@ class _Models:
         for m in runs:
             try:
                 np.linalg.cholesky(matrix[m])
+                continue
+            except np.linalg.LinAlgError:  # near-singular (few rows, near
+                pass  # separation): the least curvature of the model solve's floor
+            # the Grams' float32 products round at ~eps32 of the largest entry
+            floor = 10 * FLOAT32_EPS * np.abs(np.diag(matrix[m])).max()
+            eye = np.eye(matrix.shape[-1])
+            try:
+                np.linalg.cholesky(matrix[m] + floor * eye)
+                self.hess[m] += floor * eye
             except np.linalg.LinAlgError:  # a stale update: restart from the base
                 self.hess[m] = self.base
 
@@ -481,10 +493,13 @@ def solve_lockstep(
             status = status.astype(np.int32)
             going = active & (status == MAX_ITER)
             slow = going & ((new_kkt > REFRESH * kkt) | (new_kkt > FAR * tol))
-            # slow near its optimum on a model just formed at the all-rows run's
-            # logits: the fold's own logits are too far from them (few rows); its
-            # own exact Hessian from now on
-            own |= going & fresh & (new_kkt > REFRESH * kkt) & (new_kkt <= FAR * tol)
+            # slow on a model just formed at the all-rows run's logits, near its
+            # optimum or where run 0 (whose model that is exactly) was not: the
+            # fold's own logits are too far from run 0's (few rows, near
+            # separation); its own exact Hessian from now on
+            lagging = fresh & (new_kkt > REFRESH * kkt)
+            run0_fast = status[0] == CONVERGED or not lagging[0]
+            own |= going & lagging & ((new_kkt <= FAR * tol) | run0_fast)
             kkt = new_kkt
             fresh[:] = slow.any()
             if slow.any():
