@@ -440,3 +440,20 @@ def test_own_hessians_are_each_flagged_runs_hessian_at_its_logits(data, rng):
         p = 1 / (1 + np.exp(-z[m]))
         want = (Xs * (weights[m] * p * (1 - p))[:, None]).T @ Xs
         np.testing.assert_allclose(got[m], want, rtol=2e-6, atol=1e-7)
+
+
+def test_a_near_singular_model_keeps_its_own_curvature(rng):
+    """A run whose Hessian rounded just below positive definite (a float32 Gram of
+    few rows) gets a floor on its diagonal, not the all-rows run's matrix; a matrix
+    far from definite (a stale update) restarts from that base."""
+    p = 6
+    a = rng.normal(size=(p, p - 1))
+    near = a @ a.T  # rank p - 1
+    near -= 1e-9 * np.abs(np.diag(near)).max() * np.eye(p)  # rounded below zero
+    base = np.eye(p)
+    bad = -np.eye(p)
+    models = cv_lockstep._Models(np.stack([base, near, bad]))
+    np.linalg.cholesky(models.matrix)  # all three usable
+    np.testing.assert_allclose(models.hess[1], near, atol=1e-5 * np.abs(near).max())
+    assert not np.allclose(models.hess[1], base)
+    np.testing.assert_array_equal(models.hess[2], base)
