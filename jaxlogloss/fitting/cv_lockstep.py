@@ -12,21 +12,21 @@ l1_ratio). The M runs move in lockstep. Three compiled programs touch the data:
 * :func:`batched_gradient`: the M runs' logits Z = W X^T + b as one (M, d) x (d, n)
   product, and their gradients as one (d, n) x (n, M) product;
 * :func:`batched_values`: the runs' losses from the kept logits (no pass over X);
-* :func:`curvature_grams`: the folds' Grams of [x~; 1] weighted by c p (1 - p) at the
-  all-rows run's logits, float32 products on the folds' rows kept once as float32
-  blocks (:func:`fold_layout`): one Gram's work gives every run's Hessian there
-  (:func:`runs_from_grams`), exact for run 0 and for a fold to its logits' small
-  offsets from run 0's.
+* :func:`~jaxlogloss.fitting.cv_hessians.curvature_grams`: the folds' Grams of
+  [x~; 1] weighted by c p (1 - p) at the all-rows run's logits, float32 products on
+  the folds' rows kept once as float32 blocks (:mod:`jaxlogloss.fitting.cv_hessians`:
+  one Gram's work gives every run's Hessian there, exact for run 0 and for a fold to
+  its logits' small offsets from run 0's).
 
 Run m steps by proximal Newton on the model matrix B_m + diag(mu). B_m starts as the
-run's exact Hessian at the start (:func:`start_hessians`), is corrected by a BFGS
-update after every step and carried along the path; all runs' B_m are replaced by
-:func:`shared_hessians` at run 0's point when a step shrank some run's KKT
-violation by less than :data:`REFRESH`, or left it above :data:`FAR` times tol. A
-fold run that is slow again (below FAR times tol) right after such a refresh has
-logits too far from run 0's for the shared model (few rows, many features): it gets
-its own exact Hessian at its own logits at every later refresh
-(:func:`own_hessians`, one Gram's work a run; never on the benchmark's 100,000 rows).
+run's exact Hessian at the start (``start_hessians``), is corrected by a BFGS update
+after every step and carried along the path; all runs' B_m are replaced by
+``shared_hessians`` at run 0's point when a step shrank some run's KKT violation by
+less than :data:`REFRESH`, or left it above :data:`FAR` times tol. A fold run that
+is slow on such a fresh model (near its optimum, or where run 0 was not) has logits
+too far from run 0's for it (few rows, near separation): it gets its own exact
+Hessian at its own logits at every later refresh (``own_hessians``, one Gram's work
+a run; never on the benchmark's 100,000 rows).
 With r = 0 the step is one batched Cholesky solve on the host; with an L1 part it is
 the feature-sign active-set solve of the model in NumPy
 (:func:`~jaxlogloss.fitting.host_prox.model_step`; exact zeros). The first step at
@@ -52,8 +52,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.fitting import path_objective
 from jaxlogloss.fitting.compiled import fast_compile
+from jaxlogloss.fitting.cv_hessians import (  # the model Hessians' names, kept here
+    FoldGrams,
+    curvature_grams,  # noqa: F401
+    fold_blocks,  # noqa: F401
+    fold_grams,  # noqa: F401
+    fold_layout,
+    own_hessians,
+    runs_from_grams,  # noqa: F401
+    shared_hessians,
+    start_hessians,
+)
 from jaxlogloss.fitting.cv_scores import score_logits
 from jaxlogloss.fitting.host_prox import (
     bfgs_updates,
@@ -214,7 +224,7 @@ class _Models:
 class LockstepStart(NamedTuple):
     """What every l1_ratio's runs share: the start theta (M, d+1), the runs'
     gradients and logits there, each run's exact Hessian at the start and the folds'
-    float32 rows for later Hessians (:func:`fold_layout`)."""
+    float32 rows for later Hessians (:func:`~jaxlogloss.fitting.cv_hessians.fold_layout`)."""
 
     theta: np.ndarray
     grad: np.ndarray
@@ -232,121 +242,12 @@ def _gradients(
     return np.asarray(grad, np.float64), z
 
 
-@jax.jit
-def fold_blocks(xt: Array, scaling: Scaling, rows: Array) -> Array:
-    """Each fold's rows ``rows[k]`` (padded) of the features, centred and rounded to
-    float32 with a last row of ones
-    (:func:`~jaxlogloss.fitting.path_objective.centred_rows`): (folds, width // B, d + 1, B) blocks of B =
-    :data:`~jaxlogloss.fitting.path_objective.BLOCK_ROWS` rows where the copy is
-    :func:`~jaxlogloss.fitting.path_objective.blocked`, else (folds, 1, d + 1,
-    width). Its own program: fused with the products of :func:`fold_grams`, XLA's
-    layout made them 3x slower."""
-    d = xt.shape[0]
-    folds, width = rows.shape
-    size = path_objective.BLOCK_ROWS if path_objective.blocked(d) else width
-    rows_1 = path_objective.centred_rows(xt, scaling, ones=True)
-    gathered = jnp.take(rows_1, rows.reshape(-1), axis=1)  # (d + 1, folds width)
-    blocks = gathered.reshape(d + 1, folds, width // size, size)
-    return blocks.transpose(1, 2, 0, 3)
-
-
-@jax.jit
-def fold_grams(blocks: Array, c: Array) -> Array:
-    """(folds, d + 1, d + 1) each fold's Gram sum_{i in k} c_i [x~_i; 1][x~_i; 1]'
-    (float32 products, :func:`~jaxlogloss.fitting.path_objective.block_gram`) from
-    its blocks of :func:`fold_blocks` (``c`` 0 on the padding): all folds together
-    one Gram's work."""
-    low = c.astype(jnp.float32).reshape(blocks.shape[0], blocks.shape[1], -1)
-    return jax.vmap(path_objective.block_gram)(blocks, low)
-
-
-class FoldGrams(NamedTuple):
-    """The folds' rows as float32 blocks (:func:`fold_blocks`), their indices and
-    weights (``rows``, ``c``: (folds, width), padded to whole blocks with weight 0)."""
-
-    blocks: Array
-    rows: Array
-    c: Array
-    totals: np.ndarray
-
-
-def fold_layout(
-    xt: Array, rows: np.ndarray, c: np.ndarray, scaling: Scaling
-) -> FoldGrams:
-    """:class:`FoldGrams` of the folds' rows ``rows`` and weights ``c``
-    (:func:`held_out_rows`)."""
-    if path_objective.blocked(xt.shape[0]):  # whole blocks: padding rows weigh 0
-        pad = -rows.shape[1] % path_objective.BLOCK_ROWS
-        rows, c = np.pad(rows, ((0, 0), (0, pad))), np.pad(c, ((0, 0), (0, pad)))
-    rows_d, c = jnp.asarray(rows), np.asarray(c, np.float64)
-    blocks = fold_blocks(xt, scaling, rows_d)
-    return FoldGrams(blocks, rows_d, jnp.asarray(c, xt.dtype), c.sum(axis=1))
-
-
-def runs_from_grams(grams: np.ndarray, totals: np.ndarray, scaling: Scaling) -> Any:
-    """(M, d+1, d+1) the runs' Hessians over theta from the folds' weighted Grams
-    (folds, d+1, d+1) of [x~; 1] and the folds' total weights: run 0 holds every
-    fold, run m >= 1 all but fold m - 1, H_m = sum_{k in m} Gram_k / sum_{k in m} T_k
-    (as :func:`~jaxlogloss.fitting.path_objective.gram_hessian`)."""
-    folds = grams.shape[0]
-    member = np.ones((folds + 1, folds)) - np.eye(folds + 1, folds, -1)
-    scale_1 = np.r_[np.asarray(scaling.scale, np.float64), 1.0]
-    out = np.tensordot(member, grams, 1) / (member @ totals)[:, None, None]
-    out /= np.outer(scale_1, scale_1)
-    return 0.5 * (out + np.swapaxes(out, 1, 2))
-
-
-def start_hessians(layout: FoldGrams, scaling: Scaling, theta0: np.ndarray) -> Any:
-    """(M, d+1, d+1) every run's exact Hessian at a start with zero slopes, from the
-    folds' Grams (:func:`fold_grams` on ``layout``, :func:`fold_layout`). There every
-    row of run m has p = p_m, so H_m = p_m (1 - p_m) sum_{k in m} Gram_k /
-    sum_{k in m} T_k (:func:`runs_from_grams`), T_k = sum_{i in k} c_i: one Gram's
-    work instead of M."""
-    folds, d = layout.rows.shape[0], layout.blocks.shape[2] - 1
-    if np.any(theta0[:, :d] != 0) or theta0.shape[0] != folds + 1:
-        raise ValueError("start_hessians: theta0 must have zero slopes, one run a fold")
-    grams = np.asarray(fold_grams(layout.blocks, layout.c), np.float64)
-    h = 1 / (1 + np.exp(-theta0[:, d]))
-    h *= 1 - h
-    return runs_from_grams(grams, layout.totals, scaling) * h[:, None, None]
-
-
-@jax.jit
-def curvature_grams(blocks: Array, rows: Array, c: Array, z0: Array) -> Array:
-    """(folds, d+1, d+1) the folds' Grams (:func:`fold_grams` of a
-    :class:`FoldGrams`' blocks, rows and weights) weighted by c_i p_i (1 - p_i) at
-    the all-rows run's logits z0 (n,)."""
-    p = jax.nn.sigmoid(jnp.take(z0, rows))
-    return fold_grams(blocks, c * p * (1 - p))
-
-
-def shared_hessians(layout: FoldGrams, z0: Array, scaling: Scaling) -> Any:
-    """(M, d+1, d+1) every run's Hessian with every row at the all-rows run's logits:
-    exact for run 0, a fold's to its small logit offsets: one Gram's work."""
-    grams = curvature_grams(layout.blocks, layout.rows, layout.c, z0)
-    grams = np.asarray(grams, np.float64)
-    return runs_from_grams(grams, layout.totals, scaling)
-
-
-def own_hessians(
-    hess: np.ndarray, layout: FoldGrams, z: Array, scaling: Scaling, own: np.ndarray
-) -> np.ndarray:
-    """``hess`` (M, d+1, d+1) with the runs flagged in ``own`` replaced by their exact
-    Hessian at their own logits z[m] (z: (M, n)), one Gram's work each: for a fold
-    whose logits are far from the all-rows run's (few rows)."""
-    for m in np.flatnonzero(own):
-        grams = curvature_grams(layout.blocks, layout.rows, layout.c, z[m])
-        grams = np.asarray(grams, np.float64)
-        hess[m] = runs_from_grams(grams, layout.totals, scaling)[m]
-    return hess
-
-
 def lockstep_start(
     xt: Array, targets: Array, weights: Array, scaling: Scaling, theta0: np.ndarray,
     fold_rows: np.ndarray, fold_c: np.ndarray,
 ) -> LockstepStart:  # fmt: skip
     """The runs' shared start (:class:`LockstepStart`): one batched evaluation and
-    the M exact Hessians at ``theta0`` (zero slopes; :func:`start_hessians` from the
+    the M exact Hessians at ``theta0`` (zero slopes; :func:`~jaxlogloss.fitting.cv_hessians.start_hessians` from the
     folds' rows and weights), computed once for every l1_ratio."""
     theta = np.asarray(theta0, np.float64)
     grad, z = _gradients(xt, targets, weights, scaling, theta)
