@@ -72,7 +72,7 @@ def fold_layout(
     xt: Array, rows: np.ndarray, c: np.ndarray, scaling: Scaling
 ) -> FoldGrams:
     """:class:`FoldGrams` of the folds' rows ``rows`` and weights ``c``
-    (:func:`held_out_rows`)."""
+    (:func:`~jaxlogloss.fitting.cv_lockstep.held_out_rows`)."""
     if path_objective.blocked(xt.shape[0]):  # whole blocks: padding rows weigh 0
         pad = -rows.shape[1] % path_objective.BLOCK_ROWS
         rows, c = np.pad(rows, ((0, 0), (0, pad))), np.pad(c, ((0, 0), (0, pad)))

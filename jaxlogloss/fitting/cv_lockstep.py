@@ -196,8 +196,7 @@ class _Models:
                 np.linalg.cholesky(matrix[m])
                 continue
             except np.linalg.LinAlgError:  # near-singular (few rows, near
-                pass  # separation): the least curvature of the model solve's floor
-            # the Grams' float32 products round at ~eps32 of the largest entry
+                pass  # separation): the Grams' float32 products round at ~eps32
             floor = 10 * FLOAT32_EPS * np.abs(np.diag(matrix[m])).max()
             eye = np.eye(matrix.shape[-1])
             try:
@@ -224,7 +223,8 @@ class _Models:
 class LockstepStart(NamedTuple):
     """What every l1_ratio's runs share: the start theta (M, d+1), the runs'
     gradients and logits there, each run's exact Hessian at the start and the folds'
-    float32 rows for later Hessians (:func:`~jaxlogloss.fitting.cv_hessians.fold_layout`)."""
+    float32 rows for later Hessians
+    (:func:`~jaxlogloss.fitting.cv_hessians.fold_layout`)."""
 
     theta: np.ndarray
     grad: np.ndarray

@@ -355,8 +355,8 @@ class _Restricted:
                 fresh = True  # at th, then the step again
                 continue
             if not (progress or t_kkt < kkt):  # idle on a fresh model, and the
-                self.status = STALLED  # violation would rise: the precision's floor,
-                break  # the run keeps its best point
+                self.status = STALLED  # violation would rise: the precision's floor
+                break  # (the step not taken)
             s, y = trial - th, t_grad - g_loss
             th, g_loss, z = trial, t_grad, t_z
             slow = not first and t_kkt > REFRESH * kkt
