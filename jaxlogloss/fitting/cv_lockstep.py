@@ -400,7 +400,7 @@ def solve_lockstep(
             # separation); its own exact Hessian from now on
             lagging = fresh & (new_kkt > REFRESH * kkt)
             run0_fast = status[0] == CONVERGED or not lagging[0]
-            own |= going & lagging & ((new_kkt <= FAR * tol) | run0_fast)
+            own[1:] |= (going & lagging & ((new_kkt <= FAR * tol) | run0_fast))[1:]
             kkt = new_kkt
             fresh[:] = slow.any()
             if slow.any():
