@@ -175,3 +175,43 @@ def test_gradient_at_logits_equals_numpy(x64, data):
     assert float(loss) == pytest.approx(
         np.sum(c * (np.logaddexp(0, z) - y * z)), rel=1e-12
     )
+
+
+def test_pad_working_set_takes_the_features_nearest_to_entering():
+    """W (the intercept, features 0 and 3) widened to 5 features by the largest
+    |g_j| / lam_j off it; a free coordinate (lam 0) is never ranked (it is on W)."""
+    on = np.zeros(8, bool)
+    on[[0, 3, 7]] = True  # feature 0, feature 3, the intercept (index d = 7)
+    g = np.array([0.9, 0.1, 0.5, 0.0, 0.3, 0.2, 0.05, 0.4])
+    lam = np.array([1.0, 1.0, 1.0, 1.0, 0.5, 2.0, 0.01, 0.0])
+    ws.pad_working_set(on, g, lam, 5)
+    # ratios off W: 0.1, 0.5, 0.6, 0.1, 5.0 for features 1, 2, 4, 5, 6
+    np.testing.assert_array_equal(np.flatnonzero(on), [0, 2, 3, 4, 6, 7])
+    full = on.copy()
+    ws.pad_working_set(full, g, lam, 4)  # already wider than 4: unchanged
+    np.testing.assert_array_equal(full, on)
+    ws.pad_working_set(full, g, lam, 64)  # capped at d
+    assert full.all()
+
+
+def test_gathered_blocks_hold_real_features(x64, data, monkeypatch):
+    """Every gathered block's rows are features (none zero-padded) and a point whose
+    W fits in the last block reuses it: fewer blocks than points."""
+    X, y, sw = data
+    made = []
+    real = ws._Block.__init__
+
+    def spy(self, xt, feats, mean, scale):
+        real(self, xt, feats, mean, scale)
+        made.append((self.k, self.size, self.full))
+
+    monkeypatch.setattr(ws._Block, "__init__", spy)
+    top = jl.fit_path(X, y, penalty="l1", sample_weight=sw, n_alphas=1).alphas[0]
+    grid = top * np.logspace(0, -1.2, 12)
+    made.clear()
+    out, ref = both_paths(X, y, sw, grid, 1.0, np.ones(D))
+    gathered = [(k, size) for k, size, full in made if not full]
+    assert gathered and all(k == size for k, size in gathered)
+    assert len(made) < len(grid)
+    np.testing.assert_allclose(out["value"], np.asarray(ref.value), rtol=1e-12)
+    assert np.all(out["kkt"] <= 1e-10)
