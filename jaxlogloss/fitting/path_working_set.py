@@ -16,7 +16,8 @@ proximal Newton whose model step is one Newton solve):
 2. Proximal Newton on the problem restricted to W (the other coordinates held at 0)
    runs on W's rows of feature-major X, gathered once into a (B, n) block (B: |W|
    rounded up to a power of two >= 8, so that few shapes compile; the whole of X
-   when |W| > d / 2). The rows beyond |W| are not padding: W is widened to B with
+   where B > d / 2: a block that large and its point's checking pass read more than
+   X itself, and the move to it would gather, centre and form a model once more). The rows beyond |W| are not padding: W is widened to B with
    the features off it nearest to entering (:func:`pad_working_set`), read at no
    cost, and the next point reuses the block while its W fits in it (no gather and
    no new model rows; 4 gathers instead of 8 and 1.03-1.04x the path at 100,000 x
@@ -224,18 +225,17 @@ def working_set_path(
 
     def block_for(on: np.ndarray, g: np.ndarray, lam: np.ndarray) -> _Block:
         """W's block, W widened in place to the block's features: the whole of X (made
-        once) once W holds more than half the features; the last block while W fits
+        once) once W's block would hold more than half the features; the last block
+        while W fits
         in it; else a new one, its padding slots filled by the features nearest to
         entering (the largest |g_j| / lam_j off W; the rows the block reads anyway)."""
         feats = np.flatnonzero(on[:d])
-        if 2 * feats.size > d:
+        if 2 * block_size(feats.size) > d:
             return whole
         if not block.full and np.isin(feats, block.feats).all():
             on[block.feats] = True
             return block
-        pad_working_set(on, g, lam, block_size(feats.size))
-        if on[:d].all():
-            return whole
+        pad_working_set(on, g, lam, block_size(feats.size))  # B <= d / 2 < d
         return _Block(xt, np.flatnonzero(on[:d]), mean, scale)
 
     theta = np.asarray(theta0, np.float64).copy()
