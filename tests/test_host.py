@@ -201,3 +201,58 @@ def test_feature_major_moments_off_the_cpu_take_two_reductions(rng, x64, monkeyp
         np.testing.assert_allclose(got[0], mean, rtol=1e-13)
         np.testing.assert_allclose(got[1], var, rtol=1e-11)
         np.testing.assert_allclose(got[2], u @ X, rtol=1e-12, atol=1e-12 * n)
+
+
+def _blas_threads() -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+def test_blas_on_one_thread_nests_and_restores():
+    """BLAS runs on one thread inside the block, nested blocks (and run_parallel's
+    own, in the same thread) do not deadlock, and the limit is restored on exit,
+    also after an exception."""
+    before = _blas_threads()
+    if not before:
+        pytest.skip("no BLAS library that threadpoolctl controls")
+    with host.blas_on_one_thread():
+        assert _blas_threads() == {1}
+        with host.blas_on_one_thread():
+            host.run_parallel(lambda w: None, 2, one_blas_thread=True)
+            assert _blas_threads() == {1}
+        assert _blas_threads() == {1}
+    assert _blas_threads() == before
+    with pytest.raises(ZeroDivisionError), host.blas_on_one_thread():
+        1 / 0  # noqa: B018
+    assert _blas_threads() == before
+
+
+def test_paths_and_cv_run_their_host_loops_on_one_blas_thread(monkeypatch):
+    """fit_path's and cv's host loops (small NumPy algebra between XLA's passes) run
+    with BLAS on one thread, and the caller's setting is back afterwards."""
+    from jaxlogloss.fitting import cv_lockstep, path_working_set
+
+    before = _blas_threads()
+    if not before:
+        pytest.skip("no BLAS library that threadpoolctl controls")
+    seen = []
+
+    def spy(real):
+        def wrapped(*args, **kwargs):
+            seen.append(_blas_threads())
+            return real(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(
+        path_working_set, "model_step", spy(path_working_set.model_step)
+    )
+    monkeypatch.setattr(cv_lockstep, "model_step", spy(cv_lockstep.model_step))
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] + rng.normal(size=120) > 0).astype(float)
+    jl.fit_path(X, y, penalty="l1", n_alphas=4)
+    jl.cv(X, y, penalty="l1", n_alphas=4, folds=3, refit=False)
+    assert seen and all(s == {1} for s in seen)
+    assert _blas_threads() == before

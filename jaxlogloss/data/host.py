@@ -20,9 +20,11 @@ The JAX array then shares that buffer: it lives as long as the array does.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -158,13 +160,13 @@ _POOL: dict[int, ThreadPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
 # BLAS's thread count is the process's: one run at a time holds it at one thread,
 # so that two runs in two threads cannot restore each other's limit (and leave BLAS
-# on one thread)
-_BLAS_LIMIT = threading.Lock()
+# on one thread); re-entrant: a run inside a held block (the path's) holds it again
+_BLAS_LIMIT = threading.RLock()
 
 
 def _fresh_locks_in_child() -> None:  # a fork while one is held leaves the copy held
     global _POOL_LOCK, _BLAS_LIMIT
-    _POOL_LOCK, _BLAS_LIMIT = threading.Lock(), threading.Lock()
+    _POOL_LOCK, _BLAS_LIMIT = threading.Lock(), threading.RLock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -196,10 +198,23 @@ def run_parallel(work: Any, workers: int, one_blas_thread: bool = False) -> None
     if not one_blas_thread:
         list(pool.map(work, range(workers)))
         return
+    with blas_on_one_thread():
+        list(pool.map(work, range(workers)))
+
+
+@contextlib.contextmanager
+def blas_on_one_thread() -> Iterator[None]:
+    """BLAS held to one thread (``threadpoolctl``) inside the block, process-wide:
+    one such block at a time (nested ones in the same thread are free), and other
+    threads' BLAS calls run on one meanwhile. For workers a core each, and for the
+    host-driven path and CV loops, whose NumPy algebra is small (matrices of ~50):
+    there BLAS's second thread only spins after each call, on the core that XLA's
+    passes over X want (the L1 path 0.35-0.37 s against 0.40-0.42 s, the L2 CV
+    1.21-1.25 s against 1.27-1.34 s, 100,000 x 50; ``benchmarks/NOTES.md``)."""
     from threadpoolctl import threadpool_limits
 
     with _BLAS_LIMIT, threadpool_limits(1, user_api="blas"):
-        list(pool.map(work, range(workers)))
+        yield
 
 
 IN_PLACE_MIN_BYTES = PARALLEL_MIN_BYTES  # below this X is copied (fast, in cache)

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxlogloss.data.host import blas_on_one_thread
 from jaxlogloss.fitting.host_loop import (
     _at,
     _Point,
@@ -59,6 +60,21 @@ def _posv() -> Any:
     from scipy.linalg.lapack import get_lapack_funcs
 
     return get_lapack_funcs("posv", dtype=np.float64)
+
+
+def one_blas_thread(fun: Any) -> Any:
+    """``fun`` run with BLAS on one thread (:func:`~jaxlogloss.data.host.blas_on_one_thread`):
+    for the host-driven path and CV loops, whose NumPy and LAPACK algebra is small.
+    LAPACK's posv is loaded first: scipy's own OpenBLAS, loaded inside the block,
+    would keep its threads."""
+
+    @functools.wraps(fun)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        _posv()
+        with blas_on_one_thread():
+            return fun(*args, **kwargs)
+
+    return run
 
 
 def active_set_solve(
