@@ -228,6 +228,33 @@ def test_blas_on_one_thread_nests_and_restores():
     assert _blas_threads() == before
 
 
+def test_a_blas_block_outside_the_main_thread_changes_nothing():
+    """OpenBLAS takes a new thread count from the main thread only: another thread's
+    block neither waits for the main thread's nor sets or restores the limit."""
+    import threading
+
+    before = _blas_threads()
+    if not before:
+        pytest.skip("no BLAS library that threadpoolctl controls")
+    entered, leave, seen = threading.Event(), threading.Event(), []
+
+    def hold():
+        with host.blas_on_one_thread():
+            seen.append(_blas_threads())
+            entered.set()
+            leave.wait(10)
+
+    other = threading.Thread(target=hold)
+    other.start()
+    assert entered.wait(10) and seen == [before]  # not limited by its own block
+    with host.blas_on_one_thread():  # opened while the other is open
+        assert _blas_threads() == {1}
+    assert _blas_threads() == before  # restored by the main thread's block
+    leave.set()
+    other.join(10)
+    assert not other.is_alive() and _blas_threads() == before
+
+
 def test_paths_and_cv_run_their_host_loops_on_one_blas_thread(monkeypatch):
     """fit_path's and cv's host loops (small NumPy algebra between XLA's passes) run
     with BLAS on one thread, and the caller's setting is back afterwards."""

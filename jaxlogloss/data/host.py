@@ -158,15 +158,17 @@ def transposed_copy(x: np.ndarray, dtype: Any) -> tuple[np.ndarray, RowMoments]:
 # of the parent's pool has no threads): {pid: pool}
 _POOL: dict[int, ThreadPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
-# BLAS's thread count is the process's: one run at a time holds it at one thread,
-# so that two runs in two threads cannot restore each other's limit (and leave BLAS
-# on one thread); re-entrant: a run inside a held block (the path's) holds it again
-_BLAS_LIMIT = threading.RLock()
+# BLAS's thread count is the process's, and OpenBLAS takes a new one from the main
+# thread only: the main thread's blocks are counted (they nest), the first sets the
+# limit and the last restores what was there; other threads' blocks change nothing
+_BLAS_LOCK = threading.Lock()
+_BLAS_HELD: list[Any] = []  # [threadpoolctl limiter, count] while a block is open
 
 
 def _fresh_locks_in_child() -> None:  # a fork while one is held leaves the copy held
-    global _POOL_LOCK, _BLAS_LIMIT
-    _POOL_LOCK, _BLAS_LIMIT = threading.Lock(), threading.RLock()
+    global _POOL_LOCK, _BLAS_LOCK
+    _POOL_LOCK, _BLAS_LOCK = threading.Lock(), threading.Lock()
+    _BLAS_HELD.clear()  # the parent's blocks are not the child's to close
 
 
 if hasattr(os, "register_at_fork"):
@@ -183,8 +185,7 @@ def run_parallel(work: Any, workers: int, one_blas_thread: bool = False) -> None
     releases the GIL while it copies; starting threads per call cost ~3 ms).
 
     ``one_blas_thread``: BLAS is held to one thread while the workers run
-    (``threadpoolctl``; one such run at a time, and other threads' BLAS calls run on
-    one meanwhile): for workers whose BLAS products are too small to gain from
+    (:func:`blas_on_one_thread`): for workers whose BLAS products are too small to gain from
     BLAS's own threads, one worker a core instead."""
     if workers == 1:
         work(0)
@@ -204,17 +205,33 @@ def run_parallel(work: Any, workers: int, one_blas_thread: bool = False) -> None
 
 @contextlib.contextmanager
 def blas_on_one_thread() -> Iterator[None]:
-    """BLAS held to one thread (``threadpoolctl``) inside the block, process-wide:
-    one such block at a time (nested ones in the same thread are free), and other
-    threads' BLAS calls run on one meanwhile. For workers a core each, and for the
+    """BLAS held to one thread (``threadpoolctl``) inside the block, process-wide
+    (other threads' BLAS calls run on one meanwhile); blocks nest, the outermost
+    restores the limit it found. In a thread other than the main one the block
+    changes nothing (OpenBLAS takes a new thread count from the main thread only;
+    set and restored elsewhere it could stay at one). For workers a core each, and for the
     host-driven path and CV loops, whose NumPy algebra is small (matrices of ~50):
     there BLAS's second thread only spins after each call, on the core that XLA's
     passes over X want (the L1 path 0.35-0.37 s against 0.40-0.42 s, the L2 CV
     1.21-1.25 s against 1.27-1.34 s, 100,000 x 50; ``benchmarks/NOTES.md``)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     from threadpoolctl import threadpool_limits
 
-    with _BLAS_LIMIT, threadpool_limits(1, user_api="blas"):
+    with _BLAS_LOCK:
+        if _BLAS_HELD:
+            _BLAS_HELD[1] += 1
+        else:
+            _BLAS_HELD[:] = [threadpool_limits(1, user_api="blas"), 1]
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_HELD[1] -= 1
+            if _BLAS_HELD[1] == 0:
+                _BLAS_HELD.pop(0).restore_original_limits()
+                _BLAS_HELD.clear()
 
 
 IN_PLACE_MIN_BYTES = PARALLEL_MIN_BYTES  # below this X is copied (fast, in cache)
