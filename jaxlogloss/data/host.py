@@ -185,8 +185,8 @@ def run_parallel(work: Any, workers: int, one_blas_thread: bool = False) -> None
     releases the GIL while it copies; starting threads per call cost ~3 ms).
 
     ``one_blas_thread``: BLAS is held to one thread while the workers run
-    (:func:`blas_on_one_thread`): for workers whose BLAS products are too small to gain from
-    BLAS's own threads, one worker a core instead."""
+    (:func:`blas_on_one_thread`): for workers whose BLAS products are too small to
+    gain from BLAS's own threads, one worker a core instead."""
     if workers == 1:
         work(0)
         return
@@ -209,11 +209,11 @@ def blas_on_one_thread() -> Iterator[None]:
     (other threads' BLAS calls run on one meanwhile); blocks nest, the outermost
     restores the limit it found. In a thread other than the main one the block
     changes nothing (OpenBLAS takes a new thread count from the main thread only;
-    set and restored elsewhere it could stay at one). For workers a core each, and for the
-    host-driven path and CV loops, whose NumPy algebra is small (matrices of ~50):
-    there BLAS's second thread only spins after each call, on the core that XLA's
-    passes over X want (the L1 path 0.35-0.37 s against 0.40-0.42 s, the L2 CV
-    1.21-1.25 s against 1.27-1.34 s, 100,000 x 50; ``benchmarks/NOTES.md``)."""
+    set and restored elsewhere it could stay at one). For workers a core each, and
+    for the host-driven path and CV loops, whose NumPy algebra is small (matrices of
+    ~50): there BLAS's second thread only spins after each call, on the core that
+    XLA's passes over X want (the L1 path 0.34-0.39 s against 0.37-0.42 s, the L2 CV
+    1.13-1.25 s against 1.18-1.28 s, 100,000 x 50; ``benchmarks/NOTES.md``)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -63,10 +63,10 @@ def _posv() -> Any:
 
 
 def one_blas_thread(fun: Any) -> Any:
-    """``fun`` run with BLAS on one thread (:func:`~jaxlogloss.data.host.blas_on_one_thread`):
-    for the host-driven path and CV loops, whose NumPy and LAPACK algebra is small.
-    LAPACK's posv is loaded first: scipy's own OpenBLAS, loaded inside the block,
-    would keep its threads."""
+    """``fun`` run with BLAS on one thread
+    (:func:`~jaxlogloss.data.host.blas_on_one_thread`): for the host-driven path and
+    CV loops, whose NumPy and LAPACK algebra is small. LAPACK's posv is loaded
+    first: scipy's own OpenBLAS, loaded inside the block, would keep its threads."""
 
     @functools.wraps(fun)
     def run(*args: Any, **kwargs: Any) -> Any:

@@ -17,14 +17,14 @@ proximal Newton whose model step is one Newton solve):
    runs on W's rows of feature-major X, gathered once into a (B, n) block (B: |W|
    rounded up to a power of two >= 8, so that few shapes compile; the whole of X
    where B > d / 2: a block that large and its point's checking pass read more than
-   X itself, and the move to it would gather, centre and form a model once more). The rows beyond |W| are not padding: W is widened to B with
-   the features off it nearest to entering (:func:`pad_working_set`), read at no
-   cost, and the next point reuses the block while its W fits in it (no gather and
-   no new model rows; 4 gathers instead of 8 and 1.03-1.04x the path at 100,000 x
-   50, 20 alphas, ``benchmarks/NOTES.md``). Its model is the loss Hessian on W
-   (float32 products on the centred rows, as
-   :mod:`jaxlogloss.fitting.path_objective` forms it), kept along
-   the path, recomputed on W after a step that shrank the KKT violation by less
+   X itself, and the move to it would gather, centre and form a model once more).
+   The rows beyond |W| are not padding: W is widened to B with the features off it
+   nearest to entering (:func:`pad_working_set`), read at no cost, and the next
+   point reuses the block while its W fits in it (no gather and no new model rows;
+   4 gathers instead of 8 and 1.03-1.05x the path at 100,000 x 50, 20 alphas,
+   ``benchmarks/NOTES.md``). Its model is the loss Hessian on W (float32 products on
+   the centred rows, as :mod:`jaxlogloss.fitting.path_objective` forms it), kept
+   along the path, recomputed on W after a step that shrank the KKT violation by less
    than :data:`REFRESH` and updated by BFGS between (the compiled path's rule). A
    full step is kept where it shrinks W's KKT violation; elsewhere Armijo's rule on
    F halves it. The restricted run stops at W's largest raw KKT violation <= tol.
@@ -226,9 +226,8 @@ def working_set_path(
     def block_for(on: np.ndarray, g: np.ndarray, lam: np.ndarray) -> _Block:
         """W's block, W widened in place to the block's features: the whole of X (made
         once) once W's block would hold more than half the features; the last block
-        while W fits
-        in it; else a new one, its padding slots filled by the features nearest to
-        entering (the largest |g_j| / lam_j off W; the rows the block reads anyway)."""
+        while W fits in it; else a new one, its spare rows filled by the features
+        nearest to entering (:func:`pad_working_set`)."""
         feats = np.flatnonzero(on[:d])
         if 2 * block_size(feats.size) > d:
             return whole
