@@ -52,6 +52,18 @@ def test_active_set_and_coordinate_descent_minimise_the_model(rng, p):
     np.testing.assert_array_equal(u == 0, np.asarray(ref) == 0)
 
 
+@pytest.mark.parametrize("p", [1, 7])
+def test_with_no_l1_part_the_model_step_is_one_newton_solve(rng, p):
+    """lam = 0 everywhere (a pure L2 path's model): u = theta - H^-1 g, as NumPy
+    solves it, whatever theta's zeros."""
+    h, g, theta = model(rng, p)
+    theta[: p // 2] = 0.0
+    u, ok = host_prox.active_set_solve(h, g, theta, np.zeros(p), 1e-12)
+    assert ok
+    np.testing.assert_allclose(u, theta - np.linalg.solve(h, g), rtol=1e-10, atol=1e-12)
+    assert model_kkt(h, g, theta, np.zeros(p), u) < 1e-10
+
+
 def test_active_set_fails_cleanly_on_a_nan_model():
     """A model NumPy cannot factor (NaN) ends the run with ok False and a finite u:
     fit then falls back to coordinate descent from it."""

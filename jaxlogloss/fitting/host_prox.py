@@ -89,6 +89,10 @@ def active_set_solve(
     h = 0.5 * (hess + hess.T)
     h.flat[:: p + 1] += _floor(hess)
     free = lam == 0
+    if free.all():  # no L1 part: one Newton solve (the loop's first pass, no more)
+        _, delta, info = _posv()(h, -grad, overwrite_a=1, overwrite_b=0)
+        ok = info == 0 and bool(np.isfinite(delta).all())
+        return (theta + delta if ok else theta.copy()), ok
     on = (theta != 0) | free
     sign = np.sign(theta)
     u = theta.copy()
