@@ -159,16 +159,16 @@ def transposed_copy(x: np.ndarray, dtype: Any) -> tuple[np.ndarray, RowMoments]:
 _POOL: dict[int, ThreadPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
 # BLAS's thread count is the process's, and OpenBLAS takes a new one from the main
-# thread only: the main thread's blocks are counted (they nest), the first sets the
-# limit and the last restores what was there; other threads' blocks change nothing
-_BLAS_LOCK = threading.Lock()
-_BLAS_HELD: list[Any] = []  # [threadpoolctl limiter, count] while a block is open
+# thread only: the main thread's open blocks, innermost last (the outermost holds the
+# threadpoolctl limiter that restores what was there, nested ones None); only the
+# main thread touches it, so no lock
+_BLAS_BLOCKS: list[Any] = []
 
 
 def _fresh_locks_in_child() -> None:  # a fork while one is held leaves the copy held
-    global _POOL_LOCK, _BLAS_LOCK
-    _POOL_LOCK, _BLAS_LOCK = threading.Lock(), threading.Lock()
-    _BLAS_HELD.clear()  # the parent's blocks are not the child's to close
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()
+    _BLAS_BLOCKS.clear()  # the parent's blocks are not the child's to close
 
 
 if hasattr(os, "register_at_fork"):
@@ -219,19 +219,13 @@ def blas_on_one_thread() -> Iterator[None]:
         return
     from threadpoolctl import threadpool_limits
 
-    with _BLAS_LOCK:
-        if _BLAS_HELD:
-            _BLAS_HELD[1] += 1
-        else:
-            _BLAS_HELD[:] = [threadpool_limits(1, user_api="blas"), 1]
+    _BLAS_BLOCKS.append(None if _BLAS_BLOCKS else threadpool_limits(1, user_api="blas"))
     try:
         yield
     finally:
-        with _BLAS_LOCK:
-            _BLAS_HELD[1] -= 1
-            if _BLAS_HELD[1] == 0:
-                _BLAS_HELD.pop(0).restore_original_limits()
-                _BLAS_HELD.clear()
+        limiter = _BLAS_BLOCKS.pop()
+        if limiter is not None:
+            limiter.restore_original_limits()
 
 
 IN_PLACE_MIN_BYTES = PARALLEL_MIN_BYTES  # below this X is copied (fast, in cache)

@@ -42,7 +42,7 @@ from jaxlogloss.fitting.cv_scores import (
     one_se_rule,
     weighted_auc,
 )
-from jaxlogloss.fitting.host_prox import one_blas_thread
+from jaxlogloss.fitting.host_prox import lapack_on_one_thread
 from jaxlogloss.fitting.path import PathResult, check_max_iter, data_scaling
 from jaxlogloss.fitting.path_data import (
     check_penalty,
@@ -145,7 +145,7 @@ def check_folds(fn: str, folds: Any, y: Any) -> int:
     return int(folds)
 
 
-@one_blas_thread  # the host loop's small NumPy algebra (host_prox)
+@lapack_on_one_thread  # the host loop's small NumPy algebra (host_prox)
 def cv(
     X: Any, y: Any = None, *, penalty: str = "l1",
     l1_ratio: float | Sequence[float] = 1.0, alphas: Any = None, n_alphas: int = 100,

@@ -247,8 +247,9 @@ def lockstep_start(
     fold_rows: np.ndarray, fold_c: np.ndarray,
 ) -> LockstepStart:  # fmt: skip
     """The runs' shared start (:class:`LockstepStart`): one batched evaluation and
-    the M exact Hessians at ``theta0`` (zero slopes; :func:`~jaxlogloss.fitting.cv_hessians.start_hessians` from the
-    folds' rows and weights), computed once for every l1_ratio."""
+    the M exact Hessians at ``theta0`` (zero slopes;
+    :func:`~jaxlogloss.fitting.cv_hessians.start_hessians` from the folds' rows and
+    weights), computed once for every l1_ratio."""
     theta = np.asarray(theta0, np.float64)
     grad, z = _gradients(xt, targets, weights, scaling, theta)
     layout = fold_layout(xt, fold_rows, fold_c, scaling)

@@ -62,7 +62,7 @@ def _posv() -> Any:
     return get_lapack_funcs("posv", dtype=np.float64)
 
 
-def one_blas_thread(fun: Any) -> Any:
+def lapack_on_one_thread(fun: Any) -> Any:
     """``fun`` run with BLAS on one thread
     (:func:`~jaxlogloss.data.host.blas_on_one_thread`): for the host-driven path and
     CV loops, whose NumPy and LAPACK algebra is small. LAPACK's posv is loaded

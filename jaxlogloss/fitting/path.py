@@ -62,7 +62,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlogloss.fitting.host_prox import one_blas_thread
+from jaxlogloss.fitting.host_prox import lapack_on_one_thread
 from jaxlogloss.fitting.path_data import (
     PathData,
     check_penalty,
@@ -258,7 +258,7 @@ def start_point(data: PathData) -> np.ndarray:
     return theta
 
 
-@one_blas_thread  # the host loop's small NumPy algebra (host_prox)
+@lapack_on_one_thread  # the host loop's small NumPy algebra (host_prox)
 def fit_path(
     X: Any,
     y: Any = None,
