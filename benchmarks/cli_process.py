@@ -123,7 +123,11 @@ def solver_used(out: str) -> str:
     return "?"
 
 
-def process_table(n: int, d: int, repeat: int) -> None:
+def process_table(n: int, d: int, repeat: int) -> dict[str, dict]:
+    """The process rows (printed), each with ``seconds``, ``peak`` (bytes),
+    ``script_over_this`` (the script's seconds over the row's) and
+    ``peak_above_import_over_x`` (the peak above its side's import-only process, over
+    X's float64 bytes); ``coefficient_gap`` where the outputs parsed."""
     tmp = tempfile.mkdtemp(prefix="cli_process_")
     try:
         data = os.path.join(tmp, "data.parquet")
@@ -177,6 +181,8 @@ def process_table(n: int, d: int, repeat: int) -> None:
         for name, r in rows.items():
             base = base_script if "script" in name else base_cli
             above = r["peak"] - base
+            r["script_over_this"] = peer / r["seconds"]
+            r["peak_above_import_over_x"] = above / x64
             speed = f"{peer / r['seconds']:10.2f}x" if "import" not in name else ""
             rel = f"{above / x64:7.2f}x" if "import" not in name else ""
             extra = solver_used(r["out"]) if name.startswith("jaxlogloss") else ""
@@ -190,6 +196,8 @@ def process_table(n: int, d: int, repeat: int) -> None:
         if ours is not None and ours.shape == theirs.shape:
             gap = np.max(np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-3))
             print(f"\n  max relative coefficient gap, jaxlogloss vs script: {gap:.1e}")
+            rows["coefficient_gap"] = {"value": float(gap)}
+        return rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

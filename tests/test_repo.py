@@ -125,6 +125,35 @@ def test_gradient_benchmark_runs_and_reports_finite_ratios(tmp_path):
             assert math.isfinite(row[key]) and row[key] > 0
 
 
+def test_speed_goals_table_runs_on_tiny_sizes(tmp_path):
+    """benchmarks/speed_goals.py: the in-process rows measure, each with a finite
+    ratio and a verdict that follows it; an unknown part is refused."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import speed_goals
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "goals.md"
+    rows = speed_goals.main(
+        ["--n", "4000", "--d", "8", "--repeats", "3", "--sweep-runs", "3",
+         "--parts", "step,sweep,gpu", "--markdown", str(out)]
+    )  # fmt: skip
+    parts = [r["part"] for r in rows]
+    assert {"1", "7", "8"} <= set(parts)
+    for r in rows:
+        if r["part"] == "8":
+            assert r["verdict"] == "n/a"
+            continue
+        assert math.isfinite(r["ratio"]) and r["ratio"] > 0
+        assert r["verdict"] in ("met", "missed")
+    row_major = next(r for r in rows if "feature-major" in r["goal"])
+    assert (row_major["verdict"] == "met") == (row_major["ratio"] <= 1.2)
+    table = out.read_text().splitlines()
+    assert table[0].startswith("| part | what |") and len(table) == len(rows) + 2
+    with pytest.raises(SystemExit):
+        speed_goals.main(["--parts", "step,nonsense"])
+
+
 def test_fit_benchmark_runs_on_tiny_sizes(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
