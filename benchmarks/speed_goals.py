@@ -52,7 +52,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the sibling benchmarks
 
-PARTS = ("step", "whole", "cli", "memory", "compile", "steps", "sweep", "gpu")
+# in the order they run: the CLI rows first, while this process is small (a child's
+# peak RSS, ``wait4``'s, counts the pages it shared with its parent at the fork)
+PARTS = ("cli", "step", "whole", "memory", "compile", "steps", "sweep", "gpu")
 
 
 def _row(part: str, what: str, ours: str, peer: str, ratio: float, goal: str,
@@ -310,6 +312,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         if part in parts:
             print(f"\n# {part}", flush=True)
             rows += build[part]()
+    rows.sort(key=lambda r: r["part"])  # by the issue's part (stable within one)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     table = markdown(rows)
     print(f"\nissue 11's goals, one run from {start} (load average {load:.1f} at the end; "
