@@ -215,3 +215,60 @@ def test_gathered_blocks_hold_real_features(x64, data, monkeypatch):
     assert len(made) < len(grid)
     np.testing.assert_allclose(out["value"], np.asarray(ref.value), rtol=1e-12)
     assert np.all(out["kkt"] <= 1e-10)
+
+
+def test_second_order_ratio_scales_the_miss_by_the_squared_step():
+    grid = np.array([1.0, 0.5, 0.25, 0.0625])  # log-steps: log 2, log 2, log 4
+    assert ws.second_order_ratio(grid, 0) == 0.0
+    assert ws.second_order_ratio(grid, 1) == 0.0
+    assert ws.second_order_ratio(grid, 2) == pytest.approx(1.0)
+    assert ws.second_order_ratio(grid, 3) == pytest.approx(4.0)
+
+
+def _smooth_path(X, y, sw, grid):
+    """The pure-L2 working-set path (no L1 part: the carried correction applies)."""
+    data = prepare_data("t", X, y, sample_weight=sw)
+    scaling = scaling_of(data.X, data.sample_weight)
+    theta0 = np.asarray(compiled.start_point(data), np.float64)
+    return ws.working_set_path(
+        data.X.xt, data.targets, data.sample_weight, scaling, theta0, grid, 0.0,
+        np.ones(X.shape[1]), 1e-10, 100, True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("ratio", [None, 0.0, 1e6])
+def test_carried_miss_reaches_the_same_points(x64, data, monkeypatch, ratio):
+    """A pure-L2 grid: each point's first Newton step plus the last point's miss (the
+    default, None) reaches the points the plain Newton steps reach (ratio 0: the guess
+    is the plain step itself); a wild guess (ratio 1e6) does not shrink the violation,
+    is refused and the plain step is taken: the same steps as without a guess."""
+    X, y, sw = data
+    grid = np.logspace(0, -4, 60)
+    if ratio is not None:
+        monkeypatch.setattr(ws, "second_order_ratio", lambda grid, k: ratio)
+    out = _smooth_path(X, y, sw, grid)
+    monkeypatch.setattr(ws, "second_order_ratio", lambda grid, k: 0.0)
+    plain = _smooth_path(X, y, sw, grid)
+    np.testing.assert_array_equal(out["status"], 1)
+    assert np.all(out["kkt"] <= 1e-10)
+    np.testing.assert_allclose(out["theta"], plain["theta"], atol=1e-8)
+    np.testing.assert_allclose(out["value"], plain["value"], rtol=1e-12)
+    if ratio == 1e6:
+        np.testing.assert_array_equal(out["n_iter"], plain["n_iter"])
+
+
+def test_carried_miss_saves_steps_on_a_dense_grid(x64, monkeypatch):
+    """The 256-strength L2 path of ``benchmarks/fit_speed.py``'s sweep (20,000 x 20,
+    fixed data): 406 steps against 497 without the carried miss when written; at
+    least 10% fewer, the same coefficients to the path's tolerance."""
+    from jaxlogloss.bench import make_data
+
+    X, y = make_data(20_000, 20, seed=1)
+    X, y = X.astype(np.float64), y.astype(np.float64)
+    grid = list(np.logspace(-6, 0, 256)[::-1])
+    out = jl.fit_path(X, y, penalty="l2", alphas=grid)
+    monkeypatch.setattr(ws, "second_order_ratio", lambda grid, k: 0.0)
+    plain = jl.fit_path(X, y, penalty="l2", alphas=grid)
+    assert set(out.status) == {"converged"} and np.all(out.kkt <= 1e-8)
+    assert out.n_iter.sum() < 0.9 * plain.n_iter.sum()
+    np.testing.assert_allclose(out.coef, plain.coef, atol=1e-6)
