@@ -40,6 +40,7 @@ Prints one Markdown table (``--markdown`` also writes it to a file) and, with
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -103,15 +104,21 @@ def fused_pass_ms(X: np.ndarray, y: np.ndarray, repeats: int) -> float:
     return 1e3 * float(np.median(times))
 
 
+@functools.lru_cache(maxsize=1)
+def _data(n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """The step and whole rows' X and y (``fit_speed.make_data``), made once."""
+    from fit_speed import make_data
+
+    return make_data(n, d)
+
+
 def step_rows(n: int, d: int, repeats: int) -> list[dict[str, Any]]:
     import grad_step
-    from fit_speed import make_data
 
     result = grad_step.main(["--n", str(n), "--d", str(d), "--repeats", str(repeats)])
     ms = {r["name"]: r["ms"] for r in result["gradients"]}
     one_read = min(result["single_pass_ms"].values())
-    X, y = make_data(n, d)
-    fused = fused_pass_ms(X, y, repeats)
+    fused = fused_pass_ms(*_data(n, d), repeats)
     feature_major = ms["jaxlogloss jax.grad, feature-major X"]
     torch = ms.get("pytorch autograd (BCEWithLogits)")
     rows = []
@@ -135,10 +142,9 @@ def step_rows(n: int, d: int, repeats: int) -> list[dict[str, Any]]:
 
 
 def whole_rows(n: int, d: int) -> list[dict[str, Any]]:
-    from fit_speed import bench_whole, make_data
+    from fit_speed import bench_whole
 
-    X, y = make_data(n, d)
-    r = bench_whole(X, y)
+    r = bench_whole(*_data(n, d))
     peer = r["pytorch lbfgs"]["seconds"]
     rows = []
     for solver in ("lbfgs", "newton"):

@@ -223,6 +223,8 @@ def test_second_order_ratio_scales_the_miss_by_the_squared_step():
     assert ws.second_order_ratio(grid, 1) == 0.0
     assert ws.second_order_ratio(grid, 2) == pytest.approx(1.0)
     assert ws.second_order_ratio(grid, 3) == pytest.approx(4.0)
+    repeated = np.array([1.0, 0.5, 0.5, 0.25])  # no step before point 3: no scale
+    assert ws.second_order_ratio(repeated, 3) == 0.0
 
 
 def _smooth_path(X, y, sw, grid):
@@ -236,25 +238,35 @@ def _smooth_path(X, y, sw, grid):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("ratio", [None, 0.0, 1e6])
+@pytest.mark.parametrize("ratio", [None, 1e6])
 def test_carried_miss_reaches_the_same_points(x64, data, monkeypatch, ratio):
     """A pure-L2 grid: each point's first Newton step plus the last point's miss (the
-    default, None) reaches the points the plain Newton steps reach (ratio 0: the guess
-    is the plain step itself); a wild guess (ratio 1e6) does not shrink the violation,
-    is refused and the plain step is taken: the same steps as without a guess."""
+    default, None) reaches the points the plain Newton steps reach (ratio 0: no
+    guess); a wild guess (ratio 1e6) does not shrink the violation, is refused and
+    the plain step is taken: the same steps as without a guess."""
     X, y, sw = data
     grid = np.logspace(0, -4, 60)
+    guesses = []
+    gradient = ws._Block.gradient
+    monkeypatch.setattr(  # count the passes: a refused guess costs one more
+        ws._Block, "gradient", lambda self, *a: guesses.append(1) or gradient(self, *a)
+    )
     if ratio is not None:
         monkeypatch.setattr(ws, "second_order_ratio", lambda grid, k: ratio)
     out = _smooth_path(X, y, sw, grid)
+    passes = len(guesses)
     monkeypatch.setattr(ws, "second_order_ratio", lambda grid, k: 0.0)
     plain = _smooth_path(X, y, sw, grid)
+    plain_passes = len(guesses) - passes
     np.testing.assert_array_equal(out["status"], 1)
     assert np.all(out["kkt"] <= 1e-10)
     np.testing.assert_allclose(out["theta"], plain["theta"], atol=1e-8)
     np.testing.assert_allclose(out["value"], plain["value"], rtol=1e-12)
-    if ratio == 1e6:
-        np.testing.assert_array_equal(out["n_iter"], plain["n_iter"])
+    if ratio == 1e6:  # guesses tried (at most one a point after the first), each
+        np.testing.assert_array_equal(out["n_iter"], plain["n_iter"])  # refused:
+        assert plain_passes < passes <= plain_passes + len(grid) - 1  # a pass each
+    else:
+        assert plain_passes == plain["n_iter"].sum()  # ratio 0: no guess, no pass
 
 
 def test_carried_miss_saves_steps_on_a_dense_grid(x64, monkeypatch):

@@ -263,7 +263,7 @@ def working_set_path(
         "kkt": np.zeros(k_points), "n_iter": np.zeros(k_points, np.int32),
         "status": np.zeros(k_points, np.int32),
     }  # fmt: skip
-    missed = None  # theta less the last point's first Newton point (smooth paths)
+    missed = None  # theta less the last point's first Newton point (no L1 part)
     losses: list[Any] = []  # each point's loss, read back once at the end
     grid = np.asarray(grid, np.float64)
     for k, alpha in enumerate(grid):
@@ -273,9 +273,9 @@ def working_set_path(
         if screening and not on[:d].all():  # the warm start's violators (step 1)
             on[:d] |= raw_violations(theta, g, lam, mean, scale) > tol
         run = _Restricted(targets, cw, lam, mu, tol, max_iter, dtype, model)
-        smooth = not lam.any()  # no L1 part: the last point's miss predicts this one's
-        if smooth and missed is not None:
-            run.correction = missed * second_order_ratio(grid, k)
+        ratio = second_order_ratio(grid, k)
+        if missed is not None and ratio > 0:  # (0: the guess would be the plain step)
+            run.correction = missed * ratio
         while True:
             block = block_for(on, g, lam)
             theta, grad_w, z = run.solve(block, theta, grad[block.cols], z)
@@ -296,7 +296,7 @@ def working_set_path(
             run.status = MAX_ITER
         kkt = float(raw_kkt(theta, g, lam, mean, scale))
         missed = None
-        if smooth and run.newton_point is not None and run.status == CONVERGED:
+        if run.newton_point is not None and run.status == CONVERGED:
             missed = theta - run.newton_point
         status = run.status
         if status == CONVERGED and kkt > tol:  # W met tol, the full pass's rounding
@@ -312,8 +312,9 @@ def working_set_path(
 def second_order_ratio(grid: np.ndarray, k: int) -> float:
     """(log(a_{k-1} / a_k) / log(a_{k-2} / a_{k-1}))^2 for the grid a: how the first
     Newton step's miss, second order in the step along the path, scales from point
-    k - 1 to point k (0 before the third point: no miss to scale)."""
-    if k < 2:
+    k - 1 to point k (0 before the third point, or after a repeated alpha: no miss
+    to scale)."""
+    if k < 2 or grid[k - 2] == grid[k - 1]:
         return 0.0
     ratio = np.log(grid[k - 1] / grid[k]) / np.log(grid[k - 2] / grid[k - 1])
     return float(ratio**2)
@@ -349,8 +350,8 @@ class _Restricted:
         self.targets, self.cw, self.lam, self.mu = targets, cw, lam, mu
         self.tol, self.max_iter, self.dtype, self.model = tol, max_iter, dtype, model
         self.steps, self.status = 0, MAX_ITER
-        # a smooth path's guess of the first Newton step's miss (added to it once),
-        # and where that step went (theta's d + 1 coordinates)
+        # with no L1 part: a guess of the first Newton step's miss (added to it
+        # once), and where that step went (theta's d + 1 coordinates)
         self.correction: np.ndarray | None = None
         self.newton_point: np.ndarray | None = None
 
@@ -390,7 +391,7 @@ class _Restricted:
             f_now = None  # F at th, computed only where Armijo's rule is needed
             t, accepted, f_trial = 1.0, False, None
             guessed = None
-            if first and self.newton_point is None:
+            if first and self.newton_point is None and not self.lam.any():
                 self.newton_point = np.zeros(model.matrix.shape[0])
                 self.newton_point[cols] = u
                 if self.correction is not None:  # the corrected full step: kept
