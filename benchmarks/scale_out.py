@@ -95,9 +95,14 @@ STREAM_CHILD = textwrap.dedent(
     finally:
         running[0] = False
     wall = time.perf_counter() - t
+    import pyarrow as pa
+    pool = pa.default_memory_pool()
     print(json.dumps({"mode": mode, "solver": solver, "wall_s": wall,
                       "peak_extra_mb": peak[0] - base, "iters": r.n_iter,
-                      "status": r.status, "coef0": float(r.coef[0])}))
+                      "status": r.status, "coef0": float(r.coef[0]),
+                      "arrow_pool": pool.backend_name,
+                      "arrow_pool_peak_mb": pool.max_memory() / 2**20,
+                      "arrow_pool_end_mb": pool.bytes_allocated() / 2**20}))
     """
 )
 
@@ -127,28 +132,41 @@ def scaling(n: int, d: int) -> list[dict]:
     return out
 
 
-def streaming(n: int, d: int, folder: str) -> list[dict]:
+def write_parts(folder: str, rows: int, d: int, files: int) -> None:
+    """``files`` Parquet files of ``rows`` rows each in ``folder``: float32 columns
+    x0..x{d-1}, an int8 target y from a logistic model (fixed seed: every file of a
+    given size holds the same rows)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(1)
-    files = 16
-    per = n // files
     beta = np.linspace(-1, 1, d)
     for k in range(files):
-        X = rng.standard_normal((per, d), dtype=np.float32)
-        y = (rng.random(per) < 1 / (1 + np.exp(-(X @ beta)))).astype(np.int8)
+        X = rng.standard_normal((rows, d), dtype=np.float32)
+        y = (rng.random(rows) < 1 / (1 + np.exp(-(X @ beta)))).astype(np.int8)
         cols = {f"x{j}": X[:, j] for j in range(d)}
         cols["y"] = y
         pq.write_table(pa.table(cols), os.path.join(folder, f"part-{k:02d}.parquet"))
+
+
+def fit_peak(folder: str, mode: str, solver: str) -> dict:
+    """A fresh process fits the files in ``folder`` in memory (``mode="memory"``) or
+    streamed (``"stream"``, batches of 65,536 rows), cache off: wall seconds, peak RSS
+    above the process after its imports (sampled every 5 ms) and Arrow's default
+    memory pool's peak."""
     env = dict(os.environ, JAXLOGLOSS_CACHE_DIR="off")
+    return _child([sys.executable, "-c", STREAM_CHILD, folder, mode, solver], env)
+
+
+def streaming(n: int, d: int, folder: str) -> list[dict]:
+    files = 16
+    per = n // files
+    write_parts(folder, per, d, files)
     out = []
     for solver in ("newton", "lbfgs"):
         for mode in ("memory", "stream"):
-            out.append(
-                _child([sys.executable, "-c", STREAM_CHILD, folder, mode, solver], env)
-            )
+            out.append(fit_peak(folder, mode, solver))
             out[-1].update(rows=per * files, d=d, data_mb=per * files * d * 4 / 1e6)
             print(out[-1], flush=True)
     return out

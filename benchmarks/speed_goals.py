@@ -22,7 +22,10 @@ file, called here one after the other:
    import-only process <= 1.5x X's float64 bytes (stretch 1.0x).
 4. ``memory``: ``jl.fit`` on a C-ordered NumPy X (float32 and float64 X, L-BFGS), peak
    RSS above the process before X, over X's bytes (``fit_memory.py``'s child). Goal:
-   <= 2x.
+   <= 2x. ``stream``: the streamed fit's peak RSS (``fit_stream`` of Parquet files,
+   Newton, batches of 65,536 rows) at n / 4 and n rows, with the in-memory fit of the
+   n rows beside it and Arrow's memory pool's peak (``scale_out.fit_peak``). Goal:
+   it does not grow with the data (<= 1.2x for 4x the rows).
 5. ``compile``: the first ``jl.fit`` call's compilation (first call less later ones,
    fresh processes, cache off; ``compile_time.py``'s child) at 20,000 x 20 float64 and
    at n x d float32, L-BFGS and Newton. Goal: <= 0.5 s.
@@ -55,7 +58,9 @@ sys.path.insert(0, str(HERE))  # the sibling benchmarks
 
 # in the order they run: the CLI rows first, while this process is small (a child's
 # peak RSS, ``wait4``'s, counts the pages it shared with its parent at the fork)
-PARTS = ("cli", "step", "whole", "memory", "compile", "steps", "sweep", "gpu")
+PARTS = (
+    "cli", "step", "whole", "memory", "stream", "compile", "steps", "sweep", "gpu",
+)  # fmt: skip
 
 
 def _row(part: str, what: str, ours: str, peer: str, ratio: float, goal: str,
@@ -204,6 +209,39 @@ def memory_rows(n: int, d: int) -> list[dict[str, Any]]:
     return rows
 
 
+def stream_rows(n: int, d: int) -> list[dict[str, Any]]:
+    """The streamed fit's peak at n / 4 and n rows (the same files of n / 16 rows
+    each, 4 and 16 of them), and the in-memory fit of the n rows beside it
+    (``scale_out.fit_peak``: fresh processes, peak RSS above each one's imports,
+    Arrow's memory pool's peak)."""
+    import tempfile
+
+    from scale_out import fit_peak, write_parts
+
+    per, out = max(1, n // 16), {}
+    with tempfile.TemporaryDirectory() as root:
+        for files in (4, 16):
+            folder = os.path.join(root, str(files))
+            os.mkdir(folder)
+            write_parts(folder, per, d, files)
+            out[files] = fit_peak(folder, "stream", "newton")
+            print(out[files], flush=True)
+        out["memory"] = fit_peak(folder, "memory", "newton")
+        print(out["memory"], flush=True)
+    small, large, whole = out[4], out[16], out["memory"]
+    ratio = large["peak_extra_mb"] / small["peak_extra_mb"]
+    return [_row(
+        "4", f"streamed fit's peak RSS (fit_stream, Newton, batches of 65,536 rows, "
+        f"{d} float32 features) at {4 * per:,} and {16 * per:,} rows: the larger "
+        "over the smaller",
+        f"{small['peak_extra_mb']:.0f} MB -> {large['peak_extra_mb']:.0f} MB (Arrow "
+        f"pool peak {small['arrow_pool_peak_mb']:.0f} -> "
+        f"{large['arrow_pool_peak_mb']:.0f} MB)",
+        f"in memory at {16 * per:,} rows: {whole['peak_extra_mb']:.0f} MB", ratio,
+        "<= 1.2x for 4x the rows (does not grow with the data)", ratio <= 1.2,
+    )]  # fmt: skip
+
+
 def compile_rows(n: int, d: int, rounds: int) -> list[dict[str, Any]]:
     from children import run_child
 
@@ -308,6 +346,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         "whole": lambda: whole_rows(a.n, a.d),
         "cli": lambda: cli_rows(a.n, a.d, 2),
         "memory": lambda: memory_rows(a.n, a.d),
+        "stream": lambda: stream_rows(a.n, a.d),
         "compile": lambda: compile_rows(a.n, a.d, a.rounds),
         "steps": lambda: steps_rows(a.n, a.d, 3),
         "sweep": lambda: sweep_rows(a.sweep_runs),

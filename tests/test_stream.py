@@ -534,3 +534,31 @@ def test_reader_thread_errors_are_raised_in_the_consumer():
         next(it)
     assert err.value is failure
     assert no_reader_threads()
+
+
+def test_large_batches_live_on_their_own_memory_maps(tmp_path):
+    """A batch's xt of 2 MB or more is page-aligned on an anonymous memory map (given
+    back to the system when the batch is freed; from NumPy's heap, the reader
+    thread's freed batches stayed in the C allocator's arenas), and holds the same
+    values as read_table."""
+    import mmap
+
+    rng = np.random.default_rng(5)
+    n, d = 40_000, 8
+    df = pd.DataFrame({f"x{j}": rng.normal(size=n) for j in range(d)})
+    df["y"] = rng.integers(0, 2, n)
+    path = tmp_path / "wide.parquet"
+    df.to_parquet(path, index=False)
+    s = open_stream(path, target="y", dtype="float64", batch_rows=32_768)
+    batches = list(s.batches())
+    whole = read_table(path, target="y", dtype="float64")
+    assert [b.xt.shape for b in batches] == [(d, 32_768), (d, n - 32_768)]
+    big = batches[0].xt
+    root = big
+    while isinstance(root, np.ndarray | memoryview):
+        root = root.base if isinstance(root, np.ndarray) else root.obj
+    assert isinstance(root, mmap.mmap)
+    assert big.ctypes.data % mmap.PAGESIZE == 0
+    np.testing.assert_array_equal(
+        np.concatenate([b.xt for b in batches], axis=1), np.asarray(whole.X).T
+    )
