@@ -332,8 +332,9 @@ class TableStream:
         ``xt`` lies on its own memory map (:func:`~jaxlogloss.data.host.aligned_empty`),
         returned to the system when the batch is freed: from NumPy's heap, the freed
         batches of the reader thread stayed in glibc's arenas and the peak of a
-        streamed Newton fit grew with each pass (10^6 x 100 float32, 16 files: 0.87-0.95
-        GB against 0.54-0.60 GB; benchmarks/NOTES.md, twentieth session)."""
+        streamed Newton fit grew with each pass (a quarter and all of 10^6 x 100
+        float32 in Parquet files: 0.84-0.95 GB against 0.54-0.61 GB;
+        benchmarks/NOTES.md, twentieth session)."""
         xt = aligned_empty((self.n_features, n), self.dtype)
         y = np.empty(n, self.dtype)
         sw = np.empty(n, self.dtype) if self.has_weights else None
