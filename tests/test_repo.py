@@ -126,8 +126,9 @@ def test_gradient_benchmark_runs_and_reports_finite_ratios(tmp_path):
 
 
 def test_speed_goals_table_runs_on_tiny_sizes(tmp_path):
-    """benchmarks/speed_goals.py: the in-process rows measure, each with a finite
-    ratio and a verdict that follows it; an unknown part is refused."""
+    """benchmarks/speed_goals.py: the in-process rows and the streamed fit's memory
+    measure, each with a finite ratio and a verdict that follows it; an unknown part
+    is refused."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import speed_goals
@@ -136,10 +137,10 @@ def test_speed_goals_table_runs_on_tiny_sizes(tmp_path):
     out = tmp_path / "goals.md"
     rows = speed_goals.main(
         ["--n", "4000", "--d", "8", "--repeats", "3", "--sweep-runs", "3",
-         "--parts", "step,sweep,gpu", "--markdown", str(out)]
+         "--parts", "step,sweep,gpu,stream", "--markdown", str(out)]
     )  # fmt: skip
     parts = [r["part"] for r in rows]
-    assert {"1", "7", "8"} <= set(parts)
+    assert {"1", "4", "7", "8"} <= set(parts)
     for r in rows:
         if r["part"] == "8":
             assert r["verdict"] == "n/a"
@@ -148,6 +149,9 @@ def test_speed_goals_table_runs_on_tiny_sizes(tmp_path):
         assert r["verdict"] in ("met", "missed")
     row_major = next(r for r in rows if "feature-major" in r["goal"])
     assert (row_major["verdict"] == "met") == (row_major["ratio"] <= 1.2)
+    stream = next(r for r in rows if r["part"] == "4")
+    assert "1,000 and 4,000 rows" in stream["what"]
+    assert (stream["verdict"] == "met") == (stream["ratio"] <= 1.2)
     table = out.read_text().splitlines()
     assert table[0].startswith("| part | what |") and len(table) == len(rows) + 2
     with pytest.raises(SystemExit):
