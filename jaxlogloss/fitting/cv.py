@@ -43,7 +43,12 @@ from jaxlogloss.fitting.cv_scores import (
     weighted_auc,
 )
 from jaxlogloss.fitting.host_prox import lapack_on_one_thread
-from jaxlogloss.fitting.path import PathResult, check_max_iter, data_scaling
+from jaxlogloss.fitting.path import (
+    PathResult,
+    check_max_iter,
+    data_scaling,
+    mark_free_separation,
+)
 from jaxlogloss.fitting.path_data import (
     check_penalty,
     check_penalty_factor,
@@ -278,6 +283,9 @@ def lockstep_cv(
             xt, targets, weights, scaling, start, grid, float(ratio),
             np.asarray(factor, np.float64), tol, max_iter, rows, h, scoring,
         )  # fmt: skip
+        for m in range(masks.shape[0]):  # each run's rows: separation by the free part
+            run = {"theta": out["theta"][m], "status": out["status"][m]}
+            mark_free_separation(run, data, c[m], scaling, factor)
         w, b = raw_coefficients(out["theta"], scaling)
         scores = np.concatenate([np.full((1, len(grid)), np.nan), out["scores"]])
         runs.append(

@@ -74,7 +74,7 @@ from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL
 from jaxlogloss.solvers.first_order import OPTIMIZERS
 from jaxlogloss.solvers.registry import PROXIMAL_SOLVERS, SOLVER_CLASSES
-from jaxlogloss.solvers.separation import quasi_separation_direction
+from jaxlogloss.solvers.separation import free_coordinates, quasi_separation_direction
 
 
 def solver_names() -> tuple[str, ...]:
@@ -416,13 +416,15 @@ def _streamed_objective(
 @jax.jit
 def _separation_counts(
     params: LinearParams, problem: Problem
-) -> tuple[jax.Array, jax.Array]:
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Rows of positive weight classified right with a positive margin, with fitted
+    probabilities within 1e-6 of 0 or 1, and in all."""
     z = linear_logits(params, problem.X)
     y, sw = problem.targets, problem.sample_weight
     used = jnp.ones_like(z, bool) if sw is None else sw > 0
     right = jnp.sum(used & ((2 * y - 1) * z > 0))
     saturated = jnp.sum(used & (jnp.abs(jax.nn.sigmoid(z) - y) < 1e-6))
-    return right, saturated
+    return right, saturated, jnp.sum(used)
 
 
 def _finish(
@@ -459,8 +461,15 @@ def _finish(
     theta_host = np.asarray(dist.to_host(theta))
     params = to_raw(LinearParams(theta_host[:-1], theta_host[-1]), scaling)
     penalty = spec.value(np.asarray(params.w, np.float64))
-    counts = None
-    if status == "separation" and isinstance(objective, InMemoryObjective):
+    counts, in_memory = None, isinstance(objective, InMemoryObjective)
+    free = free_coordinates(spec.alpha, spec.penalty_factor)
+    if status != "separation" and in_memory and free is not None:
+        th = np.where(free, theta_host, 0)  # the unpenalised part of the fit
+        right, _, used = _separation_counts(
+            to_raw(LinearParams(th[:-1], th[-1]), scaling), objective.problem
+        )
+        status = "separation" if int(right) == int(used) else status
+    if status == "separation" and in_memory:
         counts = tuple(int(c) for c in _separation_counts(params, objective.problem))
     stats = model_statistics(
         objective, theta, sums, cov_type=cov.kind, dtype=np.dtype(objective.dtype).name,
@@ -477,6 +486,8 @@ def _finish(
         feature_names=names, intercept=float(params.b),
         coef=np.asarray(params.w, np.float64), inference=inference,
         log_loss=value - penalty, status=status,
-        warnings=fit_warnings(status, solver, max_iter, n_samples, counts),
+        warnings=fit_warnings(
+            status, solver, max_iter, n_samples, counts and counts[:2], free is not None
+        ),
         statistics=stats,
     )  # fmt: skip

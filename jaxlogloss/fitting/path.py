@@ -83,13 +83,14 @@ from jaxlogloss.model.objective import Problem
 from jaxlogloss.model.objectives import Evaluation, least_margin, unravel
 from jaxlogloss.model.scaling import Scaling, to_raw
 from jaxlogloss.precision import enable_x64
-from jaxlogloss.solvers.base import DEFAULT_PATH_TOL, STATUSES
+from jaxlogloss.solvers.base import DEFAULT_PATH_TOL, SEPARATION, STATUSES
 from jaxlogloss.solvers.kkt import (
     PenaltyWeights,
     l1_part,
     penalty_weights,
 )
 from jaxlogloss.solvers.prox_newton import prox_newton_solve
+from jaxlogloss.solvers.separation import free_coordinates, free_part_separates
 
 Array = jax.Array
 
@@ -258,6 +259,28 @@ def start_point(data: PathData) -> np.ndarray:
     return theta
 
 
+def mark_free_separation(
+    out: dict[str, np.ndarray], data: Any, weights: Any, scaling: Scaling, factor: Any
+) -> None:
+    """Every point's status (``out["status"]``, ``out["theta"]`` (..., K, d + 1)
+    standardised) set to separation where the penalty leaves features free (factor 0)
+    and those features and the intercept alone separate the rows of positive
+    ``weights`` at some point: the loss then falls along them at every alpha with the
+    penalty unchanged, so no point has a minimiser
+    (:func:`~jaxlogloss.solvers.separation.free_part_separates`)."""
+    free = free_coordinates(1.0, np.asarray(factor))  # every alpha of a grid is > 0
+    if free is None:
+        return
+    idx = np.flatnonzero(free[:-1])
+    cols = np.r_[idx, free.size - 1]
+    x_free = np.asarray(data.X.xt[idx])
+    mean, scale = (np.asarray(a, np.float64)[idx] for a in scaling)
+    if free_part_separates(
+        x_free, data.targets, weights, out["theta"][..., cols], mean, scale
+    ):
+        out["status"][...] = SEPARATION
+
+
 @lapack_on_one_thread  # the host loop's small NumPy algebra (host_prox)
 def fit_path(
     X: Any,
@@ -319,6 +342,7 @@ def fit_path(
             data.X.xt, data.targets, data.sample_weight, scaling, theta0, grid,
             ratio, np.asarray(factor, np.float64), tol, max_iter, screening,
         )  # fmt: skip
+        mark_free_separation(out, data, data.sample_weight, scaling, factor)
         w, b = raw_coefficients(out["theta"], scaling)
         out = PointResult(
             out["theta"], out["value"], out["n_iter"], out["status"], out["kkt"]

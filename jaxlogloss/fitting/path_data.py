@@ -186,20 +186,23 @@ def unpenalised_fit(
     X: Any, targets: Any, c: Any, free: np.ndarray, iters: int = 100
 ) -> np.ndarray:
     """p0: the probabilities of the weighted logistic fit on the intercept and the
-    ``free`` features (NumPy Newton/IRLS, float64; small: len(free) + 1 parameters)."""
+    ``free`` features (NumPy Newton/IRLS, float64; small: len(free) + 1 parameters).
+    Where the free features separate the classes beta runs away and exp(-A beta)
+    overflows to inf: p is then 0 there, as it should be (no warning)."""
     xt = np.asarray(X.xt if isinstance(X, FeatureMajor) else np.asarray(X).T)
     A = np.vstack([np.ones(xt.shape[1]), xt[free]]).T.astype(np.float64)
     y, w = np.asarray(targets, np.float64), np.asarray(c, np.float64) / np.sum(c)
     beta = np.zeros(A.shape[1])
-    for _ in range(iters):
-        p = 1 / (1 + np.exp(-(A @ beta)))
-        grad = A.T @ (w * (p - y))
-        hess = (A * (w * p * (1 - p))[:, None]).T @ A
-        step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-        beta -= step
-        if np.max(np.abs(grad)) < 1e-13:
-            break
-    return 1 / (1 + np.exp(-(A @ beta)))
+    with np.errstate(over="ignore"):
+        for _ in range(iters):
+            p = 1 / (1 + np.exp(-(A @ beta)))
+            grad = A.T @ (w * (p - y))
+            hess = (A * (w * p * (1 - p))[:, None]).T @ A
+            step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+            beta -= step
+            if np.max(np.abs(grad)) < 1e-13:
+                break
+        return 1 / (1 + np.exp(-(A @ beta)))
 
 
 def alpha_grid(top: float, n_alphas: int, min_ratio: float) -> np.ndarray:

@@ -213,8 +213,10 @@ def fit_warnings(
     max_iter: int,
     n_samples: int,
     separation_counts: tuple[int, int] | None = None,
+    free_features: bool = False,
 ) -> tuple[str, ...]:
-    """The warnings of a fit that did not converge, each saying what to do."""
+    """The warnings of a fit that did not converge, each saying what to do
+    (``free_features``: a penalty leaves some features unpenalised, factor 0)."""
     if status == "separation":
         counts = ""
         if separation_counts is not None:
@@ -222,6 +224,14 @@ def fit_warnings(
             counts = (
                 f": {right} of {n_samples} rows are classified correctly and "
                 f"{saturated} have fitted probabilities within 1e-6 of 0 or 1"
+            )
+        if free_features:
+            return (
+                f"the unpenalised features (penalty factor 0) and the intercept alone "
+                f"separate the classes{counts}, so their coefficients grow without "
+                "bound and the estimate does not exist (coefficients and standard "
+                "errors are not meaningful); give those features a penalty factor "
+                "> 0 (--penalty-factor COL=F, penalty_factor=)",
             )
         return (
             f"the classes are (quasi-)separable{counts} while ||w|| keeps growing, so "

@@ -6,7 +6,11 @@ margin). Quasi-complete separation is certified after a fit by
 :func:`quasi_separation_direction`: a direction v, the Hessian's near-null eigenvector,
 along which every example's margin is >= 0 and some are > 0 -- moving along v never
 raises the loss, so the fitted probabilities of those examples go to 0 or 1 while ||w||
-grows and the gradient vanishes. Never reported with a penalty.
+grows and the gradient vanishes. With a penalty, only where some features are left
+unpenalised (factor 0): :func:`free_coordinates` are then the coordinates no penalty
+reaches, and a fit whose free part alone classifies every example right (complete
+separation by those features and the intercept) has no minimiser -- moving along
+that part lowers the loss and leaves the penalty as it is.
 """
 
 from __future__ import annotations
@@ -14,6 +18,41 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+
+def free_coordinates(alpha: float, factor: np.ndarray | None) -> np.ndarray | None:
+    """(d + 1,) the coordinates of theta = [w', b] that a penalty of strength
+    ``alpha`` with per-feature ``factor`` leaves free -- the features of factor 0 and
+    the intercept --, or None where there is no penalty (every coordinate is free:
+    the unpenalised fit's own certificates apply) or no feature is free."""
+    if alpha == 0 or factor is None:
+        return None
+    free = np.asarray(factor) == 0
+    return np.r_[free, True] if free.any() else None
+
+
+def free_part_separates(
+    x_free: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
+    thetas: np.ndarray, mean: np.ndarray, scale: np.ndarray,
+) -> bool:  # fmt: skip
+    """Whether at one of the points ``thetas`` (K, f + 1): the free features'
+    standardised coefficients and the intercept) the free part of the logits,
+    x'_F . theta_F + theta_b (x'_F the free rows ``x_free`` (f, n) standardised by
+    ``mean`` and ``scale``), classifies every row of positive weight right with a
+    positive margin: a certificate that the free coordinates separate the classes
+    (:func:`free_coordinates`). Last point first (the furthest along)."""
+    sign = 2 * np.asarray(targets, np.float64) - 1
+    x = np.asarray(x_free, np.float64)
+    if weights is not None:
+        keep = np.asarray(weights) > 0
+        x, sign = x[:, keep], sign[keep]
+    f = x.shape[0]
+    for theta in np.asarray(thetas, np.float64)[::-1]:
+        w = theta[:f] / scale
+        z = w @ x + (theta[f] - mean @ w)
+        if np.min(sign * z, initial=np.inf) > 0:
+            return True
+    return False
 
 
 def quasi_separation_direction(
