@@ -91,3 +91,21 @@ def test_cv_runs_report_separation_by_the_free_features():
     res = jl.cv(X, y, **opts)
     assert "separation" not in set(np.asarray(res.status).ravel())
     assert res.fit.status == "converged"
+
+
+def test_fit_reports_quasi_separation_by_the_free_features():
+    """A 2 x 2 table with a zero cell in a free feature (x0 = 1 always has y = 1, the
+    other rows mixed): quasi-complete separation by x0, its coefficient unbounded;
+    penalised, or without the zero cell, a finite optimum."""
+    rng = np.random.default_rng(2)
+    n = 400
+    x0 = (rng.random(n) < 0.3).astype(float)
+    y = np.where(x0 == 1, 1.0, (rng.random(n) < 0.4).astype(float))
+    X = np.column_stack([x0, rng.normal(size=(n, 2))])
+    opts = dict(penalty="l2", alpha=0.05)
+    res = jl.fit(X, y, penalty_factor=[0.0, 1.0, 1.0], **opts)
+    assert res.status == "separation" and not res.converged
+    assert any("penalty factor 0" in w for w in res.warnings)
+    assert jl.fit(X, y, **opts).status == "converged"  # x0 penalised
+    y[np.flatnonzero(x0 == 1)[:5]] = 0.0  # the zero cell filled
+    assert jl.fit(X, y, penalty_factor=[0.0, 1.0, 1.0], **opts).status == "converged"

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
@@ -54,13 +53,14 @@ from jaxlogloss.fitting.penalised import (
     with_factors,
 )
 from jaxlogloss.fitting.result import FitResult, fit_warnings
+from jaxlogloss.fitting.separation_status import separation_status
 from jaxlogloss.fitting.solve import EndPoint, run_solver, start_theta
 from jaxlogloss.fitting.statistics import model_statistics
 from jaxlogloss.model.class_weight import class_weights
 from jaxlogloss.model.objective import Problem, prepare_problem
 from jaxlogloss.model.objectives import InMemoryObjective
 from jaxlogloss.model.offset import with_offset
-from jaxlogloss.model.params import LinearParams, linear_logits
+from jaxlogloss.model.params import LinearParams
 from jaxlogloss.model.scaling import to_raw
 from jaxlogloss.model.streamed import (
     BatchSource,
@@ -74,7 +74,6 @@ from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_TOL
 from jaxlogloss.solvers.first_order import OPTIMIZERS
 from jaxlogloss.solvers.registry import PROXIMAL_SOLVERS, SOLVER_CLASSES
-from jaxlogloss.solvers.separation import free_coordinates, quasi_separation_direction
 
 
 def solver_names() -> tuple[str, ...]:
@@ -413,20 +412,6 @@ def _streamed_objective(
     return objective, tuple(stream.feature_names), n_samples
 
 
-@jax.jit
-def _separation_counts(
-    params: LinearParams, problem: Problem
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Rows of positive weight classified right with a positive margin, with fitted
-    probabilities within 1e-6 of 0 or 1, and in all."""
-    z = linear_logits(params, problem.X)
-    y, sw = problem.targets, problem.sample_weight
-    used = jnp.ones_like(z, bool) if sw is None else sw > 0
-    right = jnp.sum(used & ((2 * y - 1) * z > 0))
-    saturated = jnp.sum(used & (jnp.abs(jax.nn.sigmoid(z) - y) < 1e-6))
-    return right, saturated, jnp.sum(used)
-
-
 def _finish(
     objective: Any, theta: Any, kept: EndPoint, status: str, value: float,
     spec: PenaltySpec, names: tuple[str, ...], confidence: float, solver: str,
@@ -449,28 +434,14 @@ def _finish(
     if proximal:  # the objective is penalty-free: add the ridge part's curvature
         weight = float(dist.to_host(objective.total_weight()))
         information = information + ridge_information(spec, objective.scaling, weight)
-    if spec.alpha == 0 and status != "separation":
-        direction = quasi_separation_direction(
-            np.asarray(information, np.float64), objective.margin_range,
-            candidates=(np.asarray(dist.to_host(theta), np.float64),),
-        )  # fmt: skip
-        if direction is not None:
-            status = "separation"
     # the raw parameters on the host (eager JAX ops would each compile on a first call)
     scaling = jax.tree.map(dist.to_host, objective.scaling)
     theta_host = np.asarray(dist.to_host(theta))
+    status, counts, free = separation_status(
+        objective, spec, status, information, theta_host.astype(np.float64), scaling
+    )
     params = to_raw(LinearParams(theta_host[:-1], theta_host[-1]), scaling)
     penalty = spec.value(np.asarray(params.w, np.float64))
-    counts, in_memory = None, isinstance(objective, InMemoryObjective)
-    free = free_coordinates(spec.alpha, spec.penalty_factor)
-    if status != "separation" and in_memory and free is not None:
-        th = np.where(free, theta_host, 0)  # the unpenalised part of the fit
-        right, _, used = _separation_counts(
-            to_raw(LinearParams(th[:-1], th[-1]), scaling), objective.problem
-        )
-        status = "separation" if int(right) == int(used) else status
-    if status == "separation" and in_memory:
-        counts = tuple(int(c) for c in _separation_counts(params, objective.problem))
     stats = model_statistics(
         objective, theta, sums, cov_type=cov.kind, dtype=np.dtype(objective.dtype).name,
         n_groups=cov.n_groups or None,
@@ -486,8 +457,6 @@ def _finish(
         feature_names=names, intercept=float(params.b),
         coef=np.asarray(params.w, np.float64), inference=inference,
         log_loss=value - penalty, status=status,
-        warnings=fit_warnings(
-            status, solver, max_iter, n_samples, counts and counts[:2], free is not None
-        ),
+        warnings=fit_warnings(status, solver, max_iter, n_samples, counts, free),
         statistics=stats,
     )  # fmt: skip
