@@ -8,8 +8,8 @@ only same-run ratios mean anything); the rows come from the benchmarks beside th
 file, called here one after the other:
 
 1. ``step``: one value-and-gradient pass over a row-major n x d float32 NumPy X as
-   ``jl.fit`` makes it (the blocked one-pass kernel, its blocks in one part a core:
-   ``jaxlogloss.fitting.host_pass``) against PyTorch's autograd step, one read of X
+   ``jl.fit`` makes it (``jaxlogloss.fitting.host_loop.evaluate_point``: the blocked
+   one-pass kernel, its blocks in one part a core) against PyTorch's autograd step, one read of X
    (the fastest single pass ``grad_step.py`` measures) and ``jax.grad`` on the
    feature-major layout. Goals: <= 0.6x PyTorch, <= 1.2x one read, row-major <= 1.2x
    feature-major.
@@ -77,8 +77,7 @@ def fused_pass_ms(X: np.ndarray, y: np.ndarray, repeats: int) -> float:
     import jax.numpy as jnp
 
     from jaxlogloss.fitting.fit import block_rows
-    from jaxlogloss.fitting.host_loop import evaluate
-    from jaxlogloss.fitting.host_pass import evaluate_in_parts, pass_parts
+    from jaxlogloss.fitting.host_loop import evaluate_point
     from jaxlogloss.fitting.host_scaling import scaling_of
     from jaxlogloss.fitting.inputs import as_design
     from jaxlogloss.model.objective import Problem
@@ -93,12 +92,9 @@ def fused_pass_ms(X: np.ndarray, y: np.ndarray, repeats: int) -> float:
     rng = np.random.default_rng(1)
     thetas = [0.1 * rng.standard_normal(X.shape[1] + 1).astype(np.float32)
               for _ in range(repeats + 1)]  # fmt: skip
-    parts = pass_parts(objective, thetas[0])
 
-    def run(theta: np.ndarray) -> Any:
-        if parts > 1:
-            return jax.block_until_ready(evaluate_in_parts(objective, theta, parts))
-        return jax.block_until_ready(evaluate(objective, theta))
+    def run(theta: np.ndarray) -> Any:  # as the host loop evaluates (host_loop)
+        return jax.block_until_ready(evaluate_point(objective, theta))
 
     run(thetas[0])
     times = []
@@ -226,7 +222,7 @@ def stream_rows(n: int, d: int) -> list[dict[str, Any]]:
             write_parts(folder, per, d, files)
             out[files] = fit_peak(folder, "stream", "newton")
             print(out[files], flush=True)
-        out["memory"] = fit_peak(folder, "memory", "newton")
+        out["memory"] = fit_peak(os.path.join(root, "16"), "memory", "newton")
         print(out["memory"], flush=True)
     small, large, whole = out[4], out[16], out["memory"]
     ratio = large["peak_extra_mb"] / small["peak_extra_mb"]

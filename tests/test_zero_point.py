@@ -132,13 +132,13 @@ def test_zero_point_property(n, d, seed, weighted):
 def _evaluated_at(monkeypatch):
     """The thetas the host loop evaluates (each a pass over X)."""
     seen: list[np.ndarray] = []
-    at = host_loop._at
+    at = host_loop.evaluate_point
 
     def spy(objective, theta):
         seen.append(np.array(theta))
         return at(objective, theta)
 
-    monkeypatch.setattr(host_loop, "_at", spy)
+    monkeypatch.setattr(host_loop, "evaluate_point", spy)
     return seen
 
 

@@ -283,9 +283,7 @@ def lockstep_cv(
             xt, targets, weights, scaling, start, grid, float(ratio),
             np.asarray(factor, np.float64), tol, max_iter, rows, h, scoring,
         )  # fmt: skip
-        for m in range(masks.shape[0]):  # each run's rows: separation by the free part
-            run = {"theta": out["theta"][m], "status": out["status"][m]}
-            mark_free_separation(run, data, c[m], scaling, factor)
+        mark_free_separation(out, data, c, scaling, factor)  # each run on its rows
         w, b = raw_coefficients(out["theta"], scaling)
         scores = np.concatenate([np.full((1, len(grid)), np.nan), out["scores"]])
         runs.append(

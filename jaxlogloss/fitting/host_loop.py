@@ -136,7 +136,10 @@ class _Point(NamedTuple):
     smooth: Any = None
 
 
-def _at(objective: Any, theta: np.ndarray) -> _Point:
+def evaluate_point(objective: Any, theta: np.ndarray) -> _Point:
+    """f, df/dtheta (on the host), the separation certificate and the logits at theta,
+    as the host loop evaluates them: two parts of the pass on a large row-major X in
+    host memory (:mod:`~jaxlogloss.fitting.host_pass`), else :func:`evaluate`."""
     parts = pass_parts(objective, theta)
     if parts > 1:  # the pass's blocks on one thread a core (host_pass)
         value, grad, separated, z = evaluate_in_parts(objective, theta, parts)
@@ -251,7 +254,7 @@ def newton_host(
     :data:`REUSE_RATIO` times or more takes the next step too (Newton's local rate
     left that little to gain from a fresh one: the last Hessian of a fit, 0.2 s at
     10^6 x 100). ``first``: the point at ``theta`` where known (no evaluation)."""
-    point_at = functools.partial(_at, objective)
+    point_at = functools.partial(evaluate_point, objective)
     first = point_at(theta) if first is None else first
     run = _Run(theta, first, solver.tol, solver.max_iter)
     if compiling is not None:
@@ -368,7 +371,7 @@ def lbfgs_host(
 ) -> HostState:
     """:class:`~jaxlogloss.solvers.lbfgs.LBFGS` with its loop on the host
     (``first``: the point at ``theta`` where known)."""
-    point_at = functools.partial(_at, objective)
+    point_at = functools.partial(evaluate_point, objective)
     first = point_at(theta) if first is None else first
     run = _Run(theta, first, solver.tol, solver.max_iter)
     memory = _Memory(solver.memory_size, theta.shape[0], run.dtype)

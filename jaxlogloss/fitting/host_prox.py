@@ -31,11 +31,11 @@ import numpy as np
 
 from jaxlogloss.data.host import blas_on_one_thread
 from jaxlogloss.fitting.host_loop import (
-    _at,
     _Point,
     _Run,
     _step,
     compile_curvature,
+    evaluate_point,
     model_curvature,
 )
 from jaxlogloss.fitting.model_precision import ModelPrecision
@@ -281,7 +281,7 @@ def prox_newton_host(
     def point(theta: np.ndarray) -> _Point:
         """F's point at theta: its 'gradient' the KKT violations (what the compiled
         solver's stopping rule reads), ``smooth`` the smooth part's gradient."""
-        pt = _at(objective, theta)
+        pt = evaluate_point(objective, theta)
         smooth = pt.grad + (mu * theta).astype(dtype)
         value = (pt.value + penalty_value(theta, lam, mu)).astype(dtype)
         viol = kkt_violations(theta, smooth, lam.astype(dtype))

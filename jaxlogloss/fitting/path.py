@@ -62,6 +62,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlogloss.data.design import FeatureMajor
 from jaxlogloss.fitting.host_prox import lapack_on_one_thread
 from jaxlogloss.fitting.path_data import (
     PathData,
@@ -80,7 +81,12 @@ from jaxlogloss.fitting.path_objective import (
 )
 from jaxlogloss.fitting.path_working_set import working_set_path
 from jaxlogloss.model.objective import Problem
-from jaxlogloss.model.objectives import Evaluation, least_margin, unravel
+from jaxlogloss.model.objectives import (
+    Evaluation,
+    InMemoryObjective,
+    least_margin,
+    unravel,
+)
 from jaxlogloss.model.scaling import Scaling, to_raw
 from jaxlogloss.precision import enable_x64
 from jaxlogloss.solvers.base import DEFAULT_PATH_TOL, SEPARATION, STATUSES
@@ -90,7 +96,7 @@ from jaxlogloss.solvers.kkt import (
     penalty_weights,
 )
 from jaxlogloss.solvers.prox_newton import prox_newton_solve
-from jaxlogloss.solvers.separation import free_coordinates, free_part_separates
+from jaxlogloss.solvers.separation import free_coordinates
 
 Array = jax.Array
 
@@ -262,23 +268,27 @@ def start_point(data: PathData) -> np.ndarray:
 def mark_free_separation(
     out: dict[str, np.ndarray], data: Any, weights: Any, scaling: Scaling, factor: Any
 ) -> None:
-    """Every point's status (``out["status"]``, ``out["theta"]`` (..., K, d + 1)
-    standardised) set to separation where the penalty leaves features free (factor 0)
-    and those features and the intercept alone separate the rows of positive
-    ``weights`` at some point: the loss then falls along them at every alpha with the
-    penalty unchanged, so no point has a minimiser
-    (:func:`~jaxlogloss.solvers.separation.free_part_separates`)."""
+    """Each run's statuses (``out["status"]`` (K,) or (M, K), ``out["theta"]`` (..., K,
+    d + 1) standardised; ``weights`` (n,) or (M, n), the runs' row weights) set to
+    separation where the penalty leaves features free (factor 0) and at one of the
+    run's points those features and the intercept alone classify every row of
+    positive weight right (``margin_range`` of an objective on the free rows, gathered
+    once): the loss then falls along them at every alpha with the penalty unchanged,
+    so no point of the run has a minimiser. Last point first."""
     free = free_coordinates(1.0, np.asarray(factor))  # every alpha of a grid is > 0
     if free is None:
         return
     idx = np.flatnonzero(free[:-1])
-    cols = np.r_[idx, free.size - 1]
-    x_free = np.asarray(data.X.xt[idx])
-    mean, scale = (np.asarray(a, np.float64)[idx] for a in scaling)
-    if free_part_separates(
-        x_free, data.targets, weights, out["theta"][..., cols], mean, scale
-    ):
-        out["status"][...] = SEPARATION
+    thetas = out["theta"][..., np.r_[idx, free.size - 1]]
+    thetas = thetas.reshape(-1, *thetas.shape[-2:])  # (M, K, f + 1)
+    status = out["status"].reshape(thetas.shape[:2])  # a view: written through
+    weights = np.asarray(weights, data.targets.dtype).reshape(len(thetas), -1)
+    rows = FeatureMajor(data.X.xt[idx])
+    part = Scaling(*(np.asarray(a)[idx] for a in scaling))
+    for run, w, theta_run in zip(status, weights, thetas, strict=True):
+        objective = InMemoryObjective(Problem(rows, data.targets, w, 0.0), part)
+        if any(objective.margin_range(t)[0] > 0 for t in theta_run[::-1]):
+            run[:] = SEPARATION
 
 
 @lapack_on_one_thread  # the host loop's small NumPy algebra (host_prox)

@@ -11,7 +11,8 @@ the fit, with the information matrix in hand:
   (those features and the intercept,
   :func:`~jaxlogloss.solvers.separation.free_coordinates`) have no penalty to keep
   them finite. Complete separation by them: the free part of the fitted logits
-  classifies every row of positive weight right; quasi-complete: the same direction
+  classifies every row of positive weight right (the objective's ``margin_range``
+  along it, in memory or streamed); quasi-complete: the same direction
   test as above on the Hessian's free rows and columns (the penalised coordinates
   held at 0). Either way the loss falls along that part at any alpha with the
   penalty unchanged, so no minimiser exists.
@@ -38,15 +39,15 @@ from jaxlogloss.solvers.separation import free_coordinates, quasi_separation_dir
 @jax.jit
 def separation_counts(
     params: LinearParams, problem: Problem
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Rows of positive weight classified right with a positive margin, with fitted
-    probabilities within 1e-6 of 0 or 1, and in all (raw ``params``)."""
+) -> tuple[jax.Array, jax.Array]:
+    """Rows of positive weight classified right with a positive margin and with
+    fitted probabilities within 1e-6 of 0 or 1 (raw ``params``)."""
     z = linear_logits(params, problem.X)
     y, sw = problem.targets, problem.sample_weight
     used = jnp.ones_like(z, bool) if sw is None else sw > 0
     right = jnp.sum(used & ((2 * y - 1) * z > 0))
     saturated = jnp.sum(used & (jnp.abs(jax.nn.sigmoid(z) - y) < 1e-6))
-    return right, saturated, jnp.sum(used)
+    return right, saturated
 
 
 def separation_status(
@@ -67,12 +68,10 @@ def separation_status(
         )
         status = "separation" if direction is not None else status
     elif status != "separation" and free is not None:
-        if in_memory:  # complete: the free part of the fitted logits
-            th = np.where(free, theta, 0)
-            part = to_raw(LinearParams(th[:-1], th[-1]), scaling)
-            right, _, used = separation_counts(part, objective.problem)
-            status = "separation" if int(right) == int(used) else status
-        if status != "separation":  # quasi-complete, on the free coordinates
+        # complete: the free part of the fitted logits right on every weighted row
+        if objective.margin_range(np.where(free, theta, 0.0))[0] > 0:
+            status = "separation"
+        else:  # quasi-complete, on the free coordinates
             idx = np.flatnonzero(free)
 
             def along(v: np.ndarray) -> tuple[float, float]:
@@ -87,6 +86,5 @@ def separation_status(
     counts = None
     if status == "separation" and in_memory:
         params = to_raw(LinearParams(theta[:-1], theta[-1]), scaling)
-        right, saturated, _ = separation_counts(params, objective.problem)
-        counts = (int(right), int(saturated))
+        counts = tuple(int(c) for c in separation_counts(params, objective.problem))
     return status, counts, free is not None

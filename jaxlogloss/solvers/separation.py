@@ -31,30 +31,6 @@ def free_coordinates(alpha: float, factor: np.ndarray | None) -> np.ndarray | No
     return np.r_[free, True] if free.any() else None
 
 
-def free_part_separates(
-    x_free: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
-    thetas: np.ndarray, mean: np.ndarray, scale: np.ndarray,
-) -> bool:  # fmt: skip
-    """Whether at one of the points ``thetas`` (K, f + 1): the free features'
-    standardised coefficients and the intercept) the free part of the logits,
-    x'_F . theta_F + theta_b (x'_F the free rows ``x_free`` (f, n) standardised by
-    ``mean`` and ``scale``), classifies every row of positive weight right with a
-    positive margin: a certificate that the free coordinates separate the classes
-    (:func:`free_coordinates`). Last point first (the furthest along)."""
-    sign = 2 * np.asarray(targets, np.float64) - 1
-    x = np.asarray(x_free, np.float64)
-    if weights is not None:
-        keep = np.asarray(weights) > 0
-        x, sign = x[:, keep], sign[keep]
-    f = x.shape[0]
-    for theta in np.asarray(thetas, np.float64)[::-1]:
-        w = theta[:f] / scale
-        z = w @ x + (theta[f] - mean @ w)
-        if np.min(sign * z, initial=np.inf) > 0:
-            return True
-    return False
-
-
 def quasi_separation_direction(
     hess_std: np.ndarray,
     margin_range: Callable[[np.ndarray], tuple[float, float]],
